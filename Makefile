@@ -1,0 +1,47 @@
+# One task runner; CI calls the same targets (.ci/run → make test).
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+DEV_DATA ?= ../shared/data/dev
+
+.PHONY: setup demo test test-fast lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## make demo: set up, import the bundled sample library, and search it with the default embedder
+demo: setup
+	$(VENV)/bin/casepilot ingest ingestion/sample_library --home .casepilot
+	@echo; echo '$$ casepilot search 印表機連不上網路          (traditional Chinese, colloquial)'
+	@$(VENV)/bin/casepilot search 印表機連不上網路 --home .casepilot -k 3
+	@echo; echo '$$ casepilot search 发票抬头开错了怎么重开'
+	@$(VENV)/bin/casepilot search 发票抬头开错了怎么重开 --home .casepilot -k 3
+	@echo; echo '$$ casepilot search "E-1024" --filter kind=case --explain'
+	@$(VENV)/bin/casepilot search E-1024 --filter kind=case --explain --home .casepilot -k 3
+	@echo; echo '$$ casepilot ingest ingestion/sample_library   (again: nothing changes)'
+	@$(VENV)/bin/casepilot ingest ingestion/sample_library --home .casepilot
+
+## make test: set up and run the whole test suite
+test: setup
+	$(PY) -m pytest -q
+
+## make test-fast: skip the tests that run the real embedding model
+test-fast: setup
+	$(PY) -m pytest -q -m 'not slow'
+
+lint: setup
+	$(VENV)/bin/ruff check assistant ingestion api evals prompts tests
+	$(VENV)/bin/mypy
+
+## make bench: ingestion throughput on the sample library and on ../shared/data/dev/ (when present)
+bench: setup
+	$(PY) -m evals.bench --dev-data $(DEV_DATA)
+
+clean:
+	rm -rf .casepilot bench-out

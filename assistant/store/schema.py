@@ -1,0 +1,87 @@
+"""Table definitions (SQLAlchemy Core). The migrations in ``migrations/versions`` create them;
+this module is what the code queries against. Keep the two in step: a test compares them."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+records = sa.Table(
+    "records",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("product", sa.String(200), nullable=False, server_default=""),
+    sa.Column("data", sa.Text, nullable=False),  # the record as imported, JSON, original spelling
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("updated_at", sa.String(40), nullable=False),
+    sa.Index("ix_records_kind_status", "tenant", "kind", "status"),
+)
+
+record_versions = sa.Table(
+    "record_versions",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("record_id", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False, server_default="{}"),
+    sa.Index("ix_audit_record", "tenant", "record_id"),
+)
+
+chunks = sa.Table(
+    "chunks",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("chunk_id", sa.String(300), primary_key=True),
+    sa.Column("record_id", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("section", sa.String(32), nullable=False),
+    sa.Column("ordinal", sa.Integer, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("index_text", sa.Text, nullable=False),
+    sa.Column("tokens", sa.Text, nullable=False),  # keyword tokens, space-separated
+    sa.Column("dense", sa.Boolean, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("product", sa.String(200), nullable=False, server_default=""),
+    sa.Column("tags", sa.Text, nullable=False, server_default="[]"),
+    sa.Index("ix_chunks_record", "tenant", "record_id"),
+)
+
+embeddings = sa.Table(
+    "embeddings",
+    metadata,
+    sa.Column("model", sa.String(200), primary_key=True),
+    sa.Column("text_hash", sa.String(64), primary_key=True),
+    sa.Column("vector", sa.LargeBinary, nullable=False),
+)
+
+index_state = sa.Table(
+    "index_state",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)

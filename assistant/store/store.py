@@ -1,0 +1,380 @@
+"""The relational store: the source of truth for records, their versions, the audit log, chunks and
+the embedding cache. The vector and keyword indexes are derived from it and can be rebuilt from it.
+
+SQLite (WAL, busy timeout) by default; any SQLAlchemy URL (PostgreSQL) works the same. The schema is
+created and upgraded in place by Alembic migrations when the store is opened.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from ..errors import BackendError
+from ..text import keyword_tokens
+from ..types import Chunk
+from . import schema as t
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class StoredRecord:
+    tenant: str
+    id: str
+    kind: str
+    status: str
+    title: str
+    product: str
+    data: dict[str, Any]
+    content_hash: str
+    version: int
+    deleted: bool
+    created_at: str
+    updated_at: str
+
+
+@dataclass
+class RecordWrite:
+    """A record to create or replace, with the chunks it should have in the indexes (none when it is
+    not indexed, e.g. tickets and archived records)."""
+
+    record: dict[str, Any]
+    content_hash: str
+    chunks: list[Chunk] = field(default_factory=list)
+
+
+@dataclass
+class WriteResult:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)  # archived on import: gone from the indexes
+    new_chunks: list[Chunk] = field(default_factory=list)
+    removed_chunk_ids: list[str] = field(default_factory=list)
+
+    @property
+    def chunks_added(self) -> int:
+        return len(self.new_chunks)
+
+    @property
+    def chunks_removed(self) -> int:
+        return len(self.removed_chunk_ids)
+
+
+def _migrations_dir() -> str:
+    return str(resources.files("assistant.store").joinpath("migrations"))
+
+
+def upgrade_schema(engine: Engine, revision: str = "head") -> None:
+    """Bring the database schema to ``revision`` (in place, keeping the data)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", _migrations_dir())
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _rec: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _row_to_record(row: Any) -> StoredRecord:
+    return StoredRecord(
+        tenant=row.tenant, id=row.id, kind=row.kind, status=row.status, title=row.title,
+        product=row.product, data=json.loads(row.data), content_hash=row.content_hash,
+        version=row.version, deleted=bool(row.deleted), created_at=row.created_at, updated_at=row.updated_at,
+    )
+
+
+def _row_to_chunk(row: Any) -> Chunk:
+    return Chunk(
+        id=row.chunk_id, record_id=row.record_id, kind=row.kind, section=row.section, ordinal=row.ordinal,
+        title=row.title, text=row.text, index_text=row.index_text, dense=bool(row.dense), status=row.status,
+        product=row.product, tags=tuple(json.loads(row.tags)),
+    )
+
+
+def _changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+
+
+class Store:
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = url
+        try:
+            self.engine = make_engine(url)
+            if migrate:
+                upgrade_schema(self.engine)
+        except sa.exc.SQLAlchemyError as e:
+            raise BackendError("database", f"cannot open {url}: {e}") from e
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ---- records -------------------------------------------------------------------------------
+
+    def get(self, tenant: str, record_id: str, *, include_deleted: bool = False) -> StoredRecord | None:
+        q = sa.select(t.records).where(t.records.c.tenant == tenant, t.records.c.id == record_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(q).first()
+        if row is None or (row.deleted and not include_deleted):
+            return None
+        return _row_to_record(row)
+
+    def records(self, tenant: str, *, kind: str | None = None, include_deleted: bool = False) -> list[StoredRecord]:
+        q = sa.select(t.records).where(t.records.c.tenant == tenant).order_by(t.records.c.id)
+        if kind:
+            q = q.where(t.records.c.kind == kind)
+        if not include_deleted:
+            q = q.where(t.records.c.deleted == sa.false())
+        with self.engine.connect() as conn:
+            return [_row_to_record(r) for r in conn.execute(q)]
+
+    def content_hashes(self, tenant: str, ids: Sequence[str]) -> dict[str, tuple[str, bool]]:
+        """``id -> (content_hash, deleted)`` for the ids that exist."""
+        out: dict[str, tuple[str, bool]] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), 500):
+                q = sa.select(t.records.c.id, t.records.c.content_hash, t.records.c.deleted).where(
+                    t.records.c.tenant == tenant, t.records.c.id.in_(ids[i : i + 500])
+                )
+                out.update({r.id: (r.content_hash, bool(r.deleted)) for r in conn.execute(q)})
+        return out
+
+    def write(self, tenant: str, writes: Sequence[RecordWrite], *, actor: str,
+              vectors: dict[str, np.ndarray] | None = None, model_id: str = "") -> WriteResult:
+        """Create or replace records and their chunks in one transaction (all or nothing)."""
+        res = WriteResult()
+        at = now_iso()
+        with self.engine.begin() as conn:
+            for w in writes:
+                self._write_one(conn, tenant, w, actor, at, res)
+            if vectors:
+                self._put_vectors(conn, model_id, vectors)
+            if res.chunks_added or res.chunks_removed:
+                self._bump_generation(conn, tenant)
+        return res
+
+    def _write_one(self, conn: Connection, tenant: str, w: RecordWrite, actor: str, at: str,
+                   res: WriteResult) -> None:
+        rec = w.record
+        rid = str(rec["id"])
+        old = conn.execute(
+            sa.select(t.records).where(t.records.c.tenant == tenant, t.records.c.id == rid)
+        ).first()
+        values = {
+            "kind": rec["kind"], "status": rec.get("status") or "", "title": rec.get("title") or rec.get("subject") or "",
+            "product": rec.get("product") or "", "data": json.dumps(rec, ensure_ascii=False, sort_keys=True),
+            "content_hash": w.content_hash, "deleted": False, "updated_at": at,
+        }
+        if old is None:
+            version = 1
+            conn.execute(sa.insert(t.records).values(tenant=tenant, id=rid, version=version, created_at=at, **values))
+            action, detail = "create", {}
+            res.added.append(rid)
+        else:
+            version = old.version + 1
+            conn.execute(sa.update(t.records).where(t.records.c.tenant == tenant, t.records.c.id == rid)
+                         .values(version=version, **values))
+            if old.deleted:
+                action, detail = "restore", {}
+                res.added.append(rid)
+            else:
+                action = "archive" if values["status"] == "archived" and old.status != "archived" else "update"
+                detail = {"fields": _changed_fields(json.loads(old.data), rec)}
+                (res.removed if action == "archive" else res.updated).append(rid)
+        conn.execute(sa.insert(t.record_versions).values(
+            tenant=tenant, id=rid, version=version, data=values["data"], content_hash=w.content_hash, at=at,
+            actor=actor))
+        detail["version"] = version
+        self._audit(conn, tenant, rid, action, actor, at, detail)
+        self._replace_chunks(conn, tenant, rid, w.chunks, res)
+
+    def _replace_chunks(self, conn: Connection, tenant: str, rid: str, new: Sequence[Chunk],
+                        res: WriteResult) -> None:
+        c = t.chunks.c
+        have = set(conn.execute(sa.select(c.chunk_id).where(c.tenant == tenant, c.record_id == rid)).scalars())
+        want = {ch.id: ch for ch in new}
+        stale = have - set(want)
+        if stale:
+            conn.execute(sa.delete(t.chunks).where(c.tenant == tenant, c.chunk_id.in_(stale)))
+        fresh = [ch for cid, ch in want.items() if cid not in have]
+        if fresh:
+            conn.execute(sa.insert(t.chunks), [
+                {"tenant": tenant, "chunk_id": ch.id, "record_id": ch.record_id, "kind": ch.kind,
+                 "section": ch.section, "ordinal": ch.ordinal, "title": ch.title, "text": ch.text,
+                 "index_text": ch.index_text, "tokens": " ".join(_tokens_of(ch)), "dense": ch.dense,
+                 "status": ch.status, "product": ch.product, "tags": json.dumps(list(ch.tags), ensure_ascii=False)}
+                for ch in fresh
+            ])
+        res.new_chunks.extend(fresh)
+        res.removed_chunk_ids.extend(sorted(stale))
+
+    def set_chunks(self, tenant: str, chunks_by_record: dict[str, Sequence[Chunk]]) -> WriteResult:
+        """Replace records' chunks without a new record version (re-chunking on reindex)."""
+        res = WriteResult()
+        with self.engine.begin() as conn:
+            for rid, chunks in chunks_by_record.items():
+                self._replace_chunks(conn, tenant, rid, chunks, res)
+            if res.chunks_added or res.chunks_removed:
+                self._bump_generation(conn, tenant)
+        return res
+
+    def delete(self, tenant: str, ids: Iterable[str], *, actor: str) -> tuple[list[str], list[str], list[str]]:
+        """Soft-delete records (kept in versions and audit); returns ``(deleted, unknown, removed chunk ids)``."""
+        removed_chunks: list[str] = []
+        deleted: list[str] = []
+        unknown: list[str] = []
+        at = now_iso()
+        with self.engine.begin() as conn:
+            for rid in ids:
+                row = conn.execute(sa.select(t.records.c.deleted).where(
+                    t.records.c.tenant == tenant, t.records.c.id == rid)).first()
+                if row is None or row.deleted:
+                    unknown.append(rid)
+                    continue
+                conn.execute(sa.update(t.records).where(t.records.c.tenant == tenant, t.records.c.id == rid)
+                             .values(deleted=True, updated_at=at))
+                cc = t.chunks.c
+                removed_chunks.extend(conn.execute(
+                    sa.select(cc.chunk_id).where(cc.tenant == tenant, cc.record_id == rid)).scalars())
+                conn.execute(sa.delete(t.chunks).where(cc.tenant == tenant, cc.record_id == rid))
+                self._audit(conn, tenant, rid, "delete", actor, at, {})
+                deleted.append(rid)
+            if deleted:
+                self._bump_generation(conn, tenant)
+        return deleted, unknown, removed_chunks
+
+    def audit(self, tenant: str, record_id: str | None = None) -> list[dict[str, Any]]:
+        q = sa.select(t.audit_log).where(t.audit_log.c.tenant == tenant).order_by(t.audit_log.c.seq)
+        if record_id:
+            q = q.where(t.audit_log.c.record_id == record_id)
+        with self.engine.connect() as conn:
+            return [{**r._asdict(), "detail": json.loads(r.detail)} for r in conn.execute(q)]
+
+    def versions(self, tenant: str, record_id: str) -> list[dict[str, Any]]:
+        q = (sa.select(t.record_versions)
+             .where(t.record_versions.c.tenant == tenant, t.record_versions.c.id == record_id)
+             .order_by(t.record_versions.c.version))
+        with self.engine.connect() as conn:
+            return [{**r._asdict(), "data": json.loads(r.data)} for r in conn.execute(q)]
+
+    @staticmethod
+    def _audit(conn: Connection, tenant: str, rid: str, action: str, actor: str, at: str,
+               detail: dict[str, Any]) -> None:
+        conn.execute(sa.insert(t.audit_log).values(
+            tenant=tenant, record_id=rid, action=action, actor=actor, at=at,
+            detail=json.dumps(detail, ensure_ascii=False)))
+
+    # ---- chunks --------------------------------------------------------------------------------
+
+    def chunks(self, tenant: str, *, dense_only: bool = False) -> list[Chunk]:
+        q = sa.select(t.chunks).where(t.chunks.c.tenant == tenant).order_by(t.chunks.c.chunk_id)
+        if dense_only:
+            q = q.where(t.chunks.c.dense == sa.true())
+        with self.engine.connect() as conn:
+            return [_row_to_chunk(r) for r in conn.execute(q)]
+
+    def chunk_tokens(self, tenant: str) -> list[tuple[Chunk, list[str]]]:
+        q = sa.select(t.chunks).where(t.chunks.c.tenant == tenant).order_by(t.chunks.c.chunk_id)
+        with self.engine.connect() as conn:
+            return [(_row_to_chunk(r), r.tokens.split()) for r in conn.execute(q)]
+
+    def chunks_by_id(self, tenant: str, ids: Sequence[str]) -> dict[str, Chunk]:
+        out: dict[str, Chunk] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), 500):
+                q = sa.select(t.chunks).where(t.chunks.c.tenant == tenant, t.chunks.c.chunk_id.in_(ids[i : i + 500]))
+                out.update({r.chunk_id: _row_to_chunk(r) for r in conn.execute(q)})
+        return out
+
+    # ---- embedding cache -----------------------------------------------------------------------
+
+    def get_vectors(self, model_id: str, text_hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(text_hashes), 500):
+                q = sa.select(t.embeddings.c.text_hash, t.embeddings.c.vector).where(
+                    t.embeddings.c.model == model_id, t.embeddings.c.text_hash.in_(text_hashes[i : i + 500]))
+                out.update({r.text_hash: np.frombuffer(r.vector, dtype=np.float32) for r in conn.execute(q)})
+        return out
+
+    def put_vectors(self, model_id: str, vectors: dict[str, np.ndarray]) -> None:
+        with self.engine.begin() as conn:
+            self._put_vectors(conn, model_id, vectors)
+
+    @staticmethod
+    def _put_vectors(conn: Connection, model_id: str, vectors: dict[str, np.ndarray]) -> None:
+        if not vectors:
+            return
+        have = set()
+        keys = list(vectors)
+        for i in range(0, len(keys), 500):
+            have |= set(conn.execute(sa.select(t.embeddings.c.text_hash).where(
+                t.embeddings.c.model == model_id, t.embeddings.c.text_hash.in_(keys[i : i + 500]))).scalars())
+        rows = [{"model": model_id, "text_hash": h, "vector": np.asarray(v, dtype=np.float32).tobytes()}
+                for h, v in vectors.items() if h not in have]
+        if rows:
+            conn.execute(sa.insert(t.embeddings), rows)
+
+    # ---- index bookkeeping ---------------------------------------------------------------------
+
+    def _bump_generation(self, conn: Connection, tenant: str) -> None:
+        cur = self._get_state(conn, tenant, "generation")
+        self._set_state(conn, tenant, "generation", str(int(cur or 0) + 1))
+
+    def generation(self, tenant: str) -> int:
+        with self.engine.connect() as conn:
+            return int(self._get_state(conn, tenant, "generation") or 0)
+
+    def get_state(self, tenant: str, key: str) -> str | None:
+        with self.engine.connect() as conn:
+            return self._get_state(conn, tenant, key)
+
+    def set_state(self, tenant: str, key: str, value: str) -> None:
+        with self.engine.begin() as conn:
+            self._set_state(conn, tenant, key, value)
+
+    @staticmethod
+    def _get_state(conn: Connection, tenant: str, key: str) -> str | None:
+        return conn.execute(sa.select(t.index_state.c.value).where(
+            t.index_state.c.tenant == tenant, t.index_state.c.key == key)).scalar()
+
+    @staticmethod
+    def _set_state(conn: Connection, tenant: str, key: str, value: str) -> None:
+        c = t.index_state.c
+        n = conn.execute(sa.update(t.index_state).where(c.tenant == tenant, c.key == key).values(value=value)).rowcount
+        if not n:
+            conn.execute(sa.insert(t.index_state).values(tenant=tenant, key=key, value=value))
+
+
+def _tokens_of(ch: Chunk) -> list[str]:
+    """Keyword tokens are computed once, when a chunk is stored, so rebuilding the keyword index
+    from the store costs no re-tokenisation."""
+    return keyword_tokens(ch.index_text, normalised=True)

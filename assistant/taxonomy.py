@@ -1,0 +1,77 @@
+"""The library's tag taxonomy (``taxonomy.yaml``): dimensions, their allowed values and synonyms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import InputError
+
+
+class TaxonomyError(InputError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass
+class TagValue:
+    synonyms: list[str] = field(default_factory=list)
+    description: str = ""
+
+
+@dataclass
+class Taxonomy:
+    dimensions: dict[str, dict[str, TagValue]]
+
+    @property
+    def tags(self) -> list[str]:
+        return [f"{d}/{v}" for d, values in self.dimensions.items() for v in values]
+
+    def __contains__(self, tag: str) -> bool:
+        dim, _, value = tag.partition("/")
+        return value in self.dimensions.get(dim, {})
+
+    def synonyms(self) -> dict[str, list[str]]:
+        """``tag -> [value, synonyms...]``."""
+        return {f"{d}/{v}": [v, *tv.synonyms] for d, values in self.dimensions.items() for v, tv in values.items()}
+
+    @classmethod
+    def load(cls, path: Path) -> Taxonomy:
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+        except FileNotFoundError:
+            raise InputError(f"no taxonomy at {path}; import one with: casepilot ingest --kind taxonomy FILE") from None
+        except (yaml.YAMLError, UnicodeDecodeError) as e:
+            raise InputError(f"{path}: not a readable taxonomy: {str(e).splitlines()[0]}") from e
+        return parse_taxonomy(data)
+
+
+def parse_taxonomy(data: Any) -> Taxonomy:
+    if not isinstance(data, dict) or not isinstance(data.get("dimensions"), dict) or not data["dimensions"]:
+        raise TaxonomyError("dimensions", "the file needs a top-level 'dimensions:' mapping with at least one dimension")
+    dims: dict[str, dict[str, TagValue]] = {}
+    for dim, spec in data["dimensions"].items():
+        where = f"dimensions.{dim}"
+        if not isinstance(dim, str) or "/" in dim or not dim.strip():
+            raise TaxonomyError(where, "a dimension name must be non-empty text without '/'")
+        if not isinstance(spec, dict) or not isinstance(spec.get("values"), dict) or not spec["values"]:
+            raise TaxonomyError(where, "needs a 'values:' mapping with at least one value")
+        values: dict[str, TagValue] = {}
+        for value, vspec in spec["values"].items():
+            vwhere = f"{where}.values.{value}"
+            if not isinstance(value, str) or "/" in value or not value.strip():
+                raise TaxonomyError(vwhere, "a value must be non-empty text without '/'")
+            vspec = vspec or {}
+            if not isinstance(vspec, dict):
+                raise TaxonomyError(vwhere, "must be a mapping like {synonyms: [...], description: ...}")
+            syn = vspec.get("synonyms") or []
+            if not isinstance(syn, list) or not all(isinstance(s, str | int) for s in syn):
+                raise TaxonomyError(f"{vwhere}.synonyms", "must be a list of text")
+            values[value] = TagValue([str(s) for s in syn], str(vspec.get("description") or ""))
+        dims[dim] = values
+    return Taxonomy(dims)

@@ -1,0 +1,88 @@
+"""Chinese-aware text normalisation and keyword tokenisation.
+
+Indexing and querying go through the same two functions, so a traditional-Chinese question meets a
+simplified case: ``normalise`` folds full-width forms (NFKC) and converts traditional to simplified
+at phrase level (``zhconv``, zh-cn: 網路 → 网络, 印表機 → 打印机); ``keyword_tokens`` cuts with jieba in
+search mode, keeps product and error codes (``HP-M227``, ``E-1024``, ``0x8007``) as whole tokens,
+drops stop words and filler, and adds CJK character bigrams so unsegmented variants still overlap.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import unicodedata
+from functools import lru_cache
+from typing import Any
+
+# codes with separators (HP-M227, E-1024, v2.3.1); plain alphanumerics (0x8007, M227) are words already
+_CODE = re.compile(r"[A-Za-z0-9]+(?:[-_./:][A-Za-z0-9]+)+")
+_WORD = re.compile(r"[A-Za-z0-9]+|[\u3400-\u9fff\uf900-\ufaff]+")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]{2,}")
+
+STOP_WORDS = frozenset(
+    """的 了 吗 呢 吧 啊 呀 哦 嗯 么 是 在 有 和 与 及 或 也 都 就 还 又 再 这 那 这个 那个 这样 那样 个 之 其
+    我 我们 你 你们 您 他 她 它 他们 请 请问 问下 问一下 一下 怎么 怎么办 怎样 如何 为什么 什么 哪里 哪个 可以 能 能不能
+    可不可以 是不是 有没有 麻烦 帮忙 帮我 谢谢 你好 您好 客服 一个 一些 已经 但是 然后 因为 所以 如果 就是 还是 现在
+    the a an of to in on for is are was be it and or not with my i you""".split()
+)
+
+_jieba_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _jieba() -> Any:
+    with _jieba_lock:
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)
+        jieba.initialize()
+        return jieba
+
+
+def fold_width(text: str) -> str:
+    """Full-width letters, digits and punctuation to their half-width forms (NFKC)."""
+    return unicodedata.normalize("NFKC", text)
+
+
+@lru_cache(maxsize=4096)
+def _to_simplified(text: str) -> str:
+    import zhconv
+
+    return str(zhconv.convert(text, "zh-cn"))
+
+
+def to_simplified(text: str) -> str:
+    """Traditional → simplified Chinese, phrase level (網路 → 网络, 印表機 → 打印机)."""
+    if not _CJK.search(text):
+        return text
+    return _to_simplified(text)
+
+
+def normalise(text: str) -> str:
+    """The form used for indexing and embedding: NFKC-folded, simplified, whitespace collapsed."""
+    return re.sub(r"\s+", " ", to_simplified(fold_width(text))).strip()
+
+
+def keyword_tokens(text: str, *, normalised: bool = False) -> list[str]:
+    """Tokens for the keyword index and keyword queries (lower-cased, stop words dropped)."""
+    if not normalised:
+        text = normalise(text)
+    text = text.lower()
+    tokens: list[str] = []
+    # product and error codes stay whole (and their parts stay searchable through the rest)
+    for m in _CODE.finditer(text):
+        tokens.append(m.group(0))
+    jieba = _jieba()
+    for piece in _WORD.findall(text):
+        if _CJK.match(piece):
+            for tok in jieba.lcut_for_search(piece):
+                if tok not in STOP_WORDS:
+                    tokens.append(tok)
+        elif piece not in STOP_WORDS:
+            tokens.append(piece)
+    for run in _CJK_RUN.findall(text):
+        tokens.extend(bg for i in range(len(run) - 1) if (bg := run[i : i + 2]) not in STOP_WORDS)
+    return tokens

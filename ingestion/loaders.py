@@ -1,0 +1,224 @@
+"""File loaders for the import formats of DESIGN.md: JSON Lines (cases, articles, tickets), FAQ CSV,
+Markdown with YAML front matter, and the taxonomy YAML.
+
+A loader never stops at the first bad record: it yields a ``Loaded`` for every good record and a
+``Reject`` (file, line, field, message) for every bad one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from assistant.types import Record
+
+from .records import RecordError, parse_record
+
+JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
+SUFFIXES = (*JSONL_SUFFIXES, ".csv", ".md", ".markdown", ".yaml", ".yml")
+MAX_LINE_BYTES = 5_000_000
+FAQ_COLUMNS = ("id", "question", "answer")
+
+
+@dataclass
+class Loaded:
+    record: Record
+    file: str
+    line: int
+
+
+@dataclass
+class Reject:
+    file: str
+    line: int | None
+    field: str | None
+    error: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "field": self.field, "error": self.error}
+
+    def __str__(self) -> str:
+        where = self.file + (f":{self.line}" if self.line else "")
+        return f"{where}: {self.field + ': ' if self.field else ''}{self.error}"
+
+
+@dataclass
+class TaxonomyFile:
+    path: Path
+    data: dict[str, Any]
+
+
+Item = Loaded | Reject | TaxonomyFile
+
+
+def _decode(raw: bytes, file: str, line: int | None = None) -> str | Reject:
+    try:
+        return raw.decode("utf-8-sig" if line in (None, 1) else "utf-8")
+    except UnicodeDecodeError as e:
+        hint = ""
+        try:
+            raw.decode("gb18030")
+            hint = "; it looks like GBK/GB18030: convert it with `iconv -f GB18030 -t UTF-8`"
+        except UnicodeDecodeError:
+            pass
+        return Reject(file, line, None, f"not UTF-8 (byte 0x{raw[e.start]:02x} at offset {e.start}){hint}")
+
+
+def load_jsonl(path: Path, kind: str | None = None) -> Iterator[Item]:
+    file = str(path)
+    with path.open("rb") as f:
+        for n, raw in enumerate(f, 1):
+            if len(raw) > MAX_LINE_BYTES:
+                yield Reject(file, n, None, f"line is {len(raw)} bytes; the limit is {MAX_LINE_BYTES}")
+                continue
+            text = _decode(raw, file, n)
+            if isinstance(text, Reject):
+                yield text
+                continue
+            if not text.strip():
+                continue
+            try:
+                obj = json.loads(text)
+            except json.JSONDecodeError as e:
+                yield Reject(file, n, None, f"invalid JSON: {e.msg} (column {e.colno})")
+                continue
+            try:
+                yield Loaded(parse_record(obj, kind), file, n)
+            except RecordError as e:
+                yield Reject(file, n, e.field, e.message)
+
+
+def load_faq_csv(path: Path) -> Iterator[Item]:
+    file = str(path)
+    text = _decode(path.read_bytes(), file)
+    if isinstance(text, Reject):
+        yield text
+        return
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = [c for c in FAQ_COLUMNS if c not in header]
+    if missing:
+        yield Reject(file, 1, None, f"FAQ CSV needs columns id,question,answer[,tags]; missing: {', '.join(missing)}")
+        return
+    reader.fieldnames = header
+    line = 1
+    for row in reader:
+        start, line = line + 1, reader.line_num
+        if None in row:
+            yield Reject(file, start, None, f"row has {len(header) + len(row[None])} fields; the header has {len(header)}")
+            continue
+        rec = {"kind": "article", "faq": True, "id": row.get("id"), "title": row.get("question"),
+               "body": row.get("answer"), "tags": row.get("tags") or []}
+        try:
+            yield Loaded(parse_record(rec, "article"), file, start)
+        except RecordError as e:
+            field = {"title": "question", "body": "answer"}.get(e.field, e.field)
+            yield Reject(file, start, field, e.message)
+
+
+def split_front_matter(text: str) -> tuple[str, str]:
+    """``(yaml, body)``; yaml is empty when the file has no front matter."""
+    if not text.startswith("---"):
+        return "", text
+    lines = text.splitlines(keepends=True)
+    for i in range(1, len(lines)):
+        if lines[i].rstrip() in ("---", "..."):
+            return "".join(lines[1:i]), "".join(lines[i + 1 :])
+    raise ValueError("front matter starts with '---' but never ends")
+
+
+def load_markdown(path: Path, kind: str | None = None) -> Iterator[Item]:
+    file = str(path)
+    text = _decode(path.read_bytes(), file)
+    if isinstance(text, Reject):
+        yield text
+        return
+    try:
+        head, body = split_front_matter(text)
+        meta = yaml.safe_load(head) if head.strip() else {}
+    except (ValueError, yaml.YAMLError) as e:
+        yield Reject(file, 1, "front matter", str(e).splitlines()[0])
+        return
+    if not isinstance(meta, dict):
+        yield Reject(file, 1, "front matter", "must be a YAML mapping")
+        return
+    meta = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in meta.items()}
+    meta.setdefault("id", path.stem)
+    if "title" not in meta:
+        first = next((ln for ln in body.splitlines() if ln.startswith("# ")), "")
+        meta["title"] = first[2:].strip()
+    meta.setdefault("kind", kind or "article")
+    if meta["kind"] == "article":
+        meta["body"] = body.strip()
+    try:
+        yield Loaded(parse_record(meta, kind), file, 1)
+    except RecordError as e:
+        yield Reject(file, 1, e.field, e.message)
+
+
+def load_taxonomy_file(path: Path) -> Iterator[Item]:
+    from assistant.taxonomy import TaxonomyError, parse_taxonomy
+
+    file = str(path)
+    text = _decode(path.read_bytes(), file)
+    if isinstance(text, Reject):
+        yield text
+        return
+    try:
+        data = yaml.safe_load(text)
+        parse_taxonomy(data)
+    except yaml.YAMLError as e:
+        yield Reject(file, getattr(getattr(e, "problem_mark", None), "line", -1) + 1 or None, None,
+                     f"invalid YAML: {str(e).splitlines()[0]}")
+        return
+    except TaxonomyError as e:
+        yield Reject(file, None, e.field, str(e.message))
+        return
+    yield TaxonomyFile(path, data)
+
+
+def expand(paths: Iterable[str | Path]) -> Iterator[Path | Reject]:
+    for p in map(Path, paths):
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                if f.is_file() and f.suffix.lower() in SUFFIXES and not f.name.startswith("."):
+                    yield f
+        elif p.is_file():
+            yield p
+        else:
+            yield Reject(str(p), None, None, "no such file or folder")
+
+
+def load_paths(paths: Iterable[str | Path], kind: str | None = None) -> Iterator[Item]:
+    """Every record, reject and taxonomy in ``paths`` (folders are walked). ``kind`` is a record kind,
+    or ``faq`` (CSV or article records) or ``taxonomy``."""
+    record_kind = {"faq": "article", "taxonomy": None}.get(kind or "", kind)
+    for p in expand(paths):
+        if isinstance(p, Reject):
+            yield p
+            continue
+        suffix = p.suffix.lower()
+        if kind == "taxonomy" or (suffix in (".yaml", ".yml") and p.stem.lower() == "taxonomy"):
+            yield from load_taxonomy_file(p)
+        elif kind == "faq" or suffix == ".csv":
+            if kind not in (None, "faq", "article"):
+                yield Reject(str(p), None, None, f"a CSV file holds FAQs, not {kind}s")
+                continue
+            yield from load_faq_csv(p)
+        elif suffix in (".md", ".markdown"):
+            yield from load_markdown(p, record_kind)
+        elif suffix in JSONL_SUFFIXES:
+            yield from load_jsonl(p, record_kind)
+        elif suffix in (".yaml", ".yml"):
+            yield Reject(str(p), None, None, "YAML files are read as a taxonomy only when named taxonomy.yaml "
+                         "or given with --kind taxonomy")
+        else:
+            yield Reject(str(p), None, None, f"unknown file type {suffix or '(none)'}; expected one of "
+                         f"{', '.join(SUFFIXES)}")

