@@ -32,9 +32,29 @@ class Candidate:
 
 
 class ChunkRetriever(Protocol):
+    """Returns candidates best first, at most one per record (its best chunk)."""
+
     name: str
 
     def candidates(self, query: str, n: int, filters: Filters) -> list[Candidate]: ...
+
+
+def record_of(chunk_id: str) -> str:
+    """Chunk ids are ``RECORD#section.n#hash`` and record ids never hold '#'."""
+    return chunk_id.split("#", 1)[0]
+
+
+def per_record(name: str, hits: list[tuple[str, float]]) -> list[Candidate]:
+    """Keep each record's best chunk; ranks count records, not chunks."""
+    seen: set[str] = set()
+    out: list[Candidate] = []
+    for cid, score in hits:
+        rid = record_of(cid)
+        if rid in seen:
+            continue
+        seen.add(rid)
+        out.append(Candidate(cid, score, {name: len(out) + 1}, {name: score}))
+    return out
 
 
 class DenseRetriever:
@@ -45,9 +65,7 @@ class DenseRetriever:
         self.embedder = embedder
 
     def candidates(self, query: str, n: int, filters: Filters) -> list[Candidate]:
-        vec = self.embedder.embed_query(query)
-        hits = self.vectors.query(vec, n, filters)
-        return [Candidate(cid, s, {self.name: r}, {self.name: s}) for r, (cid, s) in enumerate(hits, 1)]
+        return per_record(self.name, self.vectors.query(self.embedder.embed_query(query), n, filters))
 
 
 class KeywordRetriever:
@@ -57,13 +75,13 @@ class KeywordRetriever:
         self.keywords = keywords
 
     def candidates(self, query: str, n: int, filters: Filters) -> list[Candidate]:
-        hits = self.keywords.query(keyword_tokens(query, normalised=True), n, filters)
-        return [Candidate(cid, s, {self.name: r}, {self.name: s}) for r, (cid, s) in enumerate(hits, 1)]
+        return per_record(self.name, self.keywords.query(keyword_tokens(query, normalised=True), n, filters))
 
 
 class HybridRetriever:
-    """Reciprocal-rank fusion of several retrievers; the score is scaled so that a chunk ranked first
-    by every retriever scores 1.0."""
+    """Reciprocal-rank fusion of several retrievers over records; the score is scaled so that a record
+    ranked first by every retriever scores 1.0. A record's chunk is the one from the retriever that
+    ranked it best (the keyword retriever's on ties, since it sees every section)."""
 
     name = "hybrid"
 
@@ -74,10 +92,15 @@ class HybridRetriever:
     def candidates(self, query: str, n: int, filters: Filters) -> list[Candidate]:
         fused: dict[str, Candidate] = {}
         best = len(self.parts) / (self.rrf_k + 1)
+        best_rank: dict[str, int] = {}
         for part in self.parts:
             for c in part.candidates(query, n, filters):
-                f = fused.setdefault(c.chunk_id, Candidate(c.chunk_id, 0.0))
+                rid = record_of(c.chunk_id)
                 rank = c.ranks[part.name]
+                f = fused.setdefault(rid, Candidate(c.chunk_id, 0.0))
+                if rank <= best_rank.get(rid, rank):
+                    f.chunk_id = c.chunk_id
+                best_rank[rid] = min(rank, best_rank.get(rid, rank))
                 f.score += 1.0 / (self.rrf_k + rank) / best
                 f.ranks.update(c.ranks)
                 f.scores.update(c.scores)

@@ -1,0 +1,159 @@
+"""Idempotent ingestion, updates, archive and delete propagating to the store and both indexes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.embeddings import HashEmbedder
+from assistant.errors import ConfigError
+from assistant.index.filters import Filters
+from assistant.library import Library
+from ingestion.pipeline import Ingestor
+from tests.conftest import case, write_jsonl
+
+
+def index_state(lib: Library) -> tuple[set[str], set[str], set[str]]:
+    """(store chunk ids, Chroma ids, keyword ids) after picking up the latest keyword build."""
+    lib.keywords.refresh()
+    return {c.id for c in lib.store.chunks(lib.tenant)}, lib.vectors.ids(), lib.keywords.ids()
+
+
+def assert_consistent(lib: Library) -> None:
+    store_ids, vec_ids, kw_ids = index_state(lib)
+    dense = {c.id for c in lib.store.chunks(lib.tenant, dense_only=True)}
+    assert vec_ids == dense
+    assert kw_ids == store_ids
+
+
+def test_reingest_unchanged_writes_nothing(tmp_path: Path, library: Library, ingestor: Ingestor) -> None:
+    p = write_jsonl(tmp_path / "c.jsonl", [case("C-1"), case("C-2", "账单重复扣费", tags=["产品线/计费系统"])])
+    first = ingestor.ingest_paths([p])
+    assert len(first.added) == 2 and first.chunks_written > 0
+    audit_before = library.store.audit(library.tenant)
+    gen_before = library.store.generation(library.tenant)
+    kw_build = (library.settings.keyword_dir).rglob("manifest.json")
+    builds_before = sorted(str(x) for x in kw_build)
+
+    second = Ingestor(library).ingest_paths([p])
+    assert second.to_dict()["unchanged"] == 2
+    assert (second.added, second.updated, second.removed, second.chunks_written, second.embedded) == ([], [], [], 0, 0)
+    assert library.store.audit(library.tenant) == audit_before
+    assert library.store.generation(library.tenant) == gen_before
+    assert sorted(str(x) for x in library.settings.keyword_dir.rglob("manifest.json")) == builds_before
+    assert_consistent(library)
+
+
+def test_update_replaces_exactly_its_chunks(tmp_path: Path, library: Library, ingestor: Ingestor) -> None:
+    ingestor.ingest_paths([write_jsonl(tmp_path / "a.jsonl", [case("C-1"), case("C-2", "扫码枪无法识别")])])
+    old_c1 = {c.id for c in library.store.chunks(library.tenant) if c.record_id == "C-1"}
+    c2 = {c.id for c in library.store.chunks(library.tenant) if c.record_id == "C-2"}
+
+    changed = case("C-1", solution="1. 关闭MAC地址过滤\n2. 重新连接")
+    res = Ingestor(library).ingest_paths([write_jsonl(tmp_path / "b.jsonl", [changed])])
+    assert res.updated == ["C-1"]
+    new_c1 = {c.id for c in library.store.chunks(library.tenant) if c.record_id == "C-1"}
+    # only the solution chunk changed; the other sections keep their ids
+    assert len(old_c1 - new_c1) == 1 and len(new_c1 - old_c1) == 1
+    assert next(iter(new_c1 - old_c1)).startswith("C-1#solution")
+    assert c2 <= {c.id for c in library.store.chunks(library.tenant)}
+    assert_consistent(library)
+    _, vec_ids, kw_ids = index_state(library)
+    assert not (old_c1 - new_c1) & (vec_ids | kw_ids)
+    hits = library.search("MAC地址过滤", k=1)
+    assert hits[0].id == "C-1" and hits[0].section == "solution"
+    versions = library.store.versions(library.tenant, "C-1")
+    assert [v["version"] for v in versions] == [1, 2]
+    audit = library.store.audit(library.tenant, "C-1")
+    assert [a["action"] for a in audit] == ["create", "update"] and audit[1]["detail"]["fields"] == ["solution"]
+
+
+def test_metadata_change_reaches_the_filters(tmp_path: Path, library: Library, ingestor: Ingestor) -> None:
+    ingestor.ingest_paths([write_jsonl(tmp_path / "a.jsonl", [case("C-1")])])
+    assert library.search("打印机", filters=Filters(tags=("产品线/打印机",)))
+    Ingestor(library).ingest_paths([write_jsonl(tmp_path / "b.jsonl", [case("C-1", tags=["产品线/扫描仪"])])])
+    assert not library.search("打印机", filters=Filters(tags=("产品线/打印机",)))
+    assert [h.id for h in library.search("打印机", filters=Filters(tags=("产品线/扫描仪",)))] == ["C-1"]
+
+
+def test_archive_and_delete_leave_both_indexes(tmp_path: Path, library: Library, ingestor: Ingestor) -> None:
+    ingestor.ingest_paths([write_jsonl(tmp_path / "a.jsonl", [
+        case("C-1"), case("C-2", "打印机卡纸"), case("C-3", "打印机缺墨")])])
+    assert {h.id for h in library.search("打印机", k=10)} == {"C-1", "C-2", "C-3"}
+
+    res = Ingestor(library).ingest_paths([write_jsonl(tmp_path / "b.jsonl", [case("C-2", "打印机卡纸", status="archived")])])
+    assert res.removed == ["C-2"]
+    deleted, unknown = Ingestor(library).delete(["C-3", "C-404"])
+    assert (deleted, unknown) == (["C-3"], ["C-404"])
+
+    assert {h.id for h in library.search("打印机", k=10, filters=Filters(statuses=()))} == {"C-1"}
+    assert {c.record_id for c in library.store.chunks(library.tenant)} == {"C-1"}
+    assert_consistent(library)
+    # the store keeps them: archived as a record, deleted in versions and the audit log
+    assert library.store.get(library.tenant, "C-2").status == "archived"
+    assert library.store.get(library.tenant, "C-3") is None
+    assert library.store.audit(library.tenant, "C-3")[-1]["action"] == "delete"
+    # importing a deleted record again restores it
+    again = Ingestor(library).ingest_paths([write_jsonl(tmp_path / "c.jsonl", [case("C-3", "打印机缺墨")])])
+    assert again.added == ["C-3"]
+    assert "C-3" in {h.id for h in library.search("缺墨", k=3)}
+
+
+def test_drafts_are_indexed_but_not_served_by_default(tmp_path: Path, library: Library, ingestor: Ingestor) -> None:
+    ingestor.ingest_paths([write_jsonl(tmp_path / "a.jsonl", [case("C-1", status="in_review")])])
+    assert library.search("打印机") == []
+    assert [h.id for h in library.search("打印机", filters=Filters(statuses=("in_review",)))] == ["C-1"]
+
+
+def test_tickets_are_stored_not_indexed(tmp_path: Path, library: Library, ingestor: Ingestor) -> None:
+    t = {"kind": "ticket", "id": "T-1", "subject": "打印机坏了",
+         "messages": [{"id": "m1", "role": "customer", "text": "打印机坏了"}]}
+    res = ingestor.ingest_paths([write_jsonl(tmp_path / "t.jsonl", [t])])
+    assert res.added == ["T-1"] and res.chunks_written == 0
+    assert library.store.get(library.tenant, "T-1").kind == "ticket"
+    assert library.search("打印机") == []
+
+
+def test_duplicate_ids_in_one_import_are_rejected(tmp_path: Path, ingestor: Ingestor) -> None:
+    p = write_jsonl(tmp_path / "a.jsonl", [case("C-1"), case("C-1", "另一个标题")])
+    res = ingestor.ingest_paths([p])
+    assert res.added == ["C-1"]
+    assert res.rejected[0].line == 2 and "already given" in res.rejected[0].error
+
+
+def test_model_id_guard_and_reindex(tmp_path: Path, settings, library: Library, ingestor: Ingestor) -> None:
+    ingestor.ingest_paths([write_jsonl(tmp_path / "a.jsonl", [case("C-1"), case("C-2", "扫码枪无法识别")])])
+    other = Library(settings, embedder=HashEmbedder(dim=128), store=library.store)
+    with pytest.raises(ConfigError, match=r"hash-256.*hash-128.*casepilot reindex"):
+        other.search("打印机")
+    report = Ingestor(other).reindex()
+    assert report["records"] == 2 and report["vectors"] == 2
+    assert other.vectors.model_id == "hash-128"
+    assert [h.id for h in other.search("扫码枪", k=1)] == ["C-2"]
+    assert_consistent(other)
+
+
+def test_reindex_rebuilds_lost_indexes(tmp_path: Path, settings, library: Library, ingestor: Ingestor) -> None:
+    import shutil
+
+    ingestor.ingest_paths([write_jsonl(tmp_path / "a.jsonl", [case("C-1"), case("C-2", "扫码枪无法识别")])])
+    library.close()
+    from chromadb.api.client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()  # as a new process would start
+    shutil.rmtree(settings.chroma_dir)
+    shutil.rmtree(settings.keyword_dir)
+    fresh = Library(settings, embedder=HashEmbedder())
+    report = Ingestor(fresh).reindex()
+    assert report["vectors"] == 2 and report["embedded"] == 0  # vectors came from the cache
+    assert [h.id for h in fresh.search("扫码枪", k=1)] == ["C-2"]
+    assert_consistent(fresh)
+
+
+def test_tenants_are_isolated(tmp_path: Path, settings, library: Library, ingestor: Ingestor) -> None:
+    ingestor.ingest_paths([write_jsonl(tmp_path / "a.jsonl", [case("C-1")])])
+    other = Library(settings, "team-b", embedder=HashEmbedder(), store=library.store)
+    Ingestor(other).ingest_paths([write_jsonl(tmp_path / "b.jsonl", [case("C-9", "打印机卡纸")])])
+    assert [h.id for h in library.search("打印机", k=10)] == ["C-1"]
+    assert [h.id for h in other.search("打印机", k=10)] == ["C-9"]
