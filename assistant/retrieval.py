@@ -17,10 +17,11 @@ from .index.filters import Filters
 from .index.keywords import KeywordIndex
 from .index.vectors import VectorStore
 from .store import Store
-from .text import keyword_tokens, normalise
+from .text import codes, keyword_tokens, normalise
 from .types import Chunk, SearchHit
 
-SECTION_NAMES = {"view": "problem"}
+# the question-like view is shown as what it summarises
+VIEW_SECTION = {"case": "problem", "article": "question"}
 
 
 @dataclass
@@ -79,32 +80,65 @@ class KeywordRetriever:
 
 
 class HybridRetriever:
-    """Reciprocal-rank fusion of several retrievers over records; the score is scaled so that a record
-    ranked first by every retriever scores 1.0. A record's chunk is the one from the retriever that
-    ranked it best (the keyword retriever's on ties, since it sees every section)."""
+    """Fuses several retrievers over records. A record's chunk is the one from the retriever that
+    ranked it best (the keyword retriever's on ties, since it sees every section).
+
+    * ``fusion="score"`` (weighted score fusion): each retriever's scores are min-max scaled over its
+      candidate list, then summed with the retriever's weight; robust when one retriever's scores are
+      flat (dense similarities of a code-only query) and the other's are sharply peaked.
+    * ``fusion="rrf"``: weighted reciprocal-rank fusion, ``w / (rrf_k + rank)``.
+
+    Either way the result is scaled so that a record ranked first by every retriever scores 1.0. A
+    query holding a product or error code weighs the keyword retriever by ``code_boost``: an exact
+    code is stronger evidence than any embedding similarity."""
 
     name = "hybrid"
 
-    def __init__(self, parts: Sequence[ChunkRetriever], rrf_k: int = 60) -> None:
+    def __init__(self, parts: Sequence[ChunkRetriever], *, fusion: str = "score",
+                 weights: dict[str, float] | None = None, rrf_k: int = 60, code_boost: float = 2.0) -> None:
+        if fusion not in ("score", "rrf"):
+            raise ValueError(f"fusion must be 'score' or 'rrf', not {fusion!r}")
         self.parts = list(parts)
+        self.fusion = fusion
+        self.base_weights = weights or {}
         self.rrf_k = rrf_k
+        self.code_boost = code_boost
+
+    def weights(self, query: str) -> dict[str, float]:
+        boost = self.code_boost if codes(query) else 1.0
+        return {p.name: self.base_weights.get(p.name, 1.0) * (boost if p.name == "keyword" else 1.0)
+                for p in self.parts}
+
+    def _contributions(self, name: str, cands: list[Candidate]) -> list[float]:
+        if self.fusion == "rrf":
+            return [(self.rrf_k + 1) / (self.rrf_k + c.ranks[name]) for c in cands]
+        scores = [c.scores[name] for c in cands]
+        hi, lo = max(scores), min(scores)
+        if hi - lo < 1e-9:
+            return [1.0] * len(scores)
+        return [(s - lo) / (hi - lo) for s in scores]
 
     def candidates(self, query: str, n: int, filters: Filters) -> list[Candidate]:
         fused: dict[str, Candidate] = {}
-        best = len(self.parts) / (self.rrf_k + 1)
+        weights = self.weights(query)
+        total = sum(weights.values())
         best_rank: dict[str, int] = {}
         for part in self.parts:
-            for c in part.candidates(query, n, filters):
+            cands = part.candidates(query, n, filters)
+            if not cands:
+                continue
+            for c, contrib in zip(cands, self._contributions(part.name, cands), strict=True):
                 rid = record_of(c.chunk_id)
                 rank = c.ranks[part.name]
                 f = fused.setdefault(rid, Candidate(c.chunk_id, 0.0))
                 if rank <= best_rank.get(rid, rank):
                     f.chunk_id = c.chunk_id
                 best_rank[rid] = min(rank, best_rank.get(rid, rank))
-                f.score += 1.0 / (self.rrf_k + rank) / best
+                f.score += weights[part.name] * contrib / total
                 f.ranks.update(c.ranks)
                 f.scores.update(c.scores)
-        return sorted(fused.values(), key=lambda c: -c.score)
+        # ties: found by more retrievers first, then the better best rank
+        return sorted(fused.values(), key=lambda c: (-c.score, -len(c.ranks), best_rank[record_of(c.chunk_id)]))
 
 
 def _snippet(text: str, width: int = 120) -> str:
@@ -139,7 +173,7 @@ class Retriever:
         for rid, (c, ch) in list(hits.items())[:k]:
             out.append(SearchHit(
                 id=rid, kind=ch.kind, title=ch.title, score=round(c.score, 4),
-                section=SECTION_NAMES.get(ch.section, ch.section),
+                section=VIEW_SECTION.get(ch.kind, ch.section) if ch.section == "view" else ch.section,
                 snippet=_snippet(ch.text),
                 explain={"chunk": ch.id, "ranks": c.ranks, "scores": {k: round(v, 4) for k, v in c.scores.items()}},
             ))

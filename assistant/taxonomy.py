@@ -53,7 +53,8 @@ class Taxonomy:
 
 def parse_taxonomy(data: Any) -> Taxonomy:
     if not isinstance(data, dict) or not isinstance(data.get("dimensions"), dict) or not data["dimensions"]:
-        raise TaxonomyError("dimensions", "the file needs a top-level 'dimensions:' mapping with at least one dimension")
+        raise TaxonomyError("dimensions",
+                            "the file needs a top-level 'dimensions:' mapping with at least one dimension")
     dims: dict[str, dict[str, TagValue]] = {}
     for dim, spec in data["dimensions"].items():
         where = f"dimensions.{dim}"

@@ -23,10 +23,12 @@ _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]{2,}")
 
 STOP_WORDS = frozenset(
-    """的 了 吗 呢 吧 啊 呀 哦 嗯 么 是 在 有 和 与 及 或 也 都 就 还 又 再 这 那 这个 那个 这样 那样 个 之 其
-    我 我们 你 你们 您 他 她 它 他们 请 请问 问下 问一下 一下 怎么 怎么办 怎样 如何 为什么 什么 哪里 哪个 可以 能 能不能
-    可不可以 是不是 有没有 麻烦 帮忙 帮我 谢谢 你好 您好 客服 一个 一些 已经 但是 然后 因为 所以 如果 就是 还是 现在
-    the a an of to in on for is are was be it and or not with my i you""".split()
+    """的 了 吗 呢 吧 啊 呀 哦 嗯 么 是 在 有 和 与 及 或 也 都 就 还 又 再 这 那
+    这个 那个 这样 那样 个 之 其 我 我们 你 你们 您 他 她 它 他们 请 请问 问下 问一下
+    一下 怎么 怎么办 怎样 如何 为什么 什么 哪里 哪个 可以 能 能不能 可不可以 是不是 有没有
+    麻烦 帮忙 帮我 谢谢 你好 您好 客服 一个 一些 已经 但是 然后 因为 所以 如果 就是 还是
+    现在 the a an of to in on for is are was be it and
+    or not with my i you""".split()  # noqa: SIM905
 )
 
 _jieba_lock = threading.Lock()
@@ -64,6 +66,14 @@ def to_simplified(text: str) -> str:
 def normalise(text: str) -> str:
     """The form used for indexing and embedding: NFKC-folded, simplified, whitespace collapsed."""
     return re.sub(r"\s+", " ", to_simplified(fold_width(text))).strip()
+
+
+def codes(text: str) -> list[str]:
+    """Product and error codes in ``text`` (``HP-M227``, ``E-1024``, ``0x8007007e``), lower-cased."""
+    text = fold_width(text).lower()
+    found = [m.group(0) for m in _CODE.finditer(text)]
+    found += [w for w in re.findall(r"[a-z0-9]+", text) if re.search(r"[a-z]", w) and re.search(r"[0-9]", w)]
+    return found
 
 
 def keyword_tokens(text: str, *, normalised: bool = False) -> list[str]:

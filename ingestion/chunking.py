@@ -16,7 +16,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from assistant.text import normalise
 from assistant.tokens import count_tokens
@@ -51,8 +51,15 @@ def split_text(text: str, chunk_tokens: int) -> list[str]:
     return [p for p in _splitter(chunk_tokens).split_text(text) if p.strip()]
 
 
+class _Meta(NamedTuple):
+    status: str
+    product: str
+    tags: Sequence[str]
+
+
 def _chunk(record_id: str, kind: str, section: str, ordinal: int, title: str, text: str, dense: bool,
-           status: str, product: str, tags: Sequence[str], index_text: str | None = None) -> Chunk:
+           meta: _Meta, index_text: str | None = None) -> Chunk:
+    status, product, tags = meta
     index_text = index_text if index_text is not None else normalise(f"{title}\n{text}")
     digest = hashlib.sha256(json.dumps(
         [kind, title, text, index_text, dense, status, product, list(tags)], ensure_ascii=False
@@ -77,27 +84,27 @@ def chunk_record(record: Record, *, dense_case_sections: Sequence[str] = ("view"
 def _chunk_case(case: Case, dense_sections: Sequence[str], max_tokens: int) -> list[Chunk]:
     if case.status in UNINDEXED_STATUSES:
         return []
-    common = {"status": case.status, "product": case.product, "tags": case.tags}
+    common = _Meta(case.status, case.product, case.tags)
     view = case.problem[:VIEW_CHARS] if case.problem else (case.solution[:VIEW_CHARS] or "")
-    out = [_chunk(case.id, "case", "view", 0, case.title, view, "view" in dense_sections, **common)]
+    out = [_chunk(case.id, "case", "view", 0, case.title, view, "view" in dense_sections, common)]
     for section in CASE_SECTIONS:
         text = getattr(case, section)
         for i, part in enumerate(split_text(text, max_tokens)):
-            out.append(_chunk(case.id, "case", section, i, case.title, part, section in dense_sections, **common))
+            out.append(_chunk(case.id, "case", section, i, case.title, part, section in dense_sections, common))
     return out
 
 
 def _chunk_article(article: Article, max_tokens: int) -> list[Chunk]:
     if article.status in UNINDEXED_STATUSES:
         return []
-    common = {"status": article.status, "product": article.product, "tags": article.tags}
+    common = _Meta(article.status, article.product, article.tags)
     out = []
     if article.faq:
         out.append(_chunk(article.id, "article", "view", 0, article.title, article.title, True,
-                          index_text=normalise(article.title), **common))
+                          common, index_text=normalise(article.title)))
         section = "answer"
     else:
         section = "body"
     for i, part in enumerate(split_text(article.body, max_tokens)):
-        out.append(_chunk(article.id, "article", section, i, article.title, part, True, **common))
+        out.append(_chunk(article.id, "article", section, i, article.title, part, True, common))
     return out

@@ -112,7 +112,8 @@ def load_faq_csv(path: Path) -> Iterator[Item]:
     for row in reader:
         start, line = line + 1, reader.line_num
         if None in row:
-            yield Reject(file, start, None, f"row has {len(header) + len(row[None])} fields; the header has {len(header)}")
+            n = len(header) + len(row[None])
+            yield Reject(file, start, None, f"row has {n} fields; the header has {len(header)}")
             continue
         rec = {"kind": "article", "faq": True, "id": row.get("id"), "title": row.get("question"),
                "body": row.get("answer"), "tags": row.get("tags") or []}

@@ -21,7 +21,7 @@ from typing import Any
 
 from assistant.library import Library
 from assistant.store import RecordWrite
-from assistant.types import Record
+from assistant.types import Chunk, Record
 
 from .chunking import chunk_record
 from .loaders import Loaded, Reject, TaxonomyFile, load_paths
@@ -79,12 +79,13 @@ class Ingestor:
         self.actor = actor
         self.progress = progress
         s = library.settings
-        self.chunk_options = {"dense_case_sections": tuple(s.dense_case_sections),
-                              "article_chunk_tokens": s.article_chunk_tokens}
+        self.dense_case_sections = tuple(s.dense_case_sections)
+        self.article_chunk_tokens = s.article_chunk_tokens
         self.batch_size = s.ingest_batch_size
 
-    def chunks_for(self, record: Record) -> list[Any]:
-        return chunk_record(record, **self.chunk_options)
+    def chunks_for(self, record: Record) -> list[Chunk]:
+        return chunk_record(record, dense_case_sections=self.dense_case_sections,
+                            article_chunk_tokens=self.article_chunk_tokens)
 
     # ---- ingest --------------------------------------------------------------------------------
 

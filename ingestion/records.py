@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal, cast
 
 from assistant.types import (
     ARTICLE_STATUSES,
@@ -24,6 +24,7 @@ from assistant.types import (
 )
 
 KINDS = ("case", "article", "ticket")
+Role = Literal["customer", "agent", "system"]
 MAX_FIELD_CHARS = 200_000
 _ID = re.compile(r"^[^\s/\\#]{1,200}$")
 _TAG = re.compile(r"^[^/\s][^/]*/[^/]*[^/\s]$")
@@ -136,7 +137,8 @@ def parse_record(d: Any, kind: str | None = None) -> Record:
             raise RecordError(f"messages[{i}]", "must be an object")
         try:
             messages.append(Message(
-                id=_str(m, "id", default=str(i + 1)), role=_choice(m, "role", ("customer", "agent", "system"), ""),
+                id=_str(m, "id", default=str(i + 1)),
+                role=cast(Role, _choice(m, "role", ("customer", "agent", "system"), "")),
                 text=_str(m, "text", required=True), author=_str(m, "author"), at=_str(m, "at"),
             ))
         except RecordError as e:

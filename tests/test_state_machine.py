@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from assistant.embeddings import HashEmbedder
@@ -96,7 +97,7 @@ class LibraryMachine(RuleBasedStateMachine):
 
     @rule(rid=st.sampled_from(IDS))
     def delete(self, rid: str) -> None:
-        deleted, unknown = Ingestor(self.lib).delete([rid])
+        deleted, _unknown = Ingestor(self.lib).delete([rid])
         assert (deleted == [rid]) == (rid in self.model)
         self.model.pop(rid, None)
 

@@ -129,7 +129,8 @@ class Indexes:
         report.keywords_rebuilt = self.finish(gen)
         if report.changed:
             log.warning("indexes of tenant %r were behind the store; repaired (%d vectors added, %d removed%s)",
-                        self.tenant, len(missing), len(stale), ", keyword index rebuilt" if report.keywords_rebuilt else "")
+                        self.tenant, len(missing), len(stale),
+                        ", keyword index rebuilt" if report.keywords_rebuilt else "")
         return report
 
     def ensure_synced(self) -> RepairReport | None:

@@ -4,6 +4,7 @@ default embedding function downloads a model at run time, so it is never used)."
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from collections.abc import Sequence
@@ -83,10 +84,8 @@ class ChromaVectorStore:
     @classmethod
     def recreate(cls, client: Any, tenant: str, model_id: str) -> ChromaVectorStore:
         """Drop the tenant's collection (whatever model built it) and start an empty one."""
-        try:
-            client.delete_collection(collection_name(tenant))
-        except Exception:  # noqa: S110 - absent collection: nothing to drop
-            pass
+        with contextlib.suppress(Exception):
+            client.delete_collection(collection_name(tenant))  # absent: nothing to drop
         return cls(client, tenant, model_id)
 
     def ids(self) -> set[str]:
@@ -109,7 +108,7 @@ class ChromaVectorStore:
                 ids=[c.id for c in part],
                 embeddings=np.asarray(vectors[i : i + self.BATCH], dtype=np.float32),
                 documents=[c.index_text for c in part],
-                metadatas=[c.metadata() for c in part],  # type: ignore[misc]
+                metadatas=[c.metadata() for c in part],
             )
 
     def delete(self, ids: Sequence[str]) -> None:

@@ -8,7 +8,7 @@ created and upgraded in place by Alembic migrations when the store is opened.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -189,21 +189,23 @@ class Store:
             sa.select(t.records).where(t.records.c.tenant == tenant, t.records.c.id == rid)
         ).first()
         values = {
-            "kind": rec["kind"], "status": rec.get("status") or "", "title": rec.get("title") or rec.get("subject") or "",
+            "kind": rec["kind"], "status": rec.get("status") or "",
+            "title": rec.get("title") or rec.get("subject") or "",
             "product": rec.get("product") or "", "data": json.dumps(rec, ensure_ascii=False, sort_keys=True),
             "content_hash": w.content_hash, "deleted": False, "updated_at": at,
         }
+        detail: dict[str, Any] = {}
         if old is None:
             version = 1
             conn.execute(sa.insert(t.records).values(tenant=tenant, id=rid, version=version, created_at=at, **values))
-            action, detail = "create", {}
+            action = "create"
             res.added.append(rid)
         else:
             version = old.version + 1
             conn.execute(sa.update(t.records).where(t.records.c.tenant == tenant, t.records.c.id == rid)
                          .values(version=version, **values))
             if old.deleted:
-                action, detail = "restore", {}
+                action = "restore"
                 res.added.append(rid)
             else:
                 action = "archive" if values["status"] == "archived" and old.status != "archived" else "update"
@@ -236,7 +238,7 @@ class Store:
         res.new_chunks.extend(fresh)
         res.removed_chunk_ids.extend(sorted(stale))
 
-    def set_chunks(self, tenant: str, chunks_by_record: dict[str, Sequence[Chunk]]) -> WriteResult:
+    def set_chunks(self, tenant: str, chunks_by_record: Mapping[str, Sequence[Chunk]]) -> WriteResult:
         """Replace records' chunks without a new record version (re-chunking on reindex)."""
         res = WriteResult()
         with self.engine.begin() as conn:

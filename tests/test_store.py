@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from assistant.store import Store
+from assistant.store.schema import metadata
+from assistant.store.store import make_engine, upgrade_schema
+
+
+def test_migrations_upgrade_an_existing_database_in_place(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = make_engine(url)
+    upgrade_schema(engine, "0001")  # a database created by the first release
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO records (tenant, id, kind, status, title, data, content_hash, version, deleted, "
+            "created_at, updated_at) VALUES ('default', 'C-1', 'case', 'approved', '旧案例', :data, 'h', 1, 0, "
+            "'2024-01-01', '2024-01-01')"), {"data": json.dumps({"id": "C-1", "product": "HP-M227"})})
+    engine.dispose()
+
+    store = Store(url)  # opening upgrades to head
+    rec = store.get("default", "C-1")
+    assert rec is not None and rec.title == "旧案例" and rec.product == "HP-M227"
+    assert store.generation("default") == 0 and store.chunks("default") == []
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+        assert conn.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
+    store.close()
+
+
+def test_migrated_schema_matches_the_table_definitions(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'db.db'}")
+    insp = sa.inspect(store.engine)
+    for table in metadata.sorted_tables:
+        assert {c["name"] for c in insp.get_columns(table.name)} == {c.name for c in table.columns}, table.name
+    store.close()
+
+
+def test_failed_batch_writes_nothing(tmp_path: Path) -> None:
+    import pytest
+
+    from assistant.store import RecordWrite
+
+    store = Store(f"sqlite:///{tmp_path / 'db.db'}")
+    good = RecordWrite({"kind": "case", "id": "C-1", "title": "t", "status": "approved"}, "h1")
+    broken = RecordWrite({"kind": "case", "id": "C-2", "title": "t", "status": "approved", "x": object()}, "h2")
+    with pytest.raises(TypeError):
+        store.write("default", [good, broken], actor="test")
+    assert store.records("default") == [] and store.audit("default") == []
+    store.close()

