@@ -8,7 +8,7 @@ Nothing here downloads anything at run time.
 
 from __future__ import annotations
 
-import hashlib
+import zlib
 import os
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
@@ -50,8 +50,8 @@ class HashEmbedder:
         s = "".join(text.split()).lower()
         for n in (1, 2, 3):
             for i in range(len(s) - n + 1):
-                h = int.from_bytes(hashlib.blake2b(s[i : i + n].encode(), digest_size=8).digest(), "little")
-                v[h % self.dim] += 1.0 if h & (1 << 63) else -1.0
+                h = zlib.crc32(s[i : i + n].encode())
+                v[h % self.dim] += 1.0 if h & (1 << 31) else -1.0
         if not v.any():
             v[0] = 1.0
         return v

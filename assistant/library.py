@@ -15,6 +15,7 @@ from .index.sync import Indexes
 from .index.vectors import ChromaVectorStore, chroma_client, collection_name
 from .retrieval import DenseRetriever, HybridRetriever, KeywordRetriever, Retriever
 from .settings import Settings
+from .taxonomy import Taxonomy
 from .store import Store
 from .types import SearchHit
 
@@ -56,8 +57,17 @@ class Library:
         self.__dict__.pop("retriever", None)
 
     @cached_property
+    def taxonomy(self) -> Taxonomy | None:
+        """The library's taxonomy, or None when none was imported."""
+        path = self.settings.taxonomy_path
+        return Taxonomy.load(path) if path.exists() else None
+
+    @cached_property
     def retriever(self) -> Retriever:
-        hybrid = HybridRetriever([DenseRetriever(self.vectors, self.embedder), KeywordRetriever(self.keywords)])
+        groups = self.taxonomy.synonym_groups() if self.taxonomy else []
+        hybrid = HybridRetriever([DenseRetriever(self.vectors, self.embedder), KeywordRetriever(self.keywords, groups)],
+                                 fusion=self.settings.fusion, weights=self.settings.fusion_weights,
+                                 rrf_k=self.settings.rrf_k, code_boost=self.settings.code_boost)
         return Retriever(self.store, self.tenant, hybrid)
 
     def search(self, query: str, k: int = 5, filters: Filters | None = None) -> list[SearchHit]:

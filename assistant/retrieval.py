@@ -70,13 +70,27 @@ class DenseRetriever:
 
 
 class KeywordRetriever:
+    """BM25 over jieba tokens. With ``synonym_groups`` (from the taxonomy), a query that names one
+    member of a group (印表机, printer) also searches for the others (打印机)."""
+
     name = "keyword"
 
-    def __init__(self, keywords: KeywordIndex) -> None:
+    def __init__(self, keywords: KeywordIndex, synonym_groups: Sequence[Sequence[str]] = ()) -> None:
         self.keywords = keywords
+        self.synonym_groups = [list(g) for g in synonym_groups if len(g) > 1]
+
+    def tokens(self, query: str) -> list[str]:
+        tokens = keyword_tokens(query, normalised=True)
+        low = query.lower()
+        for group in self.synonym_groups:
+            if any(word in low for word in group):
+                for word in group:
+                    if word not in low:
+                        tokens.extend(keyword_tokens(word, normalised=True))
+        return tokens
 
     def candidates(self, query: str, n: int, filters: Filters) -> list[Candidate]:
-        return per_record(self.name, self.keywords.query(keyword_tokens(query, normalised=True), n, filters))
+        return per_record(self.name, self.keywords.query(self.tokens(query), n, filters))
 
 
 class HybridRetriever:

@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     article_chunk_tokens: int = 400
     ingest_batch_size: int = 64
     taxonomy: Path | None = None
+    # hybrid retrieval: "score" (weighted min-max score fusion) or "rrf"; weights per retriever
+    fusion: str = "score"
+    fusion_weights: dict[str, float] = {"dense": 1.0, "keyword": 1.0}
+    rrf_k: int = 60
+    code_boost: float = 2.0
 
     @field_validator("tenant")
     @classmethod

@@ -40,6 +40,12 @@ class Taxonomy:
         """``tag -> [value, synonyms...]``."""
         return {f"{d}/{v}": [v, *tv.synonyms] for d, values in self.dimensions.items() for v, tv in values.items()}
 
+    def synonym_groups(self) -> list[list[str]]:
+        """Each value with its synonyms, normalised (simplified, half-width, lower-case) for matching."""
+        from .text import normalise
+
+        return [sorted({normalise(w).lower() for w in words if str(w).strip()}) for words in self.synonyms().values()]
+
     @classmethod
     def load(cls, path: Path) -> Taxonomy:
         try:

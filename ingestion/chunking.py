@@ -3,8 +3,10 @@
 A case becomes one chunk per section (problem, diagnosis, solution, outcome), each carrying the case
 title, plus a question-like ``view`` (title + problem) so that an agent's question meets a question.
 An article is split on Chinese and English sentence boundaries under a token budget (tiktoken);
-an FAQ entry is its question (``view``) plus its answer. Which chunks also go through the dense
-model is a setting (``dense_case_sections``); every chunk goes to the keyword index.
+an FAQ entry is its question (``view``) plus its answer. Every chunk goes to the keyword index; which
+also go through the dense model is a setting (``dense_case_sections``, default the views only: the
+embedder is the dominant ingestion cost), except article bodies, which have no view and are always
+embedded.
 
 Chunk ids are content-addressed (record id, section, ordinal and a hash of text and metadata), so a
 changed record or changed metadata gives new ids and the old chunks are removed by id.
@@ -77,7 +79,7 @@ def chunk_record(record: Record, *, dense_case_sections: Sequence[str] = ("view"
     if isinstance(record, Case):
         return _chunk_case(record, dense_case_sections, article_chunk_tokens)
     if isinstance(record, Article):
-        return _chunk_article(record, article_chunk_tokens)
+        return _chunk_article(record, dense_case_sections, article_chunk_tokens)
     return []
 
 
@@ -94,17 +96,17 @@ def _chunk_case(case: Case, dense_sections: Sequence[str], max_tokens: int) -> l
     return out
 
 
-def _chunk_article(article: Article, max_tokens: int) -> list[Chunk]:
+def _chunk_article(article: Article, dense_sections: Sequence[str], max_tokens: int) -> list[Chunk]:
     if article.status in UNINDEXED_STATUSES:
         return []
     common = _Meta(article.status, article.product, article.tags)
     out = []
-    if article.faq:
-        out.append(_chunk(article.id, "article", "view", 0, article.title, article.title, True,
+    if article.faq:  # the question is the view; the answer is dense only when asked for, like case sections
+        out.append(_chunk(article.id, "article", "view", 0, article.title, article.title, "view" in dense_sections,
                           common, index_text=normalise(article.title)))
-        section = "answer"
-    else:
-        section = "body"
+        section, dense = "answer", "answer" in dense_sections or "solution" in dense_sections
+    else:  # an article has no question-like view: its body chunks are what the dense model sees
+        section, dense = "body", True
     for i, part in enumerate(split_text(article.body, max_tokens)):
-        out.append(_chunk(article.id, "article", section, i, article.title, part, True, common))
+        out.append(_chunk(article.id, "article", section, i, article.title, part, dense, common))
     return out

@@ -157,3 +157,38 @@ def test_tenants_are_isolated(tmp_path: Path, settings, library: Library, ingest
     Ingestor(other).ingest_paths([write_jsonl(tmp_path / "b.jsonl", [case("C-9", "打印机卡纸")])])
     assert [h.id for h in library.search("打印机", k=10)] == ["C-1"]
     assert [h.id for h in other.search("打印机", k=10)] == ["C-9"]
+
+
+def test_filters_never_leak_even_the_best_match(tmp_path: Path, library: Library, ingestor: Ingestor) -> None:
+    # C-1 matches the query best by far, but is filtered out by each filter in turn
+    ingestor.ingest_paths([write_jsonl(tmp_path / "a.jsonl", [
+        case("C-1", "打印机报错E-1024无法打印", product="HP-M227", tags=["产品线/打印机"]),
+        case("C-2", "扫码枪无法识别条码", product="SC-100", tags=["产品线/扫码枪"]),
+        case("C-3", "打印机卡纸", product="HP-M227", tags=["产品线/打印机"], status="draft"),
+    ])])
+    q = "打印机报错E-1024无法打印"
+    assert library.search(q, k=1)[0].id == "C-1"
+    for f in (Filters(products=("SC-100",)), Filters(tags=("产品线/扫码枪",)), Filters(kinds=("article",)),
+              Filters(record_ids=("C-2",)), Filters(statuses=("draft",))):
+        ids = [h.id for h in library.search(q, k=10, filters=f)]
+        assert "C-1" not in ids, f
+        for h in library.search(q, k=10, filters=f):
+            rec = library.store.get(library.tenant, h.id)
+            assert rec is not None and f.matches({"record_id": rec.id, "kind": rec.kind, "status": rec.status,
+                                                  "product": rec.product, "tags": rec.data.get("tags", [])})
+    # keyword and dense candidates are filtered inside each index, not after the top-k
+    kw = library.keywords.query(["e-1024"], 10, Filters(products=("SC-100",)))
+    assert all(not cid.startswith("C-1#") for cid, _ in kw)
+
+
+def test_taxonomy_synonyms_expand_keyword_queries(tmp_path: Path, library: Library, ingestor: Ingestor) -> None:
+    tax = tmp_path / "taxonomy.yaml"
+    tax.write_text("dimensions:\n  产品线:\n    values:\n      扫码枪: {synonyms: [条码扫描器, scanner]}\n", encoding="utf-8")
+    ingestor.ingest_paths([tax, write_jsonl(tmp_path / "a.jsonl", [
+        case("C-1"), case("C-2", "扫码枪无法识别条码", tags=["产品线/扫码枪"])])])
+    assert library.taxonomy is not None
+    tokens = library.retriever.chunk_retriever.parts[1].tokens("scanner 不工作")
+    from assistant.text import keyword_tokens
+
+    assert set(keyword_tokens("扫码枪")) <= set(tokens)
+    assert library.search("scanner不工作", k=1)[0].id == "C-2"

