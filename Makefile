@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 DEV_DATA ?= ../shared/data/dev
 
-.PHONY: setup demo test test-fast lint bench clean
+.PHONY: setup demo test test-fast lint bench bench-ingest bench-search eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,9 +39,18 @@ lint: setup
 	$(VENV)/bin/ruff check assistant ingestion api evals prompts tests
 	$(VENV)/bin/mypy
 
-## make bench: ingestion throughput on the sample library and on ../shared/data/dev/ (when present)
-bench: setup
+## make bench: ingestion throughput (sample library, dev data) and search latency at 10k / 100k chunks
+bench: bench-ingest bench-search
+
+bench-ingest: setup
 	$(PY) -m evals.bench --dev-data $(DEV_DATA)
 
+bench-search: setup
+	$(PY) -m evals.bench_search --dev-data $(DEV_DATA)
+
+## make eval: retrieval quality on AFQMC dev and BQ dev (needs ../shared/data/dev/)
+eval: setup
+	$(PY) -m evals.retrieval_eval --dev-data $(DEV_DATA)
+
 clean:
-	rm -rf .casepilot bench-out
+	rm -rf .casepilot bench-out eval-out

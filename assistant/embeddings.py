@@ -8,8 +8,8 @@ Nothing here downloads anything at run time.
 
 from __future__ import annotations
 
-import zlib
 import os
+import zlib
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 

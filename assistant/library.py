@@ -15,8 +15,8 @@ from .index.sync import Indexes
 from .index.vectors import ChromaVectorStore, chroma_client, collection_name
 from .retrieval import DenseRetriever, HybridRetriever, KeywordRetriever, Retriever
 from .settings import Settings
-from .taxonomy import Taxonomy
 from .store import Store
+from .taxonomy import Taxonomy
 from .types import SearchHit
 
 
