@@ -24,6 +24,10 @@ demo: setup
 	@$(VENV)/bin/casepilot search 发票抬头开错了怎么重开 --home .casepilot -k 3
 	@echo; echo '$$ casepilot search "E-1024" --filter kind=case --explain'
 	@$(VENV)/bin/casepilot search E-1024 --filter kind=case --explain --home .casepilot -k 3
+	@echo; echo '$$ casepilot ask 客户的打印机连不上WiFi，路由器只开了5G，怎么办？'
+	@$(VENV)/bin/casepilot ask 客户的打印机连不上WiFi，路由器只开了5G，怎么办？ --home .casepilot
+	@echo; echo '$$ casepilot ask 打印机硒鼓一支能打多少页？      (the library does not know)'
+	@$(VENV)/bin/casepilot ask 打印机硒鼓一支能打多少页？ --home .casepilot
 	@echo; echo '$$ casepilot ingest ingestion/sample_library   (again: nothing changes)'
 	@$(VENV)/bin/casepilot ingest ingestion/sample_library --home .casepilot
 
@@ -48,8 +52,9 @@ bench-ingest: setup
 bench-search: setup
 	$(PY) -m evals.bench_search --dev-data $(DEV_DATA)
 
-## make eval: retrieval quality on AFQMC dev and BQ dev (needs ../shared/data/dev/)
+## make eval: answer quality on the sample library's questions; retrieval quality on AFQMC and BQ dev
 eval: setup
+	$(PY) -m evals.answer_eval
 	$(PY) -m evals.retrieval_eval --dev-data $(DEV_DATA)
 
 clean:

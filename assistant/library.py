@@ -1,4 +1,5 @@
-"""One tenant's case library: the store, both indexes and the retriever, opened from settings.
+"""One tenant's case library: the store, the vector spaces, the keyword index and the retriever,
+opened from settings.
 
 This is where backends are wired together; everything else receives them ready-made.
 """
@@ -11,35 +12,58 @@ from typing import Any
 from .embeddings import Embedder, make_embedder
 from .index.filters import Filters
 from .index.keywords import BM25Index
-from .index.sync import Indexes
+from .index.sync import Indexes, VectorSpace
 from .index.vectors import ChromaVectorStore, chroma_client, collection_name
-from .retrieval import DenseRetriever, HybridRetriever, KeywordRetriever, Retriever
+from .retrieval import ChunkRetriever, DenseRetriever, HybridRetriever, KeywordRetriever, Retriever
 from .settings import Settings
 from .store import Store
 from .taxonomy import Taxonomy
-from .types import SearchHit
+from .types import PASSAGE_SPACE, QUESTION_SPACE, SearchHit
 
 
 class Library:
+    """``embedder`` / ``passage_embedder`` override the settings (tests pass fakes); with only
+    ``embedder`` given, it serves both spaces."""
+
     def __init__(self, settings: Settings, tenant: str | None = None, *, embedder: Embedder | None = None,
-                 store: Store | None = None) -> None:
+                 passage_embedder: Embedder | None = None, store: Store | None = None) -> None:
         self.settings = settings
         self.tenant = tenant or settings.tenant
         settings.home.mkdir(parents=True, exist_ok=True)
         self.store = store or Store(settings.db_url)
         self._embedder = embedder
+        self._passage_embedder = passage_embedder or embedder
+
+    @property
+    def has_passage_space(self) -> bool:
+        return bool(self._passage_embedder or self.settings.passage_embedder)
 
     @cached_property
+    def embedders(self) -> dict[str, Embedder]:
+        out = {QUESTION_SPACE: self._embedder or make_embedder(self.settings.embedder)}
+        if self.has_passage_space:
+            out[PASSAGE_SPACE] = self._passage_embedder or make_embedder(self.settings.passage_embedder)
+        return out
+
+    @property
     def embedder(self) -> Embedder:
-        return self._embedder or make_embedder(self.settings.embedder)
+        return self.embedders[QUESTION_SPACE]
 
     @cached_property
     def chroma(self) -> Any:
         return chroma_client(self.settings.chroma_dir, self.settings.chroma_url)
 
     @cached_property
+    def spaces(self) -> dict[str, VectorSpace]:
+        return {name: VectorSpace(name, emb, ChromaVectorStore(self.chroma, self.tenant, emb.model_id, name))
+                for name, emb in self.embedders.items()}
+
+    @property
     def vectors(self) -> ChromaVectorStore:
-        return ChromaVectorStore(self.chroma, self.tenant, self.embedder.model_id)
+        """The question space's vector store."""
+        vs = self.spaces[QUESTION_SPACE].vectors
+        assert isinstance(vs, ChromaVectorStore)
+        return vs
 
     @cached_property
     def keywords(self) -> BM25Index:
@@ -47,14 +71,16 @@ class Library:
 
     @cached_property
     def indexes(self) -> Indexes:
-        return Indexes(self.store, self.tenant, self.vectors, self.keywords, self.embedder,
-                       batch_size=self.settings.embed_batch_size)
+        return Indexes(self.store, self.tenant, self.spaces, self.keywords, batch_size=self.settings.embed_batch_size)
 
     def reset_vectors(self) -> None:
-        """Drop the tenant's vector collection and start an empty one with the configured model."""
-        self.__dict__["vectors"] = ChromaVectorStore.recreate(self.chroma, self.tenant, self.embedder.model_id)
-        self.__dict__.pop("indexes", None)
-        self.__dict__.pop("retriever", None)
+        """Drop the tenant's collections and start empty ones with the configured models."""
+        self.__dict__["spaces"] = {
+            name: VectorSpace(name, emb, ChromaVectorStore.recreate(self.chroma, self.tenant, emb.model_id, name))
+            for name, emb in self.embedders.items()
+        }
+        for attr in ("indexes", "retriever"):
+            self.__dict__.pop(attr, None)
 
     @cached_property
     def taxonomy(self) -> Taxonomy | None:
@@ -65,8 +91,9 @@ class Library:
     @cached_property
     def retriever(self) -> Retriever:
         groups = self.taxonomy.synonym_groups() if self.taxonomy else []
-        hybrid = HybridRetriever([DenseRetriever(self.vectors, self.embedder), KeywordRetriever(self.keywords, groups)],
-                                 fusion=self.settings.fusion, weights=self.settings.fusion_weights,
+        parts: list[ChunkRetriever] = [DenseRetriever(s.vectors, s.embedder, s.name) for s in self.spaces.values()]
+        parts.append(KeywordRetriever(self.keywords, groups))
+        hybrid = HybridRetriever(parts, fusion=self.settings.fusion, weights=self.settings.fusion_weights,
                                  rrf_k=self.settings.rrf_k, code_boost=self.settings.code_boost)
         return Retriever(self.store, self.tenant, hybrid)
 

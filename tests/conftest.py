@@ -70,3 +70,12 @@ def case(rid: str, title: str = "打印机无法连接无线网络", **kw: Any) 
 def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
     return path
+
+
+def assert_indexes_match_store(lib: Library) -> None:
+    """Every vector space holds exactly the store's chunks of that space; the keyword index exactly
+    the store's keyword chunks."""
+    lib.keywords.refresh()
+    for name, space in lib.spaces.items():
+        assert space.vectors.ids() == {c.id for c in lib.store.chunks(lib.tenant, space=name)}, name
+    assert lib.keywords.ids() == {c.id for c in lib.store.chunks(lib.tenant, keyword=True)}

@@ -11,20 +11,17 @@ from assistant.errors import ConfigError
 from assistant.index.filters import Filters
 from assistant.library import Library
 from ingestion.pipeline import Ingestor
-from tests.conftest import case, write_jsonl
+from tests.conftest import assert_indexes_match_store, case, write_jsonl
 
 
 def index_state(lib: Library) -> tuple[set[str], set[str], set[str]]:
-    """(store chunk ids, Chroma ids, keyword ids) after picking up the latest keyword build."""
+    """(store chunk ids, ids in any vector space, keyword ids) after picking up the latest keyword build."""
     lib.keywords.refresh()
-    return {c.id for c in lib.store.chunks(lib.tenant)}, lib.vectors.ids(), lib.keywords.ids()
+    vec_ids = set().union(*(s.vectors.ids() for s in lib.spaces.values()))
+    return {c.id for c in lib.store.chunks(lib.tenant)}, vec_ids, lib.keywords.ids()
 
 
-def assert_consistent(lib: Library) -> None:
-    store_ids, vec_ids, kw_ids = index_state(lib)
-    dense = {c.id for c in lib.store.chunks(lib.tenant, dense_only=True)}
-    assert vec_ids == dense
-    assert kw_ids == store_ids
+assert_consistent = assert_indexes_match_store
 
 
 def test_reingest_unchanged_writes_nothing(tmp_path: Path, library: Library, ingestor: Ingestor) -> None:
@@ -128,7 +125,7 @@ def test_model_id_guard_and_reindex(tmp_path: Path, settings, library: Library, 
     with pytest.raises(ConfigError, match=r"hash-256.*hash-128.*casepilot reindex"):
         other.search("打印机")
     report = Ingestor(other).reindex()
-    assert report["records"] == 2 and report["vectors"] == 2
+    assert report["records"] == 2 and report["vectors"] == 4  # a title and a view each
     assert other.vectors.model_id == "hash-128"
     assert [h.id for h in other.search("扫码枪", k=1)] == ["C-2"]
     assert_consistent(other)
@@ -146,7 +143,7 @@ def test_reindex_rebuilds_lost_indexes(tmp_path: Path, settings, library: Librar
     shutil.rmtree(settings.keyword_dir)
     fresh = Library(settings, embedder=HashEmbedder())
     report = Ingestor(fresh).reindex()
-    assert report["vectors"] == 2 and report["embedded"] == 0  # vectors came from the cache
+    assert report["vectors"] == 4 and report["embedded"] == 0  # vectors came from the cache
     assert [h.id for h in fresh.search("扫码枪", k=1)] == ["C-2"]
     assert_consistent(fresh)
 
@@ -187,7 +184,7 @@ def test_taxonomy_synonyms_expand_keyword_queries(tmp_path: Path, library: Libra
     ingestor.ingest_paths([tax, write_jsonl(tmp_path / "a.jsonl", [
         case("C-1"), case("C-2", "扫码枪无法识别条码", tags=["产品线/扫码枪"])])])
     assert library.taxonomy is not None
-    tokens = library.retriever.chunk_retriever.parts[1].tokens("scanner 不工作")
+    tokens = library.retriever.chunk_retriever.parts[-1].tokens("scanner 不工作")
     from assistant.text import keyword_tokens
 
     assert set(keyword_tokens("扫码枪")) <= set(tokens)

@@ -6,7 +6,7 @@ def test_exported_members_are_importable_and_listed() -> None:
         assert hasattr(assistant, name), name
     public = {n for n in dir(assistant) if not n.startswith("_") and n[0].isupper()}
     modules = {"embeddings", "errors", "index", "library", "settings", "taxonomy", "types", "store", "text",
-               "tokens", "retrieval"}
+               "tokens", "retrieval", "answering", "extractive"}
     assert public - set(assistant.__all__) - modules == set()
 
 

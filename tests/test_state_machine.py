@@ -131,12 +131,13 @@ class LibraryMachine(RuleBasedStateMachine):
         store_chunks = {c.id: c for c in lib.store.chunks(lib.tenant)}
         assert set(store_chunks) == set(want)
         assert all(store_chunks[i].text == want[i].text for i in want)
-        dense = {i for i, c in want.items() if c.dense}
-        assert lib.vectors.ids() == dense
-        if dense:
-            docs = lib.vectors.documents(sorted(dense))
-            assert all(docs[i] == want[i].index_text for i in dense)
-        assert lib.keywords.ids() == set(want)
+        for name, space in lib.spaces.items():
+            mine = {i for i, c in want.items() if c.space == name}
+            assert space.vectors.ids() == mine, name
+            if mine:
+                docs = space.vectors.documents(sorted(mine))
+                assert all(docs[i] == want[i].index_text for i in mine)
+        assert lib.keywords.ids() == {i for i, c in want.items() if c.keyword}
         live = {r.id for r in lib.store.records(lib.tenant)}
         assert live == set(self.model)
 

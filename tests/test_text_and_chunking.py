@@ -38,13 +38,17 @@ def test_tiktoken_counts_offline_from_a_fresh_cache(tmp_path) -> None:
 def test_case_chunks_by_section_each_carrying_the_title() -> None:
     c = Case(id="C-1", title="打印机连不上WiFi", problem="客户打印机无法联网。", diagnosis="路由器只开了5G。",
              solution="1. 打开2.4G\n2. 重新配网", outcome="", tags=["产品线/打印机"], product="HP-M227")
-    chunks = chunk_record(c, dense_case_sections=("view",))
-    assert [ch.section for ch in chunks] == ["view", "problem", "diagnosis", "solution"]
+    chunks = chunk_record(c, passage_sections=("view",))
+    assert [ch.section for ch in chunks] == ["title", "view", "problem", "diagnosis", "solution"]
     assert all(ch.title == "打印机连不上WiFi" and ch.index_text.startswith("打印机连不上WiFi") for ch in chunks)
-    assert [ch.dense for ch in chunks] == [True, False, False, False]
-    assert chunks[0].metadata() == {"record_id": "C-1", "kind": "case", "section": "view", "status": "approved",
+    assert [(ch.space, ch.keyword) for ch in chunks] == [
+        ("question", False), ("passage", True), ("", True), ("", True), ("", True)]
+    assert chunks[0].index_text == "打印机连不上WiFi"
+    assert chunks[1].metadata() == {"record_id": "C-1", "kind": "case", "section": "view", "status": "approved",
                                     "product": "HP-M227", "tags": ["产品线/打印机"]}
-    assert len({ch.id for ch in chunks}) == 4 and all(ch.id.startswith("C-1#") for ch in chunks)
+    assert len({ch.id for ch in chunks}) == 5 and all(ch.id.startswith("C-1#") for ch in chunks)
+    with_solution = chunk_record(c, passage_sections=("view", "solution"))
+    assert [ch.space for ch in with_solution if ch.section == "solution"] == ["passage"]
 
 
 def test_archived_and_tickets_have_no_chunks() -> None:
@@ -66,10 +70,13 @@ def test_long_mixed_text_splits_on_sentence_boundaries_under_budget() -> None:
 def test_article_chunks_and_faq_view() -> None:
     long = Article(id="KB-1", title="配网指南", body="第一段。" * 400)
     chunks = chunk_record(long, article_chunk_tokens=200)
-    assert len(chunks) > 3 and {c.section for c in chunks} == {"body"} and all(c.dense for c in chunks)
+    assert chunks[0].section == "title" and chunks[0].space == "question"
+    body = chunks[1:]
+    assert len(body) > 3 and {c.section for c in body} == {"body"} and all(c.space == "passage" for c in body)
     faq = Article(id="FAQ-1", title="发票怎么开？", body="在账单页申请。", faq=True)
-    assert [(c.section, c.dense) for c in chunk_record(faq)] == [("view", True), ("answer", False)]
-    assert chunk_record(faq)[0].index_text == "发票怎么开?"
+    assert [(c.section, c.space) for c in chunk_record(faq)] == [
+        ("title", "question"), ("view", "passage"), ("answer", "")]
+    assert chunk_record(faq)[1].index_text == "发票怎么开?"
 
 
 def test_chunk_ids_change_with_metadata_only() -> None:

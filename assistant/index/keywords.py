@@ -99,6 +99,18 @@ class BM25Index:
                 shutil.rmtree(old, ignore_errors=True)
         self._load()
 
+    def idf(self, token: str) -> float:
+        """BM25 inverse document frequency of ``token`` over the chunks; a token the library never
+        uses gets the highest possible value."""
+        n = len(self._ids)
+        vocab = self._bm25.vocab_dict if self._bm25 is not None else {}
+        tid = vocab.get(token)
+        df = 0
+        if tid is not None:
+            indptr = self._bm25.scores["indptr"]
+            df = int(indptr[tid + 1] - indptr[tid])
+        return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+
     def _mask(self, filters: Filters) -> np.ndarray | None:
         if filters == Filters(statuses=()):
             return None

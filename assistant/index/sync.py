@@ -1,23 +1,24 @@
-"""Keeps the vector and keyword indexes in agreement with the store (the source of truth).
+"""Keeps the vector spaces and the keyword index in agreement with the store (the source of truth).
 
 Writers go through ``apply`` (the incremental path, per batch) and ``finish`` (keyword rebuild, then
 the store's generation is recorded as synced). If a process dies in between, the recorded synced
 generation lags the store's, and the next writer or reader calls ``repair``, which compares ids and
-fixes both indexes. ``rebuild`` starts both indexes from nothing.
+fixes every index. ``repair`` after dropping the indexes rebuilds them from nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..embeddings import Embedder
 from ..store import Store
-from ..types import Chunk
+from ..types import QUESTION_SPACE, Chunk
 from .keywords import KeywordIndex
 from .vectors import VectorStore
 
@@ -25,8 +26,22 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int], None]
 
 
-def text_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def text_hash(text: str, mode: str = "passage") -> str:
+    """Cache key of an embedding: the text and how it was embedded (question or passage)."""
+    return hashlib.sha256(f"{mode}\0{text}".encode()).hexdigest()
+
+
+@dataclass
+class VectorSpace:
+    """One embedding model with its vector store. Chunks whose ``space`` is ``name`` live here."""
+
+    name: str
+    embedder: Embedder
+    vectors: VectorStore
+
+    @property
+    def mode(self) -> str:
+        return "question" if self.name == QUESTION_SPACE else "passage"
 
 
 @dataclass
@@ -34,6 +49,7 @@ class RepairReport:
     vectors_added: int = 0
     vectors_removed: int = 0
     keywords_rebuilt: bool = False
+    per_space: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -41,55 +57,52 @@ class RepairReport:
 
 
 class Indexes:
-    def __init__(self, store: Store, tenant: str, vectors: VectorStore, keywords: KeywordIndex,
-                 embedder: Embedder, batch_size: int = 32) -> None:
+    def __init__(self, store: Store, tenant: str, spaces: Mapping[str, VectorSpace], keywords: KeywordIndex,
+                 batch_size: int = 32) -> None:
         self.store = store
         self.tenant = tenant
-        self.vectors = vectors
+        self.spaces = dict(spaces)
         self.keywords = keywords
-        self.embedder = embedder
         self.batch_size = batch_size
         self.embed_seconds = 0.0
         self.embedded_texts = 0
 
     # ---- embeddings, cached by content hash ----------------------------------------------------
 
-    def vectors_for(self, chunks: Sequence[Chunk], progress: Progress | None = None,
-                    cache: bool = True) -> np.ndarray:
-        """Vectors for ``chunks`` (their ``index_text``), from the cache where possible; newly computed
-        ones are written to the cache when ``cache`` is true."""
-        import time
-
-        hashes = [text_hash(c.index_text) for c in chunks]
-        model = self.embedder.model_id
-        have = self.store.get_vectors(model, list(set(hashes)))
+    def vectors_for(self, space: VectorSpace, chunks: Sequence[Chunk], progress: Progress | None = None) -> np.ndarray:
+        """Vectors of ``chunks`` in ``space``, from the cache where possible; new ones are cached."""
+        emb = space.embedder
+        hashes = [text_hash(c.index_text, space.mode) for c in chunks]
+        have = self.store.get_vectors(emb.model_id, list(set(hashes)))
         todo = sorted({h: c.index_text for h, c in zip(hashes, chunks, strict=True) if h not in have}.items())
+        embed = emb.embed_questions if space.mode == "question" else emb.embed_passages
         fresh: dict[str, np.ndarray] = {}
         for i in range(0, len(todo), self.batch_size):
             part = todo[i : i + self.batch_size]
             t0 = time.perf_counter()
-            m = self.embedder.embed_passages([txt for _, txt in part])
+            m = embed([txt for _, txt in part])
             self.embed_seconds += time.perf_counter() - t0
             self.embedded_texts += len(part)
             fresh.update({h: m[j] for j, (h, _) in enumerate(part)})
             if progress:
                 progress(len(part))
-        if fresh and cache:
-            self.store.put_vectors(model, fresh)
+        if fresh:
+            self.store.put_vectors(emb.model_id, fresh)
         have.update(fresh)
         if not chunks:
-            return np.zeros((0, self.embedder.dim or 1), dtype=np.float32)
+            return np.zeros((0, emb.dim or 1), dtype=np.float32)
         return np.stack([have[h] for h in hashes])
 
     # ---- the incremental path ------------------------------------------------------------------
 
     def apply(self, added: Sequence[Chunk], removed_ids: Sequence[str]) -> None:
-        """Mirror one store write into the vector index (the keyword index is rebuilt in ``finish``)."""
-        if removed_ids:
-            self.vectors.delete(removed_ids)
-        dense = [c for c in added if c.dense]
-        if dense:
-            self.vectors.upsert(dense, self.vectors_for(dense))
+        """Mirror one store write into the vector spaces (the keyword index is rebuilt in ``finish``)."""
+        for space in self.spaces.values():
+            if removed_ids:
+                space.vectors.delete(removed_ids)
+            mine = [c for c in added if c.space == space.name]
+            if mine:
+                space.vectors.upsert(mine, self.vectors_for(space, mine))
 
     def finish(self, generation: int | None = None) -> bool:
         """Rebuild the keyword index if the chunk set moved, then record the store's generation as
@@ -110,26 +123,29 @@ class Indexes:
         return synced == gen and self.keywords.generation == gen
 
     def repair(self, progress: Progress | None = None) -> RepairReport:
-        """Make both indexes hold exactly the store's chunks (by id; ids are content-addressed, so
+        """Make every index hold exactly the store's chunks (by id; ids are content-addressed, so
         equal ids mean equal content and metadata)."""
         report = RepairReport()
         gen = self.store.generation(self.tenant)
-        want = {c.id: c for c in self.store.chunks(self.tenant, dense_only=True)}
-        have = self.vectors.ids()
-        stale = sorted(have - set(want))
-        missing = [want[i] for i in sorted(set(want) - have)]
-        if stale:
-            self.vectors.delete(stale)
-        if missing:
-            self.vectors.upsert(missing, self.vectors_for(missing, progress))
-        report.vectors_added, report.vectors_removed = len(missing), len(stale)
-        all_ids = {c.id for c, _ in self.store.chunk_tokens(self.tenant)}
-        if self.keywords.generation != gen or self.keywords.ids() != all_ids:
-            self.keywords.generation = -1  # force
+        for space in self.spaces.values():
+            want = {c.id: c for c in self.store.chunks(self.tenant, space=space.name)}
+            have = space.vectors.ids()
+            stale = sorted(have - set(want))
+            missing = [want[i] for i in sorted(set(want) - have)]
+            if stale:
+                space.vectors.delete(stale)
+            if missing:
+                space.vectors.upsert(missing, self.vectors_for(space, missing, progress))
+            report.vectors_added += len(missing)
+            report.vectors_removed += len(stale)
+            report.per_space[space.name] = (len(missing), len(stale))
+        keyword_ids = {c.id for c, _ in self.store.chunk_tokens(self.tenant)}
+        if self.keywords.generation != gen or self.keywords.ids() != keyword_ids:
+            self.keywords.generation = -1  # force a rebuild
         report.keywords_rebuilt = self.finish(gen)
         if report.changed:
             log.warning("indexes of tenant %r were behind the store; repaired (%d vectors added, %d removed%s)",
-                        self.tenant, len(missing), len(stale),
+                        self.tenant, report.vectors_added, report.vectors_removed,
                         ", keyword index rebuilt" if report.keywords_rebuilt else "")
         return report
 

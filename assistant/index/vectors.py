@@ -31,10 +31,10 @@ class VectorStore(Protocol):
     def query(self, vector: np.ndarray, n: int, filters: Filters) -> list[tuple[str, float]]: ...
 
 
-def collection_name(tenant: str) -> str:
+def collection_name(tenant: str, space: str = "") -> str:
     """Chroma names allow [a-zA-Z0-9._-]; tenants may be any text, so keep a readable part plus a hash."""
     slug = re.sub(r"[^a-zA-Z0-9_-]+", "-", tenant).strip("-_")[:40] or "t"
-    return f"cp-{slug}-{hashlib.sha1(tenant.encode()).hexdigest()[:8]}"
+    return f"cp-{slug}-{hashlib.sha1(tenant.encode()).hexdigest()[:8]}" + (f"-{space}" if space else "")
 
 
 def chroma_client(path: Path | None = None, url: str | None = None) -> Any:
@@ -55,38 +55,42 @@ def chroma_client(path: Path | None = None, url: str | None = None) -> Any:
 
 
 class ChromaVectorStore:
-    """One tenant's collection. The embedding model id is stored in the collection's metadata; opening
-    it with another model is refused, since the vectors would not be comparable."""
+    """One tenant's collection for one vector space. The embedding model id is stored in the
+    collection's metadata; opening it with another model is refused, since the vectors would not be
+    comparable."""
 
     BATCH = 1000
 
-    def __init__(self, client: Any, tenant: str, model_id: str) -> None:
+    def __init__(self, client: Any, tenant: str, model_id: str, space: str = "") -> None:
         self.client = client
         self.model_id = model_id
-        self.name = collection_name(tenant)
+        self.name = collection_name(tenant, space)
         self.tenant = tenant
+        self.space = space
         try:
             self.col = client.get_or_create_collection(
                 self.name,
-                metadata={"hnsw:space": "cosine", "embedding_model": model_id, "tenant": tenant},
+                metadata={"hnsw:space": "cosine", "embedding_model": model_id, "tenant": tenant,
+                          "vector_space": space or "default"},
                 embedding_function=None,
             )
         except Exception as e:
             raise BackendError("chroma", f"cannot open collection {self.name}: {e}") from e
         stored = (self.col.metadata or {}).get("embedding_model")
         if stored and stored != model_id:
+            var = "CASEPILOT_PASSAGE_EMBEDDER" if space == "passage" else "CASEPILOT_EMBEDDER"
             raise ConfigError(
-                f"the vector index of tenant {tenant!r} was built with embedding model {stored!r}, "
-                f"but {model_id!r} is configured. Set CASEPILOT_EMBEDDER back, or rebuild the index "
+                f"the {space or 'vector'} index of tenant {tenant!r} was built with embedding model {stored!r}, "
+                f"but {model_id!r} is configured. Set {var} back, or rebuild the index "
                 f"with the new model: casepilot reindex --tenant {tenant}"
             )
 
     @classmethod
-    def recreate(cls, client: Any, tenant: str, model_id: str) -> ChromaVectorStore:
+    def recreate(cls, client: Any, tenant: str, model_id: str, space: str = "") -> ChromaVectorStore:
         """Drop the tenant's collection (whatever model built it) and start an empty one."""
         with contextlib.suppress(Exception):
-            client.delete_collection(collection_name(tenant))  # absent: nothing to drop
-        return cls(client, tenant, model_id)
+            client.delete_collection(collection_name(tenant, space))  # absent: nothing to drop
+        return cls(client, tenant, model_id, space)
 
     def ids(self) -> set[str]:
         out: set[str] = set()

@@ -63,7 +63,8 @@ chunks = sa.Table(
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("index_text", sa.Text, nullable=False),
     sa.Column("tokens", sa.Text, nullable=False),  # keyword tokens, space-separated
-    sa.Column("dense", sa.Boolean, nullable=False),
+    sa.Column("space", sa.String(16), nullable=False),  # vector space, '' for none
+    sa.Column("keyword", sa.Boolean, nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("product", sa.String(200), nullable=False, server_default=""),
     sa.Column("tags", sa.Text, nullable=False, server_default="[]"),
@@ -76,6 +77,22 @@ embeddings = sa.Table(
     sa.Column("model", sa.String(200), primary_key=True),
     sa.Column("text_hash", sa.String(64), primary_key=True),
     sa.Column("vector", sa.LargeBinary, nullable=False),
+)
+
+answers = sa.Table(
+    "answers",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("ticket_id", sa.String(200), nullable=True),
+    sa.Column("question", sa.Text, nullable=False),
+    sa.Column("answer", sa.Text, nullable=False),
+    sa.Column("citations", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("abstained", sa.Boolean, nullable=False),
+    sa.Column("support", sa.Float, nullable=False),
+    sa.Column("engine", sa.String(100), nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Index("ix_answers_tenant_abstained", "tenant", "abstained", "created_at"),
 )
 
 index_state = sa.Table(

@@ -115,8 +115,8 @@ def _row_to_record(row: Any) -> StoredRecord:
 def _row_to_chunk(row: Any) -> Chunk:
     return Chunk(
         id=row.chunk_id, record_id=row.record_id, kind=row.kind, section=row.section, ordinal=row.ordinal,
-        title=row.title, text=row.text, index_text=row.index_text, dense=bool(row.dense), status=row.status,
-        product=row.product, tags=tuple(json.loads(row.tags)),
+        title=row.title, text=row.text, index_text=row.index_text, space=row.space, status=row.status,
+        product=row.product, tags=tuple(json.loads(row.tags)), keyword=bool(row.keyword),
     )
 
 
@@ -231,7 +231,8 @@ class Store:
             conn.execute(sa.insert(t.chunks), [
                 {"tenant": tenant, "chunk_id": ch.id, "record_id": ch.record_id, "kind": ch.kind,
                  "section": ch.section, "ordinal": ch.ordinal, "title": ch.title, "text": ch.text,
-                 "index_text": ch.index_text, "tokens": " ".join(_tokens_of(ch)), "dense": ch.dense,
+                 "index_text": ch.index_text, "tokens": " ".join(_tokens_of(ch)) if ch.keyword else "",
+                 "space": ch.space, "keyword": ch.keyword,
                  "status": ch.status, "product": ch.product, "tags": json.dumps(list(ch.tags), ensure_ascii=False)}
                 for ch in fresh
             ])
@@ -296,17 +297,31 @@ class Store:
 
     # ---- chunks --------------------------------------------------------------------------------
 
-    def chunks(self, tenant: str, *, dense_only: bool = False) -> list[Chunk]:
-        q = sa.select(t.chunks).where(t.chunks.c.tenant == tenant).order_by(t.chunks.c.chunk_id)
-        if dense_only:
-            q = q.where(t.chunks.c.dense == sa.true())
+    def chunks(self, tenant: str, *, space: str | None = None, keyword: bool | None = None) -> list[Chunk]:
+        """The tenant's chunks; ``space`` / ``keyword`` select those of one vector space / the keyword index."""
+        c = t.chunks.c
+        q = sa.select(t.chunks).where(c.tenant == tenant).order_by(c.chunk_id)
+        if space is not None:
+            q = q.where(c.space == space)
+        if keyword is not None:
+            q = q.where(c.keyword == (sa.true() if keyword else sa.false()))
         with self.engine.connect() as conn:
             return [_row_to_chunk(r) for r in conn.execute(q)]
 
     def chunk_tokens(self, tenant: str) -> list[tuple[Chunk, list[str]]]:
-        q = sa.select(t.chunks).where(t.chunks.c.tenant == tenant).order_by(t.chunks.c.chunk_id)
+        """The chunks of the keyword index with their stored tokens."""
+        c = t.chunks.c
+        q = sa.select(t.chunks).where(c.tenant == tenant, c.keyword == sa.true()).order_by(c.chunk_id)
         with self.engine.connect() as conn:
             return [(_row_to_chunk(r), r.tokens.split()) for r in conn.execute(q)]
+
+    def chunks_of(self, tenant: str, record_ids: Sequence[str], section: str) -> dict[str, Chunk]:
+        """``record id -> its first chunk of section``."""
+        c = t.chunks.c
+        q = (sa.select(t.chunks).where(c.tenant == tenant, c.record_id.in_(list(record_ids)), c.section == section)
+             .order_by(c.ordinal.desc()))
+        with self.engine.connect() as conn:
+            return {r.record_id: _row_to_chunk(r) for r in conn.execute(q)}
 
     def chunks_by_id(self, tenant: str, ids: Sequence[str]) -> dict[str, Chunk]:
         out: dict[str, Chunk] = {}
@@ -344,6 +359,21 @@ class Store:
                 for h, v in vectors.items() if h not in have]
         if rows:
             conn.execute(sa.insert(t.embeddings), rows)
+
+    # ---- answers -------------------------------------------------------------------------------
+
+    def log_answer(self, tenant: str, row: dict[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(sa.insert(t.answers).values(tenant=tenant, created_at=now_iso(), **row))
+
+    def answers(self, tenant: str, *, abstained: bool | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Recent answers, newest first; ``abstained=True`` gives the questions the library could not answer."""
+        c = t.answers.c
+        q = sa.select(t.answers).where(c.tenant == tenant).order_by(c.created_at.desc()).limit(limit)
+        if abstained is not None:
+            q = q.where(c.abstained == (sa.true() if abstained else sa.false()))
+        with self.engine.connect() as conn:
+            return [{**r._asdict(), "citations": json.loads(r.citations)} for r in conn.execute(q)]
 
     # ---- index bookkeeping ---------------------------------------------------------------------
 
