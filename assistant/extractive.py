@@ -33,7 +33,7 @@ def units(section: str, text: str) -> list[tuple[str, bool]]:
     """``(sentence, is_step)``: numbered or bulleted lines are steps; other text splits into sentences."""
     out: list[tuple[str, bool]] = []
     for line in text.splitlines():
-        line = line.strip()
+        line = line.replace("**", "").replace("__", "").strip()  # Markdown emphasis is not content
         if not line or line.startswith("#"):
             continue
         if _STEP.match(line):

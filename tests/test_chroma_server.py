@@ -1,0 +1,64 @@
+"""The vector store through ``HttpClient`` (``CASEPILOT_CHROMA_URL``), against a real Chroma server
+started on loopback by the test."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from assistant.embeddings import HashEmbedder
+from assistant.library import Library
+from assistant.settings import Settings
+from ingestion.pipeline import Ingestor
+from tests.conftest import assert_indexes_match_store, case, write_jsonl
+
+CHROMA = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def chroma_url(tmp_path: Path) -> Iterator[str]:
+    if not Path(CHROMA).exists():
+        pytest.skip("the chroma command is not installed")
+    port = _free_port()
+    proc = subprocess.Popen([CHROMA, "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1",
+                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    pytest.fail("the Chroma server did not start")
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_library_on_a_chroma_server(tmp_path: Path, chroma_url: str) -> None:
+    settings = Settings(home=tmp_path / "home", chroma_url=chroma_url)
+    lib = Library(settings, embedder=HashEmbedder())
+    Ingestor(lib).ingest_paths([write_jsonl(tmp_path / "a.jsonl", [case("C-1"), case("C-2", "扫码枪无法识别")])])
+    assert not settings.chroma_dir.exists()  # the vectors live on the server
+    assert [h.id for h in lib.search("扫码枪", k=1)] == ["C-2"]
+    Ingestor(lib).delete(["C-2"])
+    assert [h.id for h in lib.search("扫码枪", k=5)] == ["C-1"]
+    assert_indexes_match_store(lib)

@@ -1,0 +1,40 @@
+"""ChromaVectorStore's filtered query: post-filtering an over-fetched list when the filter passes
+most chunks, Chroma's own filter when it is selective; either way the exact filtered top-n."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from assistant.index.filters import Filters
+from assistant.index.vectors import ChromaVectorStore, chroma_client
+from assistant.types import Chunk
+
+
+def _chunk(i: int, product: str, status: str = "approved") -> Chunk:
+    return Chunk(id=f"R{i}#view.0#h", record_id=f"R{i}", kind="case", section="view", ordinal=0, title="t",
+                 text="t", index_text=f"t{i}", space="passage", status=status, product=product)
+
+
+def test_filtered_queries_return_the_exact_filtered_top_n(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    n = 300
+    vecs = rng.normal(size=(n, 16)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    chunks = [_chunk(i, "rare" if i % 50 == 0 else "common", "draft" if i % 7 == 0 else "approved") for i in range(n)]
+    store = ChromaVectorStore(chroma_client(tmp_path / "chroma"), "t", "test-16", "passage")
+    store.upsert(chunks, vecs)
+    q = rng.normal(size=16).astype(np.float32)
+    q /= np.linalg.norm(q)
+    sims = vecs @ q
+
+    def expected(f: Filters, k: int) -> list[str]:
+        ok = [i for i in np.argsort(-sims) if f.matches(chunks[i].metadata())]
+        return [chunks[i].id for i in ok[:k]]
+
+    for f in (Filters(), Filters(products=("rare",)), Filters(statuses=("draft",)), Filters(statuses=())):
+        got = [cid for cid, _ in store.query(q, 5, f)]
+        assert got == expected(f, 5), f
+    rare = store.query(q, 10, Filters(products=("rare",)))  # only 6 exist: the selective path
+    assert sorted(cid for cid, _ in rare) == sorted(c.id for c in chunks if c.product == "rare" and c.status == "approved")
