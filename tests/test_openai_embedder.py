@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -23,7 +24,7 @@ from tests.conftest import case, write_jsonl
 
 class Stub(BaseHTTPRequestHandler):
     mode = "ok"
-    calls: list[dict] = []
+    calls: ClassVar[list[dict]] = []
 
     def log_message(self, *args: object) -> None:
         pass
