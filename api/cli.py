@@ -32,6 +32,16 @@ def _progress_factory(enabled: bool) -> Any:
     return make
 
 
+def _batch_lines(path: str) -> list[str]:
+    """The stripped lines of a --batch file (UTF-8, with or without BOM), or a clear InputError."""
+    try:
+        return [ln.strip() for ln in Path(path).read_text(encoding="utf-8-sig").splitlines()]
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: not UTF-8 ({e.reason} at byte {e.start})") from None
+
+
 def _emit(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
 
@@ -129,14 +139,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.batch:
         if not args.json:
             raise InputError("--batch writes JSON Lines; add --json")
-        path = Path(args.batch)
-        try:
-            lines = path.read_text(encoding="utf-8-sig").splitlines()
-        except FileNotFoundError:
-            raise InputError(f"{path}: no such file") from None
-        except UnicodeDecodeError as e:
-            raise InputError(f"{path}: not UTF-8 ({e.reason} at byte {e.start})") from None
-        for q in (ln.strip() for ln in lines):
+        for q in _batch_lines(args.batch):
             if q:
                 hits = lib.search(q, args.k, filters)
                 _emit({"query": q, "results": [h.to_dict(args.explain) for h in hits]})
@@ -190,13 +193,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.batch:
         if not args.json:
             raise InputError("--batch writes JSON Lines; add --json")
-        try:
-            lines = Path(args.batch).read_text(encoding="utf-8-sig").splitlines()
-        except FileNotFoundError:
-            raise InputError(f"{args.batch}: no such file") from None
-        except UnicodeDecodeError as e:
-            raise InputError(f"{args.batch}: not UTF-8 ({e.reason} at byte {e.start})") from None
-        for q in (ln.strip() for ln in lines):
+        for q in _batch_lines(args.batch):
             if q:
                 _emit({"question": q, **assistant.ask(q, ticket=args.ticket).to_dict()})
         return 0
