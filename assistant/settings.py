@@ -39,11 +39,32 @@ class Settings(BaseSettings):
     fusion_weights: dict[str, float] = {"question": 1.0, "passage": 0.7, "keyword": 0.7}
     rrf_k: int = 60
     code_boost: float = 2.0
-    # answering: abstain when the best record's support (0..1) is below this; calibrated on
-    # evals/datasets/sample_questions.jsonl with the default embedders
-    abstain_below: float = 0.81
-    support_similarity_weight: float = 0.8
+    # answering: abstain when the retrieval support (0..1) is below this. Support is a weighted sum
+    # of the best question-space similarity, the best passage-space similarity and the IDF-weighted
+    # share of the question's words found in one retrieved record; weights and threshold calibrated
+    # on evals/datasets/sample_questions.jsonl with the default embedders (python -m evals.answer_eval)
+    abstain_below: float = 0.66
+    support_weights: dict[str, float] = {"similarity": 0.5, "passage": 0.4, "coverage": 0.1}
     max_question_chars: int = 2000
+    # answer engine: "extractive" (default, no key) or "openai:MODEL" (OPENAI_BASE_URL, OPENAI_API_KEY)
+    llm: str = "extractive"
+    # when the model endpoint fails or answers malformed output: "" raises a clear error,
+    # "extractive" answers with the extractive engine instead, labelled as a fallback
+    llm_fallback: str = ""
+    llm_timeout: float = Field(default=60.0, gt=0, description="seconds per model call")
+    llm_max_retries: int = Field(default=2, ge=0, description="retries on 429, 5xx and timeouts, with backoff")
+    llm_temperature: float = 0.1
+    # the retrieved text handed to the model, counted with tiktoken; at most this many chunks per record
+    context_tokens: int = Field(default=3000, ge=200)
+    context_chunks_per_record: int = Field(default=3, ge=1)
+    # citation verification: a sentence is supported by its cited record when their character-bigram
+    # overlap reaches verify_overlap, or when it reaches verify_overlap_min and the passage-space
+    # similarity of the sentence and the record's closest sentence reaches verify_similarity
+    verify_overlap: float = 0.5
+    verify_overlap_min: float = 0.2
+    verify_similarity: float = 0.75
+    # unsupported sentences: "drop" them, or "flag" them (kept, marked 【未核实】, uncited)
+    unsupported: str = Field(default="drop", pattern="^(drop|flag)$")
 
     @field_validator("tenant")
     @classmethod

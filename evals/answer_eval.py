@@ -92,7 +92,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def calibration(rows: list[dict[str, Any]]) -> list[tuple[float, float, float]]:
     """(threshold, abstention precision, recall) over a grid of thresholds."""
     out = []
-    for th in np.arange(0.30, 0.71, 0.02):
+    for th in np.arange(0.50, 0.801, 0.01):
         abst = [r for r in rows if r["support"] < th]
         unans = [r for r in rows if r["unanswerable"]]
         p = sum(r["unanswerable"] for r in abst) / len(abst) if abst else 0.0
@@ -105,9 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dataset", type=Path, default=DATASET)
     ap.add_argument("--out", type=Path, default=Path("eval-out"))
+    ap.add_argument("--home", type=Path, help="keep the imported sample library here (re-used when run again)")
     args = ap.parse_args(argv)
     items = load(args.dataset)
-    home = Path(tempfile.mkdtemp(prefix="cp-answer-eval-"))
+    home = args.home or Path(tempfile.mkdtemp(prefix="cp-answer-eval-"))
     try:
         lib = Library(Settings(home=home))
         Ingestor(lib).ingest_paths([SAMPLE])
@@ -117,8 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         summary = summarise(rows)
         lib.close()
     finally:
-        shutil.rmtree(home, ignore_errors=True)
-    print(f"answers on {args.dataset.name} ({summary['questions']} questions), engine extractive, "
+        if not args.home:
+            shutil.rmtree(home, ignore_errors=True)
+    print(f"answers on {args.dataset.name} ({summary['questions']} questions), engine {assistant.engine.name}, "
           f"abstain below support {assistant.support_threshold}")
     print("| metric | value |\n|---|---:|")
     for k, v in summary.items():

@@ -1,0 +1,192 @@
+"""The ``openai:MODEL`` answer engine: any OpenAI-compatible chat endpoint (``OPENAI_BASE_URL``,
+``OPENAI_API_KEY``) through the official ``openai`` client.
+
+The client brings timeouts and bounded retries with exponential backoff on 429, 5xx and timeouts
+(``CASEPILOT_LLM_TIMEOUT``, ``CASEPILOT_LLM_MAX_RETRIES``); every failure that is left, and every reply
+that is not usable (no choices, empty content, a reply that cites no record and does not say
+NOT_FOUND), becomes a ``BackendError`` with a message that says which. The assistant then raises it,
+or answers with the extractive engine labelled as a fallback when ``CASEPILOT_LLM_FALLBACK=extractive``.
+
+The model's reply is parsed into sentences, each with the record id it cites; the assistant verifies
+them like the extractive engine's before anything is shown.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import prompts
+
+from .answering import NOT_FOUND, Sentence
+from .context import ContextRecord, assemble, render_blocks
+from .errors import BackendError, ConfigError
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+NOT_FOUND_MARK = "NOT_FOUND"
+CITE = re.compile(r"\s*[\[【]\s*([A-Za-z][A-Za-z0-9_.\-]{0,80})\s*[\]】]")
+_NUMBERED = re.compile(r"^\s*(?:\d+[.、)）]|[-*•])\s*")
+_CAUSE = re.compile(r"^\s*(?:\*\*)?(?:原因|根因)(?:\*\*)?\s*[:：]\s*")
+_SENTENCE_END = re.compile(r"(?<=[。！？!?；;])")
+_ONLY_CITES = re.compile(r"(\s*[\[【][^\]】]*[\]】])+\s*")
+
+
+class ChatModel:
+    """A thin, typed wrapper over ``openai.OpenAI().chat.completions``: one reply, or a stream of deltas."""
+
+    def __init__(self, model: str, *, base_url: str | None = None, api_key: str | None = None,
+                 timeout: float = 60.0, max_retries: int = 2, temperature: float = 0.1) -> None:
+        from openai import OpenAI
+
+        self.model = model
+        self.temperature = temperature
+        self._client = OpenAI(
+            base_url=base_url or os.environ.get("OPENAI_BASE_URL"),
+            api_key=api_key or os.environ.get("OPENAI_API_KEY") or "not-needed",
+            timeout=timeout,
+            max_retries=max_retries,
+        )
+        self.timeout = timeout
+
+    def _error(self, e: Exception) -> BackendError:
+        import openai
+
+        name = f"chat model {self.model}"
+        if isinstance(e, openai.APITimeoutError):
+            return BackendError(name, f"no reply within {self.timeout:g} s (after retries)")
+        if isinstance(e, openai.APIStatusError):
+            return BackendError(name, f"endpoint answered HTTP {e.status_code}: {e.message}", e.status_code)
+        if isinstance(e, openai.APIConnectionError):
+            return BackendError(name, f"cannot reach the endpoint: {e}")
+        return BackendError(name, f"malformed reply: {type(e).__name__}: {e}")
+
+    def complete(self, messages: list[dict[str, str]]) -> str:
+        try:
+            resp: Any = self._client.chat.completions.create(
+                model=self.model, messages=messages, temperature=self.temperature)  # type: ignore[arg-type]
+            content = resp.choices[0].message.content
+        except BackendError:
+            raise
+        except Exception as e:  # the client's errors, and replies without choices or message
+            raise self._error(e) from e
+        if not isinstance(content, str) or not content.strip():
+            raise BackendError(f"chat model {self.model}", "malformed reply: no text in the first choice")
+        return content
+
+    def stream(self, messages: list[dict[str, str]]) -> Iterator[str]:
+        try:
+            stream: Any = self._client.chat.completions.create(
+                model=self.model, messages=messages, temperature=self.temperature, stream=True)  # type: ignore[arg-type]
+            got = False
+            for chunk in stream:
+                if not chunk.choices:
+                    continue
+                delta = chunk.choices[0].delta.content
+                if delta:
+                    got = True
+                    yield delta
+        except BackendError:
+            raise
+        except Exception as e:
+            raise self._error(e) from e
+        if not got:
+            raise BackendError(f"chat model {self.model}", "malformed reply: the stream carried no text")
+
+
+def parse_reply(text: str, context: Sequence[ContextRecord]) -> list[Sentence]:
+    """Sentences of a model's reply with the record each cites (the first cited id that is in the
+    context, else the first cited id, which verification then removes); numbered lines are steps."""
+    in_context = {c.record.id for c in context}
+    out: list[Sentence] = []
+    for line in text.splitlines():
+        line = line.replace("**", "").strip()
+        if not line or line.startswith("#"):
+            continue
+        role = "point"
+        if _CAUSE.match(line):
+            role, line = "cause", _CAUSE.sub("", line)
+        elif _NUMBERED.match(line):
+            role, line = "step", _NUMBERED.sub("", line)
+        parts = [p for p in _SENTENCE_END.split(line) if p.strip()]
+        merged: list[str] = []  # a citation written after the full stop belongs to the sentence before it
+        for p in parts:
+            if merged and _ONLY_CITES.fullmatch(p):
+                merged[-1] += p
+            else:
+                merged.append(p)
+        bodies: list[str] = []
+        sources: list[str | None] = []
+        for p in merged:
+            ids: list[str] = CITE.findall(p)
+            body = CITE.sub("", p).strip()
+            if body:
+                bodies.append(body)
+                sources.append(next((i for i in ids if i in in_context), ids[0] if ids else None))
+        for j in range(len(sources) - 2, -1, -1):  # an uncited sentence takes the line's next citation
+            if sources[j] is None:
+                sources[j] = sources[j + 1]
+        for j, (body, source) in enumerate(zip(bodies, sources, strict=True)):
+            out.append(Sentence(text=body, source_id=source, role=role if j == 0 else "point"))
+    return out
+
+
+class OpenAIEngine:
+    """Answers with a chat model from the retrieved records, put inside the answer prompt's data blocks."""
+
+    def __init__(self, model: str, settings: Settings, *, chat: ChatModel | None = None) -> None:
+        self.name = f"openai:{model}"
+        self.settings = settings
+        self.chat = chat or ChatModel(model, timeout=settings.llm_timeout, max_retries=settings.llm_max_retries,
+                                      temperature=settings.llm_temperature)
+        self.prompt = prompts.load("answer")
+        self.condense_prompt = prompts.load("condense")
+
+    @property
+    def prompt_label(self) -> str:
+        return self.prompt.label
+
+    def messages(self, question: str, context: Sequence[ContextRecord], ticket: str = "") -> list[dict[str, str]]:
+        blocks = assemble(context, self.settings.context_tokens, self.settings.context_chunks_per_record)
+        return self.prompt.render(question=question, context=render_blocks(blocks) or "（无）",
+                                  ticket=ticket or "（无）", not_found=f"{NOT_FOUND_MARK} {NOT_FOUND}")
+
+    def compose(self, question: str, context: Sequence[ContextRecord], *, ticket: str = "",
+                on_delta: Callable[[str], None] | None = None) -> list[Sentence]:
+        msgs = self.messages(question, context, ticket)
+        if on_delta is None:
+            text = self.chat.complete(msgs)
+        else:
+            parts = []
+            for delta in self.chat.stream(msgs):
+                parts.append(delta)
+                on_delta(delta)
+            text = "".join(parts)
+        if NOT_FOUND_MARK in text:
+            return []
+        sentences = parse_reply(text, context)
+        if not any(s.source_id for s in sentences):
+            raise BackendError(self.name, "malformed reply: it cites no record and does not say NOT_FOUND")
+        return sentences
+
+    def condense(self, question: str, conversation: Sequence[dict[str, str]]) -> str:
+        """The follow-up rewritten as a standalone question, from the earlier turns."""
+        history = "\n".join(f"{t.get('role', 'user')}: {t.get('text', '')}" for t in conversation[-6:])
+        text = self.chat.complete(self.condense_prompt.render(history=history, question=question)).strip()
+        return text.splitlines()[0].strip() if text else question
+
+
+def make_engine(settings: Settings, library: Any) -> Any:
+    """The answer engine ``CASEPILOT_LLM`` names: ``extractive`` or ``openai:MODEL``."""
+    spec = settings.llm.strip()
+    if spec == "extractive":
+        from .extractive import ExtractiveEngine
+
+        return ExtractiveEngine(library)
+    if spec.startswith("openai:") and spec[7:]:
+        return OpenAIEngine(spec[7:], settings)
+    raise ConfigError(f"unknown CASEPILOT_LLM {spec!r}: use 'extractive' or 'openai:MODEL'")
