@@ -95,6 +95,31 @@ answers = sa.Table(
     sa.Index("ix_answers_tenant_abstained", "tenant", "abstained", "created_at"),
 )
 
+turns = sa.Table(
+    "turns",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),  # the order of the turns
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("ticket_id", sa.String(200), nullable=False),  # a stored ticket's id, or any chat thread's id
+    sa.Column("role", sa.String(16), nullable=False),  # 'user' | 'assistant'
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("answer_id", sa.String(32), nullable=True),  # the logged answer an assistant turn gave
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Index("ix_turns_ticket", "tenant", "ticket_id"),
+)
+
+feedback = sa.Table(
+    "feedback",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("answer_id", sa.String(32), nullable=False),
+    sa.Column("helpful", sa.Boolean, nullable=False),
+    sa.Column("comment", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Index("ix_feedback_answer", "tenant", "answer_id"),
+)
+
 index_state = sa.Table(
     "index_state",
     metadata,

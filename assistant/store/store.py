@@ -18,10 +18,13 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ..errors import BackendError
+from ..errors import BackendError, InputError, NotFound
 from ..text import keyword_tokens
 from ..types import Chunk
 from . import schema as t
+
+TURN_ROLES = ("user", "assistant")
+MAX_COMMENT_CHARS = 2000
 
 
 def now_iso() -> str:
@@ -374,6 +377,72 @@ class Store:
             q = q.where(c.abstained == (sa.true() if abstained else sa.false()))
         with self.engine.connect() as conn:
             return [{**r._asdict(), "citations": json.loads(r.citations)} for r in conn.execute(q)]
+
+    def answer(self, tenant: str, answer_id: str) -> dict[str, Any] | None:
+        """One logged answer of the tenant, citations parsed; ``None`` when the tenant has no such answer."""
+        c = t.answers.c
+        with self.engine.connect() as conn:
+            r = conn.execute(sa.select(t.answers).where(c.tenant == tenant, c.id == answer_id)).first()
+        return None if r is None else {**r._asdict(), "citations": json.loads(r.citations)}
+
+    # ---- conversations -------------------------------------------------------------------------
+
+    def add_turns(self, tenant: str, ticket_id: str, turns: Sequence[Mapping[str, Any]]) -> None:
+        """Append turns (``role`` 'user' | 'assistant', ``text``, optional ``answer_id``) to a ticket's
+        conversation, all in one transaction: a question is never stored without its answer."""
+        at = now_iso()
+        rows = []
+        for turn in turns:
+            role = turn.get("role")
+            if role not in TURN_ROLES:
+                raise InputError(f"a turn's role is 'user' or 'assistant', not {role!r}")
+            rows.append({"tenant": tenant, "ticket_id": ticket_id, "role": role, "text": str(turn.get("text") or ""),
+                         "answer_id": turn.get("answer_id") or None, "created_at": turn.get("created_at") or at})
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(sa.insert(t.turns), rows)
+
+    def turns(self, tenant: str, ticket_id: str, *, limit: int = 20) -> list[dict[str, Any]]:
+        """The ticket's last ``limit`` turns, oldest first: ``{role, text, answer_id, created_at}``."""
+        c = t.turns.c
+        q = (sa.select(c.role, c.text, c.answer_id, c.created_at)
+             .where(c.tenant == tenant, c.ticket_id == ticket_id).order_by(c.id.desc()).limit(max(limit, 0)))
+        with self.engine.connect() as conn:
+            rows = [r._asdict() for r in conn.execute(q)]
+        return rows[::-1]
+
+    # ---- feedback ------------------------------------------------------------------------------
+
+    def add_feedback(self, tenant: str, answer_id: str, helpful: bool, comment: str = "") -> dict[str, Any]:
+        """Rate a logged answer of this tenant (every rating is kept; the newest is the current one).
+        Raises ``NotFound`` for an answer id the tenant does not have."""
+        if not isinstance(helpful, bool):
+            raise InputError("helpful is true or false")
+        comment = (comment or "").strip()
+        if len(comment) > MAX_COMMENT_CHARS:
+            raise InputError(f"the comment is {len(comment)} characters; the limit is {MAX_COMMENT_CHARS}")
+        row = {"tenant": tenant, "answer_id": answer_id, "helpful": helpful, "comment": comment,
+               "created_at": now_iso()}
+        ac = t.answers.c
+        with self.engine.begin() as conn:
+            known = conn.execute(sa.select(ac.id).where(ac.tenant == tenant, ac.id == answer_id)).first()
+            if known is None:
+                raise NotFound(f"no answer {answer_id!r} in tenant {tenant!r}")
+            fid = conn.execute(sa.insert(t.feedback).values(**row)).inserted_primary_key
+        return {"id": fid[0] if fid else None, **{k: v for k, v in row.items() if k != "tenant"}}
+
+    def feedback(self, tenant: str, *, answer_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Ratings, newest first, each with its answer's question, answer text, citations, engine and ticket."""
+        f, a = t.feedback.c, t.answers.c
+        q = (sa.select(f.id, f.answer_id, f.helpful, f.comment, f.created_at, a.question, a.answer, a.citations,
+                       a.engine, a.ticket_id, a.abstained)
+             .select_from(t.feedback.join(t.answers, sa.and_(a.id == f.answer_id, a.tenant == f.tenant)))
+             .where(f.tenant == tenant).order_by(f.id.desc()).limit(max(limit, 0)))
+        if answer_id is not None:
+            q = q.where(f.answer_id == answer_id)
+        with self.engine.connect() as conn:
+            return [{**r._asdict(), "helpful": bool(r.helpful), "abstained": bool(r.abstained),
+                     "citations": json.loads(r.citations)} for r in conn.execute(q)]
 
     # ---- index bookkeeping ---------------------------------------------------------------------
 
