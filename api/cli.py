@@ -10,7 +10,7 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -207,6 +207,138 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+CHAT_HELP = """questions are answered from the library, in the context of this ticket's earlier turns
+/good [comment]   the last answer was helpful
+/bad [comment]    the last answer was not helpful
+/history          the ticket's stored turns
+/quit             end the session (so does end of input)"""
+HISTORY_SHOWN = 50  # turns /history prints
+
+
+def _print_turns(turns: Sequence[dict[str, Any]]) -> None:
+    if not turns:
+        print("(no turns yet)")
+    for t in turns:
+        who = "agent" if t["role"] == "user" else "casepilot"
+        lines = (t["text"] or "").splitlines() or [""]
+        print(f"{t['created_at']}  {who}: {lines[0]}")
+        for ln in lines[1:]:
+            print(f"    {ln}")
+        if t["answer_id"]:
+            print(f"    (answer {t['answer_id']})")
+
+
+def _chat_lines(prompt: bool, to_stdout: bool) -> Iterator[str]:
+    """The session's input lines; a ``> `` prompt only when a person is typing (stdin is a terminal)."""
+    if not prompt:
+        yield from sys.stdin
+        return
+    while True:
+        try:
+            if to_stdout:
+                yield input("> ")
+            else:  # keep standard output for the answers
+                sys.stderr.write("> ")
+                sys.stderr.flush()
+                yield input()
+        except EOFError:
+            if to_stdout:
+                print()
+            return
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from assistant.answering import Assistant
+    from assistant.conversation import Conversations, check_ticket_id, is_stored_ticket
+
+    ticket = check_ticket_id(args.ticket)
+    if args.history < 0:
+        raise InputError("--history must be 0 or more")
+    lib = _library(args)
+    conv = Conversations(Assistant(lib), history=args.history)
+    earlier = lib.store.turns(lib.tenant, ticket, limit=HISTORY_SHOWN)
+    interactive = sys.stdin.isatty()
+    if interactive or args.verbose:
+        scope = "a stored ticket" if is_stored_ticket(lib, ticket) else "not a stored ticket: a chat thread"
+        resumed = f"resuming after {len(earlier)}{'+' if len(earlier) == HISTORY_SHOWN else ''} earlier turns; " \
+            if earlier else ""
+        print(f"ticket {ticket} ({scope}); {resumed}/help for commands, /quit to end", file=sys.stderr)
+    last = conv.last_answer_id(ticket)
+    rejected = 0
+    for raw in _chat_lines(interactive, sys.stdout.isatty() and not args.json):
+        line = raw.strip()
+        if not line:
+            continue
+        cmd, _, rest = line.partition(" ")
+        try:
+            if cmd in ("/quit", "/exit", "/q"):
+                break
+            if cmd == "/help":
+                print(CHAT_HELP, file=sys.stderr)
+            elif cmd == "/history":
+                turns = lib.store.turns(lib.tenant, ticket, limit=HISTORY_SHOWN)
+                if args.json:
+                    _emit({"history": turns})
+                else:
+                    _print_turns(turns)
+            elif cmd in ("/good", "/bad"):
+                if last is None:
+                    raise InputError("no answer to rate yet: ask a question first")
+                fb = conv.feedback(last, cmd == "/good", rest.strip())
+                if args.json:
+                    _emit({"feedback": fb})
+                else:
+                    print(f"rated answer {last} {'helpful' if fb['helpful'] else 'not helpful'}"
+                          + (f": {fb['comment']}" if fb["comment"] else ""))
+            elif cmd.startswith("/") and cmd[1:].isascii() and cmd[1:].isalpha():
+                raise InputError(f"unknown command {cmd}; /help lists the commands")
+            else:
+                a = conv.chat(ticket, line)
+                last = a.id
+                if args.json:
+                    _emit(a.to_dict())
+                else:
+                    _print_answer(a)
+                    print(f"(answer {a.id}: /good or /bad [comment] to rate it)\n")
+        except InputError as e:  # one bad line does not end the session
+            rejected += 1
+            print(f"casepilot: error: {e}", file=sys.stderr)
+        sys.stdout.flush()
+    return 2 if rejected else 0
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    from assistant.conversation import feedback
+
+    lib = _library(args)
+    if args.list:
+        if args.helpful is not None or args.comment:
+            raise InputError("--list shows feedback; rate an answer without --list")
+        rows = lib.store.feedback(lib.tenant, answer_id=args.answer_id, limit=args.limit)
+        if args.json:
+            _emit({"feedback": rows})
+            return 0
+        if not rows:
+            print("no feedback recorded")
+        for r in rows:
+            print(f"{r['created_at']}  {'helpful' if r['helpful'] else 'not helpful':<11}  answer {r['answer_id']}"
+                  + (f"  (ticket {r['ticket_id']})" if r["ticket_id"] else ""))
+            print(f"    question: {r['question']}")
+            cited = sorted({c['id'] for c in r["citations"]})
+            print(f"    cited: {', '.join(cited) or 'nothing'}" + (" (abstained)" if r["abstained"] else ""))
+            if r["comment"]:
+                print(f"    comment: {r['comment']}")
+        return 0
+    if not args.answer_id or args.helpful is None:
+        raise InputError("give ANSWER_ID and --helpful or --not-helpful (or --list)")
+    fb = feedback(lib, lib.tenant, args.answer_id, args.helpful, args.comment or "")
+    if args.json:
+        _emit(fb)
+    else:
+        print(f"rated answer {fb['answer_id']} {'helpful' if fb['helpful'] else 'not helpful'}")
+    return 0
+
+
 def cmd_gaps(args: argparse.Namespace) -> int:
     lib = _library(args)
     rows = lib.store.answers(lib.tenant, abstained=True, limit=args.limit)
@@ -297,6 +429,31 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch", metavar="FILE", help="one question a line; prints one JSON answer a line")
     s.add_argument("--context", action="store_true", help="with --json: include the retrieved context")
     s.set_defaults(func=cmd_ask)
+
+    s = sub.add_parser("chat", parents=[common], help="an interactive session inside a ticket",
+                       description="Ask questions one a line, in the context of the ticket's earlier turns (kept "
+                                   "in the store, so a session resumes where it ended). /good and /bad [comment] "
+                                   "rate the last answer, /history shows the turns, /quit or end of input ends. "
+                                   "With --json, each answer is one JSON line (Answer.to_dict(); /history and "
+                                   "/good, /bad print {\"history\": [...]} and {\"feedback\": {...}} lines).")
+    s.add_argument("--ticket", metavar="ID", required=True,
+                   help="the ticket (or any chat thread id); a stored ticket's subject informs retrieval")
+    s.add_argument("--history", type=int, default=10, metavar="N",
+                   help="how many earlier turns a question is resolved against (default 10)")
+    s.set_defaults(func=cmd_chat)
+
+    s = sub.add_parser("feedback", parents=[common], help="rate an answer, or list the ratings",
+                       description="Record whether an answer (by the id `ask --json` and `chat` show) helped, "
+                                   "with an optional comment; --list shows the ratings with each answer's "
+                                   "question and citations, newest first.")
+    s.add_argument("answer_id", nargs="?", metavar="ANSWER_ID")
+    rate = s.add_mutually_exclusive_group()
+    rate.add_argument("--helpful", dest="helpful", action="store_const", const=True, default=None)
+    rate.add_argument("--not-helpful", dest="helpful", action="store_const", const=False)
+    s.add_argument("--comment", metavar="TEXT", help="why it did or did not help")
+    s.add_argument("--list", action="store_true", help="show the ratings (of ANSWER_ID only, when given)")
+    s.add_argument("--limit", type=int, default=100, help="with --list: at most this many (default 100)")
+    s.set_defaults(func=cmd_feedback)
 
     s = sub.add_parser("gaps", parents=[common], help="questions the library could not answer, newest first")
     s.add_argument("--limit", type=int, default=50)

@@ -1,0 +1,100 @@
+"""Conversations inside a ticket, and feedback on answers.
+
+An agent working a ticket asks several questions in a row; the later ones are follow-ups
+("那如果是有线连接呢？") that only make sense against the earlier ones. ``chat`` keeps the turns of each
+ticket id in the store, hands the earlier turns to ``Assistant.ask`` (which carries an earlier
+question's words into a follow-up's retrieval query) and stores the new question and its answer, so a
+session can be resumed later, by another process or another agent. The ticket id may be a stored
+ticket's id (then the ticket's subject informs retrieval too) or any chat thread's id, e.g. a bot's.
+
+Feedback (helpful / not helpful, with an optional comment) is kept per logged answer; listing it
+joins each rating with the answer's question, text and citations.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import InputError
+from .store import Store
+
+if TYPE_CHECKING:
+    from .answering import Answer, Assistant
+    from .library import Library
+
+MAX_TICKET_ID_CHARS = 200
+
+
+def check_ticket_id(ticket_id: str) -> str:
+    """The ticket id, stripped; ``InputError`` when it is empty or longer than 200 characters."""
+    tid = (ticket_id or "").strip()
+    if not tid:
+        raise InputError("the ticket id is empty")
+    if len(tid) > MAX_TICKET_ID_CHARS:
+        raise InputError(f"the ticket id is {len(tid)} characters; the limit is {MAX_TICKET_ID_CHARS}")
+    return tid
+
+
+def is_stored_ticket(library: Library, ticket_id: str) -> bool:
+    rec = library.store.get(library.tenant, ticket_id)
+    return rec is not None and rec.kind == "ticket"
+
+
+def history(library: Library, ticket_id: str, *, limit: int = 20) -> list[dict[str, Any]]:
+    """The ticket's last ``limit`` stored turns, oldest first (``role``, ``text``, ``answer_id``, ``created_at``)."""
+    return library.store.turns(library.tenant, check_ticket_id(ticket_id), limit=limit)
+
+
+def chat(assistant: Assistant, ticket_id: str, question: str, *, history: int = 10) -> Answer:
+    """Answer ``question`` as the next turn of the ticket's conversation and store both turns.
+
+    The last ``history`` stored turns are the conversation the question is resolved against. The
+    stored ticket (when ``ticket_id`` names one) scopes retrieval with its subject. Nothing is stored
+    when the question is rejected."""
+    tid = check_ticket_id(ticket_id)
+    lib = assistant.lib
+    earlier = lib.store.turns(lib.tenant, tid, limit=history) if history > 0 else []
+    conversation = [{"role": t["role"], "text": t["text"]} for t in earlier]
+    answer = assistant.ask(question, ticket=tid if is_stored_ticket(lib, tid) else None, conversation=conversation)
+    lib.store.add_turns(lib.tenant, tid, [
+        {"role": "user", "text": answer.question},
+        {"role": "assistant", "text": answer.answer, "answer_id": answer.id},
+    ])
+    return answer
+
+
+def feedback(store: Store | Library, tenant: str, answer_id: str, helpful: bool, comment: str = "") -> dict[str, Any]:
+    """Rate a logged answer; ``NotFound`` for an answer id unknown in ``tenant``."""
+    s = store if isinstance(store, Store) else store.store
+    answer_id = (answer_id or "").strip()
+    if not answer_id:
+        raise InputError("the answer id is empty")
+    return s.add_feedback(tenant, answer_id, helpful, comment)
+
+
+class Conversations:
+    """One tenant's ticket conversations and answer feedback, over an ``Assistant``."""
+
+    def __init__(self, assistant: Assistant, *, history: int = 10) -> None:
+        self.assistant = assistant
+        self.history_turns = history
+
+    @property
+    def library(self) -> Library:
+        return self.assistant.lib
+
+    def chat(self, ticket_id: str, question: str) -> Answer:
+        return chat(self.assistant, ticket_id, question, history=self.history_turns)
+
+    def turns(self, ticket_id: str, *, limit: int = 20) -> list[dict[str, Any]]:
+        return history(self.library, ticket_id, limit=limit)
+
+    def last_answer_id(self, ticket_id: str) -> str | None:
+        """The id of the ticket's latest stored answer (what ``/good`` rates in a resumed session)."""
+        for t in reversed(self.turns(ticket_id, limit=self.history_turns or 20)):
+            if t["role"] == "assistant" and t["answer_id"]:
+                return str(t["answer_id"])
+        return None
+
+    def feedback(self, answer_id: str, helpful: bool, comment: str = "") -> dict[str, Any]:
+        return feedback(self.library, self.library.tenant, answer_id, helpful, comment)
