@@ -28,6 +28,7 @@ _STEP = re.compile(r"^\s*(?:\d+[.、)）]|[（(]\d+[)）]|[-*•])\s*")
 _CAUSE = re.compile(r"根因|根本原因|原因(是|为|在于)|是因为|由于|导致|确认(为|是)|定位(为|到)|问题出在|root cause",
                     re.IGNORECASE)
 _SENT = re.compile(r"(?<=[。！？；!?;])\s*|\n+")
+RANK_PRIOR = (0.1, 0.0, -0.05)
 SECTION_PRIOR = {"solution": 0.15, "answer": 0.1, "body": 0.05, "diagnosis": 0.0, "outcome": -0.05, "problem": -0.2}
 
 
@@ -49,15 +50,34 @@ class ExtractiveEngine:
     name = "extractive"
 
     def __init__(self, library: Library, *, max_sentences: int = 3, max_steps: int = 7,
-                 mmr_lambda: float = 0.7) -> None:
+                 mmr_lambda: float = 0.7, candidates: int = 2) -> None:
         self.lib = library
         self.max_sentences = max_sentences
         self.max_steps = max_steps
         self.mmr_lambda = mmr_lambda
+        self.candidates = candidates
 
     def _embedder(self) -> Embedder:
         spaces = self.lib.embedders
         return spaces.get(PASSAGE_SPACE) or spaces[QUESTION_SPACE]
+
+    def choose(self, question: str, qv: np.ndarray, context: Sequence[ContextRecord]) -> ContextRecord:
+        """The record to quote: among the first ``self.candidates`` retrieved, the one whose best
+        sentence answers the question best, with a prior for the retrieval rank."""
+        emb = self._embedder()
+        qgrams = bigrams(question)
+        best, best_score = context[0], -1e9
+        for rank, c in enumerate(context[: self.candidates]):
+            us = [(section, u) for section, text in c.sections for u, _ in units(section, text) if section != "problem"]
+            if not us:
+                continue
+            uv = emb.embed_passages([u for _, u in us])
+            rel = max(float(uv[i] @ qv) + 0.6 * (len(qgrams & bigrams(u)) / len(qgrams) if qgrams else 0.0)
+                      + SECTION_PRIOR.get(section, 0.0) for i, (section, u) in enumerate(us))
+            score = rel + RANK_PRIOR[min(rank, len(RANK_PRIOR) - 1)]
+            if score > best_score:
+                best, best_score = c, score
+        return best
 
     def compose(self, question: str, context: Sequence[ContextRecord], *, ticket: str = "",
                 on_delta: Callable[[str], None] | None = None) -> list[Sentence]:
@@ -66,14 +86,14 @@ class ExtractiveEngine:
         retrieval query."""
         if not context:
             return []
-        top = context[0]
+        emb = self._embedder()
+        qv = emb.embed_query(question)
+        top = self.choose(question, qv, context)
         cands: list[tuple[str, str, bool]] = []  # (section, text, step)
         for section, text in top.sections:
             cands.extend((section, u, step) for u, step in units(section, text))
         if not cands:
             return []
-        emb = self._embedder()
-        qv = emb.embed_query(question)
         uv = emb.embed_passages([u for _, u, _ in cands])
         qgrams = bigrams(question)
         rel = np.array([
