@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 DEV_DATA ?= ../shared/data/dev
 
-.PHONY: setup demo test test-fast lint bench bench-ingest bench-search eval clean
+.PHONY: setup demo test test-fast lint bench bench-ingest bench-search bench-answer eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,8 @@ demo: setup
 	@$(VENV)/bin/casepilot search E-1024 --filter kind=case --explain --home .casepilot -k 3
 	@echo; echo '$$ casepilot ask 客户的打印机连不上WiFi，路由器只开了5G，怎么办？'
 	@$(VENV)/bin/casepilot ask 客户的打印机连不上WiFi，路由器只开了5G，怎么办？ --home .casepilot
-	@echo; echo '$$ casepilot ask 打印机硒鼓一支能打多少页？      (the library does not know)'
-	@$(VENV)/bin/casepilot ask 打印机硒鼓一支能打多少页？ --home .casepilot
+	@echo; echo '$$ casepilot ask 速达国际件能寄带锂电池的蓝牙耳机去美国吗？      (the library does not know)'
+	@$(VENV)/bin/casepilot ask 速达国际件能寄带锂电池的蓝牙耳机去美国吗？ --home .casepilot
 	@echo; echo '$$ casepilot ingest ingestion/sample_library   (again: nothing changes)'
 	@$(VENV)/bin/casepilot ingest ingestion/sample_library --home .casepilot
 
@@ -43,14 +43,18 @@ lint: setup
 	$(VENV)/bin/ruff check assistant ingestion api evals prompts tests
 	$(VENV)/bin/mypy
 
-## make bench: ingestion throughput (sample library, dev data) and search latency at 10k / 100k chunks
-bench: bench-ingest bench-search
+## make bench: ingestion throughput (sample library, dev data), search latency at 10k / 100k chunks,
+## answer latency over the sample questions
+bench: bench-ingest bench-search bench-answer
 
 bench-ingest: setup
 	$(PY) -m evals.bench --dev-data $(DEV_DATA)
 
 bench-search: setup
 	$(PY) -m evals.bench_search --dev-data $(DEV_DATA)
+
+bench-answer: setup
+	$(PY) -m evals.answer_eval --out bench-out
 
 ## make eval: answer quality on the sample library's questions; retrieval quality on AFQMC and BQ dev
 eval: setup

@@ -181,6 +181,12 @@ def _print_answer(a: Any) -> None:
                 seen.add(c.id)
                 title = next((h.title for h in a.context if h.id == c.id), "")
                 print(f"  [{c.id}] {title}")
+        if a.related:
+            print("相关记录（未引用）：")
+            for h in a.related:
+                print(f"  - {h.id}  {h.title}")
+    if a.fallback:
+        print(f"\n(answered by {a.engine}: {a.fallback})")
     if a.unsupported:
         print(f"\n({a.unsupported} unsupported sentence(s) removed)")
 

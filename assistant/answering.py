@@ -306,7 +306,7 @@ class Assistant:
                 cited = {c.id for c in citations}
                 answer.related = [h for h in hits[:3] if h.id not in cited]
         if answer.abstained:
-            answer.answer = NOT_FOUND + (" 最接近的记录见 related。" if hits else "")
+            answer.answer = NOT_FOUND + (" 最接近的记录列在下面，供参考。" if hits else "")
             answer.related = list(hits[:3])
         answer.id = uuid.uuid4().hex
         answer.seconds = time.perf_counter() - t0

@@ -61,10 +61,21 @@ class Settings(BaseSettings):
     # overlap reaches verify_overlap, or when it reaches verify_overlap_min and the passage-space
     # similarity of the sentence and the record's closest sentence reaches verify_similarity
     verify_overlap: float = 0.5
-    verify_overlap_min: float = 0.2
-    verify_similarity: float = 0.75
+    verify_overlap_min: float = 0.3
+    verify_similarity: float = 0.85
     # unsupported sentences: "drop" them, or "flag" them (kept, marked 【未核实】, uncited)
     unsupported: str = Field(default="drop", pattern="^(drop|flag)$")
+
+    # PII redaction (ingestion and drafting): phone numbers, e-mail, ID and bank card numbers, IPs,
+    # names and addresses where fields or cues mark them, replaced by placeholders such as [手机号]
+    redact: bool = True
+    # tag suggestion: at most this many tags; abstain when the best confidence is below the threshold
+    tag_top_k: int = Field(default=5, ge=1)
+    tag_abstain_below: float = 0.3
+    # drafting: a draft this similar (0..1) to an approved case is shown as a possible duplicate
+    duplicate_threshold: float = 0.85
+    # review: a case not reviewed for this many days is stale
+    stale_after_days: int = Field(default=365, ge=1)
 
     @field_validator("tenant")
     @classmethod
