@@ -120,6 +120,29 @@ feedback = sa.Table(
     sa.Index("ix_feedback_answer", "tenant", "answer_id"),
 )
 
+drafts = sa.Table(
+    "drafts",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("ticket_id", sa.String(200), primary_key=True),
+    sa.Column("case_id", sa.String(200), nullable=True),  # the in_review case it became; none when skipped
+    sa.Column("status", sa.String(16), nullable=False),  # in_review | skipped | approved | rejected | merged
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),  # why skipped / rejected / merged
+    sa.Column("payload", sa.Text, nullable=False, server_default="{}"),  # sentences with sources, tags, duplicates
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("updated_at", sa.String(40), nullable=False),
+    sa.Index("ix_drafts_case", "tenant", "case_id"),
+)
+
+product_versions = sa.Table(
+    "product_versions",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("product", sa.String(200), primary_key=True),
+    sa.Column("version", sa.String(100), nullable=False),
+    sa.Column("updated_at", sa.String(40), nullable=False),
+)
+
 index_state = sa.Table(
     "index_state",
     metadata,

@@ -1,0 +1,254 @@
+"""From a closed ticket's conversation to a case draft, every sentence with the messages it came from.
+
+The ``extractive`` drafter segments the conversation by role and cue, and writes nothing that was
+not said in the ticket:
+
+* problem: the customer's messages before the agent starts working on it (greetings and filler removed);
+* diagnosis: the agent's checks, questions and findings, and the customer's answers that state a fact;
+* solution: the agent's instructions and the actions the agent took;
+* outcome: the customer's confirmation, thanks or rating, and the system's closing note.
+
+A ticket that was not resolved is not drafted, and the reason is given: still open, no solution in
+the conversation, transferred away, or the customer not satisfied (a rating of 1–2 stars or an
+explicit complaint at the end). With an ``openai:`` model, the versioned ``prompts/draft.yaml`` asks
+for JSON in the case schema with each sentence's message ids; an invalid reply gets one retry, then
+a clear error.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .errors import BackendError, InputError
+from .text import normalise
+
+SECTIONS = ("problem", "diagnosis", "solution", "outcome")
+
+_SPLIT = re.compile(r"(?<=[。！？!?；;])\s*|\n+|!@@@!|<sep>")
+_FILLER = re.compile(
+    r"^(您好|你好|在吗|在的|嗯+|哦+|好的?|好滴|亲爱?的?|亲爱哒|谢谢|多谢|感谢|收到|了解|明白|稍等|请稍等|不客气|没问题)[，,。！!~～\s]*$"
+    r"|请问还有(其他|什么)|还有其他.{0,6}帮到您|很高兴为您服务|很抱歉给您带来不便|给您带来的?不便|祝您生活愉快|感谢您对.{0,10}的支持"
+    r"|我是客服|我是.{1,4}[，,。]?请讲|为您服务|在线客服|人工客服|欢迎咨询|有什么(问题)?(我)?可以帮您|正在为您查询|请您稍等|真是我们莫大的荣幸"
+    r"|应该做的|请讲",
+)
+_GREETING = re.compile(r"^(您好|你好|[\u4e00-\u9fff]{1,3}(先生|女士|小姐)?您好)[，,。！!\s]*")
+_CHECK = re.compile(r"[？?]|确认|检查|查看|查询|查到|核实|看一下|看下|是否|是不是|有没有|什么型号"
+                    r"|显示|发现|原因|因为|由于|导致|日志|定位|排查|测试|复现|记录")
+_ACTION = re.compile(r"请您?|麻烦您?|建议|需要您?|可以(帮您|为您|先|在|通过|直接|联系|重新)|进入|点击|打开|登录|设置"
+                     r"|重新|重启|更新|升级|下载|安装|卸载|选择|输入|填写|联系|提交|申请|下单|退回|补发"
+                     r"|已为您|已经为您|已帮您|帮您|为您(办理|申请|关闭|开通|处理)|操作|步骤|^\d+[)）.、]|[（(]\d+[)）]")
+_FACT = re.compile(r"显示|提示|报错?|是|有|没有|不是|用的|型号|版本|已经|试过|换过|重启过|还是")
+_CONFIRM = re.compile(r"好了|可以了|解决了?|成功|正常了|能用了|能打了|收到了|到账了|行了|搞定|OK|ok"
+                      r"|谢谢|多谢|感谢|满意|评价\s*[45]\s*星")
+_UNHAPPY = re.compile(r"投诉|不满意|霸王|没用|不行|差评|算了|不解决|评价\s*[12]\s*星|未解决")
+_TRANSFER = re.compile(r"转接|转人工|转给|转交|转派|转单|升级(给|到)(二线|技术|专员|主管)"
+                       r"|转到.{0,6}(部门|组|专员)|另行联系|稍后会有专人")
+_PLACEHOLDER_ONLY = re.compile(r"^[\[\]【】\w:：,，x\s]*\[[^\]]*x\][\[\]【】\w:：,，x\s]*$")
+
+
+@dataclass
+class DraftSentence:
+    section: str
+    text: str
+    sources: list[str]  # ids of the ticket messages it came from; empty: no source (marked for review)
+
+
+@dataclass
+class Draft:
+    ticket_id: str
+    title: str
+    sentences: list[DraftSentence] = field(default_factory=list)
+    severity: str = "P3"
+    product: str = ""
+    tags: list[tuple[str, float]] = field(default_factory=list)
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
+    skipped: str = ""  # why the ticket was not drafted; empty when it was
+    engine: str = "extractive"
+
+    def section(self, name: str) -> str:
+        parts = [s.text for s in self.sentences if s.section == name]
+        if name == "solution" and len(parts) > 1:
+            return "\n".join(f"{i}. {p}" for i, p in enumerate(parts, 1))
+        return "".join(p if p.endswith(("。", "！", "？", ".", "!", "?")) else p + "。" for p in parts)
+
+    def case(self, case_id: str) -> dict[str, Any]:
+        """The draft as a case record (``in_review``), in the DESIGN.md case model."""
+        return {"kind": "case", "id": case_id, "title": self.title, **{s: self.section(s) for s in SECTIONS},
+                "tags": [t for t, _ in self.tags], "product": self.product, "severity": self.severity,
+                "source_tickets": [self.ticket_id], "status": "in_review"}
+
+    @property
+    def sourced_share(self) -> float:
+        return sum(bool(s.sources) for s in self.sentences) / len(self.sentences) if self.sentences else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["tags"] = [{"tag": t, "confidence": round(c, 3)} for t, c in self.tags]
+        d.update({s: self.section(s) for s in SECTIONS})
+        return d
+
+
+def _messages(ticket: dict[str, Any]) -> list[dict[str, str]]:
+    msgs = ticket.get("messages") or []
+    if not isinstance(msgs, list) or not msgs:
+        raise InputError(f"ticket {ticket.get('id', '?')}: no messages to draft from")
+    return [{"id": str(m.get("id") or f"m{i}"), "role": str(m.get("role") or ""), "text": str(m.get("text") or "")}
+            for i, m in enumerate(msgs, 1)]
+
+
+_NUMBER = re.compile(r"^\s*(?:\d+[.、)）]|[（(]\d+[)）]|[-*•])\s*")
+
+
+def _units(text: str) -> list[str]:
+    """Sentences of a message without greetings, filler or list numbering (the draft numbers its own)."""
+    out = []
+    for s in _SPLIT.split(text):
+        s = _NUMBER.sub("", _GREETING.sub("", (s or "").strip())).strip()
+        if len(s) < 4 or _FILLER.search(normalise(s)) or _PLACEHOLDER_ONLY.match(s):
+            continue
+        out.append(s)
+    return out
+
+
+def _has(pattern: re.Pattern[str], text: str) -> bool:
+    """Cue patterns are written in simplified Chinese; traditional text is matched through ``normalise``."""
+    return bool(pattern.search(normalise(text)))
+
+
+def skip_reason(ticket: dict[str, Any], msgs: Sequence[dict[str, str]]) -> str:
+    """Why a ticket should not become a case, or ``""`` when it should."""
+    status = str(ticket.get("status") or "closed")
+    if status not in ("closed", "resolved", "solved"):
+        return f"ticket is {status}, not closed"
+    csat = ticket.get("csat")
+    if isinstance(csat, int | float) and csat <= 2:
+        return f"customer not satisfied (rating {csat:g})"
+    tail = [m for m in msgs if m["role"] in ("customer", "system")][-2:]
+    if any(_has(_UNHAPPY, m["text"]) for m in tail):
+        return "customer not satisfied (complaint at the end of the conversation)"
+    if any(_has(_TRANSFER, m["text"]) for m in msgs[-3:] if m["role"] in ("agent", "system")):
+        return "transferred away"
+    if not any(_has(_ACTION, u) for m in msgs if m["role"] == "agent" for u in _units(m["text"])):
+        return "no solution in the conversation"
+    return ""
+
+
+def draft_extractive(ticket: dict[str, Any], *, max_per_section: int = 6) -> Draft:
+    """Segment a closed ticket's conversation into problem, diagnosis, solution and outcome."""
+    msgs = _messages(ticket)
+    tid = str(ticket.get("id") or "")
+    d = Draft(ticket_id=tid, title="", severity=_severity(ticket.get("priority")),
+              product=str(ticket.get("product") or ""))
+    d.skipped = skip_reason(ticket, msgs)
+    if d.skipped:
+        return d
+    first_customer = next((i for i, m in enumerate(msgs) if m["role"] == "customer" and _units(m["text"])), 0)
+    first_agent = next((i for i, m in enumerate(msgs) if i > first_customer and m["role"] == "agent"
+                        and _units(m["text"])), len(msgs))
+    sections: dict[str, list[DraftSentence]] = {s: [] for s in SECTIONS}
+    for i, m in enumerate(msgs):
+        for u in _units(m["text"]):
+            if m["role"] == "customer":
+                if i < first_agent:
+                    sec = "problem"
+                elif _has(_CONFIRM, u) and i > first_agent:
+                    sec = "outcome"
+                elif _has(_FACT, u) and not _has(_CONFIRM, u):
+                    sec = "diagnosis"
+                else:
+                    continue
+            elif m["role"] == "agent":
+                if _has(_ACTION, u) and not u.endswith(("？", "?")) and i >= first_agent:
+                    sec = "solution"
+                elif _has(_CHECK, u):
+                    sec = "diagnosis"
+                else:
+                    continue
+            elif m["role"] == "system":
+                sec = "outcome"
+            else:
+                continue
+            sections[sec].append(DraftSentence(sec, u, [m["id"]]))
+    # the solution is what the agent said last that worked: keep the latest instructions
+    sections["solution"] = sections["solution"][-max_per_section:]
+    for s in ("problem", "diagnosis", "outcome"):
+        sections[s] = sections[s][:max_per_section]
+    d.sentences = [s for sec in SECTIONS for s in sections[sec]]
+    d.title = _title(ticket, sections["problem"])
+    if not sections["solution"]:
+        d.skipped = "no solution in the conversation"
+    return d
+
+
+def _severity(priority: Any) -> str:
+    p = str(priority or "").upper()
+    return p if p in ("P1", "P2", "P3", "P4") else "P3"
+
+
+def _title(ticket: dict[str, Any], problem: Sequence[DraftSentence]) -> str:
+    subject = str(ticket.get("subject") or "").strip()
+    if subject:
+        return subject[:80]
+    text = problem[0].text if problem else "未命名问题"
+    text = re.split(r"[，,。！？!?]", text)[0] if len(text) > 30 else text
+    return text[:40]
+
+
+def check_draft_json(raw: str, ticket: dict[str, Any]) -> Draft:
+    """Validate a model's drafting reply against the case schema: JSON with ``title`` and a list of
+    ``sentences`` (``section`` one of the four, ``text``, ``sources`` message ids of this ticket)."""
+    msgs = {m["id"] for m in _messages(ticket)}
+    text = raw.strip()
+    if text.startswith("```"):
+        text = re.sub(r"^```(?:json)?\s*|\s*```$", "", text)
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"not JSON: {e.msg}") from None
+    if not isinstance(obj, dict) or not isinstance(obj.get("title"), str) or not obj["title"].strip():
+        raise ValueError("missing a non-empty 'title'")
+    sents = obj.get("sentences")
+    if not isinstance(sents, list) or not sents:
+        raise ValueError("missing 'sentences'")
+    out = []
+    for n, s in enumerate(sents):
+        if not isinstance(s, dict) or s.get("section") not in SECTIONS or not isinstance(s.get("text"), str):
+            raise ValueError(f"sentence {n}: needs a section ({', '.join(SECTIONS)}) and a text")
+        sources = [str(x) for x in s.get("sources") or [] if str(x) in msgs]  # ids outside the ticket: no source
+        out.append(DraftSentence(s["section"], s["text"].strip(), sources))
+    if not any(s.section == "solution" for s in out):
+        raise ValueError("no solution sentence")
+    return Draft(ticket_id=str(ticket.get("id") or ""), title=obj["title"].strip()[:80], sentences=out,
+                 severity=_severity(obj.get("severity") or ticket.get("priority")),
+                 product=str(ticket.get("product") or ""))
+
+
+def draft_with_model(ticket: dict[str, Any], chat: Any, model_name: str) -> Draft:
+    """Draft with a chat model (``assistant.llm.ChatModel``): one retry on an invalid reply, then a
+    clear error. Tickets that should not become cases are skipped before any model call."""
+    import prompts
+
+    msgs = _messages(ticket)
+    reason = skip_reason(ticket, msgs)
+    if reason:
+        return Draft(ticket_id=str(ticket.get("id") or ""), title="", skipped=reason, engine=model_name)
+    prompt = prompts.load("draft")
+    conversation = "\n".join(f"[{m['id']}] {m['role']}: {m['text']}" for m in msgs)
+    messages = prompt.render(subject=str(ticket.get("subject") or ""), conversation=conversation)
+    error = ""
+    for _attempt in range(2):
+        if error:
+            messages = [*messages, {"role": "user", "content": f"上一次的输出无效（{error}）。只输出符合要求的 JSON。"}]
+        raw = chat.complete(messages)
+        try:
+            d = check_draft_json(raw, ticket)
+        except ValueError as e:
+            error = str(e)
+            continue
+        d.engine = f"{model_name} ({prompt.label})"
+        return d
+    raise BackendError(model_name, f"drafting reply invalid twice: {error}")
