@@ -72,8 +72,8 @@ class Settings(BaseSettings):
     # tag suggestion: at most this many tags; abstain when the best confidence is below the threshold
     tag_top_k: int = Field(default=5, ge=1)
     tag_abstain_below: float = 0.3
-    # drafting: a draft this similar (0..1) to an approved case is shown as a possible duplicate
-    duplicate_threshold: float = 0.85
+    # drafting: a draft this similar to an approved case is shown as a possible duplicate
+    duplicate_threshold: float = 0.6  # passage-space similarity; chosen with python -m evals.draft_eval
     # review: a case not reviewed for this many days is stale
     stale_after_days: int = Field(default=365, ge=1)
 

@@ -16,6 +16,7 @@ when the script is empty):
 ``slow``       waits ``ChatStub.delay`` seconds, then behaves like ``good``
 ``429``/``500`` an error status (``429`` with ``Retry-After: 0``)
 ``condense``   a rewritten standalone question (``ChatStub.condensed``)
+``raw:TEXT``   exactly TEXT
 
 A request with ``"stream": true`` gets the same content as Server-Sent Events in small pieces.
 """
@@ -85,6 +86,8 @@ class ChatStub(BaseHTTPRequestHandler):
     def content(mode: str, messages: list[dict[str, str]]) -> str:
         if mode == "condense":
             return ChatStub.condensed
+        if mode.startswith("raw:"):
+            return mode[4:]
         user = messages[-1]["content"]
         cases = user.split("<cases>", 1)[-1].split("</cases>", 1)[0]
         m = re.search(r"\[([A-Za-z][\w.\-]*)\][^\n]*\n(.+?)(?:\n\n|\Z)", cases, re.S)

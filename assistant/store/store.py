@@ -291,6 +291,11 @@ class Store:
         with self.engine.connect() as conn:
             return [{**r._asdict(), "data": json.loads(r.data)} for r in conn.execute(q)]
 
+    def note(self, tenant: str, record_id: str, action: str, actor: str, detail: dict[str, Any]) -> None:
+        """An audit entry for a decision that is not itself a write (a review's approve, reject, merge)."""
+        with self.engine.begin() as conn:
+            self._audit(conn, tenant, record_id, action, actor, now_iso(), detail)
+
     @staticmethod
     def _audit(conn: Connection, tenant: str, rid: str, action: str, actor: str, at: str,
                detail: dict[str, Any]) -> None:

@@ -1,0 +1,172 @@
+"""``casepilot draft`` and ``casepilot review``: from closed tickets to approved cases."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from typing import Any
+
+
+def _reviewer(args: argparse.Namespace) -> str:
+    return args.reviewer or getpass.getuser() or "reviewer"
+
+
+def _print_draft(d: Any, cid: str | None) -> None:
+    from assistant.drafting import SECTIONS
+
+    if cid is None:
+        print(f"{d.ticket_id}: not drafted: {d.skipped}")
+        return
+    print(f"{cid}  {d.title}   (from {d.ticket_id}, queued for review)")
+    names = {"problem": "问题描述", "diagnosis": "诊断过程", "solution": "解决方案", "outcome": "结果与反馈"}
+    for sec in SECTIONS:
+        sents = [s for s in d.sentences if s.section == sec]
+        if not sents:
+            print(f"  {names[sec]}: （空）")
+            continue
+        print(f"  {names[sec]}:")
+        for s in sents:
+            src = ",".join(s.sources) if s.sources else "无来源!"
+            print(f"    - {s.text}  [{src}]")
+    if d.tags:
+        print("  tags: " + ", ".join(f"{t} ({c:.2f})" for t, c in d.tags))
+    for dup in d.duplicates:
+        print(f"  possible duplicate: {dup['id']} {dup['title']} (similarity {dup['similarity']})")
+
+
+def cmd_draft(args: argparse.Namespace) -> int:
+    from api.cli import _emit, _library
+    from assistant.errors import InputError
+    from ingestion.pipeline import Ingestor
+    from ingestion.review import Review
+
+    lib = _library(args)
+    review = Review(lib, actor="drafting")
+    ids: list[str] = list(args.ticket or [])
+    rejected = 0
+    if args.files:
+        summary = Ingestor(lib).ingest_paths(args.files, kind="ticket")
+        rejected = len(summary.rejected)
+        for bad in summary.rejected:
+            print(f"rejected: {bad}", file=sys.stderr)
+        tickets = {r.id for r in lib.store.records(lib.tenant, kind="ticket")}
+        ids += [i for i in summary.added + summary.updated + summary.unchanged if i in tickets]
+    if args.all:
+        run = review.draft_all()
+        if args.json:
+            _emit({"drafted": run.drafted, "skipped": [{"ticket": t, "reason": r} for t, r in run.skipped],
+                   "already_drafted": run.already})
+        else:
+            print(f"{len(run.drafted)} drafted, {len(run.skipped)} skipped, {len(run.already)} drafted before")
+            for t, r in run.skipped:
+                print(f"  skipped {t}: {r}")
+        return 0
+    if not ids:
+        raise InputError("give a ticket file, --ticket ID or --all")
+    for tid in ids:
+        d, cid = review.draft(tid, redraft=args.redraft)
+        if args.json:
+            _emit({"case_id": cid, **d.to_dict()})
+        else:
+            _print_draft(d, cid)
+    return 2 if rejected else 0
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    from api.cli import _emit, _library
+    from assistant.errors import InputError
+    from ingestion.review import Review, parse_edits
+
+    lib = _library(args)
+    actor = _reviewer(args)
+    review = Review(lib, actor=actor)
+    act = args.action
+    if act in ("show", "approve", "reject", "edit", "merge", "archive") and not args.id:
+        raise InputError(f"review {act} needs a case id")
+    if act == "list":
+        q = review.queue()
+        if args.json:
+            _emit({"queue": q})
+        elif not q:
+            print("nothing waiting for review")
+        for item in [] if args.json else q:
+            dups = ", ".join(d["id"] for d in item["duplicates"])
+            dup = f"   possible duplicate of {dups}" if dups else ""
+            when = item["updated_at"][:16]
+            print(f"{item['id']}  {item['title']}   (ticket {item['ticket_id'] or '-'}, {when}){dup}")
+    elif act == "show":
+        info = review.show(args.id)
+        if args.json:
+            _emit(info)
+        else:
+            c = info["case"]
+            print(f"{c['id']}  {c['title']}   [{info['status']}, version {info['version']}]")
+            for k in ("problem", "diagnosis", "solution", "outcome"):
+                print(f"  {k}: {c.get(k) or '（空）'}")
+            print(f"  tags: {', '.join(c.get('tags') or []) or '-'}   product: {c.get('product') or '-'}")
+            st = info["stats"]
+            print(f"  cited by {st['cited']} answers; rated helpful {st['helpful']}, not helpful {st['not_helpful']}")
+            draft = info["draft"]
+            if draft:
+                print(f"  drafted from {draft['ticket_id']}; sentences and their messages:")
+                for s in draft["payload"].get("sentences", []):
+                    print(f"    [{s['section']}] {s['text']}  <- {','.join(s['sources']) or '无来源!'}")
+                for d in draft["payload"].get("duplicates", []):
+                    print(f"  possible duplicate: {d['id']} {d['title']} (similarity {d['similarity']})")
+    elif act == "approve":
+        review.approve(args.id, actor, parse_edits(args.fields))
+        print(f"{args.id} approved by {actor}; it is citable now")
+    elif act == "reject":
+        review.reject(args.id, actor, args.reason or "")
+        print(f"{args.id} rejected by {actor}: {args.reason}")
+    elif act == "edit":
+        review.edit(args.id, actor, parse_edits(args.fields))
+        print(f"{args.id} edited by {actor}")
+    elif act == "merge":
+        if not args.into:
+            raise InputError("review merge needs --into CASE_ID")
+        review.merge(args.id, args.into, actor)
+        print(f"{args.id} merged into {args.into} by {actor}")
+    elif act == "archive":
+        review.archive(args.id, actor)
+        print(f"{args.id} archived; it is no longer cited")
+    elif act == "stale":
+        rows = review.stale()
+        if args.json:
+            _emit({"stale": rows})
+        else:
+            print("no stale cases" if not rows else "\n".join(f"{r['id']}  {r['title']}: {'; '.join(r['reasons'])}"
+                                                               for r in rows))
+    elif act == "set-version":
+        if len(args.fields) != 1 or not args.id:
+            raise InputError("review set-version PRODUCT VERSION")
+        review.set_product_version(args.id, args.fields[0])
+        print(f"{args.id} is now at version {args.fields[0]}")
+    return 0
+
+
+def register_review(sub: Any, common: argparse.ArgumentParser) -> None:
+    s = sub.add_parser("draft", parents=[common], help="draft cases from closed tickets, queued for review",
+                       description="Turn closed tickets into case drafts (problem, diagnosis, solution, outcome; "
+                                   "each sentence with the ids of the messages it came from), queued as in_review. "
+                                   "Tickets that were not resolved are skipped with the reason.")
+    s.add_argument("files", nargs="*", metavar="TICKET_FILE", help="JSON Lines tickets to import and draft")
+    s.add_argument("--ticket", action="append", metavar="ID", help="draft a stored ticket; repeatable")
+    s.add_argument("--all", action="store_true", help="draft every stored ticket without a draft")
+    s.add_argument("--redraft", action="store_true", help="draft again a ticket that was already decided")
+    s.set_defaults(func=cmd_draft)
+
+    s = sub.add_parser("review", parents=[common], help="the review queue: list, show, approve, reject, edit, merge",
+                       description="Review drafted cases. approve [field=value ...] makes a case citable at once; "
+                                   "reject needs --reason; edit field=value keeps versions; merge ID --into CASE "
+                                   "adds the draft's ticket to an existing case; stale lists cases due for "
+                                   "re-review; set-version PRODUCT VERSION records a product's current version.")
+    s.add_argument("action", choices=["list", "show", "approve", "reject", "edit", "merge", "archive", "stale",
+                                      "set-version"])
+    s.add_argument("id", nargs="?", metavar="ID")
+    s.add_argument("fields", nargs="*", metavar="FIELD=VALUE", help="edits (tags=a;b splits tags)")
+    s.add_argument("--reason", help="why a draft is rejected")
+    s.add_argument("--into", metavar="CASE_ID", help="with merge: the approved case to merge into")
+    s.add_argument("--as", dest="reviewer", metavar="NAME", help="who decides (default: the login name)")
+    s.set_defaults(func=cmd_review)

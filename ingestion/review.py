@@ -1,0 +1,299 @@
+"""The review workflow: closed tickets become case drafts (``in_review``), and a reviewer approves,
+edits, rejects or merges them. Nothing is citable until approved; approving makes it citable at once
+(the same write path as an import, so both indexes change in the same step).
+
+Every decision is in the audit log with who and when; the draft's provenance (each sentence's
+message ids, suggested tags, possible duplicates) stays in the store's ``drafts`` table next to the
+case. A case is *stale* when its product has a newer current version than the case was written for,
+when nobody has reviewed it for ``stale_after_days``, or when a newer draft of the same problem is
+waiting for review.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from assistant.drafting import Draft, draft_extractive
+from assistant.errors import InputError, NotFound
+from assistant.index.filters import Filters
+from assistant.library import Library
+from assistant.types import PASSAGE_SPACE, QUESTION_SPACE
+
+from .pipeline import Ingestor
+from .records import RecordError, parse_record
+
+log = logging.getLogger(__name__)
+
+EDITABLE = ("title", "problem", "diagnosis", "solution", "outcome", "tags", "product", "product_version", "severity")
+
+
+@dataclass
+class DraftRun:
+    drafted: list[str] = field(default_factory=list)  # case ids
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (ticket id, reason)
+    already: list[str] = field(default_factory=list)  # tickets drafted before
+
+
+def case_id_for(ticket_id: str) -> str:
+    return "CD-" + re.sub(r"[^A-Za-z0-9_.-]", "-", ticket_id)[:180]
+
+
+class Review:
+    def __init__(self, library: Library, *, actor: str = "casepilot") -> None:
+        self.lib = library
+        self.actor = actor
+
+    # ---- drafting ------------------------------------------------------------------------------
+
+    def _ingestor(self, actor: str) -> Ingestor:
+        return Ingestor(self.lib, actor=actor)
+
+    def _drafter(self, ticket: dict[str, Any]) -> Draft:
+        spec = self.lib.settings.llm
+        if spec.startswith("openai:"):
+            from assistant.drafting import draft_with_model
+            from assistant.llm import ChatModel
+
+            s = self.lib.settings
+            chat = ChatModel(spec[7:], timeout=s.llm_timeout, max_retries=s.llm_max_retries, temperature=0.0)
+            return draft_with_model(ticket, chat, spec)
+        return draft_extractive(ticket)
+
+    def duplicates(self, title: str, problem: str, *, exclude: str = "") -> list[dict[str, Any]]:
+        """Approved cases close to a draft: the best of question-space similarity (titles) and
+        passage-space similarity (title + problem), at or above ``duplicate_threshold``."""
+        hits = self.lib.search(f"{title} {problem[:200]}", 5, Filters.parse(["kind=case"]))
+        hits = [h for h in hits if h.id != exclude]
+        if not hits:
+            return []
+        out = []
+        recs = {h.id: self.lib.store.get(self.lib.tenant, h.id) for h in hits}
+        # the passage space only: E5's question-space similarities of any two support titles sit within
+        # 0.85-0.95 and did not separate duplicates on the sample pairs (python -m evals.draft_eval)
+        spaces = [PASSAGE_SPACE] if PASSAGE_SPACE in self.lib.embedders else [QUESTION_SPACE]
+        for space, text_of in ((QUESTION_SPACE, lambda d: d.get("title") or ""),
+                               (PASSAGE_SPACE, lambda d: f"{d.get('title') or ''} {(d.get('problem') or '')[:300]}")):
+            emb = self.lib.embedders.get(space)
+            if emb is None or space not in spaces:
+                continue
+            q = title if space == QUESTION_SPACE else f"{title} {problem[:300]}"
+            qv = emb.embed_questions([q])[0] if space == QUESTION_SPACE else emb.embed_passages([q])[0]
+            texts = [text_of(r.data) if (r := recs[h.id]) is not None else "" for h in hits]
+            m = emb.embed_questions(texts) if space == QUESTION_SPACE else emb.embed_passages(texts)
+            for h, sim in zip(hits, np.asarray(m) @ qv, strict=True):
+                out.append((h.id, h.title, float(sim)))
+        best: dict[str, tuple[str, float]] = {}
+        for rid, title_, sim in out:
+            if sim > best.get(rid, ("", -1.0))[1]:
+                best[rid] = (title_, sim)
+        th = self.lib.settings.duplicate_threshold
+        return sorted(({"id": rid, "title": t_, "similarity": round(s, 3)} for rid, (t_, s) in best.items()
+                       if s >= th), key=lambda d: -d["similarity"])
+
+    def draft(self, ticket_id: str, *, redraft: bool = False) -> tuple[Draft, str | None]:
+        """Draft the stored ticket ``ticket_id``; returns the draft and the in_review case id (None
+        when the ticket was skipped; the reason is in ``draft.skipped`` and in the store)."""
+        rec = self.lib.store.get(self.lib.tenant, ticket_id)
+        if rec is None or rec.kind != "ticket":
+            raise NotFound(f"no ticket {ticket_id!r} in tenant {self.lib.tenant!r}")
+        earlier = self.lib.store.drafts(self.lib.tenant, ticket_id=ticket_id)
+        if earlier and earlier[0]["status"] not in ("skipped", "in_review") and not redraft:
+            raise InputError(f"ticket {ticket_id!r} was already drafted and {earlier[0]['status']}")
+        d = self._drafter(rec.data)
+        if d.skipped:
+            self.lib.store.put_draft(self.lib.tenant, ticket_id, status="skipped", reason=d.skipped,
+                                     payload={"engine": d.engine})
+            return d, None
+        d.tags = self._tags(d)
+        d.duplicates = self.duplicates(d.title, d.section("problem"))
+        cid = case_id_for(ticket_id)
+        try:
+            case = parse_record(d.case(cid))
+        except RecordError as e:
+            raise InputError(f"ticket {ticket_id}: the draft is not a valid case: {e}") from None
+        self._ingestor(self.actor).ingest_records([case])
+        self.lib.store.put_draft(self.lib.tenant, ticket_id, status="in_review", case_id=cid,
+                                 payload=d.to_dict())
+        return d, cid
+
+    def _tags(self, d: Draft) -> list[tuple[str, float]]:
+        try:
+            from assistant.tagging import TagSuggester  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:  # tag suggestion not available: the reviewer picks the tags
+            return []
+        s = TagSuggester(self.lib).suggest(f"{d.title} {d.section('problem')}")
+        return [] if s.abstained else [(t, c) for t, c in s.tags]
+
+    def draft_all(self) -> DraftRun:
+        """Draft every stored closed ticket that has no draft yet."""
+        run = DraftRun()
+        done = {d["ticket_id"] for d in self.lib.store.drafts(self.lib.tenant)}
+        for rec in self.lib.store.records(self.lib.tenant, kind="ticket"):
+            if rec.id in done:
+                run.already.append(rec.id)
+                continue
+            d, cid = self.draft(rec.id)
+            if cid:
+                run.drafted.append(cid)
+            else:
+                run.skipped.append((rec.id, d.skipped))
+        return run
+
+    # ---- the queue -----------------------------------------------------------------------------
+
+    def queue(self) -> list[dict[str, Any]]:
+        """Cases waiting for review, newest first, with their ticket and possible duplicates."""
+        drafts = {d["case_id"]: d for d in self.lib.store.drafts(self.lib.tenant, status="in_review")}
+        recs = [r for r in self.lib.store.records(self.lib.tenant, kind="case") if r.status == "in_review"]
+        recs.sort(key=lambda r: r.updated_at, reverse=True)
+        return [{"id": r.id, "title": r.title, "updated_at": r.updated_at,
+                 "ticket_id": (drafts.get(r.id) or {}).get("ticket_id", ""),
+                 "duplicates": (drafts.get(r.id) or {}).get("payload", {}).get("duplicates", [])} for r in recs]
+
+    def show(self, case_id: str) -> dict[str, Any]:
+        rec = self._case(case_id)
+        drafts = self.lib.store.drafts(self.lib.tenant, case_id=case_id)
+        return {"case": rec.data, "status": rec.status, "version": rec.version,
+                "draft": drafts[0] if drafts else None,
+                "stats": self.lib.store.citation_stats(self.lib.tenant, case_id),
+                "audit": self.lib.store.audit(self.lib.tenant, case_id)}
+
+    def _case(self, case_id: str) -> Any:
+        rec = self.lib.store.get(self.lib.tenant, case_id)
+        if rec is None or rec.kind != "case":
+            raise NotFound(f"no case {case_id!r} in tenant {self.lib.tenant!r}")
+        return rec
+
+    def _write(self, data: dict[str, Any], actor: str) -> None:
+        try:
+            case = parse_record(data)
+        except RecordError as e:
+            raise InputError(str(e)) from None
+        self._ingestor(actor).ingest_records([case])
+
+    # ---- decisions -----------------------------------------------------------------------------
+
+    def approve(self, case_id: str, actor: str, edits: dict[str, Any] | None = None) -> None:
+        rec = self._case(case_id)
+        if rec.status != "in_review":
+            raise InputError(f"{case_id} is {rec.status}, not in review")
+        data = {**rec.data, **_check_edits(edits or {}), "status": "approved", "reviewed_by": actor,
+                "updated_at": _today()}
+        self._write(data, actor)
+        self.lib.store.set_draft_status(self.lib.tenant, case_id, "approved")
+        self.lib.store.note(self.lib.tenant, case_id, "approve", actor,
+                            {"edited": sorted((edits or {}).keys())})
+
+    def reject(self, case_id: str, actor: str, reason: str) -> None:
+        reason = (reason or "").strip()
+        if not reason:
+            raise InputError("rejecting needs a reason")
+        rec = self._case(case_id)
+        if rec.status != "in_review":
+            raise InputError(f"{case_id} is {rec.status}, not in review")
+        self._write({**rec.data, "status": "rejected", "reviewed_by": actor}, actor)
+        self.lib.store.set_draft_status(self.lib.tenant, case_id, "rejected", reason)
+        self.lib.store.note(self.lib.tenant, case_id, "reject", actor, {"reason": reason})
+
+    def edit(self, case_id: str, actor: str, edits: dict[str, Any]) -> None:
+        """Change fields of a case (a new version; an approved case stays approved)."""
+        rec = self._case(case_id)
+        if not edits:
+            raise InputError("nothing to edit: give field=value pairs")
+        self._write({**rec.data, **_check_edits(edits)}, actor)
+
+    def merge(self, case_id: str, into: str, actor: str) -> None:
+        """Merge a draft into an existing approved case instead of approving a duplicate: the case
+        gets a new version with the draft's ticket added to its sources; the draft is closed."""
+        draft = self._case(case_id)
+        target = self._case(into)
+        if draft.status != "in_review":
+            raise InputError(f"{case_id} is {draft.status}, not in review")
+        if target.status != "approved":
+            raise InputError(f"{into} is {target.status}; merge into an approved case")
+        sources = list(dict.fromkeys([*(target.data.get("source_tickets") or []),
+                                      *(draft.data.get("source_tickets") or [])]))
+        self._write({**target.data, "source_tickets": sources, "reviewed_by": actor, "updated_at": _today()}, actor)
+        self._write({**draft.data, "status": "rejected", "reviewed_by": actor}, actor)
+        self.lib.store.set_draft_status(self.lib.tenant, case_id, "merged", f"merged into {into}")
+        self.lib.store.note(self.lib.tenant, into, "merge", actor, {"from": case_id})
+        self.lib.store.note(self.lib.tenant, case_id, "merged", actor, {"into": into})
+
+    def archive(self, case_id: str, actor: str) -> None:
+        rec = self._case(case_id)
+        self._write({**rec.data, "status": "archived"}, actor)
+
+    def set_product_version(self, product: str, version: str) -> None:
+        if not product.strip() or not version.strip():
+            raise InputError("give a product and a version")
+        self.lib.store.set_product_version(self.lib.tenant, product.strip(), version.strip())
+
+    # ---- stale cases ---------------------------------------------------------------------------
+
+    def stale(self, *, now: datetime | None = None) -> list[dict[str, Any]]:
+        """Approved cases due for re-review, each with the reasons."""
+        now = now or datetime.now(UTC)
+        versions = self.lib.store.product_versions(self.lib.tenant)
+        limit = timedelta(days=self.lib.settings.stale_after_days)
+        waiting = self.queue()
+        out = []
+        for r in self.lib.store.records(self.lib.tenant, kind="case"):
+            if r.status != "approved":
+                continue
+            d = r.data
+            reasons = []
+            current = versions.get(d.get("product") or "")
+            if current and _version_key(current) > _version_key(d.get("product_version") or ""):
+                reasons.append(f"{d.get('product')} is now {current}; the case was written for "
+                               f"{d.get('product_version') or 'an unknown version'}")
+            reviewed = _parse_date(d.get("updated_at") or "") or _parse_date(r.updated_at)
+            if reviewed and now - reviewed > limit:
+                reasons.append(f"not reviewed since {reviewed.date().isoformat()}")
+            dupes = [q["id"] for q in waiting if any(x["id"] == r.id for x in q["duplicates"])]
+            if dupes:
+                reasons.append(f"a newer draft solves the same problem: {', '.join(dupes)}")
+            if reasons:
+                out.append({"id": r.id, "title": r.title, "reasons": reasons})
+        return out
+
+
+def _check_edits(edits: dict[str, Any]) -> dict[str, Any]:
+    bad = [k for k in edits if k not in EDITABLE]
+    if bad:
+        raise InputError(f"cannot edit {', '.join(bad)}; editable: {', '.join(EDITABLE)}")
+    return edits
+
+
+def parse_edits(pairs: Sequence[str]) -> dict[str, Any]:
+    """``field=value`` pairs from the command line (``tags=a;b`` splits on ``;``)."""
+    out: dict[str, Any] = {}
+    for p in pairs:
+        if "=" not in p:
+            raise InputError(f"{p!r}: expected field=value")
+        k, v = p.split("=", 1)
+        out[k.strip()] = [t.strip() for t in v.split(";") if t.strip()] if k.strip() == "tags" else v.replace(
+            "\\n", "\n")
+    return _check_edits(out)
+
+
+def _today() -> str:
+    return datetime.now(UTC).date().isoformat()
+
+
+def _parse_date(s: str) -> datetime | None:
+    try:
+        d = datetime.fromisoformat(s.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return d if d.tzinfo else d.replace(tzinfo=UTC)
+
+
+def _version_key(v: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in re.findall(r"\d+", v)) or (0,)
