@@ -1,0 +1,69 @@
+"""``casepilot tags suggest``: taxonomy tags for a text, each with a confidence, or an abstention.
+
+    casepilot tags suggest TEXT... [-k N] [--json]     # {"tags": [{"tag", "confidence"}], "abstained"}
+    casepilot tags suggest --batch FILE --json         # one {"text", "tags", "abstained"} a line
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from assistant.errors import ConfigError, InputError
+
+
+def _print_suggestion(text: str, s: Any) -> None:
+    if s.abstained:
+        print(f"no tag is likely enough for {text!r} (abstained)")
+    for tag, conf in s.tags:
+        print(f"{conf:.3f}  {tag}")
+    if s.fallback:
+        print(f"(model not used: {s.fallback})", file=sys.stderr)
+
+
+def cmd_tags_suggest(args: argparse.Namespace) -> int:
+    from api.cli import _batch_lines, _emit, _library
+    from assistant.tagging import TagSuggester
+
+    if args.k is not None and not 1 <= args.k <= 50:
+        raise InputError("-k must be between 1 and 50")
+    if args.batch and args.text:
+        raise InputError("give TEXT or --batch FILE, not both")
+    if args.batch and not args.json:
+        raise InputError("--batch writes JSON Lines; add --json")
+    if not args.batch and not " ".join(args.text or []).strip():
+        raise InputError("give the TEXT to tag (or --batch FILE)")
+    lib = _library(args)
+    if lib.taxonomy is None:
+        raise ConfigError(f"no taxonomy at {lib.settings.taxonomy_path}; import one with: "
+                          "casepilot ingest --kind taxonomy FILE")
+    suggester = TagSuggester(lib)
+    if args.batch:
+        for line in _batch_lines(args.batch):
+            if line:
+                _emit({"text": line, **suggester.suggest(line, args.k).to_dict()})
+        return 0
+    text = " ".join(args.text)
+    s = suggester.suggest(text, args.k)
+    if args.json:
+        _emit(s.to_dict())
+    else:
+        _print_suggestion(text, s)
+    return 0
+
+
+def register_tags(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add ``tags suggest`` to the ``casepilot`` sub-command parser."""
+    t = sub.add_parser("tags", help="suggest tags from the library's taxonomy",
+                       description="Tags come only from the taxonomy (taxonomy.yaml in CASEPILOT_HOME).")
+    actions = t.add_subparsers(dest="tags_command", required=True, metavar="ACTION")
+    s = actions.add_parser("suggest", parents=[common], help="taxonomy tags for a text, with confidences",
+                           description="Suggest taxonomy tags for a text from the tags of the most similar "
+                                       "approved cases and articles, the taxonomy's synonyms and, with "
+                                       "CASEPILOT_LLM=openai:MODEL, the model's choice; abstain (no tags) when "
+                                       "the best confidence is below CASEPILOT_TAG_ABSTAIN_BELOW.")
+    s.add_argument("text", nargs="*", metavar="TEXT")
+    s.add_argument("-k", type=int, default=None, help="at most this many tags (default: CASEPILOT_TAG_TOP_K, 5)")
+    s.add_argument("--batch", metavar="FILE", help="one text a line; prints one JSON object a line")
+    s.set_defaults(func=cmd_tags_suggest)
