@@ -472,6 +472,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("status", parents=[common], help="what the library holds")
     s.set_defaults(func=cmd_status)
+
+    from api.cli_review import register_review
+    from api.cli_tags import register_tags
+
+    register_review(sub, common)
+    register_tags(sub, common)
     return p
 
 
