@@ -478,6 +478,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_review(sub, common)
     register_tags(sub, common)
+    from api.cli_serve import register_serve
+
+    register_serve(sub, common)
     return p
 
 

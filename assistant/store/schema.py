@@ -143,6 +143,35 @@ product_versions = sa.Table(
     sa.Column("updated_at", sa.String(40), nullable=False),
 )
 
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),  # the visible part of a key: cp_<id>_<secret>
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),  # agent | reviewer | admin
+    sa.Column("name", sa.String(200), nullable=False, server_default=""),
+    sa.Column("secret_hash", sa.String(64), nullable=False),  # sha256 hex of the secret part
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("revoked_at", sa.String(40), nullable=True),
+    sa.Index("ix_api_keys_tenant", "tenant"),
+)
+
+import_jobs = sa.Table(
+    "import_jobs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # queued | running | done | failed
+    sa.Column("actor", sa.String(200), nullable=False, server_default=""),
+    sa.Column("total", sa.Integer, nullable=False, server_default="0"),  # records to import
+    sa.Column("done", sa.Integer, nullable=False, server_default="0"),  # records imported so far
+    sa.Column("summary", sa.Text, nullable=False, server_default="{}"),  # the ingest summary, JSON
+    sa.Column("error", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("updated_at", sa.String(40), nullable=False),
+    sa.Index("ix_import_jobs_tenant", "tenant", "created_at"),
+)
+
 index_state = sa.Table(
     "index_state",
     metadata,

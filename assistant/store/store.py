@@ -512,6 +512,65 @@ class Store:
             return [{**r._asdict(), "helpful": bool(r.helpful), "abstained": bool(r.abstained),
                      "citations": json.loads(r.citations)} for r in conn.execute(q)]
 
+    # ---- API keys ------------------------------------------------------------------------------
+
+    def add_api_key(self, key_id: str, tenant: str, role: str, name: str, secret_hash: str) -> dict[str, Any]:
+        """Store a key's public id and the sha256 of its secret (the secret itself is never stored)."""
+        row = {"id": key_id, "tenant": tenant, "role": role, "name": name, "secret_hash": secret_hash,
+               "created_at": now_iso(), "revoked_at": None}
+        with self.engine.begin() as conn:
+            conn.execute(sa.insert(t.api_keys).values(**row))
+        return {k: v for k, v in row.items() if k != "secret_hash"}
+
+    def api_key(self, key_id: str) -> dict[str, Any] | None:
+        """A key's row (with ``secret_hash``), revoked or not; ``None`` when no key has this id."""
+        with self.engine.connect() as conn:
+            r = conn.execute(sa.select(t.api_keys).where(t.api_keys.c.id == key_id)).first()
+        return None if r is None else r._asdict()
+
+    def api_keys(self, tenant: str | None = None) -> list[dict[str, Any]]:
+        """Keys, oldest first, without their hashes; of one tenant when ``tenant`` is given."""
+        c = t.api_keys.c
+        q = sa.select(c.id, c.tenant, c.role, c.name, c.created_at, c.revoked_at).order_by(c.created_at, c.id)
+        if tenant is not None:
+            q = q.where(c.tenant == tenant)
+        with self.engine.connect() as conn:
+            return [r._asdict() for r in conn.execute(q)]
+
+    def revoke_api_key(self, key_id: str, tenant: str | None = None) -> bool:
+        """Revoke a key (of ``tenant`` only, when given); False when there is no such unrevoked key."""
+        c = t.api_keys.c
+        q = sa.update(t.api_keys).where(c.id == key_id, c.revoked_at.is_(None))
+        if tenant is not None:
+            q = q.where(c.tenant == tenant)
+        with self.engine.begin() as conn:
+            return bool(conn.execute(q.values(revoked_at=now_iso())).rowcount)
+
+    # ---- import jobs ---------------------------------------------------------------------------
+
+    def add_import_job(self, job_id: str, tenant: str, actor: str, total: int) -> None:
+        at = now_iso()
+        with self.engine.begin() as conn:
+            conn.execute(sa.insert(t.import_jobs).values(id=job_id, tenant=tenant, status="queued", actor=actor,
+                                                         total=total, done=0, created_at=at, updated_at=at))
+
+    def update_import_job(self, job_id: str, **values: Any) -> None:
+        """Set ``status``, ``done``, ``summary`` (a dict) or ``error`` of a job."""
+        if "summary" in values:
+            values["summary"] = json.dumps(values["summary"], ensure_ascii=False)
+        with self.engine.begin() as conn:
+            conn.execute(sa.update(t.import_jobs).where(t.import_jobs.c.id == job_id)
+                         .values(updated_at=now_iso(), **values))
+
+    def import_job(self, tenant: str, job_id: str) -> dict[str, Any] | None:
+        """One job of ``tenant``, summary parsed; ``None`` when the tenant has no such job."""
+        c = t.import_jobs.c
+        with self.engine.connect() as conn:
+            r = conn.execute(sa.select(t.import_jobs).where(c.tenant == tenant, c.id == job_id)).first()
+        if r is None:
+            return None
+        return {**{k: v for k, v in r._asdict().items() if k != "tenant"}, "summary": json.loads(r.summary)}
+
     # ---- index bookkeeping ---------------------------------------------------------------------
 
     def _bump_generation(self, conn: Connection, tenant: str) -> None:

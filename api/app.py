@@ -1,0 +1,89 @@
+"""The HTTP API: ``create_app(settings)`` builds the FastAPI application; ``casepilot serve`` runs it
+under uvicorn.
+
+    create_app(Settings(home=...))                  # one Library + Assistant per tenant, opened lazily
+
+Routes live in ``api/routes/``, request and response bodies in ``api/schemas.py``, keys and roles in
+``api/auth.py``, errors in ``api/problems.py``, the tenant registry and its locks in ``api/tenants.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from assistant.settings import Settings
+
+from . import problems
+from .auth import RateLimiter
+from .config import ApiSettings
+from .deps import AppState
+from .jobs import ImportJobs
+from .metrics import Metrics
+from .middleware import ApiMiddleware
+from .routes import answers, keys, openai_compat, ops, records, review
+from .tenants import Tenants
+
+DESCRIPTION = """casepilot answers support agents' questions from a tenant's case library, citing the
+case behind every sentence, or says that the library does not know.
+
+Every route under `/v1` needs `Authorization: Bearer <key>` (`casepilot keys create`). A key belongs to
+one tenant and one role (`agent` < `reviewer` < `admin`) and sees only its tenant's data. Errors are
+RFC 9457 problem details (`application/problem+json`) with a stable `code`."""
+
+
+def create_app(settings: Settings | None = None, api_settings: ApiSettings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    api = api_settings or ApiSettings()
+    metrics = Metrics()
+    tenants = Tenants(settings, metrics)
+    jobs = ImportJobs(tenants, metrics, api.max_import_jobs_running)
+    state = AppState(settings=settings, api=api, tenants=tenants, metrics=metrics,
+                     limiter=RateLimiter(api.rate_per_minute, api.rate_burst), jobs=jobs)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        jobs.close()
+        tenants.close()
+
+    app = FastAPI(title="casepilot", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app.state.casepilot = state
+    problems.install(app)
+    for module in (answers, records, review, keys, openai_compat, ops):
+        app.include_router(module.router)
+    app.add_middleware(ApiMiddleware, settings=api, metrics=metrics)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _problem_media_types(get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def _problem_media_types(doc: dict[str, Any]) -> dict[str, Any]:
+    """Error responses are ``application/problem+json`` with the ProblemOut schema (FastAPI would say
+    ``application/json``, and its own validation-error schema for 422)."""
+    ref = {"$ref": "#/components/schemas/ProblemOut"}
+    for path in doc.get("paths", {}).values():
+        for op in path.values():
+            for status, resp in op.get("responses", {}).items():
+                if status.isdigit() and int(status) >= 400:
+                    resp["content"] = {problems.PROBLEM_JSON: {"schema": ref}}
+    schemas = doc.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    return doc
+
+
+def app_from_env() -> FastAPI:
+    """The app with settings from the environment (``casepilot serve`` hands this factory to uvicorn,
+    which calls it once per worker process)."""
+    return create_app(Settings(), ApiSettings())

@@ -1,0 +1,147 @@
+"""API keys, roles and the per-key rate limit.
+
+A key reads ``cp_<id>_<secret>``: ``id`` (12 hex characters) is public, shown by ``keys list`` and in
+the audit log; ``secret`` (32 random bytes, URL-safe) is shown once, when the key is created, and only
+its sha256 is stored. Requests carry it as ``Authorization: Bearer cp_...``. A key belongs to one
+tenant and has one role; every request acts in its key's tenant and nowhere else (no route takes a
+tenant from the request).
+
+Roles are ordered: ``agent`` < ``reviewer`` < ``admin``; each may do everything the ones below it may.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from assistant.errors import InputError
+from assistant.store import Store
+
+from .problems import Problem
+
+ROLES = ("agent", "reviewer", "admin")
+RANK = {r: i for i, r in enumerate(ROLES)}
+KEY_RE = re.compile(r"^cp_([0-9a-f]{12})_([A-Za-z0-9_-]{20,100})$")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the key's id, tenant, role and name."""
+
+    key_id: str
+    tenant: str
+    role: str
+    name: str = ""
+
+    @property
+    def actor(self) -> str:
+        """How the audit log names this caller."""
+        return f"api:{self.key_id}" + (f" ({self.name})" if self.name else "")
+
+    def may(self, role: str) -> bool:
+        return RANK[self.role] >= RANK[role]
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_key(store: Store, tenant: str, role: str, name: str = "") -> dict[str, Any]:
+    """A new key: ``{"key", "id", "role", "tenant", "name", "created_at"}``; ``key`` is never shown again."""
+    if role not in RANK:
+        raise InputError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    name = (name or "").strip()
+    if len(name) > 200:
+        raise InputError("a key's name is at most 200 characters")
+    key_id = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    row = store.add_api_key(key_id, tenant, role, name, hash_secret(secret))
+    return {"key": f"cp_{key_id}_{secret}", **row}
+
+
+def verify_key(store: Store, key: str) -> Principal:
+    """The principal of a presented key, or a 401 problem (malformed, unknown, wrong secret, revoked)."""
+    m = KEY_RE.match(key.strip())
+    if m is None:
+        raise Problem(401, "invalid_key", "the key is not a casepilot key (cp_<id>_<secret>)", headers=CHALLENGE)
+    row = store.api_key(m.group(1))
+    # compare against a hash even for an unknown id, so timing does not tell ids apart
+    expected = row["secret_hash"] if row else hash_secret("-")
+    if not hmac.compare_digest(expected, hash_secret(m.group(2))) or row is None:
+        raise Problem(401, "invalid_key", "unknown API key", headers=CHALLENGE)
+    if row["revoked_at"]:
+        raise Problem(401, "key_revoked", f"key {row['id']} was revoked at {row['revoked_at']}", headers=CHALLENGE)
+    return Principal(row["id"], row["tenant"], row["role"], row["name"])
+
+
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="casepilot"'}
+
+
+class RateLimiter:
+    """A token bucket per key, in memory (so per worker process): ``burst`` requests at once, refilled
+    at ``per_minute``. ``per_minute=0`` turns it off."""
+
+    def __init__(self, per_minute: float, burst: int) -> None:
+        self.rate = per_minute / 60.0
+        self.burst = float(burst)
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> float:
+        """0 when the request may go ahead; else the seconds until it may."""
+        if self.rate <= 0:
+            return 0.0
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            if tokens >= 1.0:
+                self._buckets[key] = (tokens - 1.0, now)
+                return 0.0
+            self._buckets[key] = (tokens, now)
+            return (1.0 - tokens) / self.rate
+
+
+bearer = HTTPBearer(auto_error=False, bearerFormat="cp_<id>_<secret>",
+                    description="a casepilot API key: `casepilot keys create --role agent|reviewer|admin`")
+
+
+def authenticate(request: Request,
+                 creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
+    if creds is None:
+        raise Problem(401, "unauthenticated", "send the API key as 'Authorization: Bearer cp_...'",
+                      headers=CHALLENGE)
+    state = request.app.state.casepilot
+    principal = verify_key(state.store, creds.credentials)
+    request.state.principal = principal
+    wait = state.limiter.take(principal.key_id)
+    if wait > 0:
+        raise Problem(429, "rate_limited", f"key {principal.key_id} is over its rate limit; retry in "
+                      f"{math.ceil(wait)} s", headers={"Retry-After": str(math.ceil(wait))})
+    return principal
+
+
+def require(role: str) -> Callable[[Principal], Principal]:
+    def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if not principal.may(role):
+            raise Problem(403, "forbidden", f"a {principal.role} key may not do this; it needs the {role} role")
+        return principal
+
+    check.__name__ = f"require_{role}"
+    return check
+
+
+Agent = Annotated[Principal, Depends(require("agent"))]
+Reviewer = Annotated[Principal, Depends(require("reviewer"))]
+Admin = Annotated[Principal, Depends(require("admin"))]

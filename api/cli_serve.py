@@ -1,0 +1,92 @@
+"""``casepilot serve`` (the HTTP API under uvicorn) and ``casepilot keys create|list|revoke``.
+
+    casepilot serve [--host 127.0.0.1] [--port 8000] [--workers N]
+    casepilot keys create --role agent|reviewer|admin [--name NAME] [--tenant T] [--json]
+    casepilot keys list [--tenant T] [--json]
+    casepilot keys revoke ID [--tenant T]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from assistant.errors import InputError
+
+    if args.workers < 1:
+        raise InputError("--workers must be 1 or more")
+    if args.home:
+        os.environ["CASEPILOT_HOME"] = str(args.home)
+    if args.embedder:
+        os.environ["CASEPILOT_EMBEDDER"] = args.embedder
+    if args.tenant:
+        print("casepilot: note: serve ignores --tenant; each request acts in its key's tenant", file=sys.stderr)
+    uvicorn.run("api.app:app_from_env", factory=True, host=args.host, port=args.port, workers=args.workers,
+                log_level="info" if args.verbose else "warning", timeout_graceful_shutdown=10)
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from api.auth import create_key
+    from api.cli import _emit, _library
+    from assistant.errors import NotFound
+
+    lib = _library(args)
+    store, tenant = lib.store, lib.tenant
+    if args.keys_command == "create":
+        k = create_key(store, tenant, args.role, args.name or "")
+        if args.json:
+            _emit({"key": k["key"], "id": k["id"], "role": k["role"], "tenant": k["tenant"], "name": k["name"]})
+        else:
+            print(k["key"])
+            print(f"key {k['id']} ({k['role']}, tenant {k['tenant']!r}); shown once: store it now", file=sys.stderr)
+    elif args.keys_command == "list":
+        rows = store.api_keys(tenant)
+        if args.json:
+            _emit({"keys": rows})
+        elif not rows:
+            print(f"no keys in tenant {tenant!r}")
+        for r in [] if args.json else rows:
+            state = f"revoked {r['revoked_at']}" if r["revoked_at"] else "active"
+            print(f"{r['id']}  {r['role']:<8}  {r['name'] or '-':<20}  created {r['created_at']}  {state}")
+    else:
+        if not store.revoke_api_key(args.id, tenant):
+            raise NotFound(f"no active key {args.id!r} in tenant {tenant!r}")
+        if args.json:
+            _emit({"revoked": args.id})
+        else:
+            print(f"key {args.id} revoked")
+    return 0
+
+
+def register_serve(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add ``serve`` and ``keys`` to the ``casepilot`` sub-command parser."""
+    s = sub.add_parser("serve", parents=[common], help="serve the HTTP API (uvicorn)",
+                       description="Serve the HTTP API on CASEPILOT_HOME. Requests need an API key "
+                                   "(casepilot keys create); each acts in its key's tenant. Limits: "
+                                   "CASEPILOT_API_* variables (see the README).")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--workers", type=int, default=1, help="worker processes sharing CASEPILOT_HOME (default 1)")
+    s.set_defaults(func=cmd_serve)
+
+    k = sub.add_parser("keys", help="API keys: create, list, revoke",
+                       description="Keys are stored hashed; a new key is shown once. Roles: agent (ask, chat, "
+                                   "search, read, feedback), reviewer (also drafts, review, tags, gaps), admin "
+                                   "(also imports, archive, keys).")
+    actions = k.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    c = actions.add_parser("create", parents=[common], help="create a key in --tenant; prints it once")
+    c.add_argument("--role", required=True, choices=["agent", "reviewer", "admin"])
+    c.add_argument("--name", help="who or what uses it")
+    c.set_defaults(func=cmd_keys)
+    ls = actions.add_parser("list", parents=[common], help="the tenant's keys (never the secrets)")
+    ls.set_defaults(func=cmd_keys)
+    r = actions.add_parser("revoke", parents=[common], help="revoke a key by its id")
+    r.add_argument("id", metavar="ID")
+    r.set_defaults(func=cmd_keys)

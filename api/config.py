@@ -1,0 +1,22 @@
+"""The HTTP API's own settings (``CASEPILOT_API_*``), next to the library's ``assistant.settings.Settings``."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIB = 1024 * 1024
+
+
+class ApiSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CASEPILOT_API_", extra="ignore")
+
+    max_body_bytes: int = Field(default=1 * MIB, ge=1024, description="request bodies larger than this get 413")
+    max_import_bytes: int = Field(default=32 * MIB, ge=1024, description="the limit for POST /v1/imports bodies")
+    # per key, in each worker process: a token bucket of `rate_burst` requests refilled at `rate_per_minute`
+    rate_per_minute: float = Field(default=300.0, ge=0, description="0: no rate limit")
+    rate_burst: int = Field(default=60, ge=1)
+    max_conversation_turns: int = Field(default=50, ge=0, description="earlier turns a request may carry")
+    max_turn_chars: int = Field(default=8000, ge=1, description="characters of one earlier turn")
+    chat_history_turns: int = Field(default=10, ge=0, description="stored turns /v1/chat resolves a question against")
+    max_import_jobs_running: int = Field(default=2, ge=1, description="import jobs run at once per process")

@@ -1,0 +1,81 @@
+"""What routes receive: the app's state, the caller's tenant, and the request checks they share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from assistant.index.filters import Filters
+from assistant.settings import Settings
+from assistant.store import Store
+from assistant.types import SERVED_STATUSES
+
+from .auth import Principal, RateLimiter
+from .config import ApiSettings
+from .metrics import Metrics
+from .problems import Problem
+from .schemas import SearchFilters, Turn
+from .tenants import Tenants
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    api: ApiSettings
+    tenants: Tenants
+    metrics: Metrics
+    limiter: RateLimiter
+    jobs: object  # api.jobs.ImportJobs (typed loosely: jobs imports this module)
+
+    @property
+    def store(self) -> Store:
+        return self.tenants.store
+
+
+def get_state(request: Request) -> AppState:
+    st = request.app.state.casepilot
+    assert isinstance(st, AppState)
+    return st
+
+
+State = Annotated[AppState, Depends(get_state)]
+
+
+def check_question(question: str, settings: Settings) -> str:
+    q = question.strip()
+    if not q:
+        raise Problem(422, "validation_error", "the question is empty")
+    if len(q) > settings.max_question_chars:
+        raise Problem(422, "question_too_long",
+                      f"the question is {len(q)} characters; the limit is {settings.max_question_chars}")
+    return q
+
+
+def check_conversation(turns: list[Turn], api: ApiSettings) -> list[dict[str, str]]:
+    if len(turns) > api.max_conversation_turns:
+        raise Problem(422, "conversation_too_long",
+                      f"the conversation has {len(turns)} turns; the limit is {api.max_conversation_turns}")
+    for i, t in enumerate(turns):
+        if len(t.text) > api.max_turn_chars:
+            raise Problem(422, "conversation_too_long",
+                          f"turn {i} is {len(t.text)} characters; the limit is {api.max_turn_chars}")
+    return [{"role": t.role, "text": t.text} for t in turns]
+
+
+def to_filters(f: SearchFilters | None, principal: Principal, *, allow_status: bool = True) -> Filters | None:
+    """The library's filters. A tenant never appears here: the library is the key's tenant's."""
+    if f is None:
+        return None
+    statuses: tuple[str, ...] = SERVED_STATUSES
+    if f.status:
+        if not allow_status:
+            raise Problem(422, "validation_error", "answers come from approved cases and published articles only; "
+                          "drop filters.status")
+        if not principal.may("reviewer"):
+            raise Problem(403, "forbidden", "only reviewer and admin keys may search other statuses than "
+                          "approved and published")
+        statuses = () if "any" in f.status else tuple(f.status)
+    return Filters(kinds=tuple(f.kind), statuses=statuses, products=tuple(f.product), tags=tuple(f.tag),
+                   record_ids=tuple(f.id))

@@ -1,0 +1,89 @@
+"""JSON Lines uploads imported in the background. The upload is spooled to a file under
+``CASEPILOT_HOME/uploads`` while it arrives, the job is recorded in the store (so any worker process
+can report it), and a small thread pool imports it under the tenant's write lock, recording progress
+as it goes. A worker that dies mid-job leaves it ``running``; re-posting the same upload is safe,
+since imports are idempotent."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import CasepilotError
+from assistant.store import Store
+
+from .auth import Principal
+from .metrics import Metrics
+from .tenants import Tenants
+
+log = logging.getLogger("casepilot.api")
+
+
+class _Progress:
+    """The ``Ingestor`` progress bar interface, writing the count to the job row at most twice a second."""
+
+    def __init__(self, store: Store, job_id: str) -> None:
+        self.store, self.job_id = store, job_id
+        self.done = 0
+        self._last = 0.0
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+        if time.monotonic() - self._last > 0.5:
+            self._last = time.monotonic()
+            self.store.update_import_job(self.job_id, done=self.done)
+
+    def close(self) -> None:
+        self.store.update_import_job(self.job_id, done=self.done)
+
+
+class ImportJobs:
+    def __init__(self, tenants: Tenants, metrics: Metrics, workers: int) -> None:
+        self.tenants = tenants
+        self.metrics = metrics
+        self.folder = tenants.settings.home / "uploads"
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="casepilot-import")
+
+    def new_upload(self) -> tuple[str, Path]:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        job_id = uuid.uuid4().hex
+        return job_id, self.folder / f"{job_id}.jsonl"
+
+    def submit(self, principal: Principal, job_id: str, path: Path, total: int, kind: str | None) -> None:
+        self.tenants.store.add_import_job(job_id, principal.tenant, principal.actor, total)
+        self._pool.submit(self._run, principal, job_id, path, kind)
+
+    def _run(self, principal: Principal, job_id: str, path: Path, kind: str | None) -> None:
+        from ingestion.pipeline import Ingestor
+
+        store = self.tenants.store
+        status = "failed"
+        try:
+            tenant = self.tenants.get(principal.tenant)
+            store.update_import_job(job_id, status="running")
+            progress = _Progress(store, job_id)
+            with tenant.write() as lib:
+                summary = Ingestor(lib, actor=principal.actor, progress=lambda total, desc: progress).ingest_paths(
+                    [path], kind)
+            d = summary.to_dict()
+            d["rejected"] = [{k: v for k, v in r.items() if k != "file"} for r in d["rejected"]]
+            store.update_import_job(job_id, status="done", summary=d, done=progress.done)
+            status = "done"
+        except CasepilotError as e:
+            store.update_import_job(job_id, status="failed", error=str(e))
+        except Exception as e:  # reported in the job, never lost in the thread
+            log.exception("import job %s failed", job_id)
+            store.update_import_job(job_id, status="failed", error=f"internal error: {type(e).__name__}")
+        finally:
+            self.metrics.imports.labels(status).inc()
+            path.unlink(missing_ok=True)
+
+    def get(self, tenant: str, job_id: str) -> dict[str, Any] | None:
+        return self.tenants.store.import_job(tenant, job_id)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=False)

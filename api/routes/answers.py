@@ -1,0 +1,123 @@
+"""Asking, chatting within a ticket, answer feedback and the unanswered questions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import StreamingResponse
+
+from assistant.answering import Answer
+from assistant.conversation import chat as chat_turn
+from assistant.errors import BackendError, CasepilotError
+
+from ..auth import Agent, Reviewer
+from ..deps import AppState, State, check_conversation, check_question, to_filters
+from ..problems import Problem, from_error, problem_body
+from ..schemas import AnswerOut, AskRequest, ChatRequest, FeedbackOut, FeedbackRequest, GapsOut
+from . import ERRORS
+
+router = APIRouter(prefix="/v1", tags=["answers"])
+
+SSE_DOC = {"text/event-stream": {
+    "schema": {"type": "string"},
+    "example": 'event: delta\ndata: {"text": "1. 登录路由器后台 [C-000101]\\n"}\n\n'
+               'event: answer\ndata: {"id": "…", "answer": "…", "citations": [...], "abstained": false, ...}\n\n'}}
+
+
+def answer_out(a: Answer) -> AnswerOut:
+    return AnswerOut.model_validate(a.to_dict())
+
+
+def record_answer(st: AppState, a: Answer) -> None:
+    st.metrics.answered(a.engine, a.abstained, a.seconds, bool(a.fallback))
+
+
+def sse(event: str, data: Any) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+@router.post("/ask", summary="Answer a question from the library, with verified citations",
+             response_model=AnswerOut,
+             responses={200: {"content": SSE_DOC, "description": "the answer (JSON), or Server-Sent Events: "
+                              "`delta` events with the engine's text as it is produced (not yet verified), then one "
+                              "`answer` event with the verified answer, or an `error` event (problem details)"},
+                        **ERRORS})
+def ask(body: AskRequest, p: Agent, st: State,
+        accept: Annotated[str, Header(include_in_schema=False)] = "") -> Any:
+    question = check_question(body.question, st.settings)
+    conversation = check_conversation(body.conversation, st.api)
+    filters = to_filters(body.filters, p, allow_status=False)
+    tenant = st.tenants.get(p.tenant)
+    if body.ticket_id:
+        rec = tenant.library.store.get(p.tenant, body.ticket_id)
+        if rec is None or rec.kind != "ticket":
+            raise Problem(404, "not_found", f"no ticket {body.ticket_id!r} in this tenant")
+    if body.stream or "text/event-stream" in accept:
+        return StreamingResponse(_stream(st, p.tenant, question, body.ticket_id, conversation, filters),
+                                 media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    with tenant.read():
+        try:
+            a = tenant.assistant.ask(question, ticket=body.ticket_id, conversation=conversation, filters=filters)
+        except BackendError:
+            st.metrics.model_failed(tenant.assistant.engine.name)
+            raise
+    record_answer(st, a)
+    return answer_out(a)
+
+
+def _stream(st: AppState, tenant_name: str, question: str, ticket: str | None, conversation: list[dict[str, str]],
+            filters: Any) -> Iterator[str]:
+    tenant = st.tenants.get(tenant_name)
+    with tenant.read():
+        events = tenant.assistant.ask_stream(question, ticket, conversation, filters)
+        try:
+            for ev in events:
+                if ev["event"] == "delta":
+                    yield sse("delta", {"text": ev["text"]})
+                elif ev["event"] == "answer":
+                    record_answer(st, ev["answer"])
+                    yield sse("answer", answer_out(ev["answer"]).model_dump(exclude_none=True))
+                else:
+                    err: CasepilotError = ev["error"]
+                    if isinstance(err, BackendError):
+                        st.metrics.model_failed(tenant.assistant.engine.name)
+                    p = from_error(err)
+                    yield sse("error", problem_body(p.status, p.code, p.detail))
+        finally:
+            for _ in events:  # the client left: let the answer finish under the lock
+                pass
+
+
+@router.post("/chat", summary="Ask the next question of a ticket's conversation (turns are kept per ticket)",
+             response_model=AnswerOut, responses=ERRORS)
+def chat(body: ChatRequest, p: Agent, st: State) -> AnswerOut:
+    question = check_question(body.question, st.settings)
+    tenant = st.tenants.get(p.tenant)
+    with tenant.read():
+        try:
+            a = chat_turn(tenant.assistant, body.ticket_id, question, history=st.api.chat_history_turns)
+        except BackendError:
+            st.metrics.model_failed(tenant.assistant.engine.name)
+            raise
+    record_answer(st, a)
+    return answer_out(a)
+
+
+@router.post("/answers/{answer_id}/feedback", summary="Rate an answer helpful or not, with a comment",
+             response_model=FeedbackOut, status_code=201, responses=ERRORS)
+def feedback(answer_id: str, body: FeedbackRequest, p: Agent, st: State) -> FeedbackOut:
+    row = st.store.add_feedback(p.tenant, answer_id.strip(), body.helpful, body.comment)
+    return FeedbackOut.model_validate(row)
+
+
+@router.get("/gaps", summary="The questions the library could not answer, newest first",
+            response_model=GapsOut, responses=ERRORS)
+def gaps(p: Reviewer, st: State, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> GapsOut:
+    rows = st.store.answers(p.tenant, abstained=True, limit=limit)
+    return GapsOut.model_validate({"unanswered": [
+        {"question": r["question"], "at": r["created_at"], "ticket": r["ticket_id"],
+         "support": round(r["support"], 3)} for r in rows]})

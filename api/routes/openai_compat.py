@@ -1,0 +1,131 @@
+"""An OpenAI-compatible surface: ``POST /v1/chat/completions`` (streaming and not) and ``GET /v1/models``,
+so any OpenAI client or chat front end can talk to the assistant.
+
+The last user message is the question; the earlier user and assistant messages are the conversation;
+system messages are ignored (the assistant's own prompt rules, and a caller's instructions must not
+change what counts as support). The reply's text is the verified answer with its ``[ID]`` citations
+and a sources list; the extra ``casepilot`` field holds the citations and the abstention, structured.
+A stream sends only verified text: the answer is verified first, then streamed in pieces.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from assistant.answering import Answer
+from assistant.errors import BackendError, CasepilotError
+
+from ..auth import Agent
+from ..deps import AppState, State, check_conversation, check_question
+from ..problems import Problem, from_error
+from ..schemas import ChatCompletionOut, ChatCompletionRequest, ChatMessage, ModelsOut, Turn
+from . import ERRORS
+from .answers import answer_out, record_answer
+
+router = APIRouter(prefix="/v1", tags=["openai-compatible"])
+MODEL = "casepilot"
+PIECE = 24  # characters per streamed delta
+
+
+def _text(m: ChatMessage) -> str:
+    if isinstance(m.content, str):
+        return m.content
+    if m.content is None:
+        return ""
+    return "".join(str(part.get("text", "")) for part in m.content if part.get("type") == "text")
+
+
+def _conversation(messages: list[ChatMessage]) -> tuple[str, list[Turn]]:
+    if messages[-1].role != "user":
+        raise Problem(422, "validation_error", "the last message must be the user's question")
+    turns = [Turn(role="user" if m.role == "user" else "assistant", text=_text(m))
+             for m in messages[:-1] if m.role in ("user", "assistant") and _text(m).strip()]
+    return _text(messages[-1]), turns
+
+
+def content_of(a: Answer) -> str:
+    """The message text: the answer (each sentence cited [ID]) and the cited records' titles."""
+    titles = {h.id: h.title for h in a.context}
+    if a.abstained:
+        lines = [f"- {h.id} {h.title}" for h in a.related]
+        return a.answer + ("\n\n最接近的记录：\n" + "\n".join(lines) if lines else "")
+    cited = list(dict.fromkeys(c.id for c in a.citations))
+    return a.answer + "\n\n来源：\n" + "\n".join(f"[{rid}] {titles.get(rid, '')}".rstrip() for rid in cited)
+
+
+def extra_of(a: Answer) -> dict[str, Any]:
+    out = answer_out(a)
+    return {"answer_id": a.id, "citations": [c.model_dump() for c in out.citations], "abstained": a.abstained,
+            "related": [r.model_dump() for r in out.related], "support": out.support}
+
+
+@router.post("/chat/completions", summary="OpenAI-compatible chat completion (stream or not), answered from the "
+             "library with citations", response_model=ChatCompletionOut,
+             responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
+                              "description": "a chat.completion, or with stream=true chat.completion.chunk events "
+                              "ending with data: [DONE]; the last chunk carries the casepilot field"}, **ERRORS})
+def chat_completions(body: ChatCompletionRequest, p: Agent, st: State) -> Any:
+    if body.model != MODEL:
+        raise Problem(404, "not_found", f"the model {body.model!r} does not exist; use {MODEL!r}")
+    question, turns = _conversation(body.messages)
+    question = check_question(question, st.settings)
+    conversation = check_conversation(turns, st.api)
+    tenant = st.tenants.get(p.tenant)
+    if body.stream:
+        return StreamingResponse(_stream(st, p.tenant, question, conversation), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    with tenant.read():
+        try:
+            a = tenant.assistant.ask(question, conversation=conversation)
+        except BackendError:
+            st.metrics.model_failed(tenant.assistant.engine.name)
+            raise
+    record_answer(st, a)
+    return ChatCompletionOut.model_validate({
+        "id": f"chatcmpl-{a.id}", "created": int(time.time()), "model": MODEL,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content_of(a)}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}, "casepilot": extra_of(a)})
+
+
+def _chunk(cid: str, created: int, delta: dict[str, Any], finish: str | None = None,
+           extra: dict[str, Any] | None = None) -> str:
+    obj: dict[str, Any] = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": MODEL,
+                           "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    if extra is not None:
+        obj["casepilot"] = extra
+    return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"
+
+
+def _stream(st: AppState, tenant_name: str, question: str, conversation: list[dict[str, str]]) -> Iterator[str]:
+    created = int(time.time())
+    cid = f"chatcmpl-{created}"
+    yield _chunk(cid, created, {"role": "assistant", "content": ""})
+    tenant = st.tenants.get(tenant_name)
+    try:
+        with tenant.read():
+            a = tenant.assistant.ask(question, conversation=conversation)
+    except CasepilotError as e:
+        if isinstance(e, BackendError):
+            st.metrics.model_failed(tenant.assistant.engine.name)
+        prob = from_error(e)
+        yield f"data: {json.dumps({'error': {'message': prob.detail, 'type': prob.code, 'code': prob.code}})}\n\n"
+        return
+    record_answer(st, a)
+    cid = f"chatcmpl-{a.id}"
+    text = content_of(a)
+    for i in range(0, len(text), PIECE):
+        yield _chunk(cid, created, {"content": text[i : i + PIECE]})
+    yield _chunk(cid, created, {}, "stop", extra_of(a))
+    yield "data: [DONE]\n\n"
+
+
+@router.get("/models", summary="OpenAI-compatible model list (one model: casepilot)", response_model=ModelsOut,
+            responses=ERRORS)
+def models(p: Agent) -> ModelsOut:
+    return ModelsOut.model_validate({"data": [{"id": MODEL, "created": 0, "owned_by": "casepilot"}]})

@@ -1,0 +1,109 @@
+"""Search, reading a case or article, importing (in the background) and archiving."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+
+from assistant.types import SERVED_STATUSES
+
+from ..auth import Admin, Agent
+from ..deps import State, to_filters
+from ..problems import Problem
+from ..schemas import CaseStateOut, ImportJobOut, RecordOut, SearchOut, SearchRequest
+from . import ERRORS
+
+router = APIRouter(prefix="/v1", tags=["library"])
+RecordId = Annotated[str, Path(min_length=1, max_length=200)]
+
+
+@router.post("/search", summary="Hybrid search over the tenant's approved cases and published articles",
+             response_model=SearchOut, response_model_exclude_none=True, responses=ERRORS)
+def search(body: SearchRequest, p: Agent, st: State) -> SearchOut:
+    filters = to_filters(body.filters, p)
+    tenant = st.tenants.get(p.tenant)
+    with tenant.read() as lib:
+        hits = lib.search(body.query, body.k, filters)
+    return SearchOut.model_validate({"results": [h.to_dict(body.explain) for h in hits]})
+
+
+@router.get("/cases/{record_id}", summary="Read a case or an article (agents: approved and published ones only)",
+            response_model=RecordOut, responses=ERRORS)
+def read_record(record_id: RecordId, p: Agent, st: State) -> RecordOut:
+    rec = st.store.get(p.tenant, record_id)
+    if rec is None or rec.kind not in ("case", "article") or (
+            not p.may("reviewer") and rec.status not in SERVED_STATUSES):
+        raise Problem(404, "not_found", f"no case or article {record_id!r} in this tenant")
+    return RecordOut(id=rec.id, kind=rec.kind, status=rec.status, title=rec.title, product=rec.product,
+                     version=rec.version, created_at=rec.created_at, updated_at=rec.updated_at, data=rec.data)
+
+
+IMPORT_BODY = {"content": {"application/x-ndjson": {
+    "schema": {"type": "string", "format": "binary"},
+    "example": '{"kind": "case", "id": "C-1", "title": "打印机连不上WiFi", "problem": "…", "solution": "1. …"}\n'
+               '{"kind": "article", "id": "KB-1", "title": "无线配置指南", "body": "…"}\n'}},
+    "required": True, "description": "JSON Lines: one case, article or ticket a line (DESIGN.md), UTF-8"}
+
+
+@router.post("/imports", summary="Import JSON Lines (cases, articles, tickets) in the background",
+             response_model=ImportJobOut, status_code=202, openapi_extra={"requestBody": IMPORT_BODY},
+             responses=ERRORS)
+async def create_import(request: Request, p: Admin, st: State,
+                        kind: Annotated[Literal["case", "article", "ticket"] | None,
+                                        Query(description="the kind of records without a kind field")] = None,
+                        ) -> ImportJobOut:
+    import anyio
+
+    jobs = st.jobs
+    from ..jobs import ImportJobs
+
+    assert isinstance(jobs, ImportJobs)
+    job_id, path = jobs.new_upload()
+    total = 0
+    tail = b""
+    try:
+        async with await anyio.open_file(path, "wb") as f:
+            async for chunk in request.stream():
+                if chunk:
+                    await f.write(chunk)
+                    data = tail + chunk
+                    lines = data.split(b"\n")
+                    tail = lines.pop()
+                    total += sum(1 for ln in lines if ln.strip())
+        total += 1 if tail.strip() else 0
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    if total == 0:
+        path.unlink(missing_ok=True)
+        raise Problem(422, "validation_error", "the upload holds no records (send JSON Lines)")
+    await anyio.to_thread.run_sync(jobs.submit, p, job_id, path, total, kind)
+    job = jobs.get(p.tenant, job_id)
+    assert job is not None
+    return ImportJobOut.model_validate({**job, "summary": None})
+
+
+@router.get("/imports/{job_id}", summary="An import job's progress, and its summary (with rejects) when done",
+            response_model=ImportJobOut, responses=ERRORS)
+def get_import(job_id: Annotated[str, Path(max_length=64)], p: Admin, st: State) -> ImportJobOut:
+    from ..jobs import ImportJobs
+
+    assert isinstance(st.jobs, ImportJobs)
+    job = st.jobs.get(p.tenant, job_id)
+    if job is None:
+        raise Problem(404, "not_found", f"no import job {job_id!r} in this tenant")
+    return ImportJobOut.model_validate({**job, "summary": job["summary"] or None})
+
+
+@router.post("/cases/{record_id}/archive", summary="Archive a case: it leaves retrieval at once",
+             response_model=CaseStateOut, responses=ERRORS)
+def archive(record_id: RecordId, p: Admin, st: State) -> CaseStateOut:
+    from ingestion.review import Review
+
+    tenant = st.tenants.get(p.tenant)
+    with tenant.write() as lib:
+        Review(lib, actor=p.actor).archive(record_id, p.actor)
+        rec = lib.store.get(p.tenant, record_id)
+    assert rec is not None
+    return CaseStateOut(id=rec.id, status=rec.status, version=rec.version)

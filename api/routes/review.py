@@ -1,0 +1,111 @@
+"""Drafting cases from tickets, the review queue and its decisions, and tag suggestion."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from ..auth import Reviewer
+from ..deps import State
+from ..schemas import (
+    ApproveRequest,
+    CaseStateOut,
+    DraftOut,
+    DraftRequest,
+    EditRequest,
+    MergeRequest,
+    QueueOut,
+    RejectRequest,
+    ReviewShowOut,
+    TagsOut,
+    TagsRequest,
+)
+from . import ERRORS
+
+router = APIRouter(prefix="/v1", tags=["review"])
+CaseId = Annotated[str, Path(min_length=1, max_length=200)]
+
+
+def _state(st: State, tenant: str, case_id: str) -> CaseStateOut:
+    rec = st.store.get(tenant, case_id)
+    assert rec is not None
+    return CaseStateOut(id=rec.id, status=rec.status, version=rec.version)
+
+
+@router.post("/drafts", summary="Draft a case from a stored closed ticket, queued for review",
+             response_model=DraftOut, status_code=201, responses=ERRORS)
+def draft(body: DraftRequest, p: Reviewer, st: State) -> DraftOut:
+    from ingestion.review import Review
+
+    tenant = st.tenants.get(p.tenant)
+    with tenant.write() as lib:
+        d, cid = Review(lib, actor=p.actor).draft(body.ticket_id, redraft=body.redraft)
+    return DraftOut(case_id=cid, skipped=d.skipped or "", draft=d.to_dict())
+
+
+@router.get("/review", summary="Cases waiting for review, newest first", response_model=QueueOut,
+            responses=ERRORS)
+def queue(p: Reviewer, st: State) -> QueueOut:
+    from ingestion.review import Review
+
+    return QueueOut.model_validate({"queue": Review(st.tenants.get(p.tenant).library).queue()})
+
+
+@router.get("/review/{case_id}", summary="A case under review: fields, draft provenance, citations, audit",
+            response_model=ReviewShowOut, responses=ERRORS)
+def show(case_id: CaseId, p: Reviewer, st: State) -> ReviewShowOut:
+    from ingestion.review import Review
+
+    return ReviewShowOut.model_validate(Review(st.tenants.get(p.tenant).library).show(case_id))
+
+
+@router.post("/review/{case_id}/approve", summary="Approve a draft (with optional edits): citable at once",
+             response_model=CaseStateOut, responses=ERRORS)
+def approve(case_id: CaseId, p: Reviewer, st: State, body: ApproveRequest | None = None) -> CaseStateOut:
+    from ingestion.review import Review
+
+    with st.tenants.get(p.tenant).write() as lib:
+        Review(lib, actor=p.actor).approve(case_id, p.actor, {str(k): v for k, v in body.edits.items()} if body else {})
+    return _state(st, p.tenant, case_id)
+
+
+@router.post("/review/{case_id}/reject", summary="Reject a draft, with the reason", response_model=CaseStateOut,
+             responses=ERRORS)
+def reject(case_id: CaseId, body: RejectRequest, p: Reviewer, st: State) -> CaseStateOut:
+    from ingestion.review import Review
+
+    with st.tenants.get(p.tenant).write() as lib:
+        Review(lib, actor=p.actor).reject(case_id, p.actor, body.reason)
+    return _state(st, p.tenant, case_id)
+
+
+@router.post("/review/{case_id}/edit", summary="Edit fields of a case (a new version)", response_model=CaseStateOut,
+             responses=ERRORS)
+def edit(case_id: CaseId, body: EditRequest, p: Reviewer, st: State) -> CaseStateOut:
+    from ingestion.review import Review
+
+    with st.tenants.get(p.tenant).write() as lib:
+        Review(lib, actor=p.actor).edit(case_id, p.actor, {str(k): v for k, v in body.edits.items()})
+    return _state(st, p.tenant, case_id)
+
+
+@router.post("/review/{case_id}/merge", summary="Merge a draft into an existing approved case",
+             response_model=CaseStateOut, responses=ERRORS)
+def merge(case_id: CaseId, body: MergeRequest, p: Reviewer, st: State) -> CaseStateOut:
+    from ingestion.review import Review
+
+    with st.tenants.get(p.tenant).write() as lib:
+        Review(lib, actor=p.actor).merge(case_id, body.into, p.actor)
+    return _state(st, p.tenant, body.into)
+
+
+@router.post("/tags/suggest", summary="Taxonomy tags for a text, with confidences, or an abstention",
+             response_model=TagsOut, responses=ERRORS)
+def suggest_tags(body: TagsRequest, p: Reviewer, st: State) -> TagsOut:
+    from assistant.tagging import TagSuggester
+
+    tenant = st.tenants.get(p.tenant)
+    with tenant.read() as lib:
+        s = TagSuggester(lib).suggest(body.text, body.k)
+    return TagsOut.model_validate(s.to_dict())

@@ -1,0 +1,178 @@
+"""One ``Library`` and ``Assistant`` per tenant, opened on first use and kept for the process.
+
+The library is not designed for concurrent mutation, so each tenant has a readers-writer lock:
+
+* **writes** (imports, drafting, review decisions, archive) take it exclusively, and also an
+  exclusive ``flock`` on ``CASEPILOT_HOME/locks/<tenant>.lock``, so that writers in other worker
+  processes on the same home wait too;
+* **reads** (search, ask, chat) share it. Concurrent reads were measured safe and about twice as fast
+  on 2 cores (tests/test_api_concurrency.py: identical answers from 8 threads as from one). The one
+  thing a read may mutate is the keyword index reloading a build that another process published, or
+  an index repair; before each read that state is checked, and when it moved the reload / repair runs
+  under the write lock, so readers never see a half-swapped index.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from assistant.answering import Assistant
+from assistant.embeddings import Embedder, make_embedder
+from assistant.index.filters import Filters
+from assistant.library import Library
+from assistant.settings import Settings
+from assistant.store import Store
+from assistant.types import SearchHit
+
+if TYPE_CHECKING:
+    from .metrics import Metrics
+
+log = logging.getLogger("casepilot.api")
+
+
+class RWLock:
+    """Many readers or one writer; a waiting writer holds new readers back. Not re-entrant. May be
+    released from another thread than the one that acquired it (streams run in a thread pool)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer = False
+        self._waiting = 0
+
+    @contextmanager
+    def read(self) -> Iterator[None]:
+        with self._cond:
+            while self._writer or self._waiting:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        with self._cond:
+            self._waiting += 1
+            while self._writer or self._readers:
+                self._cond.wait()
+            self._waiting -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+
+class InstrumentedLibrary(Library):
+    """A library whose searches are timed into the retrieval-latency histogram."""
+
+    metrics: Metrics | None = None
+
+    def search(self, query: str, k: int = 5, filters: Filters | None = None) -> list[SearchHit]:
+        t0 = time.perf_counter()
+        try:
+            return super().search(query, k, filters)
+        finally:
+            if self.metrics is not None:
+                self.metrics.retrieval.observe(time.perf_counter() - t0)
+
+
+class Tenant:
+    def __init__(self, name: str, library: InstrumentedLibrary, lock_file: Path) -> None:
+        self.name = name
+        self.library = library
+        self.assistant = Assistant(library)
+        self._lock = RWLock()
+        self._lock_file = lock_file
+
+    def _stale(self) -> bool:
+        lib = self.library
+        kw = lib.keywords
+        # another process published a keyword build (BM25Index keeps no public flag for this)
+        if kw._current() != kw._loaded_from:
+            return True
+        return not lib.indexes.in_sync()
+
+    @contextmanager
+    def read(self) -> Iterator[Library]:
+        if self._stale():
+            with self.write():
+                self.library.keywords.refresh()
+                self.library.indexes.ensure_synced()
+        with self._lock.read():
+            yield self.library
+
+    @contextmanager
+    def write(self) -> Iterator[Library]:
+        with self._lock.write():
+            self._lock_file.parent.mkdir(parents=True, exist_ok=True)
+            with self._lock_file.open("a") as f:
+                fcntl.flock(f, fcntl.LOCK_EX)
+                try:
+                    self.library.keywords.refresh()
+                    yield self.library
+                finally:
+                    fcntl.flock(f, fcntl.LOCK_UN)
+
+
+class Tenants:
+    """The process's tenants. The embedders and the store are shared by every tenant's library."""
+
+    def __init__(self, settings: Settings, metrics: Metrics | None = None) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        settings.home.mkdir(parents=True, exist_ok=True)
+        self.store = Store(settings.db_url)
+        self._tenants: dict[str, Tenant] = {}
+        self._lock = threading.Lock()
+        self._embedders: dict[str, Embedder] | None = None
+
+    def _shared_embedders(self) -> dict[str, Any]:
+        if self._embedders is None:
+            s = self.settings
+            self._embedders = {"embedder": make_embedder(s.embedder)}
+            if s.passage_embedder:
+                self._embedders["passage_embedder"] = make_embedder(s.passage_embedder)
+        if "passage_embedder" not in self._embedders:
+            return {}  # no passage space: let the library decide (it would reuse the question model)
+        return dict(self._embedders)
+
+    def get(self, tenant: str) -> Tenant:
+        t = self._tenants.get(tenant)
+        if t is not None:
+            return t
+        with self._lock:
+            t = self._tenants.get(tenant)
+            if t is None:
+                lib = InstrumentedLibrary(self.settings, tenant, store=self.store, **self._shared_embedders())
+                lib.metrics = self.metrics
+                # open everything now, under the lock, rather than racing on first use in two threads
+                _ = lib.retriever, lib.indexes, lib.taxonomy
+                t = Tenant(tenant, lib, self.settings.home / "locks" / f"{_slug(tenant)}.lock")
+                self._tenants[tenant] = t
+                if self.metrics is not None:
+                    self.metrics.tenants.set(len(self._tenants))
+        return t
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def _slug(tenant: str) -> str:
+    from assistant.index.vectors import collection_name
+
+    return collection_name(tenant)
