@@ -5,7 +5,10 @@ vector and keyword indexes.
 * a changed record replaces exactly its old chunks (chunk ids are content-addressed);
 * a record imported with ``status: archived``, or deleted, leaves both indexes at once;
 * the store is written first and is the source of truth: if the process dies half-way, the next
-  run (or the next search) sees that the indexes lag the store and repairs them.
+  run (or the next search) sees that the indexes lag the store and repairs them;
+* with ``settings.redact`` (the default) every text field is redacted (``assistant.redact``) before
+  it is hashed, stored, chunked, indexed or logged; the summary counts what was replaced by kind;
+* tags that are not values of the installed taxonomy are reported, not rejected.
 """
 
 from __future__ import annotations
@@ -15,13 +18,15 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from assistant.errors import InputError
 from assistant.library import Library
+from assistant.redact import Redactor, add_counts, format_counts
 from assistant.store import RecordWrite
-from assistant.types import Chunk, Record
+from assistant.types import Article, Case, Chunk, Record, Ticket
 
 from .chunking import chunk_record
 from .loaders import Loaded, Reject, TaxonomyFile, load_paths
@@ -29,6 +34,8 @@ from .records import content_hash
 
 log = logging.getLogger(__name__)
 ProgressFactory = Callable[[int, str], Any]
+# the free-text fields of each record kind that are redacted (a ticket's are its subject and messages)
+_TEXT_FIELDS = {"case": ("title", "problem", "diagnosis", "solution", "outcome"), "article": ("title", "body")}
 
 
 @dataclass
@@ -45,6 +52,11 @@ class IngestSummary:
     embed_seconds: float = 0.0
     seconds: float = 0.0
     repaired: bool = False
+    # values replaced by a placeholder, per kind (手机号, 身份证号, ...), over every imported record
+    redacted: dict[str, int] = field(default_factory=dict)
+    # (record id, tag) for each tag that is not a value of the installed taxonomy
+    unknown_tags: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def records(self) -> int:
@@ -58,7 +70,16 @@ class IngestSummary:
             "chunks_removed": self.chunks_removed, "embedded": self.embedded,
             "embed_seconds": round(self.embed_seconds, 3), "seconds": round(self.seconds, 3),
             "chunks_per_second": round(self.chunks_written / self.seconds, 1) if self.seconds else 0.0,
+            "redacted": dict(self.redacted),
+            "unknown_tags": [{"id": rid, "tag": tag} for rid, tag in self.unknown_tags],
+            "warnings": list(self.warnings),
         }
+
+    def notes(self) -> list[str]:
+        """Lines for a person, after the counts line: what was redacted, and each warning."""
+        out = [f"redacted: {format_counts(self.redacted)}"] if self.redacted else []
+        out += [f"warning: {w}" for w in self.warnings]
+        return out
 
 
 class _NoProgress:
@@ -82,6 +103,7 @@ class Ingestor:
         self.passage_sections = tuple(s.passage_sections) if library.has_passage_space else ()
         self.article_chunk_tokens = s.article_chunk_tokens
         self.batch_size = s.ingest_batch_size
+        self.redactor = Redactor() if s.redact else None
 
     def chunks_for(self, record: Record) -> list[Chunk]:
         return chunk_record(record, passage_sections=self.passage_sections,
@@ -107,6 +129,9 @@ class Ingestor:
                     continue
                 seen[item.record.id] = item
                 loaded.append(item)
+        if self.redactor is not None:  # a reject may quote a field's value
+            for r in summary.rejected:
+                r.error = self.redactor.redact(r.error).text
         self.ingest_records([x.record for x in loaded], summary)
         summary.seconds = time.perf_counter() - t0
         return summary
@@ -114,6 +139,8 @@ class Ingestor:
     def ingest_records(self, records: Sequence[Record], summary: IngestSummary | None = None) -> IngestSummary:
         t0 = time.perf_counter()
         summary = summary or IngestSummary()
+        records = [self.redact(r, summary.redacted) for r in records]
+        self._check_tags(records, summary)
         lib = self.lib
         idx = lib.indexes
         e0, n0 = idx.embed_seconds, idx.embedded_texts
@@ -130,6 +157,56 @@ class Ingestor:
         summary.embed_seconds += idx.embed_seconds - e0
         summary.seconds = time.perf_counter() - t0
         return summary
+
+    def redact(self, record: Record, counts: dict[str, int] | None = None) -> Record:
+        """The record with every text field redacted (unchanged when ``settings.redact`` is off);
+        what was replaced is added to ``counts``. A name or address that a cue marks in one field
+        (``联系人：王建国``) is redacted in every field of the record; so is a ticket's customer, named
+        by the authors of its customer messages, who is also replaced as the author."""
+        rd = self.redactor
+        if rd is None:
+            return record
+        total = counts if counts is not None else {}
+        if isinstance(record, Ticket):
+            customers = {m.author for m in record.messages if m.role == "customer" and m.author}
+            texts = [record.subject, *(m.text for m in record.messages)]
+        else:
+            customers = set()
+            texts = [getattr(record, f) for f in _TEXT_FIELDS[record.kind]]
+        cued_names, addresses = rd.cued_values(texts)
+        names = sorted(customers | set(cued_names))
+
+        def red(text: str) -> str:
+            res = rd.redact(text, names=names, addresses=addresses)
+            add_counts(total, res.counts)
+            return res.text
+
+        if isinstance(record, Case):
+            return replace(record, title=red(record.title), problem=red(record.problem),
+                           diagnosis=red(record.diagnosis), solution=red(record.solution), outcome=red(record.outcome))
+        if isinstance(record, Article):
+            return replace(record, title=red(record.title), body=red(record.body))
+        authors = {a: red(a) for a in sorted(customers)}  # counted once per ticket, not once per message
+        messages = [replace(m, text=red(m.text), author=authors.get(m.author, m.author)
+                            if m.role == "customer" else m.author) for m in record.messages]
+        return replace(record, subject=red(record.subject), messages=messages)
+
+    def _check_tags(self, records: Sequence[Record], summary: IngestSummary) -> None:
+        """Report tags that the installed taxonomy does not hold (the records still import)."""
+        try:
+            taxonomy = self.lib.taxonomy
+        except InputError as e:
+            summary.warnings.append(f"tags not checked: {e}")
+            return
+        if taxonomy is None:
+            return
+        for r in records:
+            for tag in getattr(r, "tags", ()):
+                if tag not in taxonomy:
+                    summary.unknown_tags.append((r.id, tag))
+                    summary.warnings.append(f"{r.id}: tag {tag!r} is not in the taxonomy")
+        if summary.unknown_tags:
+            log.info("%d tags are not in the taxonomy", len(summary.unknown_tags))
 
     def _batch(self, batch: Sequence[Record], summary: IngestSummary) -> None:
         lib = self.lib
