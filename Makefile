@@ -56,10 +56,14 @@ bench-search: setup
 bench-answer: setup
 	$(PY) -m evals.answer_eval --out bench-out
 
-## make eval: answer quality on the sample library's questions; retrieval quality on AFQMC and BQ dev
+## make eval: answer quality on the sample library's questions; retrieval quality on AFQMC and BQ dev;
+## drafting on JDDC and duplicate detection; tag suggestion on CIC intent and BANKING77; verification thresholds
 eval: setup
 	$(PY) -m evals.answer_eval
 	$(PY) -m evals.retrieval_eval --dev-data $(DEV_DATA)
+	$(PY) -m evals.draft_eval --dev-data $(DEV_DATA)
+	$(PY) -m evals.tag_eval --dev-data $(DEV_DATA)
+	$(PY) -m evals.verify_calibration --dev-data $(DEV_DATA)
 
 clean:
 	rm -rf .casepilot bench-out eval-out

@@ -86,6 +86,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             print("nothing changed")
         if summary.taxonomy:
             print(f"taxonomy: {summary.taxonomy}")
+        for line in summary.notes():
+            print(line)
         if summary.repaired:
             print("note: the indexes had fallen behind the store (an interrupted run?) and were repaired")
     return 2 if summary.rejected else 0

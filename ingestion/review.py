@@ -124,10 +124,9 @@ class Review:
         return d, cid
 
     def _tags(self, d: Draft) -> list[tuple[str, float]]:
-        try:
-            from assistant.tagging import TagSuggester  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:  # tag suggestion not available: the reviewer picks the tags
-            return []
+        """Tags from the library's taxonomy, or none when the suggester abstains (the reviewer picks)."""
+        from assistant.tagging import TagSuggester
+
         s = TagSuggester(self.lib).suggest(f"{d.title} {d.section('problem')}")
         return [] if s.abstained else [(t, c) for t, c in s.tags]
 

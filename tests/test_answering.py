@@ -89,3 +89,13 @@ def test_render_numbers_steps_and_cites_every_sentence() -> None:
     text = render([Sentence("原因句", "C-1", "diagnosis", role="cause"), Sentence("第一步", "C-1", role="step"),
                    Sentence("第二步", "C-1", role="step"), Sentence("另一个办法", "KB-1")])
     assert text.splitlines() == ["原因：原因句 [C-1]", "1. 第一步 [C-1]", "2. 第二步 [C-1]", "另一个办法 [KB-1]"]
+
+
+def test_personal_data_in_a_question_never_reaches_the_log_or_the_turns(lib: Library) -> None:
+    from assistant.conversation import chat
+
+    a = chat(Assistant(lib, support_threshold=0.0), "T-1", "客户手机 13812345678 的打印机连不上WiFi怎么办")
+    assert "13812345678" not in a.question and "[手机号]" in a.question
+    logged = lib.store.answer(lib.tenant, a.id)
+    assert logged is not None and "13812345678" not in logged["question"]
+    assert all("13812345678" not in t["text"] for t in lib.store.turns(lib.tenant, "T-1"))
