@@ -19,6 +19,7 @@ from typing import Any
 # codes with separators (HP-M227, E-1024, v2.3.1); plain alphanumerics (0x8007, M227) are words already
 _CODE = re.compile(r"[A-Za-z0-9]+(?:[-_./:][A-Za-z0-9]+)+")
 _WORD = re.compile(r"[A-Za-z0-9]+|[\u3400-\u9fff\uf900-\ufaff]+")
+_BAND = re.compile(r"^(\d+(?:\.\d+)?)(?:ghz|g)$")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]{2,}")
 
@@ -109,4 +110,5 @@ def keyword_tokens(text: str, *, normalised: bool = False) -> list[str]:
             tokens.append(piece)
     for run in _CJK_RUN.findall(text):
         tokens.extend(bg for i in range(len(run) - 1) if (bg := run[i : i + 2]) not in STOP_WORDS)
-    return tokens
+    # agents say "5G" and "2.4G" for the Wi-Fi bands that cases write as 5GHz and 2.4GHz: one token
+    return [_BAND.sub(r"\1g", t) for t in tokens]

@@ -85,3 +85,11 @@ def test_chunk_ids_change_with_metadata_only() -> None:
     assert {c.id for c in a}.isdisjoint({c.id for c in b})
     assert {c.id for c in a} == {c.id for c in chunk_record(Case(id="C-1", title="t", problem="p",
                                                                   tags=["产品线/打印机"]))}
+
+
+def test_wifi_bands_match_however_they_are_written() -> None:
+    from assistant.text import keyword_tokens
+
+    assert "5g" in keyword_tokens("路由器只开了5G") and "5g" in keyword_tokens("仅开启 5GHz 频段")
+    assert "2.4g" in keyword_tokens("2.4GHz 频段") and "2.4g" in keyword_tokens("2.4G 有開")
+    assert "e-1024" in keyword_tokens("报 E-1024")  # codes stay whole
