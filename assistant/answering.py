@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -26,13 +26,14 @@ from .errors import BackendError
 from .index.filters import Filters
 from .library import Library
 from .store import StoredRecord
-from .text import content_words, normalise
+from .text import content_words, normalise, version_key
 from .types import PASSAGE_SPACE, QUESTION_SPACE, SearchHit
 
 log = logging.getLogger(__name__)
 
 NOT_FOUND = "案例库中没有找到能回答这个问题的案例或文章。"
 UNVERIFIED = "【未核实】"
+STALE_FACTOR = 0.8
 # instructions aimed at the assistant, found inside stored content or a question: content, never orders
 INJECTION = re.compile(
     r"忽略(以上|之前|上述|前面)?(所有|全部)?(的)?(指令|指示|规则|提示)|ignore (all |any )?(previous|above|prior) "
@@ -215,6 +216,23 @@ class Assistant:
         w = self.lib.settings.support_weights
         return sum(w.get(k, 0.0) * v for k, v in f.items()) / (sum(w.values()) or 1.0)
 
+    def rank_stale_lower(self, hits: Sequence[SearchHit], records: dict[str, StoredRecord]) -> list[SearchHit]:
+        """Stale cases rank below fresh ones: a case written for an older version of its product than
+        the current one (``casepilot review set-version``) has its score multiplied by ``STALE_FACTOR``."""
+        versions = self.lib.store.product_versions(self.lib.tenant)
+        if not versions:
+            return list(hits)
+        out = []
+        for h in hits:
+            rec = records.get(h.id)
+            d = rec.data if rec is not None else {}
+            current = versions.get(d.get("product") or "")
+            if rec is not None and rec.kind == "case" and current and version_key(current) > version_key(
+                    d.get("product_version") or ""):
+                h = replace(h, score=h.score * STALE_FACTOR, explain={**h.explain, "stale": current})
+            out.append(h)
+        return sorted(out, key=lambda h: -h.score)
+
     def _similarity(self, claim: str, text: str) -> tuple[float, str]:
         """Passage-space similarity of a claim and the closest sentence of ``text``, with that sentence."""
         from .extractive import units
@@ -293,6 +311,7 @@ class Assistant:
         rq = self.retrieval_query(_strip_injection(question), ticket_rec, conversation)
         hits = self.lib.search(rq, self.k, filters)
         records = {r.id: r for r in (self.lib.store.get(self.lib.tenant, h.id) for h in hits) if r is not None}
+        hits = self.rank_stale_lower(hits, records)
         context = [ContextRecord(h, records[h.id]) for h in hits if h.id in records]
         support = self.support(rq, hits, context)
         answer = Answer(question=question, answer="", citations=[], abstained=True, context=list(hits),

@@ -112,3 +112,8 @@ def keyword_tokens(text: str, *, normalised: bool = False) -> list[str]:
         tokens.extend(bg for i in range(len(run) - 1) if (bg := run[i : i + 2]) not in STOP_WORDS)
     # agents say "5G" and "2.4G" for the Wi-Fi bands that cases write as 5GHz and 2.4GHz: one token
     return [_BAND.sub(r"\1g", t) for t in tokens]
+
+
+def version_key(v: str) -> tuple[int, ...]:
+    """A product version as numbers for comparing ("2.10" > "2.9"); no number sorts first."""
+    return tuple(int(x) for x in re.findall(r"\d+", v)) or (0,)

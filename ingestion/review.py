@@ -24,6 +24,7 @@ from assistant.drafting import Draft, draft_extractive
 from assistant.errors import InputError, NotFound
 from assistant.index.filters import Filters
 from assistant.library import Library
+from assistant.text import version_key
 from assistant.types import PASSAGE_SPACE, QUESTION_SPACE
 
 from .pipeline import Ingestor
@@ -249,7 +250,7 @@ class Review:
             d = r.data
             reasons = []
             current = versions.get(d.get("product") or "")
-            if current and _version_key(current) > _version_key(d.get("product_version") or ""):
+            if current and version_key(current) > version_key(d.get("product_version") or ""):
                 reasons.append(f"{d.get('product')} is now {current}; the case was written for "
                                f"{d.get('product_version') or 'an unknown version'}")
             reviewed = _parse_date(d.get("updated_at") or "") or _parse_date(r.updated_at)
@@ -292,7 +293,3 @@ def _parse_date(s: str) -> datetime | None:
     except ValueError:
         return None
     return d if d.tzinfo else d.replace(tzinfo=UTC)
-
-
-def _version_key(v: str) -> tuple[int, ...]:
-    return tuple(int(x) for x in re.findall(r"\d+", v)) or (0,)

@@ -99,3 +99,16 @@ def test_personal_data_in_a_question_never_reaches_the_log_or_the_turns(lib: Lib
     logged = lib.store.answer(lib.tenant, a.id)
     assert logged is not None and "13812345678" not in logged["question"]
     assert all("13812345678" not in t["text"] for t in lib.store.turns(lib.tenant, "T-1"))
+
+
+def test_a_case_for_an_older_product_version_ranks_below_fresh_ones(lib: Library) -> None:
+    from assistant.store import StoredRecord
+
+    assistant = Assistant(lib, support_threshold=0.0)
+    hits = lib.search("打印机", k=2)
+    recs: dict[str, StoredRecord] = {h.id: r for h in hits if (r := lib.store.get(lib.tenant, h.id))}
+    top = hits[0]
+    lib.store.set_product_version(lib.tenant, recs[top.id].data["product"], "99.0")
+    ranked = assistant.rank_stale_lower(hits, recs)
+    demoted = next(h for h in ranked if h.id == top.id)
+    assert demoted.score == pytest.approx(top.score * 0.8) and demoted.explain["stale"] == "99.0"
