@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from assistant.settings import Settings
@@ -21,7 +21,7 @@ from assistant.settings import Settings
 from . import problems
 from .auth import RateLimiter
 from .config import ApiSettings
-from .deps import AppState
+from .deps import AppState, reject_unknown_query
 from .jobs import ImportJobs
 from .metrics import Metrics
 from .middleware import ApiMiddleware
@@ -51,7 +51,8 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
         jobs.close()
         tenants.close()
 
-    app = FastAPI(title="casepilot", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="casepilot", version="1", description=DESCRIPTION, lifespan=lifespan,
+                  dependencies=[Depends(reject_unknown_query)])
     app.state.casepilot = state
     problems.install(app)
     for module in (answers, records, review, keys, openai_compat, ops):
@@ -60,12 +61,22 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = _problem_media_types(get_openapi(
-                title=app.title, version=app.version, description=app.description, routes=app.routes))
+            doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            app.openapi_schema = _limits(_problem_media_types(doc), settings, api)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _limits(doc: dict[str, Any], settings: Settings, api: ApiSettings) -> dict[str, Any]:
+    """The configured caps, in the document (the request models carry only hard upper bounds)."""
+    schemas = doc.get("components", {}).get("schemas", {})
+    for name in ("AskRequest", "ChatRequest"):
+        schemas[name]["properties"]["question"]["maxLength"] = settings.max_question_chars
+    schemas["AskRequest"]["properties"]["conversation"]["maxItems"] = api.max_conversation_turns
+    schemas["Turn"]["properties"]["text"]["maxLength"] = api.max_turn_chars
+    return doc
 
 
 def _problem_media_types(doc: dict[str, Any]) -> dict[str, Any]:

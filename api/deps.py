@@ -16,7 +16,7 @@ from .auth import Principal, RateLimiter
 from .config import ApiSettings
 from .metrics import Metrics
 from .problems import Problem
-from .schemas import SearchFilters, Turn
+from .schemas import AnswerFilters, SearchFilters, Turn
 from .tenants import Tenants
 
 
@@ -43,6 +43,20 @@ def get_state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(get_state)]
 
 
+def reject_unknown_query(request: Request) -> None:
+    """Unknown query parameters are refused, like unknown body fields (``?tenant=B`` is a 422, not ignored)."""
+    allowed: set[str] = set()
+    todo = [getattr(request.scope.get("route"), "dependant", None)]
+    while todo:
+        d = todo.pop()
+        if d is not None:
+            allowed |= {p.alias for p in d.query_params}
+            todo.extend(d.dependencies)
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        raise Problem(422, "validation_error", f"unknown query parameter(s): {', '.join(unknown)[:200]}")
+
+
 def check_question(question: str, settings: Settings) -> str:
     q = question.strip()
     if not q:
@@ -64,15 +78,12 @@ def check_conversation(turns: list[Turn], api: ApiSettings) -> list[dict[str, st
     return [{"role": t.role, "text": t.text} for t in turns]
 
 
-def to_filters(f: SearchFilters | None, principal: Principal, *, allow_status: bool = True) -> Filters | None:
+def to_filters(f: SearchFilters | AnswerFilters | None, principal: Principal) -> Filters | None:
     """The library's filters. A tenant never appears here: the library is the key's tenant's."""
     if f is None:
         return None
     statuses: tuple[str, ...] = SERVED_STATUSES
-    if f.status:
-        if not allow_status:
-            raise Problem(422, "validation_error", "answers come from approved cases and published articles only; "
-                          "drop filters.status")
+    if isinstance(f, SearchFilters) and f.status:
         if not principal.may("reviewer"):
             raise Problem(403, "forbidden", "only reviewer and admin keys may search other statuses than "
                           "approved and published")

@@ -7,6 +7,7 @@ since imports are idempotent."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -46,7 +47,9 @@ class ImportJobs:
         self.tenants = tenants
         self.metrics = metrics
         self.folder = tenants.settings.home / "uploads"
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="casepilot-import")
+        self.workers = workers
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
 
     def new_upload(self) -> tuple[str, Path]:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -55,7 +58,10 @@ class ImportJobs:
 
     def submit(self, principal: Principal, job_id: str, path: Path, total: int, kind: str | None) -> None:
         self.tenants.store.add_import_job(job_id, principal.tenant, principal.actor, total)
-        self._pool.submit(self._run, principal, job_id, path, kind)
+        with self._lock:  # made on first use, and again after close() (an app may be started twice)
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="casepilot-import")
+            self._pool.submit(self._run, principal, job_id, path, kind)
 
     def _run(self, principal: Principal, job_id: str, path: Path, kind: str | None) -> None:
         from ingestion.pipeline import Ingestor
@@ -86,4 +92,7 @@ class ImportJobs:
         return self.tenants.store.import_job(tenant, job_id)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=False)
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=False)

@@ -103,6 +103,17 @@ HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404:
               415: "unsupported_media_type", 422: "validation_error", 429: "rate_limited"}
 
 
+def _allowed_methods(request: Request) -> str:
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches({**request.scope, "method": "__NONE__"})
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into problem details."""
 
@@ -141,8 +152,10 @@ def install(app: FastAPI) -> None:
             detail = f"{what} {request.method} {request.url.path}"
         if exc.status_code == 400 and "parsing the body" in detail:
             code, detail = "malformed_body", "the body is not valid JSON in UTF-8"
-        return problem_response(exc.status_code, code, detail, headers=dict(exc.headers or {}),
-                                path=request.url.path)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method of the path, not only the first route's (Starlette's)
+            headers["Allow"] = _allowed_methods(request)
+        return problem_response(exc.status_code, code, detail, headers=headers, path=request.url.path)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("%s %s failed", request.method, request.url.path)

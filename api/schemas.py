@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 Role = Literal["agent", "reviewer", "admin"]
 Kind = Literal["case", "article"]
@@ -17,6 +17,8 @@ ID = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f#]+$")
 
 
 class Request_(BaseModel):
+    """Unknown fields are 422s; so are booleans given as numbers or strings (``"explain": 0``)."""
+
     model_config = ConfigDict(extra="forbid")
 
 
@@ -39,13 +41,26 @@ class SearchFilters(Request_):
     status: list[Status] = Field(default_factory=list, max_length=7)
 
 
+class AnswerFilters(Request_):
+    """Answers come from approved cases and published articles only; these narrow them further."""
+
+    kind: list[Kind] = Field(default_factory=list, max_length=2)
+    product: list[str] = Field(default_factory=list, max_length=20)
+    tag: list[str] = Field(default_factory=list, max_length=20)
+    id: list[str] = Field(default_factory=list, max_length=100)
+
+
+QUESTION_DOC = "the agent's question; its length limit is CASEPILOT_MAX_QUESTION_CHARS (the document shows it)"
+
+
 class AskRequest(Request_):
-    question: str = Field(max_length=100_000, description="the agent's question (CASEPILOT_MAX_QUESTION_CHARS applies)")
+    question: str = Field(max_length=100_000, pattern=r"\S", description=QUESTION_DOC)
     ticket_id: str | None = Field(default=None, min_length=1, max_length=200,
                                   description="a stored ticket whose subject and last messages inform the answer")
     conversation: list[Turn] = Field(default_factory=list, description="earlier turns, oldest first")
-    filters: SearchFilters | None = None
-    stream: bool = Field(default=False, description="answer as Server-Sent Events (so does Accept: text/event-stream)")
+    filters: AnswerFilters | None = None
+    stream: StrictBool = Field(default=False,
+                               description="answer as Server-Sent Events (so does Accept: text/event-stream)")
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"question": "客户的打印机连不上WiFi，路由器只开了5G，怎么办？"},
@@ -55,8 +70,9 @@ class AskRequest(Request_):
 
 
 class ChatRequest(Request_):
-    ticket_id: str = Field(min_length=1, max_length=200, description="the ticket (or any chat thread id)")
-    question: str = Field(max_length=100_000)
+    ticket_id: str = Field(min_length=1, max_length=200, pattern=r"\S",
+                           description="the ticket (or any chat thread id)")
+    question: str = Field(max_length=100_000, pattern=r"\S", description=QUESTION_DOC)
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"ticket_id": "T-2024-0301", "question": "客户说每月被扣两次费，怎么处理？"}]})
@@ -101,7 +117,7 @@ class SearchRequest(Request_):
     query: str = Field(min_length=1, max_length=2000)
     k: int = Field(default=5, ge=1, le=100)
     filters: SearchFilters | None = None
-    explain: bool = False
+    explain: StrictBool = False
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"query": "印表機連不上網路", "k": 3}, {"query": "E-1024", "filters": {"kind": ["case"]}, "explain": True}]})
@@ -144,7 +160,7 @@ class RecordOut(BaseModel):
 
 
 class FeedbackRequest(Request_):
-    helpful: bool
+    helpful: StrictBool
     comment: str = Field(default="", max_length=2000)
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
@@ -154,7 +170,7 @@ class FeedbackRequest(Request_):
 class FeedbackOut(BaseModel):
     id: int | None
     answer_id: str
-    helpful: bool
+    helpful: StrictBool
     comment: str
     created_at: str
 
@@ -218,7 +234,7 @@ class ImportJobOut(BaseModel):
 
 class DraftRequest(Request_):
     ticket_id: str = Field(min_length=1, max_length=200)
-    redraft: bool = Field(default=False, description="draft again a ticket whose draft was already decided")
+    redraft: StrictBool = Field(default=False, description="draft again a ticket whose draft was already decided")
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"ticket_id": "T-2024-0301"}]})
 
@@ -381,7 +397,7 @@ class ChatCompletionRequest(BaseModel):
 
     model: str = Field(default="casepilot", max_length=200)
     messages: list[ChatMessage] = Field(min_length=1, max_length=500)
-    stream: bool = False
+    stream: StrictBool = False
 
 
 class CompletionMessage(BaseModel):

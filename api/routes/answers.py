@@ -22,7 +22,10 @@ from . import ERRORS
 router = APIRouter(prefix="/v1", tags=["answers"])
 
 SSE_DOC = {"text/event-stream": {
-    "schema": {"type": "string"},
+    "schema": {"type": "object", "required": ["data"], "description": "one Server-Sent Event",
+               "properties": {"event": {"type": "string", "enum": ["delta", "answer", "error"]},
+                              "data": {"type": "string", "contentMediaType": "application/json",
+                                       "description": "delta: {text}; answer: AnswerOut; error: ProblemOut"}}},
     "example": 'event: delta\ndata: {"text": "1. 登录路由器后台 [C-000101]\\n"}\n\n'
                'event: answer\ndata: {"id": "…", "answer": "…", "citations": [...], "abstained": false, ...}\n\n'}}
 
@@ -49,7 +52,7 @@ def ask(body: AskRequest, p: Agent, st: State,
         accept: Annotated[str, Header(include_in_schema=False)] = "") -> Any:
     question = check_question(body.question, st.settings)
     conversation = check_conversation(body.conversation, st.api)
-    filters = to_filters(body.filters, p, allow_status=False)
+    filters = to_filters(body.filters, p)
     tenant = st.tenants.get(p.tenant)
     if body.ticket_id:
         rec = tenant.library.store.get(p.tenant, body.ticket_id)

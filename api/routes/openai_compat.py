@@ -67,7 +67,10 @@ def extra_of(a: Answer) -> dict[str, Any]:
 
 @router.post("/chat/completions", summary="OpenAI-compatible chat completion (stream or not), answered from the "
              "library with citations", response_model=ChatCompletionOut,
-             responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
+             responses={200: {"content": {"text/event-stream": {"schema": {
+                 "type": "object", "required": ["data"], "description": "one Server-Sent Event",
+                 "properties": {"data": {"type": "string",
+                                         "description": "a chat.completion.chunk (JSON), or [DONE]"}}}}},
                               "description": "a chat.completion, or with stream=true chat.completion.chunk events "
                               "ending with data: [DONE]; the last chunk carries the casepilot field"}, **ERRORS})
 def chat_completions(body: ChatCompletionRequest, p: Agent, st: State) -> Any:

@@ -40,7 +40,7 @@ def read_record(record_id: RecordId, p: Agent, st: State) -> RecordOut:
 
 
 IMPORT_BODY = {"content": {"application/x-ndjson": {
-    "schema": {"type": "string", "format": "binary"},
+    "schema": {"type": "string", "minLength": 1, "pattern": "\\S"},
     "example": '{"kind": "case", "id": "C-1", "title": "打印机连不上WiFi", "problem": "…", "solution": "1. …"}\n'
                '{"kind": "article", "id": "KB-1", "title": "无线配置指南", "body": "…"}\n'}},
     "required": True, "description": "JSON Lines: one case, article or ticket a line (DESIGN.md), UTF-8"}
@@ -81,7 +81,7 @@ async def create_import(request: Request, p: Admin, st: State,
     await anyio.to_thread.run_sync(jobs.submit, p, job_id, path, total, kind)
     job = jobs.get(p.tenant, job_id)
     assert job is not None
-    return ImportJobOut.model_validate({**job, "summary": None})
+    return ImportJobOut.model_validate({**job, "summary": job["summary"] or None})
 
 
 @router.get("/imports/{job_id}", summary="An import job's progress, and its summary (with rejects) when done",
