@@ -8,12 +8,9 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
@@ -24,6 +21,7 @@ from assistant.tagging import TagSuggester, noisy_or, parse_tags
 from assistant.taxonomy import Taxonomy
 from ingestion.pipeline import Ingestor
 from tests.conftest import SAMPLE, case, write_jsonl
+from tests.stub_openai import ChatStub, chat_server
 
 TAXONOMY = SAMPLE / "taxonomy.yaml"
 
@@ -129,51 +127,9 @@ def test_prompt_renders_the_values_in_a_data_block(tag_lib: Library) -> None:
 # ---- the openai: source, through the real client ------------------------------------------------
 
 
-class TagStub(BaseHTTPRequestHandler):
-    """Each request takes the next reply: an HTTP status (int) or the message content (str)."""
-
-    replies: ClassVar[list[int | str]] = []
-    requests: ClassVar[list[dict[str, Any]]] = []
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        TagStub.requests.append(body)
-        reply = TagStub.replies.pop(0) if TagStub.replies else '{"tags": []}'
-        if isinstance(reply, int):
-            self._json(reply, {"error": {"message": "model crashed", "type": "server_error"}})
-        else:
-            self._json(200, {"id": "chatcmpl-stub", "object": "chat.completion", "created": 0, "model": body["model"],
-                             "choices": [{"index": 0, "finish_reason": "stop",
-                                          "message": {"role": "assistant", "content": reply}}]})
-
-    def _json(self, status: int, obj: dict[str, Any]) -> None:
-        raw = json.dumps(obj, ensure_ascii=False).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
-
-
-@contextmanager
-def tag_server() -> Iterator[str]:
-    TagStub.replies, TagStub.requests = [], []
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), TagStub)
-    srv.daemon_threads = True
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{srv.server_address[1]}/v1"
-    finally:
-        srv.shutdown()
-        srv.server_close()
-
-
 @pytest.fixture
 def llm_tag_lib(tag_lib: Library, monkeypatch: pytest.MonkeyPatch) -> Iterator[Library]:
-    with tag_server() as url:
+    with chat_server() as url:
         monkeypatch.setenv("OPENAI_BASE_URL", url)
         monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
         s = tag_lib.settings
@@ -185,12 +141,12 @@ TEXT = "客户的打印机连不上WiFi"
 
 
 def test_model_choice_keeps_only_taxonomy_values(llm_tag_lib: Library) -> None:
-    TagStub.replies = ['{"tags": ["渠道/电话", "问题类型/外星人入侵"]}']
+    ChatStub.script = ['raw:{"tags": ["渠道/电话", "问题类型/外星人入侵"]}']
     s = TagSuggester(llm_tag_lib, abstain_below=0.0).suggest(TEXT, k=10)
     tags = dict(s.tags)
     assert "问题类型/外星人入侵" not in tags and not s.fallback
     assert tags["渠道/电话"] == pytest.approx(0.7)  # named by the model only
-    sent = TagStub.requests[-1]
+    sent = ChatStub.requests[-1]
     assert sent["model"] == "stub-model"
     assert TEXT in sent["messages"][1]["content"].split("<text>")[1]
     # the model's choice adds to the other evidence (noisy-OR)
@@ -201,7 +157,7 @@ def test_model_choice_keeps_only_taxonomy_values(llm_tag_lib: Library) -> None:
 
 def test_model_failure_falls_back_to_neighbours_and_synonyms(llm_tag_lib: Library,
                                                              caplog: pytest.LogCaptureFixture) -> None:
-    TagStub.replies = [500]
+    ChatStub.script = ["500"]
     s = TagSuggester(llm_tag_lib, abstain_below=0.0).suggest(TEXT, k=10)
     assert "HTTP 500" in s.fallback and "HTTP 500" in caplog.text
     llm_tag_lib.settings.llm = "extractive"
