@@ -124,19 +124,25 @@ class USEEmbedder:
         return _normalise_rows(np.atleast_2d(self._model.encode([text])))[0]
 
 
+def openai_client(base_url: str | None, api_key: str | None, timeout: float, max_retries: int) -> Any:
+    """The ``openai`` client for an OpenAI-compatible endpoint (``OPENAI_BASE_URL``, ``OPENAI_API_KEY``
+    unless given): its own timeouts and bounded retries with backoff on 429, 5xx and timeouts."""
+    from openai import OpenAI
+
+    return OpenAI(
+        base_url=base_url or os.environ.get("OPENAI_BASE_URL"),
+        api_key=api_key or os.environ.get("OPENAI_API_KEY") or "not-needed",
+        timeout=timeout,
+        max_retries=max_retries,
+    )
+
+
 class OpenAIEmbedder:
     """Any OpenAI-compatible ``/v1/embeddings`` endpoint (``OPENAI_BASE_URL``, ``OPENAI_API_KEY``)."""
 
     def __init__(self, model: str, *, base_url: str | None = None, api_key: str | None = None,
                  timeout: float = 30.0, max_retries: int = 2) -> None:
-        from openai import OpenAI
-
-        self._client = OpenAI(
-            base_url=base_url or os.environ.get("OPENAI_BASE_URL"),
-            api_key=api_key or os.environ.get("OPENAI_API_KEY") or "not-needed",
-            timeout=timeout,
-            max_retries=max_retries,
-        )
+        self._client = openai_client(base_url, api_key, timeout, max_retries)
         self._model = model
         self.model_id = f"openai:{model}"
         self.dim = 0  # learnt from the first response

@@ -14,7 +14,6 @@ them like the extractive engine's before anything is shown.
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -23,6 +22,7 @@ import prompts
 
 from .answering import NOT_FOUND, Sentence
 from .context import ContextRecord, assemble, render_blocks
+from .embeddings import openai_client
 from .errors import BackendError, ConfigError
 from .settings import Settings
 
@@ -41,16 +41,9 @@ class ChatModel:
 
     def __init__(self, model: str, *, base_url: str | None = None, api_key: str | None = None,
                  timeout: float = 60.0, max_retries: int = 2, temperature: float = 0.1) -> None:
-        from openai import OpenAI
-
         self.model = model
         self.temperature = temperature
-        self._client = OpenAI(
-            base_url=base_url or os.environ.get("OPENAI_BASE_URL"),
-            api_key=api_key or os.environ.get("OPENAI_API_KEY") or "not-needed",
-            timeout=timeout,
-            max_retries=max_retries,
-        )
+        self._client = openai_client(base_url, api_key, timeout, max_retries)
         self.timeout = timeout
 
     def _error(self, e: Exception) -> BackendError:
@@ -68,7 +61,7 @@ class ChatModel:
     def complete(self, messages: list[dict[str, str]]) -> str:
         try:
             resp: Any = self._client.chat.completions.create(
-                model=self.model, messages=messages, temperature=self.temperature)  # type: ignore[arg-type]
+                model=self.model, messages=messages, temperature=self.temperature)
             content = resp.choices[0].message.content
         except BackendError:
             raise
@@ -81,7 +74,7 @@ class ChatModel:
     def stream(self, messages: list[dict[str, str]]) -> Iterator[str]:
         try:
             stream: Any = self._client.chat.completions.create(
-                model=self.model, messages=messages, temperature=self.temperature, stream=True)  # type: ignore[arg-type]
+                model=self.model, messages=messages, temperature=self.temperature, stream=True)
             got = False
             for chunk in stream:
                 if not chunk.choices:
