@@ -9,7 +9,8 @@ The library is not designed for concurrent mutation, so each tenant has a reader
   on 2 cores (tests/test_api_concurrency.py: identical answers from 8 threads as from one). The one
   thing a read may mutate is the keyword index reloading a build that another process published, or
   an index repair; before each read that state is checked, and when it moved the reload / repair runs
-  under the write lock, so readers never see a half-swapped index.
+  under the write lock, so readers never see a half-swapped index;
+* another process's writes are caught up with before a read or a write (``Tenants.reopen``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -92,12 +93,18 @@ class InstrumentedLibrary(Library):
 
 
 class Tenant:
-    def __init__(self, name: str, library: InstrumentedLibrary, lock_file: Path) -> None:
+    def __init__(self, name: str, library: InstrumentedLibrary, lock_file: Path, tenants: Tenants) -> None:
         self.name = name
         self.library = library
         self.assistant = Assistant(library)
+        self.tenants = tenants
         self._lock = RWLock()
         self._lock_file = lock_file
+        self.seen = library.store.generation(name)  # the store generation this process's indexes reflect
+
+    def _foreign(self) -> bool:
+        """Another process changed this tenant's chunks since this process last looked."""
+        return self.library.store.generation(self.name) != self.seen
 
     def _stale(self) -> bool:
         lib = self.library
@@ -109,28 +116,48 @@ class Tenant:
 
     @contextmanager
     def read(self) -> Iterator[Library]:
-        if self._stale():
-            with self.write():
-                self.library.keywords.refresh()
-                self.library.indexes.ensure_synced()
-        with self._lock.read():
+        if self._foreign() or self._stale():
+            with self.write() as lib:
+                lib.indexes.ensure_synced()
+        with self.tenants.chroma_lock.read(), self._lock.read():
             yield self.library
 
     @contextmanager
     def write(self) -> Iterator[Library]:
-        with self._lock.write():
+        """Exclusive, in this process (the tenant's lock) and across processes (flock). Entered only
+        once this process's vector collections show every other process's writes (see Tenants.reopen)."""
+        while True:
+            if self._foreign():
+                self.tenants.reopen()
+            stack = ExitStack()
+            stack.enter_context(self.tenants.chroma_lock.read())
+            stack.enter_context(self._lock.write())
             self._lock_file.parent.mkdir(parents=True, exist_ok=True)
-            with self._lock_file.open("a") as f:
-                fcntl.flock(f, fcntl.LOCK_EX)
-                try:
-                    self.library.keywords.refresh()
-                    yield self.library
-                finally:
-                    fcntl.flock(f, fcntl.LOCK_UN)
+            f = stack.enter_context(self._lock_file.open("a"))
+            fcntl.flock(f, fcntl.LOCK_EX)
+            stack.callback(fcntl.flock, f, fcntl.LOCK_UN)
+            if not self._foreign():
+                break
+            stack.close()  # another process wrote in between: reopen and try again
+        try:
+            self.library.keywords.refresh()
+            yield self.library
+        finally:
+            try:
+                self.seen = self.library.store.generation(self.name)
+            finally:
+                stack.close()
 
 
 class Tenants:
-    """The process's tenants. The embedders and the store are shared by every tenant's library."""
+    """The process's tenants. The embedders and the store are shared by every tenant's library.
+
+    Chroma's local ``PersistentClient`` keeps each collection's HNSW index in memory and does not see
+    vectors that another process added (measured: ``count()`` does, ``query()`` does not, until the
+    client's system is rebuilt). So when a tenant's store generation moved without this process, every
+    library drops its Chroma client and collections (``reopen``), under ``chroma_lock`` held
+    exclusively, before anything reads or writes vectors again. With a Chroma server
+    (``CASEPILOT_CHROMA_URL``) there is nothing to reopen."""
 
     def __init__(self, settings: Settings, metrics: Metrics | None = None) -> None:
         self.settings = settings
@@ -140,6 +167,24 @@ class Tenants:
         self._tenants: dict[str, Tenant] = {}
         self._lock = threading.Lock()
         self._embedders: dict[str, Embedder] | None = None
+        self.chroma_lock = RWLock()
+        self.reopened = 0
+
+    def reopen(self) -> None:
+        with self.chroma_lock.write():
+            if not any(t._foreign() for t in self._tenants.values()):
+                return  # caught up meanwhile (e.g. the change was this process's own write, now finished)
+            if self.settings.chroma_url is None:
+                from chromadb.api.client import SharedSystemClient
+
+                SharedSystemClient.clear_system_cache()
+                self.reopened += 1
+            for t in list(self._tenants.values()):
+                for attr in ("chroma", "spaces", "indexes", "retriever"):
+                    t.library.__dict__.pop(attr, None)
+                _ = t.library.retriever, t.library.indexes
+                t.seen = t.library.store.generation(t.name)
+            log.info("reopened the vector store after another process wrote to it")
 
     def _shared_embedders(self) -> dict[str, Any]:
         if self._embedders is None:
@@ -162,7 +207,7 @@ class Tenants:
                 lib.metrics = self.metrics
                 # open everything now, under the lock, rather than racing on first use in two threads
                 _ = lib.retriever, lib.indexes, lib.taxonomy
-                t = Tenant(tenant, lib, self.settings.home / "locks" / f"{_slug(tenant)}.lock")
+                t = Tenant(tenant, lib, self.settings.home / "locks" / f"{_slug(tenant)}.lock", self)
                 self._tenants[tenant] = t
                 if self.metrics is not None:
                     self.metrics.tenants.set(len(self._tenants))

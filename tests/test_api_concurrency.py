@@ -1,0 +1,117 @@
+"""Several processes on one CASEPILOT_HOME, and concurrent reads inside one process.
+
+* one ``casepilot serve`` (two uvicorn workers) imports a case; a second server process on the same
+  home, which had already searched (so its keyword index and vector collections were loaded),
+  finds it and cites it;
+* searches and answers from 8 threads at once equal those of one thread (the measurement behind
+  sharing the tenant lock between readers, api/tenants.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from api.auth import create_key
+from api.tenants import Tenants
+from assistant.settings import Settings
+from assistant.store import Store
+from ingestion.pipeline import Ingestor
+from tests.conftest import case, write_jsonl
+from tests.test_api import free_port
+
+ENV = {"CASEPILOT_EMBEDDER": "hash", "CASEPILOT_PASSAGE_EMBEDDER": "hash", "CASEPILOT_ABSTAIN_BELOW": "0"}
+
+
+def serve(home: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {**os.environ, **ENV, "CASEPILOT_HOME": str(home)}
+    p = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", str(workers)],
+                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return p, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    p.kill()
+    raise RuntimeError(f"casepilot serve did not start: {p.stderr.read().decode() if p.stderr else ''}")
+
+
+@pytest.fixture
+def two_servers(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    home = tmp_path / "home"
+    settings = Settings(home=home, embedder="hash", passage_embedder="hash")
+    tenants = Tenants(settings)
+    Ingestor(tenants.get("default").library).ingest_paths([write_jsonl(tmp_path / "a.jsonl", [
+        case("C-1"), case("C-2", "账单重复扣费", tags=["产品线/计费系统"], product="云账通")])])
+    store = Store(settings.db_url)
+    keys = {r: create_key(store, "default", r)["key"] for r in ("agent", "admin")}
+    tenants.close()
+    store.close()
+    (p1, url1), (p2, url2) = serve(home, 2), serve(home, 1)
+    try:
+        yield {"writer": url1, "reader": url2, "keys": keys}
+    finally:
+        for p in (p1, p2):
+            p.terminate()
+            p.wait(15)
+
+
+def test_a_case_imported_through_one_server_is_found_by_another(two_servers: dict[str, Any]) -> None:
+    admin = {"Authorization": f"Bearer {two_servers['keys']['admin']}"}
+    agent = {"Authorization": f"Bearer {two_servers['keys']['agent']}"}
+    with httpx.Client(base_url=two_servers["reader"], headers=agent, timeout=60) as reader:
+        before = reader.post("/v1/search", json={"query": "扫描仪无法识别U盘", "k": 5}).json()["results"]
+        assert "C-NEW" not in [h["id"] for h in before]
+        with httpx.Client(base_url=two_servers["writer"], headers=admin, timeout=60) as writer:
+            body = json.dumps(case("C-NEW", "扫描仪无法识别U盘", problem="扫描仪插入U盘没有反应。",
+                                   solution="1. 把U盘格式化为FAT32\n2. 重新插入扫描仪"), ensure_ascii=False)
+            job = writer.post("/v1/imports", content=body.encode() + b"\n",
+                              headers={"Content-Type": "application/x-ndjson"}).json()["id"]
+            for _ in range(200):  # any worker of the writer server can report the job
+                j = writer.get(f"/v1/imports/{job}").json()
+                if j["status"] == "done":
+                    break
+                time.sleep(0.1)
+            assert j["status"] == "done" and j["summary"]["added"] == 1
+        hits = reader.post("/v1/search", json={"query": "扫描仪无法识别U盘", "k": 1, "explain": True}).json()["results"]
+        assert hits[0]["id"] == "C-NEW"
+        # found by the dense retrievers too, not only by the reloaded keyword index
+        assert {"question", "keyword"} <= set(hits[0]["explain"]["ranks"])
+        a = reader.post("/v1/ask", json={"question": "扫描仪无法识别U盘怎么办"}).json()
+        assert "C-NEW" in {c["id"] for c in a["citations"]}
+
+
+def test_concurrent_reads_equal_serial_reads(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "h", embedder="hash", passage_embedder="hash", abstain_below=0.0)
+    tenants = Tenants(settings)
+    t = tenants.get("default")
+    Ingestor(t.library).ingest_paths([write_jsonl(tmp_path / "a.jsonl", [
+        case(f"C-{i}", title, problem=f"{title}，客户很着急。") for i, title in enumerate(
+            ["打印机连不上WiFi", "账单重复扣费", "快递延误三天", "APP登录收不到验证码", "智能门锁离线", "发票抬头开错",
+             "打印机卡纸", "退款被拒绝"])])])
+    questions = ["打印机连不上网", "每月被扣两次费", "包裹三天没到", "验证码收不到", "门锁连不上网", "发票开错了",
+                 "卡纸怎么办", "退款申请被拒"] * 4
+
+    def one(q: str) -> tuple[list[str], str, list[str]]:
+        with t.read() as lib:
+            hits = [h.id for h in lib.search(q, 5)]
+            a = t.assistant.ask(q)
+        return hits, a.answer, [c.id for c in a.citations]
+
+    serial = [one(q) for q in questions]
+    with ThreadPoolExecutor(8) as ex:
+        parallel = list(ex.map(one, questions))
+    assert parallel == serial
+    tenants.close()
