@@ -1,0 +1,127 @@
+"""Load test of the HTTP API: ``casepilot serve`` on a temporary home holding the sample library
+(default models), then N concurrent clients asking the sample questions through ``POST /v1/ask`` for
+D seconds. Prints throughput, p50 / p95 / p99 latency and the error count as a Markdown table.
+
+    python -m evals.bench_api [--clients 20] [--seconds 60] [--workers 1] [--out bench-out]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "ingestion" / "sample_library"
+QUESTIONS = ROOT / "evals" / "datasets" / "sample_questions.jsonl"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _cli(home: Path, *args: str) -> str:
+    env = {**os.environ, "CASEPILOT_HOME": str(home)}
+    r = subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, capture_output=True, text=True, check=False)
+    if r.returncode not in (0, 2):
+        raise SystemExit(f"casepilot {' '.join(args)} failed:\n{r.stderr}")
+    return r.stdout
+
+
+def run(clients: int, seconds: float, workers: int) -> dict[str, Any]:
+    home = Path(tempfile.mkdtemp(prefix="cp-bench-api-"))
+    server = None
+    try:
+        _cli(home, "ingest", str(SAMPLE), "--json")
+        key = json.loads(_cli(home, "keys", "create", "--role", "agent", "--name", "bench", "--json"))["key"]
+        port = _free_port()
+        env = {**os.environ, "CASEPILOT_HOME": str(home), "CASEPILOT_API_RATE_PER_MINUTE": "0"}
+        server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port),
+                                   "--workers", str(workers)], env=env, stderr=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(600):
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        questions = [json.loads(ln)["question"] for ln in QUESTIONS.read_text(encoding="utf-8").splitlines() if ln]
+        headers = {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=url, headers=headers, timeout=120) as c:  # warm up: models, indexes
+            c.post("/v1/ask", json={"question": questions[0]}).raise_for_status()
+        latencies: list[float] = []
+        errors: list[str] = []
+        lock = threading.Lock()
+        stop = time.perf_counter() + seconds
+
+        def client(n: int) -> None:
+            i = n
+            with httpx.Client(base_url=url, headers=headers, timeout=120) as c:
+                while time.perf_counter() < stop:
+                    q = questions[i % len(questions)]
+                    i += clients
+                    t0 = time.perf_counter()
+                    try:
+                        r = c.post("/v1/ask", json={"question": q})
+                        ok = r.status_code == 200
+                        err = "" if ok else f"{r.status_code} {r.text[:100]}"
+                    except httpx.HTTPError as e:
+                        ok, err = False, f"{type(e).__name__}: {e}"
+                    dt = time.perf_counter() - t0
+                    with lock:
+                        (latencies.append(dt) if ok else errors.append(err))
+
+        t0 = time.perf_counter()
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - t0
+        lat = np.array(latencies or [0.0]) * 1000
+        return {"clients": clients, "seconds": round(wall, 1), "workers": workers, "requests": len(latencies),
+                "throughput": round(len(latencies) / wall, 2), "p50_ms": round(float(np.percentile(lat, 50)), 1),
+                "p95_ms": round(float(np.percentile(lat, 95)), 1), "p99_ms": round(float(np.percentile(lat, 99)), 1),
+                "errors": len(errors), "first_errors": errors[:3]}
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(30)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--clients", type=int, default=20)
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    ap.add_argument("--out", type=Path, help="also write api.json here")
+    args = ap.parse_args()
+    r = run(args.clients, args.seconds, args.workers)
+    print("| clients | workers | seconds | answers | answers/s | p50 ms | p95 ms | p99 ms | errors |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"| {r['clients']} | {r['workers']} | {r['seconds']} | {r['requests']} | {r['throughput']} | {r['p50_ms']} | "
+          f"{r['p95_ms']} | {r['p99_ms']} | {r['errors']} |")
+    for e in r["first_errors"]:
+        print(f"error: {e}", file=sys.stderr)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "api.json").write_text(json.dumps(r, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
