@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
     settings = settings or Settings()
     api = api_settings or ApiSettings()
     metrics = Metrics()
-    tenants = Tenants(settings, metrics)
+    tenants = Tenants(settings, metrics, api.max_concurrent_reads)
     jobs = ImportJobs(tenants, metrics, api.max_import_jobs_running)
     state = AppState(settings=settings, api=api, tenants=tenants, metrics=metrics,
                      limiter=RateLimiter(api.rate_per_minute, api.rate_burst), jobs=jobs)

@@ -19,4 +19,7 @@ class ApiSettings(BaseSettings):
     max_conversation_turns: int = Field(default=50, ge=0, description="earlier turns a request may carry")
     max_turn_chars: int = Field(default=8000, ge=1, description="characters of one earlier turn")
     chat_history_turns: int = Field(default=10, ge=0, description="stored turns /v1/chat resolves a question against")
+    # searches and answers computed at once per process; more wait in line (bounds the work in flight;
+    # throughput with 20 clients equalled one-at-a-time throughput on 2 cores either way)
+    max_concurrent_reads: int = Field(default=0, ge=0, description="0: the number of CPUs")
     max_import_jobs_running: int = Field(default=2, ge=1, description="import jobs run at once per process")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -119,7 +120,7 @@ class Tenant:
         if self._foreign() or self._stale():
             with self.write() as lib:
                 lib.indexes.ensure_synced()
-        with self.tenants.chroma_lock.read(), self._lock.read():
+        with self.tenants.slots, self.tenants.chroma_lock.read(), self._lock.read():
             yield self.library
 
     @contextmanager
@@ -159,8 +160,9 @@ class Tenants:
     exclusively, before anything reads or writes vectors again. With a Chroma server
     (``CASEPILOT_CHROMA_URL``) there is nothing to reopen."""
 
-    def __init__(self, settings: Settings, metrics: Metrics | None = None) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics | None = None, max_reads: int = 0) -> None:
         self.settings = settings
+        self.slots = threading.BoundedSemaphore(max_reads or os.cpu_count() or 2)
         self.metrics = metrics
         settings.home.mkdir(parents=True, exist_ok=True)
         self.store = Store(settings.db_url)
