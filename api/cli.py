@@ -475,6 +475,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("status", parents=[common], help="what the library holds")
     s.set_defaults(func=cmd_status)
 
+    from api.cli_eval import register_eval
     from api.cli_review import register_review
     from api.cli_tags import register_tags
 
@@ -483,6 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
     from api.cli_serve import register_serve
 
     register_serve(sub, common)
+    register_eval(sub, common)
     return p
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,7 +199,7 @@ def _draft(r: _Row, rid: str) -> DraftItem:
 
 
 MAIN_FIELD = {"answer": "question", "tag": "text", "draft": "ticket"}
-PARSERS = {"answer": _answer, "tag": _tag, "draft": _draft}
+PARSERS: dict[str, Callable[[_Row, str], Any]] = {"answer": _answer, "tag": _tag, "draft": _draft}
 
 
 def load_dataset(path: Path | str, kind: str | None = None) -> Dataset:
@@ -243,7 +244,7 @@ def load_dataset(path: Path | str, kind: str | None = None) -> Dataset:
             r.bad("id", "expected a string")
             rid = None
         rid_s = str(rid) if rid is not None else ""
-        item = PARSERS[kind](r, rid_s)
+        item: Any = PARSERS[kind](r, rid_s)
         item.id = item.id or f"L{n}"
         if item.id in seen:
             r.bad("id", f"duplicate id {item.id!r} (first on line {seen[item.id]})")

@@ -184,8 +184,10 @@ ANSWER_METRICS: list[Metric] = [
     Metric("ndcg@10", _mean_of("ndcg@10"), doc="binary-relevance nDCG over the first 10"),
     Metric("citation_precision", _citation_precision, gated=True,
            doc="cited records that are gold, over all citations of answered items (micro)"),
-    Metric("citation_recall", _mean_of("citation_recall"), doc="share of an item's gold records cited (0 if abstained)"),
-    Metric("answer_hit_rate", _mean_of("answer_hit"), gated=True, doc="answerable items whose answer cites a gold record"),
+    Metric("citation_recall", _mean_of("citation_recall"),
+           doc="share of an item's gold records cited (0 if abstained)"),
+    Metric("answer_hit_rate", _mean_of("answer_hit"), gated=True,
+           doc="answerable items whose answer cites a gold record"),
     Metric("abstention_precision", _abst_precision, gated=True, doc="abstentions on unanswerable items"),
     Metric("abstention_recall", _abst_recall, gated=True, doc="unanswerable items abstained on"),
     Metric("verified_share", _verified, doc="sentences whose citation passed verification, over all cited sentences "

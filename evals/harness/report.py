@@ -21,8 +21,9 @@ from . import metrics as M
 
 Block = tuple[Any, ...]
 WORST = 15
-SEVERITY = {"answered an unanswerable question": 0, "retrieval miss": 1, "generation error (gold retrieved, not cited)": 2,
-            "retrieval miss (abstained)": 3, "abstained with gold retrieved": 4, "partly wrong citations": 5}
+SEVERITY = {"answered an unanswerable question": 0, "retrieval miss": 1,
+            "generation error (gold retrieved, not cited)": 2, "retrieval miss (abstained)": 3,
+            "abstained with gold retrieved": 4, "partly wrong citations": 5}
 
 
 def _fmt(v: Any) -> str:
@@ -110,7 +111,7 @@ def plots(out: Path, kind: str, summary: dict[str, Any], rows: Sequence[dict[str
         made.append((_save(plt, fig, out, "fill_rate.png"), "Section fill rate of the drafts"))
     cats = summary.get("by_category") or {}
     if cats:
-        keys = [k for k in (next(iter(cats.values())).keys()) if k != "items"][:3]
+        keys = [k for k in next(iter(cats.values())) if k != "items"][:3]
         fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(cats)), 3.4))
         width = 0.8 / max(1, len(keys))
         names = list(cats)
@@ -204,8 +205,8 @@ def blocks(config: dict[str, Any], summary: dict[str, Any], rows: Sequence[dict[
             missing = [g for g in r["gold"] if g not in {c["id"] for c in r["context"]}]
             if missing:
                 ranks = {h["id"]: i for i, h in enumerate(r["retrieved"], 1)}
-                lines.append("gold not read: " + ", ".join(f"{g} (rank {ranks[g]})" if g in ranks else f"{g} (not in top 10)"
-                                                           for g in missing))
+                lines.append("gold not read: " + ", ".join(
+                    f"{g} (rank {ranks[g]})" if g in ranks else f"{g} (not in top 10)" for g in missing))
             ans = r["answer"].replace("\n", " ")
             lines.append(f"answer: {ans[:300]}{'…' if len(ans) > 300 else ''}")
             b.append(("pre", "\n".join(lines)))

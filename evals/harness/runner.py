@@ -480,12 +480,12 @@ def _execute(ds: Dataset, items: list[Any], opts: RunOptions, runner: Any, setti
                     record(it, fut)
         else:
             for it in todo:
-                fut: Future[dict[str, Any]] = Future()
+                done_now: Future[dict[str, Any]] = Future()
                 try:
-                    fut.set_result(runner.run_item(it))
+                    done_now.set_result(runner.run_item(it))
                 except (BackendError, CasepilotError) as e:
-                    fut.set_exception(e)
-                record(it, fut)
+                    done_now.set_exception(e)
+                record(it, done_now)
     bar.close()
     summary = finalize(opts.out, ds, items, runner, config, errors, judge_spec)
     return RunResult(opts.out, ds.kind, summary, computed, len(items) - len(todo), errors)
