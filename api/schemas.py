@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 Role = Literal["agent", "reviewer", "admin"]
 Kind = Literal["case", "article"]
 Status = Literal["draft", "in_review", "approved", "rejected", "archived", "published", "any"]
-ID = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f#]+$")
+# at least one character that str.strip() keeps (JSON Schema's \S still matches U+0085 and others)
+VISIBLE = r"[^\s\u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 
 
 class Request_(BaseModel):
@@ -54,7 +55,7 @@ QUESTION_DOC = "the agent's question; its length limit is CASEPILOT_MAX_QUESTION
 
 
 class AskRequest(Request_):
-    question: str = Field(max_length=100_000, pattern=r"\S", description=QUESTION_DOC)
+    question: str = Field(max_length=100_000, pattern=VISIBLE, description=QUESTION_DOC)
     ticket_id: str | None = Field(default=None, min_length=1, max_length=200,
                                   description="a stored ticket whose subject and last messages inform the answer")
     conversation: list[Turn] = Field(default_factory=list, description="earlier turns, oldest first")
@@ -70,9 +71,9 @@ class AskRequest(Request_):
 
 
 class ChatRequest(Request_):
-    ticket_id: str = Field(min_length=1, max_length=200, pattern=r"\S",
+    ticket_id: str = Field(min_length=1, max_length=200, pattern=VISIBLE,
                            description="the ticket (or any chat thread id)")
-    question: str = Field(max_length=100_000, pattern=r"\S", description=QUESTION_DOC)
+    question: str = Field(max_length=100_000, pattern=VISIBLE, description=QUESTION_DOC)
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"ticket_id": "T-2024-0301", "question": "客户说每月被扣两次费，怎么处理？"}]})
@@ -284,7 +285,7 @@ class EditRequest(Request_):
 
 
 class RejectRequest(Request_):
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: str = Field(min_length=1, max_length=2000, pattern=VISIBLE)
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reason": "与 C-000101 重复"}]})
 
