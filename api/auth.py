@@ -135,7 +135,8 @@ def authenticate(request: Request,
 def require(role: str) -> Callable[[Principal], Principal]:
     def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
         if not principal.may(role):
-            raise Problem(403, "forbidden", f"a {principal.role} key may not do this; it needs the {role} role")
+            article = "an" if principal.role[0] in "aeiou" else "a"
+            raise Problem(403, "forbidden", f"{article} {principal.role} key may not do this; it needs the {role} role")
         return principal
 
     check.__name__ = f"require_{role}"
