@@ -4,6 +4,7 @@ and convert public development data into evaluation sets.
     casepilot eval run --dataset FILE [--library PATH] [--llm extractive|openai:MODEL] [--prompt-version N]
                        [--out DIR] [--limit N] [--concurrency N] [--judge openai:MODEL] [--json]
     casepilot eval compare RUN_A RUN_B [--fail-on-regression] [--tolerance 0.01] [--json]
+    casepilot eval gate RUN [--baselines evals/baselines.yaml] [--tolerance 0.01] [--json]
     casepilot eval convert SET --out DIR [--dev-data DIR] [--limit N] [--json]
 """
 
@@ -19,7 +20,7 @@ from assistant.errors import InputError
 
 
 def _default_out(dataset: Path) -> Path:
-    return Path("eval-runs") / f"{dataset.stem}-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    return Path("eval-out") / "runs" / f"{dataset.stem}-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
 def cmd_eval_run(args: argparse.Namespace) -> int:
@@ -35,7 +36,8 @@ def cmd_eval_run(args: argparse.Namespace) -> int:
         dataset=Path(args.dataset), out=out, library=Path(args.library) if args.library else None,
         home=Path(args.home) if args.home else None, tenant=args.tenant, llm=args.llm, embedder=args.embedder,
         prompt_version=args.prompt_version, prompt_file=Path(args.prompt_file) if args.prompt_file else None,
-        limit=args.limit or 0, concurrency=args.concurrency, judge=args.judge, progress=not args.json))
+        limit=args.limit or 0, concurrency=args.concurrency, judge=args.judge, progress=not args.json,
+        compact=args.compact))
     s = res.summary
     if args.json:
         _emit({"out": str(res.out), "kind": res.kind, "items": s["items"], "completed": s["completed"],
@@ -66,6 +68,21 @@ def cmd_eval_compare(args: argparse.Namespace) -> int:
         sys.stdout.write(render(c))
     if args.fail_on_regression and c["regressions"]:
         print(f"casepilot: gate failed: {', '.join(c['regressions'])} regressed", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_eval_gate(args: argparse.Namespace) -> int:
+    from api.cli import _emit
+    from evals.harness.compare import gate, render_gate
+
+    g = gate(Path(args.run), Path(args.baselines), tolerance=args.tolerance)
+    if args.json:
+        _emit(g)
+    else:
+        sys.stdout.write(render_gate(g))
+    if g["failed"]:
+        print(f"casepilot: gate failed: {', '.join(g['failed'])} below the floor", file=sys.stderr)
         return 1
     return 0
 
@@ -106,13 +123,15 @@ def register_eval(sub: Any, common: argparse.ArgumentParser) -> None:
     s.add_argument("--llm", metavar="ENGINE", help="extractive or openai:MODEL (default: $CASEPILOT_LLM)")
     s.add_argument("--prompt-version", type=int, metavar="N", help="require the answer prompt to be at version N")
     s.add_argument("--prompt-file", metavar="FILE", help="evaluate this answer prompt file instead (openai: engines)")
-    s.add_argument("--out", metavar="DIR", help="run folder (default: eval-runs/DATASET-TIMESTAMP)")
+    s.add_argument("--out", metavar="DIR", help="run folder (default: eval-out/runs/DATASET-TIMESTAMP)")
     s.add_argument("--limit", type=int, metavar="N", help="only the first N items")
     s.add_argument("--concurrency", type=int, default=4, metavar="N",
                    help="model calls in flight at once with an openai: engine (default 4)")
     s.add_argument("--judge", metavar="openai:MODEL",
                    help="judge model for ragas faithfulness and answer relevancy (default: $CASEPILOT_JUDGE; "
                         "none: not run)")
+    s.add_argument("--compact", action="store_true",
+                   help="keep items.jsonl small (no answer texts or snippets), e.g. for a committed baseline")
     s.set_defaults(func=cmd_eval_run)
 
     s = actions.add_parser("compare", parents=[common], help="metric deltas of run B against run A, with CIs",
@@ -126,6 +145,14 @@ def register_eval(sub: Any, common: argparse.ArgumentParser) -> None:
     s.add_argument("--tolerance", type=float, default=0.01, help="how much worse a gated metric may get (default 0.01)")
     s.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
     s.set_defaults(func=cmd_eval_compare)
+
+    s = actions.add_parser("gate", parents=[common], help="check a run against the floors in evals/baselines.yaml",
+                           description="Exit 1, with a table, when a metric of the run is below the floor "
+                                       "evals/baselines.yaml records for its dataset and engine (minus --tolerance).")
+    s.add_argument("run", metavar="RUN")
+    s.add_argument("--baselines", default="evals/baselines.yaml", metavar="FILE")
+    s.add_argument("--tolerance", type=float, default=0.01)
+    s.set_defaults(func=cmd_eval_gate)
 
     s = actions.add_parser("convert", parents=[common], help="build an evaluation set from public dev data",
                            description="afqmc, bq, lcqmc: FAQ retrieval sets; cic, banking77: tag sets with their "

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from evals.harness import metrics as M
-from evals.harness.compare import compare
+from evals.harness.compare import compare, gate
 from evals.harness.datasets import DatasetError, load_dataset
 from evals.harness.runner import RunOptions, run
 from tests.conftest import case, write_jsonl
@@ -324,6 +324,17 @@ def test_compare_identical_and_injected_regression(base_run: Path, tiny: dict[st
     assert c["changed"]["settings.abstain_below"] == (0.0, 1.5)
 
 
+def test_gate_against_floors(base_run: Path, tmp_path: Path) -> None:
+    floors = tmp_path / "baselines.yaml"
+    floors.write_text("tiny:\n  dataset: x/qs.jsonl\n  engine: extractive\n  floors:\n"
+                      "    answer_hit_rate: 0.75\n    hit@5: 0.995\n    citation_precision: 0.9\n", encoding="utf-8")
+    g = gate(base_run, floors)
+    assert [(r["metric"], r["ok"]) for r in g["rows"]] == [("answer_hit_rate", True), ("hit@5", True),
+                                                          ("citation_precision", False)]
+    assert g["failed"] == ["citation_precision"]
+    assert gate(base_run, floors, tolerance=0.31)["failed"] == []
+
+
 # ---- the command line --------------------------------------------------------------------------
 
 
@@ -352,3 +363,28 @@ def test_cli_run_compare_and_gate(tiny: dict[str, Path], base_run: Path) -> None
     broken.write_text('{"question": "x", "relevant_ids": "C-1"}\n', encoding="utf-8")
     r = cli("run", "--dataset", str(broken), "--out", str(tiny["dir"] / "never"))
     assert r.returncode == 2 and f"{broken}:1: relevant_ids: expected a list" in r.stderr
+
+
+def test_tag_and_draft_runs(tmp_path: Path) -> None:
+    libdir = tmp_path / "lib"
+    libdir.mkdir()
+    write_jsonl(libdir / "cases.jsonl", [
+        case("C-1", "打印机连不上WiFi"), case("C-2", "打印机卡纸"),
+        case("C-3", "账单重复扣费", tags=["产品线/计费系统"], product="云账通"),
+        case("C-4", "发票抬头写错", tags=["产品线/计费系统"], product="云账通"),
+    ])
+    (libdir / "taxonomy.yaml").write_text(
+        "dimensions:\n  产品线:\n    values:\n      打印机: {synonyms: [印表机]}\n      计费系统: {synonyms: [账单]}\n",
+        encoding="utf-8")
+    tags = write_jsonl(tmp_path / "tags.jsonl", [{"id": "T1", "text": "印表机连不上网络", "tags": ["产品线/打印机"]},
+                                                 {"id": "T2", "text": "账单扣了两次", "tags": ["产品线/计费系统"]}])
+    res = run(RunOptions(dataset=tags, out=tmp_path / "tag-run", library=libdir, embedder="hash", progress=False,
+                         overrides={"passage_embedder": "hash"}))
+    assert res.kind == "tag" and res.computed == 2
+    assert res.summary["metrics"]["top1_accuracy"] == 1.0  # the synonyms alone name the right product line
+    assert (tmp_path / "tag-run" / "report.html").is_file()
+    drafts = run(RunOptions(dataset=ROOT / "evals" / "datasets" / "sample_tickets.jsonl", out=tmp_path / "draft-run",
+                            limit=3, progress=False))
+    m = drafts.summary["metrics"]
+    assert drafts.kind == "draft" and drafts.computed == 3 and m["drafted_share"] is not None
+    assert m["ragas.chrf_score"] is not None and 0 < m["ragas.chrf_score"] < 1  # similarity to the reference case

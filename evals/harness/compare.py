@@ -66,7 +66,7 @@ def worse_items(kind: str, a: Sequence[dict[str, Any]], b: Sequence[dict[str, An
     for ra, rb in zip(a, b, strict=True):
         ca, cb = _correct(kind, ra), _correct(kind, rb)
         sa, sb = _secondary(kind, ra), _secondary(kind, rb)
-        if cb < ca or (cb == ca and sb < sa - 1e-9):
+        if cb < ca or (cb == ca and sb < sa - 1e-3):
             out.append({"id": ra["id"], "lost": round(ca - cb, 3), "a": _side(kind, ra), "b": _side(kind, rb),
                         "question": ra.get("question") or ra.get("text") or ra.get("ticket", "")})
     return sorted(out, key=lambda d: (-d["lost"], d["id"]))
@@ -155,4 +155,44 @@ def render(c: dict[str, Any], worst: int = 20) -> str:
         lines += [f"  {it['id']}  {str(it['question'])[:70]}", f"    A: {it['a']}", f"    B: {it['b']}"]
     lines.append("")
     lines.append("REGRESSION in " + ", ".join(c["regressions"]) if c["regressions"] else "no gated metric regressed")
+    return "\n".join(lines) + "\n"
+
+
+def gate(run: Path, baselines: Path, *, tolerance: float = 0.01) -> dict[str, Any]:
+    """Check a run against the floors ``baselines`` (``evals/baselines.yaml``) records for its dataset
+    and engine: each metric must be at least its floor minus ``tolerance`` (latency: at most its
+    ceiling plus ``tolerance`` times the ceiling). Returns the rows and the failures."""
+    import yaml
+
+    cfg, summary, _ = load_run(run)
+    if not summary:
+        raise InputError(f"{run}: no summary.json (an unfinished run?)")
+    try:
+        entries = yaml.safe_load(baselines.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise InputError(f"{baselines}: {e}") from None
+    name = Path(str(cfg.get("dataset", ""))).name
+    match = [(k, v) for k, v in entries.items() if isinstance(v, dict) and Path(str(v.get("dataset", ""))).name == name
+             and v.get("engine", "extractive") == cfg.get("engine")]
+    if not match:
+        raise InputError(f"{baselines}: no entry for dataset {name} with engine {cfg.get('engine')}")
+    key, entry = match[0]
+    out = []
+    for metric, floor in (entry.get("floors") or {}).items():
+        value = summary["metrics"].get(metric)
+        if metric.startswith("latency"):
+            ok = value is not None and value <= floor * (1 + tolerance)
+        else:
+            ok = value is not None and value >= floor - tolerance
+        out.append({"metric": metric, "floor": floor, "value": value, "ok": ok})
+    return {"run": str(run), "baseline": key, "tolerance": tolerance, "rows": out,
+            "failed": [r["metric"] for r in out if not r["ok"]]}
+
+
+def render_gate(g: dict[str, Any]) -> str:
+    lines = [f"{g['run']} against {g['baseline']} (tolerance {g['tolerance']:g})", "",
+             "| metric | floor | value | |", "|---|---:|---:|---|"]
+    for r in g["rows"]:
+        lines.append(f"| {r['metric']} | {_f(r['floor'])} | {_f(r['value'])} | {'ok' if r['ok'] else 'BELOW FLOOR'} |")
+    lines += ["", ("FAILED: " + ", ".join(g["failed"])) if g["failed"] else "all floors kept"]
     return "\n".join(lines) + "\n"

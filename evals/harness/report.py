@@ -200,8 +200,8 @@ def blocks(config: dict[str, Any], summary: dict[str, Any], rows: Sequence[dict[
                          f"{', '.join(r['cited']) or '-'}   abstained: {r['abstained']}   support: {r['support']}")
             lines.append("context the engine read (✓ gold):")
             for c in r["context"]:
-                lines.append(f"  {'✓' if c['id'] in gold else ' '} {c['id']}  {c['score']:.3f}  {c['title']}"
-                             f"  [{c['section']}] {c['snippet'][:80]}")
+                lines.append(f"  {'✓' if c['id'] in gold else ' '} {c['id']}  {c['score']:.3f}  {c.get('title', '')}"
+                             f"  [{c.get('section', '')}] {c.get('snippet', '')[:80]}")
             missing = [g for g in r["gold"] if g not in {c["id"] for c in r["context"]}]
             if missing:
                 ranks = {h["id"]: i for i, h in enumerate(r["retrieved"], 1)}

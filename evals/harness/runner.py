@@ -68,6 +68,7 @@ class RunOptions:
     concurrency: int = 4
     judge: str | None = None
     progress: bool = True
+    compact: bool = False  # drop answer texts and snippets from items.jsonl at the end (committed baselines)
     overrides: dict[str, Any] = field(default_factory=dict)
 
 
@@ -488,7 +489,29 @@ def _execute(ds: Dataset, items: list[Any], opts: RunOptions, runner: Any, setti
                 record(it, done_now)
     bar.close()
     summary = finalize(opts.out, ds, items, runner, config, errors, judge_spec)
+    if opts.compact:
+        compact(opts.out)
     return RunResult(opts.out, ds.kind, summary, computed, len(items) - len(todo), errors)
+
+
+def compact(out: Path) -> None:
+    """Rewrite items.jsonl with what ``eval compare`` needs and nothing more: no answer texts, no
+    snippets or titles of the retrieved records (the reports, already written, keep them)."""
+    rows = list(read_items(out / "items.jsonl").values())
+    for r in rows:
+        if "answer" in r:
+            r["answer"] = r["answer"][:80]
+        for key in ("context", "retrieved"):
+            if key in r:
+                r[key] = [{"id": h["id"], "score": h["score"]} for h in r[key]]
+        if r.get("draft"):
+            r["draft"] = None
+        r.pop("reference", None)
+        r["metrics"] = {k: round(v, 4) if isinstance(v, float) else v for k, v in r.get("metrics", {}).items()}
+        r["compact"] = True
+    tmp = out / "items.jsonl.tmp"
+    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    os.replace(tmp, out / "items.jsonl")
 
 
 def _jsonable(v: Any) -> Any:
@@ -511,11 +534,13 @@ def finalize(out: Path, ds: Dataset, items: list[Any], runner: Any, config: dict
         judge = None
         if judge_spec and ds.kind == "answer":
             judge = ragas_eval.Judge.from_spec(judge_spec, runner.lib.embedder)
-        samples = runner.samples(rows)
+        fresh = [r for r in rows if not r.get("compact")]  # a compacted row keeps the scores it has
+        samples = runner.samples(fresh)
         scores = ragas_eval.score(samples, judge=judge)
-        for r, s in zip(rows, scores, strict=True):
+        for r, s in zip(fresh, scores, strict=True):
             r["ragas"] = s
-        if not any(s.reference.strip() for s in samples):
+        if not any(s.reference.strip() for s in samples) and not any(
+                (r.get("ragas") or {}).get("chrf_score") is not None for r in rows):
             notes.append("no item has a reference " + ("answer" if ds.kind == "answer" else "case")
                          + ": ragas string similarity, chrF and BLEU were not computed")
         if ds.kind == "answer":
