@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 DEV_DATA ?= ../shared/data/dev
 
-.PHONY: setup demo test test-fast lint bench bench-ingest bench-search bench-answer eval clean
+.PHONY: setup demo test test-fast lint bench bench-ingest bench-search bench-answer bench-api eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,8 +44,8 @@ lint: setup
 	$(VENV)/bin/mypy
 
 ## make bench: ingestion throughput (sample library, dev data), search latency at 10k / 100k chunks,
-## answer latency over the sample questions
-bench: bench-ingest bench-search bench-answer
+## answer latency over the sample questions, a load test of the HTTP API (20 clients, 60 s)
+bench: bench-ingest bench-search bench-answer bench-api
 
 bench-ingest: setup
 	$(PY) -m evals.bench --dev-data $(DEV_DATA)
@@ -55,6 +55,9 @@ bench-search: setup
 
 bench-answer: setup
 	$(PY) -m evals.answer_eval --out bench-out
+
+bench-api: setup
+	$(PY) -m evals.bench_api
 
 ## make eval: answer quality on the sample library's questions; retrieval quality on AFQMC and BQ dev;
 ## drafting on JDDC and duplicate detection; tag suggestion on CIC intent and BANKING77; verification thresholds
