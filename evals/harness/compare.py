@@ -128,6 +128,8 @@ def _guess_kind(rows: Sequence[dict[str, Any]]) -> str:
 def _f(v: Any, signed: bool = False) -> str:
     if v is None:
         return "–"
+    if abs(v) < 5e-4:
+        v = 0.0
     return f"{v:+.3f}" if signed else (f"{v:.1f}" if abs(v) >= 10 else f"{v:.3f}")
 
 

@@ -450,8 +450,11 @@ def _execute(ds: Dataset, items: list[Any], opts: RunOptions, runner: Any, setti
             diff = [k for k, v in _fingerprint(config).items() if _fingerprint(old).get(k) != v]
             raise InputError(f"{opts.out} holds a run with another configuration ({', '.join(diff)} differ); "
                              "give a new --out folder, or delete that one")
-        config["created_at"] = old.get("created_at", config["created_at"])
-        config["resumed_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        # the items already there were computed by the code the run started with
+        config["resumed"] = {"at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                             "git_commit": config["git_commit"], "git_dirty": config["git_dirty"]}
+        for k in ("created_at", "git_commit", "git_dirty"):
+            config[k] = old.get(k, config[k])
     _write_json(cfg_path, config)
     todo = [it for it in items if it.id not in done]
     errors: list[str] = []
