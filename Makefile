@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 DEV_DATA ?= ../shared/data/dev
 
-.PHONY: setup demo test test-fast lint bench bench-ingest bench-search bench-answer bench-api eval clean
+.PHONY: setup demo test test-fast lint bench bench-ingest bench-search bench-answer bench-api eval eval-gate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,14 @@ eval: setup
 	$(PY) -m evals.draft_eval --dev-data $(DEV_DATA)
 	$(PY) -m evals.tag_eval --dev-data $(DEV_DATA)
 	$(PY) -m evals.verify_calibration --dev-data $(DEV_DATA)
+
+## make eval-gate: answer the sample questions with the current code (default models, a few minutes)
+## and fail when a gated metric regressed against the committed baseline
+eval-gate: setup
+	rm -rf eval-out/gate
+	$(PY) -m api.cli eval run --dataset evals/datasets/sample_questions.jsonl --out eval-out/gate
+	$(PY) -m api.cli eval compare evals/baselines/sample_questions-extractive eval-out/gate --fail-on-regression
+	$(PY) -m api.cli eval gate eval-out/gate
 
 clean:
 	rm -rf .casepilot bench-out eval-out
