@@ -201,7 +201,9 @@ _ANY_CUE = re.compile(_alt("姓名 联系人 聯繫人 收件人 收货人 收�
 _ROLE_PREFIX = re.compile("^" + _alt("用户 用戶 客户 客戶 顾客 顧客 会员 會員 买家 買家") + r"\s*")
 _CJK_RUN = re.compile(f"[{_CJK}·]{{1,12}}")
 _NOT_NAME_START = frozenset("请請填无無空未不需必可见見同与與为為按如详詳略")
-_NOT_NAMES = frozenset(_words("系统 系統 客服 用户 用戶 客户 客戶 顾客 顧客 匿名 unknown system"))
+_NOT_NAMES = frozenset(_words("系统 系統 客服 用户 用戶 客户 客戶 顾客 顧客 买家 買家 卖家 賣家 会员 會員 "
+                              "访客 訪客 匿名 "
+                                "unknown system customer user client buyer guest visitor member agent anonymous"))
 
 
 @dataclass
@@ -318,7 +320,7 @@ class Redactor:
                 s = m.start()
                 # not the tail of a longer grouped number (6222 1381…), unless that number is the
                 # phone just found: two numbers written side by side ("138… 139…")
-                if s >= 2 and work[s - 1] in " -" and work[s - 2].isdigit() and prev_end != s - 1:
+                if s >= 2 and work[s - 1] in " -" and _group_before(work, s - 1) == 4 and prev_end != s - 1:
                     continue
                 found.append((s, m.end(), kind))
                 prev_end = m.end()
@@ -369,6 +371,8 @@ class Redactor:
 
     def _ipv6_is_personal(self, s: str) -> bool:
         if "::" not in s and s.count(":") != 7:
+            return False
+        if sum(1 for g in s.split(":") if g) < 2:  # "::1138" is a number after a colon, not an address
             return False
         try:
             ip = ipaddress.IPv6Address(s)
@@ -459,3 +463,18 @@ def redact(text: str, *, names: Iterable[str] = (), addresses: Iterable[str] = (
     """Redact ``text`` with the default ``Redactor``; ``names`` and ``addresses`` are values known
     to be personal (e.g. a ticket's customer) and are replaced wherever they occur."""
     return _DEFAULT.redact(text, names=names, addresses=addresses)
+
+
+def _group_before(text: str, end: int) -> int:
+    """The length of the run of digits that ends just before ``end``: a card or ID number written
+    in groups of four is what a phone-like tail must not be cut out of. A run that belongs to a code
+    (``T-2024-0301``: letters before the digit groups) counts as 0."""
+    i = end
+    while i > 0 and text[i - 1].isdigit():
+        i -= 1
+    j = i
+    while j > 0 and (text[j - 1].isdigit() or text[j - 1] in " -"):
+        j -= 1
+    if j > 0 and text[j - 1].isascii() and text[j - 1].isalpha():
+        return 0
+    return end - i

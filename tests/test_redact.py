@@ -444,3 +444,9 @@ def test_any_text_redacts_without_error_and_idempotently(text: str) -> None:
     assert again.text == first.text and again.counts == {}
     assert sum(first.counts.values()) == sum(first.text.count(f"[{k}]") for k in first.counts) - sum(
         text.count(f"[{k}]") for k in first.counts)
+
+
+@pytest.mark.parametrize("text", ["房间 301 13812345678", "今天 14:30 13812345678 来电", "工单 T-2024-0301 13812345678",
+                                  "数量 2 13812345678"])
+def test_a_phone_after_another_number_is_still_caught(text: str) -> None:
+    assert "13812345678" not in redact(text).text
