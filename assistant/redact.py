@@ -203,7 +203,7 @@ _CJK_RUN = re.compile(f"[{_CJK}·]{{1,12}}")
 _NOT_NAME_START = frozenset("请請填无無空未不需必可见見同与與为為按如详詳略")
 _NOT_NAMES = frozenset(_words("系统 系統 客服 用户 用戶 客户 客戶 顾客 顧客 买家 買家 卖家 賣家 会员 會員 "
                               "访客 訪客 匿名 "
-                                "unknown system customer user client buyer guest visitor member agent anonymous"))
+                              "unknown system customer user client buyer guest visitor member agent anonymous"))
 
 
 @dataclass
