@@ -296,10 +296,11 @@ class Assistant:
         question = question.strip()
         if not question:
             raise InputError("the question is empty")
-        if self.lib.settings.redact:  # personal data pasted into a question never reaches a prompt or a log
+        if self.lib.settings.redact:  # personal data in a question or earlier turns never reaches a prompt or a log
             from .redact import redact
 
             question = redact(question).text
+            conversation = [{**t, "text": redact(str(t.get("text") or "")).text} for t in (conversation or [])]
         if len(question) > self.lib.settings.max_question_chars:
             raise InputError(f"the question is {len(question)} characters; the limit is "
                              f"{self.lib.settings.max_question_chars}")

@@ -29,7 +29,8 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 NOT_FOUND_MARK = "NOT_FOUND"
-CITE = re.compile(r"\s*[\[【]\s*([A-Za-z][A-Za-z0-9_.\-]{0,80})\s*[\]】]")
+CITE = re.compile(r"\s*[\[【]\s*([^\[\]【】\s]{1,80})\s*[\]】]")  # any record id: "C-000101", "123", "案例-7"
+_ID_LIKE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-#]*")
 _NUMBERED = re.compile(r"^\s*(?:\d+[.、)）]|[-*•])\s*")
 _CAUSE = re.compile(r"^\s*(?:\*\*)?(?:原因|根因)(?:\*\*)?\s*[:：]\s*")
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；;])")
@@ -115,8 +116,13 @@ def parse_reply(text: str, context: Sequence[ContextRecord]) -> list[Sentence]:
         bodies: list[str] = []
         sources: list[str | None] = []
         for p in merged:
-            ids: list[str] = CITE.findall(p)
-            body = CITE.sub("", p).strip()
+            # a bracket is a citation when it names a record in the context or looks like an id;
+            # other brackets (【注意】) are part of the text
+            def is_cite(m: re.Match[str]) -> bool:
+                return m.group(1) in in_context or bool(_ID_LIKE.fullmatch(m.group(1)))
+
+            ids: list[str] = [m.group(1) for m in CITE.finditer(p) if is_cite(m)]
+            body = CITE.sub(lambda m: "" if is_cite(m) else m.group(0), p).strip()
             if body:
                 bodies.append(body)
                 sources.append(next((i for i in ids if i in in_context), ids[0] if ids else None))

@@ -225,6 +225,10 @@ class TagSuggester:
             raise InputError("k must be 1 or more")
         if not text or not text.strip():
             raise InputError("nothing to tag: the text is empty")
+        if self.lib.settings.redact:  # the text may go to a model endpoint
+            from .redact import redact
+
+            text = redact(text).text
         if self.taxonomy is None:
             log.warning("no taxonomy in this library: no tags to suggest (casepilot ingest --kind taxonomy FILE)")
             return TagSuggestion([], abstained=True)

@@ -195,6 +195,10 @@ class Review:
         reason = (reason or "").strip()
         if not reason:
             raise InputError("rejecting needs a reason")
+        if self.lib.settings.redact:  # kept in the drafts table and the audit log
+            from assistant.redact import redact
+
+            reason = redact(reason).text
         rec = self._case(case_id)
         if rec.status != "in_review":
             raise InputError(f"{case_id} is {rec.status}, not in review")

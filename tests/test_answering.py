@@ -99,6 +99,12 @@ def test_personal_data_in_a_question_never_reaches_the_log_or_the_turns(lib: Lib
     logged = lib.store.answer(lib.tenant, a.id)
     assert logged is not None and "13812345678" not in logged["question"]
     assert all("13812345678" not in t["text"] for t in lib.store.turns(lib.tenant, "T-1"))
+    b = Assistant(lib, support_threshold=0.0).ask("那如果是5GHz呢？", conversation=[
+        {"role": "user", "text": "客户张三手机13912345678，打印机连不上WiFi"}])
+    assert "13912345678" not in b.retrieval_query and "[手机号]" in b.retrieval_query
+    row = lib.store.add_feedback(lib.tenant, a.id, False, "客户手机13812345678说步骤不对")
+    assert "13812345678" not in row["comment"]
+    assert all("13812345678" not in f["comment"] for f in lib.store.feedback(lib.tenant))
 
 
 def test_a_case_for_an_older_product_version_ranks_below_fresh_ones(lib: Library) -> None:

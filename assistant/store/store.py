@@ -489,6 +489,9 @@ class Store:
         comment = (comment or "").strip()
         if len(comment) > MAX_COMMENT_CHARS:
             raise InputError(f"the comment is {len(comment)} characters; the limit is {MAX_COMMENT_CHARS}")
+        from ..redact import redact  # a rating's comment never needs a customer's personal data
+
+        comment = redact(comment).text
         row = {"tenant": tenant, "answer_id": answer_id, "helpful": helpful, "comment": comment,
                "created_at": now_iso()}
         ac = t.answers.c
