@@ -11,6 +11,7 @@ waiting for review.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Sequence
@@ -43,7 +44,12 @@ class DraftRun:
 
 
 def case_id_for(ticket_id: str) -> str:
-    return "CD-" + re.sub(r"[^A-Za-z0-9_.-]", "-", ticket_id)[:180]
+    """The id of the case drafted from a ticket: ``CD-`` and the ticket id, with a short hash of the
+    ticket id when characters had to be replaced (``工单-001`` and ``投诉-001`` stay apart)."""
+    slug = re.sub(r"[^A-Za-z0-9_.-]", "-", ticket_id)[:160]
+    if slug == ticket_id:
+        return "CD-" + slug
+    return f"CD-{slug}-{hashlib.sha1(ticket_id.encode()).hexdigest()[:8]}"
 
 
 class Review:
@@ -115,6 +121,9 @@ class Review:
         d.tags = self._tags(d)
         d.duplicates = self.duplicates(d.title, d.section("problem"))
         cid = case_id_for(ticket_id)
+        existing = self.lib.store.get(self.lib.tenant, cid)
+        if existing is not None and ticket_id not in (existing.data.get("source_tickets") or []):
+            raise InputError(f"case {cid} exists and was not drafted from ticket {ticket_id}; not overwriting it")
         try:
             case = parse_record(d.case(cid))
         except RecordError as e:

@@ -210,3 +210,9 @@ def test_sample_tickets_draft_as_reviewed(tmp_path: Path, library: Library, inge
     if os.environ.get("UPDATE_SNAPSHOTS") or (not path.exists() and not os.environ.get("CI")):
         path.write_text(text, encoding="utf-8")
     assert text == path.read_text(encoding="utf-8")
+
+
+def test_draft_ids_of_different_tickets_never_collide(review: Review) -> None:
+    assert case_id_for("T-1") == "CD-T-1"
+    ids = {case_id_for(t) for t in ("工单-001", "投诉-001", "T 1", "T/1", "T-1")}
+    assert len(ids) == 5

@@ -52,3 +52,16 @@ def test_failed_batch_writes_nothing(tmp_path: Path) -> None:
         store.write("default", [good, broken], actor="test")
     assert store.records("default") == [] and store.audit("default") == []
     store.close()
+
+
+def test_citation_stats_count_exact_ids_only(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    for n, cited in enumerate(["C-1", "c-1", "C_1", "CX1", "C-1"]):
+        store.log_answer("t", {"id": f"a{n}", "ticket_id": None, "question": "q", "answer": "a",
+                               "citations": json.dumps([{"id": cited, "quote": "x"}]), "abstained": False,
+                               "support": 1.0, "engine": "extractive"})
+    store.add_feedback("t", "a0", True)
+    assert store.citation_stats("t", "C-1") == {"cited": 2, "helpful": 1, "not_helpful": 0}
+    assert store.citation_stats("t", "C_1")["cited"] == 1
+    assert store.citation_stats("other", "C-1")["cited"] == 0
+    store.close()

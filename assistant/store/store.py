@@ -468,9 +468,14 @@ class Store:
     def citation_stats(self, tenant: str, record_id: str) -> dict[str, int]:
         """How often answers cited ``record_id``, and how agents rated those answers (newest rating each)."""
         a, f = t.answers.c, t.feedback.c
-        needle = f'%"id": {json.dumps(record_id, ensure_ascii=False)}%'
+        quoted = json.dumps(record_id, ensure_ascii=False)
+        escaped = quoted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        needle = f'%"id": {escaped}%'
         with self.engine.connect() as conn:
-            ids = [r.id for r in conn.execute(sa.select(a.id).where(a.tenant == tenant, a.citations.like(needle)))]
+            rows = conn.execute(sa.select(a.id, a.citations).where(a.tenant == tenant,
+                                                                   a.citations.like(needle, escape="\\")))
+            # LIKE narrows the rows (and ignores ASCII case in SQLite); the exact test is on the JSON
+            ids = [r.id for r in rows if any(c.get("id") == record_id for c in json.loads(r.citations))]
             ratings: dict[str, bool] = {}
             if ids:
                 for r in conn.execute(sa.select(f.answer_id, f.helpful).where(f.tenant == tenant, f.answer_id.in_(ids))
