@@ -69,6 +69,10 @@ def cmd_eval_compare(args: argparse.Namespace) -> int:
     if args.fail_on_regression and c["regressions"]:
         print(f"casepilot: gate failed: {', '.join(c['regressions'])} regressed", file=sys.stderr)
         return 1
+    if args.fail_on_regression and c["missing_in_b"]:  # a partial run must not pass the gate
+        print(f"casepilot: gate failed: {args.run_b} lacks {c['missing_in_b']} of the baseline's items",
+              file=sys.stderr)
+        return 1
     return 0
 
 

@@ -102,10 +102,13 @@ class Tenant:
         self._lock = RWLock()
         self._lock_file = lock_file
         self.seen = library.store.generation(name)  # the store generation this process's indexes reflect
+        self._writing = 0  # writes of this process in progress: the generation they move is not foreign
 
     def _foreign(self) -> bool:
-        """Another process changed this tenant's chunks since this process last looked."""
-        return self.library.store.generation(self.name) != self.seen
+        """Another process changed this tenant's chunks since this process last looked. While this
+        process is writing the tenant, the moving generation is its own (and reopening Chroma then
+        would stall every tenant's readers until the write ends)."""
+        return not self._writing and self.library.store.generation(self.name) != self.seen
 
     def _stale(self) -> bool:
         lib = self.library
@@ -140,6 +143,7 @@ class Tenant:
             if not self._foreign():
                 break
             stack.close()  # another process wrote in between: reopen and try again
+        self._writing += 1
         try:
             self.library.keywords.refresh()
             yield self.library
@@ -147,6 +151,7 @@ class Tenant:
             try:
                 self.seen = self.library.store.generation(self.name)
             finally:
+                self._writing -= 1
                 stack.close()
 
 
@@ -174,14 +179,16 @@ class Tenants:
 
     def reopen(self) -> None:
         with self.chroma_lock.write():
-            if not any(t._foreign() for t in self._tenants.values()):
+            with self._lock:
+                tenants = list(self._tenants.values())
+            if not any(t._foreign() for t in tenants):
                 return  # caught up meanwhile (e.g. the change was this process's own write, now finished)
             if self.settings.chroma_url is None:
                 from chromadb.api.client import SharedSystemClient
 
                 SharedSystemClient.clear_system_cache()
                 self.reopened += 1
-            for t in list(self._tenants.values()):
+            for t in tenants:
                 for attr in ("chroma", "spaces", "indexes", "retriever"):
                     t.library.__dict__.pop(attr, None)
                 _ = t.library.retriever, t.library.indexes

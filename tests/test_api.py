@@ -179,6 +179,10 @@ def test_question_and_conversation_caps(env: dict[str, Any]) -> None:
         turns = [{"role": "user", "text": "x"}] * 51
         is_problem(c.post("/v1/ask", json={"question": "打印机", "conversation": turns}), 422, "conversation_too_long")
         is_problem(c.post("/v1/ask", json={"question": "打印机", "ticket_id": "T-none"}), 404, "not_found")
+        long_turn = [{"role": "user", "content": "打" * 100_001}, {"role": "assistant", "content": "好"},
+                     {"role": "user", "content": "打印机连不上"}]
+        is_problem(c.post("/v1/chat/completions", json={"model": "casepilot", "messages": long_turn}), 422,
+                   "conversation_too_long")
 
 
 def test_gaps_list_abstentions(env: dict[str, Any]) -> None:

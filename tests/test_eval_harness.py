@@ -359,6 +359,12 @@ def test_cli_run_compare_and_gate(tiny: dict[str, Path], base_run: Path) -> None
     r = cli("compare", str(out), str(bad), "--fail-on-regression", "--json")
     assert r.returncode == 1 and "gate failed: citation_precision, answer_hit_rate regressed" in r.stderr
     assert json.loads(r.stdout)["regressions"] == ["citation_precision", "answer_hit_rate"]
+    partial = tiny["dir"] / "cli-partial"
+    shutil.copytree(out, partial)
+    items = (partial / "items.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+    (partial / "items.jsonl").write_text("".join(items[:2]), encoding="utf-8")
+    r = cli("compare", str(out), str(partial), "--fail-on-regression")
+    assert r.returncode == 1 and "lacks 3 of the baseline's items" in r.stderr
     broken = tiny["dir"] / "broken.jsonl"
     broken.write_text('{"question": "x", "relevant_ids": "C-1"}\n', encoding="utf-8")
     r = cli("run", "--dataset", str(broken), "--out", str(tiny["dir"] / "never"))

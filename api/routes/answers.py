@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import queue
+import threading
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -74,25 +76,35 @@ def ask(body: AskRequest, p: Agent, st: State,
 
 def _stream(st: AppState, tenant_name: str, question: str, ticket: str | None, conversation: list[dict[str, str]],
             filters: Any) -> Iterator[str]:
+    """Server-sent events. The answer is produced under the tenant's read lock by a thread of its
+    own into an unbounded queue, so a slow or stalled client never holds the lock or a read slot."""
     tenant = st.tenants.get(tenant_name)
-    with tenant.read():
-        events = tenant.assistant.ask_stream(question, ticket, conversation, filters)
+    out: queue.Queue[str | None] = queue.Queue()
+
+    def produce() -> None:
         try:
-            for ev in events:
-                if ev["event"] == "delta":
-                    yield sse("delta", {"text": ev["text"]})
-                elif ev["event"] == "answer":
-                    record_answer(st, ev["answer"])
-                    yield sse("answer", answer_out(ev["answer"]).model_dump(exclude_none=True))
-                else:
-                    err: CasepilotError = ev["error"]
-                    if isinstance(err, BackendError):
-                        st.metrics.model_failed(tenant.assistant.engine.name)
-                    p = from_error(err)
-                    yield sse("error", problem_body(p.status, p.code, p.detail))
+            with tenant.read():
+                for ev in tenant.assistant.ask_stream(question, ticket, conversation, filters):
+                    if ev["event"] == "delta":
+                        out.put(sse("delta", {"text": ev["text"]}))
+                    elif ev["event"] == "answer":
+                        record_answer(st, ev["answer"])
+                        out.put(sse("answer", answer_out(ev["answer"]).model_dump(exclude_none=True)))
+                    else:
+                        err: CasepilotError = ev["error"]
+                        if isinstance(err, BackendError):
+                            st.metrics.model_failed(tenant.assistant.engine.name)
+                        p = from_error(err)
+                        out.put(sse("error", problem_body(p.status, p.code, p.detail)))
+        except CasepilotError as e:  # e.g. the lock's catch-up failed
+            p = from_error(e)
+            out.put(sse("error", problem_body(p.status, p.code, p.detail)))
         finally:
-            for _ in events:  # the client left: let the answer finish under the lock
-                pass
+            out.put(None)
+
+    threading.Thread(target=produce, daemon=True, name="casepilot-sse").start()
+    while (item := out.get()) is not None:
+        yield item
 
 
 @router.post("/chat", summary="Ask the next question of a ticket's conversation (turns are kept per ticket)",

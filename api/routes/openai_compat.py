@@ -44,7 +44,8 @@ def _text(m: ChatMessage) -> str:
 def _conversation(messages: list[ChatMessage]) -> tuple[str, list[Turn]]:
     if messages[-1].role != "user":
         raise Problem(422, "validation_error", "the last message must be the user's question")
-    turns = [Turn(role="user" if m.role == "user" else "assistant", text=_text(m))
+    # built without validation: check_conversation turns an over-long message into a 422 problem
+    turns = [Turn.model_construct(role="user" if m.role == "user" else "assistant", text=_text(m))
              for m in messages[:-1] if m.role in ("user", "assistant") and _text(m).strip()]
     return _text(messages[-1]), turns
 

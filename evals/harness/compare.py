@@ -117,6 +117,7 @@ def compare(run_a: Path, run_b: Path, *, tolerance: float = 0.01, resamples: int
             "resamples": resamples, "seed": seed, "changed": changed,
             "metrics": [d.to_dict() for d in deltas],
             "regressions": [d.name for d in deltas if d.regression],
+            "missing_in_b": len([r for r in rows_a if r["id"] not in by_b]),
             "worse_items": worse_items(kind, shared_a, shared_b), "notes": notes}
 
 
