@@ -51,8 +51,10 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
         jobs.close()
         tenants.close()
 
+    # no /docs or /redoc: their pages load Swagger UI and ReDoc from a CDN, and nothing here may need
+    # the network at run time; /openapi.json opens in any OpenAPI viewer
     app = FastAPI(title="casepilot", version="1", description=DESCRIPTION, lifespan=lifespan,
-                  dependencies=[Depends(reject_unknown_query)])
+                  dependencies=[Depends(reject_unknown_query)], docs_url=None, redoc_url=None)
     app.state.casepilot = state
     problems.install(app)
     for module in (answers, records, review, keys, openai_compat, ops):

@@ -422,7 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("query", nargs="*", metavar="QUERY")
     s.add_argument("-k", type=int, default=5, help="how many records to return (default 5)")
     s.add_argument("--filter", action="append", metavar="KEY=VALUE",
-                   help="kind=, status= (or status=any), product=, tag=, id=; repeatable")
+                   help="kind=, status= (or status=any), product= (a whole product name), tag=, id=; repeatable")
     s.add_argument("--batch", metavar="FILE", help="one query a line; prints one JSON object a line")
     s.add_argument("--explain", action="store_true", help="show each retriever's rank and score")
     s.set_defaults(func=cmd_search)

@@ -27,6 +27,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         os.environ["CASEPILOT_EMBEDDER"] = args.embedder
     if args.tenant:
         print("casepilot: note: serve ignores --tenant; each request acts in its key's tenant", file=sys.stderr)
+    print(f"casepilot: serving http://{args.host}:{args.port}/v1 ({args.workers} worker(s)); the OpenAPI document "
+          f"is at /openapi.json; requests need a key from `casepilot keys create`; Ctrl-C stops", file=sys.stderr)
     uvicorn.run("api.app:app_from_env", factory=True, host=args.host, port=args.port, workers=args.workers,
                 log_level="info" if args.verbose else "warning", timeout_graceful_shutdown=10)
     return 0
@@ -71,8 +73,8 @@ def register_serve(sub: Any, common: argparse.ArgumentParser) -> None:
                        description="Serve the HTTP API on CASEPILOT_HOME. Requests need an API key "
                                    "(casepilot keys create); each acts in its key's tenant. Limits: "
                                    "CASEPILOT_API_* variables (see the README).")
-    s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     s.add_argument("--workers", type=int, default=1, help="worker processes sharing CASEPILOT_HOME (default 1)")
     s.set_defaults(func=cmd_serve)
 
