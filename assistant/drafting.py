@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .errors import BackendError, InputError
-from .text import normalise
+from .text import LIST_MARK, normalise
 
 SECTIONS = ("problem", "diagnosis", "solution", "outcome")
 
@@ -100,14 +100,11 @@ def _messages(ticket: dict[str, Any]) -> list[dict[str, str]]:
             for i, m in enumerate(msgs, 1)]
 
 
-_NUMBER = re.compile(r"^\s*(?:\d+[.、)）]|[（(]\d+[)）]|[-*•])\s*")
-
-
 def _units(text: str) -> list[str]:
     """Sentences of a message without greetings, filler or list numbering (the draft numbers its own)."""
     out = []
     for s in _SPLIT.split(text):
-        s = _NUMBER.sub("", _GREETING.sub("", (s or "").strip())).strip()
+        s = LIST_MARK.sub("", _GREETING.sub("", (s or "").strip())).strip()
         if len(s) < 4 or _FILLER.search(normalise(s)) or _PLACEHOLDER_ONLY.match(s):
             continue
         out.append(s)

@@ -22,9 +22,9 @@ from .answering import INJECTION, Sentence, bigrams
 from .context import ContextRecord
 from .embeddings import Embedder
 from .library import Library
+from .text import LIST_MARK
 from .types import PASSAGE_SPACE, QUESTION_SPACE
 
-_STEP = re.compile(r"^\s*(?:\d+[.、)）]|[（(]\d+[)）]|[-*•])\s*")
 _CAUSE = re.compile(r"根因|根本原因|原因(是|为|在于)|是因为|由于|导致|确认(为|是)|定位(为|到)|问题出在|root cause",
                     re.IGNORECASE)
 _SENT = re.compile(r"(?<=[。！？；!?;])\s*|\n+")
@@ -49,11 +49,11 @@ def units(section: str, text: str) -> list[tuple[str, bool]]:
             continue
         if line.startswith("#"):
             continue
-        if _STEP.match(line):
-            out.append((_STEP.sub("", line).strip(), True))
+        if LIST_MARK.match(line):
+            out.append((LIST_MARK.sub("", line).strip(), True))
         else:
             out.extend((s.strip(), False) for s in _SENT.split(line) if s and s.strip())
-    return [(u, step) for u, step in out if len(u) >= 4 and not INJECTION.search(u)]
+    return [(u, step) for u, step in out if len(u) >= 4]  # lines with an injection never got here
 
 
 class ExtractiveEngine:

@@ -19,6 +19,8 @@ from typing import Any
 # codes with separators (HP-M227, E-1024, v2.3.1); plain alphanumerics (0x8007, M227) are words already
 _CODE = re.compile(r"[A-Za-z0-9]+(?:[-_./:][A-Za-z0-9]+)+")
 _WORD = re.compile(r"[A-Za-z0-9]+|[\u3400-\u9fff\uf900-\ufaff]+")
+# a list item's marker at the start of a line: "1." "2、" "3)" "（4）" "-" "•"
+LIST_MARK = re.compile(r"^\s*(?:\d+[.、)）]|[（(]\d+[)）]|[-*•])\s*")
 _BAND = re.compile(r"^(\d+(?:\.\d+)?)(?:ghz|g)$")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]{2,}")
