@@ -17,6 +17,7 @@ when the script is empty):
 ``429``/``500`` an error status (``429`` with ``Retry-After: 0``)
 ``condense``   a rewritten standalone question (``ChatStub.condensed``)
 ``raw:TEXT``   exactly TEXT
+``judge``      a ragas judge: answers ragas' statement, verdict and question prompts (``judge_reply``)
 
 A request with ``"stream": true`` gets the same content as Server-Sent Events in small pieces.
 """
@@ -38,6 +39,7 @@ class ChatStub(BaseHTTPRequestHandler):
     requests: ClassVar[list[dict[str, Any]]] = []
     delay: ClassVar[float] = 3.0
     condensed: ClassVar[str] = ""
+    default: ClassVar[str] = "good"  # the mode when the script is empty
 
     def log_message(self, *args: object) -> None:
         pass
@@ -48,7 +50,7 @@ class ChatStub(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         ChatStub.requests.append(body)
-        mode = ChatStub.script.pop(0) if ChatStub.script else "good"
+        mode = ChatStub.script.pop(0) if ChatStub.script else ChatStub.default
         if mode == "slow":
             time.sleep(ChatStub.delay)
             mode = "good"
@@ -88,6 +90,8 @@ class ChatStub(BaseHTTPRequestHandler):
             return ChatStub.condensed
         if mode.startswith("raw:"):
             return mode[4:]
+        if mode == "judge":
+            return judge_reply(messages[-1]["content"])
         user = messages[-1]["content"]
         cases = user.split("<cases>", 1)[-1].split("</cases>", 1)[0]
         m = re.search(r"\[([A-Za-z][\w.\-]*)\][^\n]*\n(.+?)(?:\n\n|\Z)", cases, re.S)
@@ -139,11 +143,41 @@ class ChatStub(BaseHTTPRequestHandler):
         self.wfile.write(raw)
 
 
+def _bigrams(text: str) -> set[str]:
+    t = re.sub(r"\W", "", text)
+    return {t[i : i + 2] for i in range(len(t) - 1)}
+
+
+def judge_reply(prompt: str) -> str:
+    """What a careful judge would answer to ragas' prompts, by rule, so scores can be predicted:
+
+    * statements: one per sentence of the answer (split on 。！？ and new lines, citations removed);
+    * verdicts: 1 when at least half of a statement's character bigrams occur in the context;
+    * response relevancy: the answer's first sentence as the generated question, noncommittal when
+      the answer says the library has nothing ("没有找到")."""
+    tail = prompt.rsplit("Now perform the same with the following input", 1)[-1]
+    data = json.loads(tail.split("input:", 1)[1].rsplit("Output:", 1)[0])
+    if "answer" in data:
+        text = re.sub(r"\[[^\]]*\]", "", data["answer"])
+        parts = [p.strip(" .") for p in re.split(r"[。！？\n]", text)]
+        return json.dumps({"statements": [p for p in parts if len(p) > 1]}, ensure_ascii=False)
+    if "statements" in data:
+        ctx = _bigrams(data["context"])
+        verdicts = [{"statement": s, "reason": "bigram overlap",
+                     "verdict": int(len(_bigrams(s) & ctx) >= 0.5 * max(1, len(_bigrams(s))))}
+                    for s in data["statements"]]
+        return json.dumps({"statements": verdicts}, ensure_ascii=False)
+    response = data["response"]
+    first = re.split(r"[。！？\n]", re.sub(r"\[[^\]]*\]", "", response))[0].strip()
+    return json.dumps({"question": first or response, "noncommittal": int("没有找到" in response)}, ensure_ascii=False)
+
+
 @contextmanager
 def chat_server() -> Iterator[str]:
     """A fresh script, and the server's base URL (``http://127.0.0.1:PORT/v1``)."""
     ChatStub.script = []
     ChatStub.requests = []
+    ChatStub.default = "good"
     srv = ThreadingHTTPServer(("127.0.0.1", 0), ChatStub)
     srv.daemon_threads = True
     threading.Thread(target=srv.serve_forever, daemon=True).start()

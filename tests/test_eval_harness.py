@@ -194,6 +194,58 @@ def test_ragas_non_llm_metrics_on_chinese_match_their_building_blocks() -> None:
     assert os.environ.get("RAGAS_DO_NOT_TRACK") == "true"
 
 
+def test_ragas_judge_metrics_through_a_stub_judge_on_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """faithfulness and answer relevancy with a judge model: ragas' own prompts go over real HTTP
+    (langchain-openai) to a stub that answers them by rule (tests/stub_openai.judge_reply), so the
+    scores are known: one supported and one invented statement is 0.5; an answer that says the
+    library has nothing is noncommittal, relevancy 0."""
+    from assistant.embeddings import make_embedder
+    from evals.harness.ragas_eval import Judge, Sample, score
+    from tests.stub_openai import ChatStub, chat_server
+
+    ctx = ["客户的打印机只支持2.4GHz频段。解决：登录路由器后台，开启2.4GHz频段并单独命名。"]
+    with chat_server() as url:
+        ChatStub.default = "judge"
+        monkeypatch.setenv("OPENAI_BASE_URL", url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        judge = Judge.from_spec("openai:stub-judge", make_embedder("hash"))
+        got = score([Sample("怎么在路由器后台开启2.4GHz频段", "登录路由器后台，开启2.4GHz频段并单独命名。[C-1]", ctx),
+                     Sample("打印机连不上WiFi", "登录路由器后台，开启2.4GHz频段。给客户补偿三个月会员。[C-1]", ctx),
+                     Sample("能寄锂电池吗", "案例库中没有找到能回答这个问题的案例或文章。", ctx)], judge=judge)
+        prompts = [r["messages"][-1]["content"] for r in ChatStub.requests]
+        models = {r["model"] for r in ChatStub.requests}
+    assert models == {"stub-judge"}
+    assert any("Break down each sentence" in p for p in prompts) and any("verdict" in p for p in prompts)
+    assert [g["faithfulness"] for g in got[:2]] == [1.0, 0.5]
+    assert got[0]["answer_relevancy"] is not None and got[0]["answer_relevancy"] > 0
+    assert got[2]["answer_relevancy"] == 0.0  # noncommittal
+
+
+def test_judged_run_reports_judge_metrics_and_a_dead_judge_is_not_zero(tiny: dict[str, Path], tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.stub_openai import ChatStub, chat_server
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    with chat_server() as url:
+        ChatStub.default = "judge"
+        monkeypatch.setenv("OPENAI_BASE_URL", url)
+        res = run(_opts(tiny, tmp_path / "judged", judge="openai:stub-judge"))
+    m, counted = res.summary["metrics"], res.summary["counted"]
+    answered = sum(1 for line in (tmp_path / "judged" / "items.jsonl").read_text(encoding="utf-8").splitlines()
+                   if not json.loads(line)["abstained"])
+    assert counted["ragas.faithfulness"] >= answered > 0
+    assert m["ragas.faithfulness"] == 1.0  # the extractive engine quotes its context
+    assert m["ragas.answer_relevancy"] is not None
+    md = (tmp_path / "judged" / "report.md").read_text(encoding="utf-8")
+    assert "judged by openai:stub-judge; the judge scored" in md and "ragas.faithfulness" in md
+    # a judge that cannot be reached: the metrics are missing and the report says why, never 0
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    res = run(_opts(tiny, tmp_path / "dead", judge="openai:stub-judge"))
+    assert res.summary["metrics"]["ragas.faithfulness"] is None
+    md = (tmp_path / "dead" / "report.md").read_text(encoding="utf-8")
+    assert "the judge scored 0 of" in md and "(the others failed: see the log)" in md
+
+
 # ---- runs --------------------------------------------------------------------------------------
 
 

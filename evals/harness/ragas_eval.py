@@ -45,6 +45,7 @@ def _import_ragas() -> Any:
     os.environ["RAGAS_DO_NOT_TRACK"] = "true"
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ragas.*")
     warnings.filterwarnings("ignore", message=r".*ragas\.metrics.*deprecated.*")
+    warnings.filterwarnings("ignore", message=r"Langchain(LLM|Embeddings)Wrapper is deprecated")
     import ragas
 
     return ragas

@@ -547,7 +547,7 @@ def finalize(out: Path, ds: Dataset, items: list[Any], runner: Any, config: dict
             notes.append("no item has a reference " + ("answer" if ds.kind == "answer" else "case")
                          + ": ragas string similarity, chrF and BLEU were not computed")
         if ds.kind == "answer":
-            notes.append("ragas faithfulness and answer relevancy: " + (f"judged by {judge_spec}" if judge else
+            notes.append("ragas faithfulness and answer relevancy: " + (_judged(judge_spec, samples, scores) if judge else
                          "not run (no judge model configured; set CASEPILOT_JUDGE=openai:MODEL)"))
             notes.append("ragas context precision / recall: the retrieved records' texts (the " +
                          str(config.get("k")) + " the engine read) against the gold records' texts")
@@ -574,6 +574,16 @@ def finalize(out: Path, ds: Dataset, items: list[Any], runner: Any, config: dict
     _write_json(out / "summary.json", summary)
     write_reports(out, config, summary, rows)
     return summary
+
+
+def _judged(judge_spec: str, samples: list[Any], scores: list[dict[str, Any]]) -> str:
+    """How many of the items a judge could score did it score (a judge that failed leaves the
+    metrics empty, never 0)."""
+    asked = [s for s, sample in zip(scores, samples, strict=True)
+             if sample.response.strip() and sample.retrieved_contexts]
+    got = sum(1 for s in asked if s.get("faithfulness") is not None or s.get("answer_relevancy") is not None)
+    text = f"judged by {judge_spec}; the judge scored {got} of {len(asked)} items"
+    return text + (" (the others failed: see the log)" if got < len(asked) else "")
 
 
 CATEGORY_METRICS = {"answer": ("answer_hit_rate", "citation_precision", "hit@5", "mrr@10", "abstention_recall"),
