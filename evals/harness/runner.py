@@ -547,8 +547,9 @@ def finalize(out: Path, ds: Dataset, items: list[Any], runner: Any, config: dict
             notes.append("no item has a reference " + ("answer" if ds.kind == "answer" else "case")
                          + ": ragas string similarity, chrF and BLEU were not computed")
         if ds.kind == "answer":
-            notes.append("ragas faithfulness and answer relevancy: " + (_judged(judge_spec, samples, scores) if judge else
-                         "not run (no judge model configured; set CASEPILOT_JUDGE=openai:MODEL)"))
+            judged = (_judged(judge_spec, samples, scores) if judge else
+                      "not run (no judge model configured; set CASEPILOT_JUDGE=openai:MODEL)")
+            notes.append("ragas faithfulness and answer relevancy: " + judged)
             notes.append("ragas context precision / recall: the retrieved records' texts (the " +
                          str(config.get("k")) + " the engine read) against the gold records' texts")
         notes.append("ROUGE is not reported: " + ragas_eval.NOT_REPORTED["rouge_score"])
