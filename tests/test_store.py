@@ -26,7 +26,7 @@ def test_migrations_upgrade_an_existing_database_in_place(tmp_path: Path) -> Non
     assert rec is not None and rec.title == "旧案例" and rec.product == "HP-M227"
     assert store.generation("default") == 0 and store.chunks("default") == []
     with store.engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0006"
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0007"
         assert conn.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
     store.close()
 

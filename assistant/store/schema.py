@@ -179,3 +179,35 @@ index_state = sa.Table(
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
+
+bot_channels = sa.Table(
+    "bot_channels",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),  # in the webhook path: /bots/<platform>/<id>/...
+    sa.Column("tenant", sa.String(64), nullable=False),  # the one tenant whose library the bot answers from
+    sa.Column("platform", sa.String(16), nullable=False),  # slack | feishu | wecom | dingtalk
+    sa.Column("name", sa.String(200), nullable=False, server_default=""),
+    sa.Column("secrets", sa.Text, nullable=False, server_default="{}"),  # JSON; never logged or listed
+    sa.Column("options", sa.Text, nullable=False, server_default="{}"),  # JSON: api_base, app ids, webhook
+    sa.Column("fingerprint", sa.String(64), nullable=False),  # identifies the secrets without showing them
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Index("ix_bot_channels_tenant", "tenant"),
+)
+
+bot_events = sa.Table(
+    "bot_events",
+    metadata,
+    sa.Column("channel_id", sa.String(32), primary_key=True),
+    sa.Column("event_id", sa.String(200), primary_key=True),  # the platform's id of an event (its retries share it)
+    sa.Column("expires_at", sa.Float, nullable=False),  # unix seconds
+    sa.Index("ix_bot_events_expires", "expires_at"),
+)
+
+bot_threads = sa.Table(
+    "bot_threads",
+    metadata,
+    sa.Column("channel_id", sa.String(32), primary_key=True),
+    sa.Column("thread", sa.String(200), primary_key=True),  # the conversation key of a chat thread
+    sa.Column("ticket_id", sa.String(200), nullable=False),  # the ticket last mentioned in the thread
+    sa.Column("updated_at", sa.String(40), nullable=False),
+)

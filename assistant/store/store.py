@@ -554,6 +554,77 @@ class Store:
         with self.engine.begin() as conn:
             return bool(conn.execute(q.values(revoked_at=now_iso())).rowcount)
 
+    # ---- chat-channel bots ---------------------------------------------------------------------
+
+    def add_bot_channel(self, channel_id: str, tenant: str, platform: str, name: str, secrets: dict[str, str],
+                        options: dict[str, Any], fingerprint: str) -> dict[str, Any]:
+        """Store a bot channel; the returned row has no secrets."""
+        row = {"id": channel_id, "tenant": tenant, "platform": platform, "name": name,
+               "secrets": json.dumps(secrets), "options": json.dumps(options, ensure_ascii=False),
+               "fingerprint": fingerprint, "created_at": now_iso()}
+        with self.engine.begin() as conn:
+            conn.execute(sa.insert(t.bot_channels).values(**row))
+        return {**{k: v for k, v in row.items() if k != "secrets"}, "options": options}
+
+    def bot_channel(self, channel_id: str) -> dict[str, Any] | None:
+        """A channel's row with its secrets and options parsed; ``None`` when there is no such channel."""
+        with self.engine.connect() as conn:
+            r = conn.execute(sa.select(t.bot_channels).where(t.bot_channels.c.id == channel_id)).first()
+        if r is None:
+            return None
+        return {**r._asdict(), "secrets": json.loads(r.secrets), "options": json.loads(r.options)}
+
+    def bot_channels(self, tenant: str | None = None) -> list[dict[str, Any]]:
+        """Channels, oldest first, without their secrets; of one tenant when ``tenant`` is given."""
+        c = t.bot_channels.c
+        q = (sa.select(c.id, c.tenant, c.platform, c.name, c.options, c.fingerprint, c.created_at)
+             .order_by(c.created_at, c.id))
+        if tenant is not None:
+            q = q.where(c.tenant == tenant)
+        with self.engine.connect() as conn:
+            return [{**r._asdict(), "options": json.loads(r.options)} for r in conn.execute(q)]
+
+    def remove_bot_channel(self, channel_id: str, tenant: str | None = None) -> bool:
+        """Delete a channel (of ``tenant`` only, when given) with its seen events and thread scopes."""
+        c = t.bot_channels.c
+        q = sa.delete(t.bot_channels).where(c.id == channel_id)
+        if tenant is not None:
+            q = q.where(c.tenant == tenant)
+        with self.engine.begin() as conn:
+            if not conn.execute(q).rowcount:
+                return False
+            conn.execute(sa.delete(t.bot_events).where(t.bot_events.c.channel_id == channel_id))
+            conn.execute(sa.delete(t.bot_threads).where(t.bot_threads.c.channel_id == channel_id))
+        return True
+
+    def claim_bot_event(self, channel_id: str, event_id: str, ttl_seconds: float, now: float) -> bool:
+        """True the first time a channel's event id is seen within ``ttl_seconds``; False for a repeat
+        (a platform's retry or a replay). One insert decides, so worker processes agree."""
+        e = t.bot_events.c
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(t.bot_events).where(e.expires_at < now))
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(sa.insert(t.bot_events).values(channel_id=channel_id, event_id=event_id[:200],
+                                                            expires_at=now + ttl_seconds))
+        except sa.exc.IntegrityError:
+            return False
+        return True
+
+    def bot_thread_ticket(self, channel_id: str, thread: str) -> str | None:
+        c = t.bot_threads.c
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(c.ticket_id).where(c.channel_id == channel_id, c.thread == thread)).scalar()
+
+    def set_bot_thread_ticket(self, channel_id: str, thread: str, ticket_id: str) -> None:
+        c = t.bot_threads.c
+        with self.engine.begin() as conn:
+            n = conn.execute(sa.update(t.bot_threads).where(c.channel_id == channel_id, c.thread == thread)
+                             .values(ticket_id=ticket_id, updated_at=now_iso())).rowcount
+            if not n:
+                conn.execute(sa.insert(t.bot_threads).values(channel_id=channel_id, thread=thread,
+                                                             ticket_id=ticket_id, updated_at=now_iso()))
+
     # ---- import jobs ---------------------------------------------------------------------------
 
     def add_import_job(self, job_id: str, tenant: str, actor: str, total: int) -> None:
