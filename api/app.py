@@ -25,7 +25,7 @@ from .deps import AppState, reject_unknown_query
 from .jobs import ImportJobs
 from .metrics import Metrics
 from .middleware import ApiMiddleware
-from .routes import answers, keys, openai_compat, ops, records, review
+from .routes import answers, console, keys, openai_compat, ops, records, review
 from .tenants import Tenants
 
 DESCRIPTION = """casepilot answers support agents' questions from a tenant's case library, citing the
@@ -57,8 +57,9 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
                   dependencies=[Depends(reject_unknown_query)], docs_url=None, redoc_url=None)
     app.state.casepilot = state
     problems.install(app)
-    for module in (answers, records, review, keys, openai_compat, ops):
+    for module in (answers, records, review, keys, openai_compat, ops, console):
         app.include_router(module.router)
+    console.mount(app)  # the web console at /console/ (its own files; nothing from elsewhere)
     app.add_middleware(ApiMiddleware, settings=api, metrics=metrics)
 
     def openapi() -> dict[str, Any]:

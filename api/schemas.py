@@ -265,6 +265,7 @@ class ReviewShowOut(BaseModel):
     draft: dict[str, Any] | None
     stats: dict[str, int]
     audit: list[dict[str, Any]]
+    ticket: dict[str, Any] | None = Field(default=None, description="the source ticket (its messages), when stored")
 
 
 Editable = Literal["title", "problem", "diagnosis", "solution", "outcome", "tags", "product", "product_version",
@@ -323,6 +324,65 @@ class TagOut(BaseModel):
 class TagsOut(BaseModel):
     tags: list[TagOut]
     abstained: bool
+
+
+# ---- the web console's reads -------------------------------------------------------------------
+
+
+class MeOut(BaseModel):
+    """Who the presented key is: the console shows only what this role may do."""
+
+    key_id: str
+    tenant: str
+    role: Role
+    name: str
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"key_id": "6b656b8c885f", "tenant": "default", "role": "reviewer", "name": "helpdesk"}]})
+
+
+class TaxonomyValueOut(BaseModel):
+    tag: str = Field(description="dimension/value, as cases and suggestions write it")
+    value: str
+    synonyms: list[str]
+    description: str
+
+
+class TaxonomyDimensionOut(BaseModel):
+    name: str
+    values: list[TaxonomyValueOut]
+
+
+class TaxonomyOut(BaseModel):
+    dimensions: list[TaxonomyDimensionOut] = Field(description="empty when no taxonomy was imported")
+
+
+class CaseStatsOut(BaseModel):
+    id: str
+    cited: int = Field(description="answers that cited the record")
+    helpful: int = Field(description="of those, answers whose newest rating is helpful")
+    not_helpful: int
+
+
+class RankedCaseOut(CaseStatsOut):
+    title: str
+    kind: str
+
+
+class LibraryStatsOut(BaseModel):
+    answers: int = Field(description="the recent answers counted (at most the request's window)")
+    most_cited: list[RankedCaseOut]
+    lowest_rated: list[RankedCaseOut] = Field(description="rated records, most not-helpful share first")
+
+
+class StaleCaseOut(BaseModel):
+    id: str
+    title: str
+    reasons: list[str]
+
+
+class StaleOut(BaseModel):
+    stale: list[StaleCaseOut]
 
 
 # ---- keys --------------------------------------------------------------------------------------

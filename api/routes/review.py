@@ -18,6 +18,7 @@ from ..schemas import (
     QueueOut,
     RejectRequest,
     ReviewShowOut,
+    StaleOut,
     TagsOut,
     TagsRequest,
 )
@@ -52,12 +53,25 @@ def queue(p: Reviewer, st: State) -> QueueOut:
     return QueueOut.model_validate({"queue": Review(st.tenants.get(p.tenant).library).queue()})
 
 
-@router.get("/review/{case_id}", summary="A case under review: fields, draft provenance, citations, audit",
-            response_model=ReviewShowOut, responses=ERRORS)
+# before /review/{case_id}, which would take "stale" for a case id
+@router.get("/review/stale", summary="Approved cases due for re-review, each with the reasons",
+            response_model=StaleOut, responses=ERRORS)
+def stale(p: Reviewer, st: State) -> StaleOut:
+    from ingestion.review import Review
+
+    return StaleOut.model_validate({"stale": Review(st.tenants.get(p.tenant).library).stale()})
+
+
+@router.get("/review/{case_id}", summary="A case under review: fields, draft provenance, citations, audit, "
+            "and the source ticket", response_model=ReviewShowOut, responses=ERRORS)
 def show(case_id: CaseId, p: Reviewer, st: State) -> ReviewShowOut:
     from ingestion.review import Review
 
-    return ReviewShowOut.model_validate(Review(st.tenants.get(p.tenant).library).show(case_id))
+    shown = Review(st.tenants.get(p.tenant).library).show(case_id)
+    ticket_id = (shown["draft"] or {}).get("ticket_id")
+    ticket = st.store.get(p.tenant, ticket_id) if ticket_id else None
+    return ReviewShowOut.model_validate({**shown, "ticket": ticket.data if ticket and ticket.kind == "ticket"
+                                         else None})
 
 
 @router.post("/review/{case_id}/approve", summary="Approve a draft (with optional edits): citable at once",
