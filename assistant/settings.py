@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     # question; 'body' an article's text). Every section except titles goes to the keyword index.
     passage_sections: list[str] = ["view", "body"]
     embed_batch_size: int = 32
+    # texts whose vectors are kept in memory per embedder (least recently used dropped first): the
+    # sentences of the records answers quote, and repeated questions, are embedded once; 0 = off
+    embed_cache_entries: int = 20000
     article_chunk_tokens: int = 400
     ingest_batch_size: int = 64
     taxonomy: Path | None = None
