@@ -74,6 +74,8 @@ class ChatRequest(Request_):
     ticket_id: str = Field(min_length=1, max_length=200, pattern=VISIBLE,
                            description="the ticket (or any chat thread id)")
     question: str = Field(max_length=100_000, pattern=VISIBLE, description=QUESTION_DOC)
+    stream: StrictBool = Field(default=False,
+                               description="answer as Server-Sent Events (so does Accept: text/event-stream)")
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"ticket_id": "T-2024-0301", "question": "客户说每月被扣两次费，怎么处理？"}]})

@@ -13,6 +13,7 @@ joins each rating with the answer's question, text and citations.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
@@ -45,22 +46,41 @@ def history(library: Library, ticket_id: str, *, limit: int = 20) -> list[dict[s
     return library.store.turns(library.tenant, check_ticket_id(ticket_id), limit=limit)
 
 
+def _turn_inputs(assistant: Assistant, ticket_id: str, history: int) -> tuple[str, str | None, list[dict[str, str]]]:
+    tid = check_ticket_id(ticket_id)
+    lib = assistant.lib
+    earlier = lib.store.turns(lib.tenant, tid, limit=history) if history > 0 else []
+    conversation = [{"role": t["role"], "text": t["text"]} for t in earlier]
+    return tid, (tid if is_stored_ticket(lib, tid) else None), conversation
+
+
+def _store_turns(assistant: Assistant, tid: str, answer: Answer) -> None:
+    assistant.lib.store.add_turns(assistant.lib.tenant, tid, [
+        {"role": "user", "text": answer.question},
+        {"role": "assistant", "text": answer.answer, "answer_id": answer.id},
+    ])
+
+
 def chat(assistant: Assistant, ticket_id: str, question: str, *, history: int = 10) -> Answer:
     """Answer ``question`` as the next turn of the ticket's conversation and store both turns.
 
     The last ``history`` stored turns are the conversation the question is resolved against. The
     stored ticket (when ``ticket_id`` names one) scopes retrieval with its subject. Nothing is stored
     when the question is rejected."""
-    tid = check_ticket_id(ticket_id)
-    lib = assistant.lib
-    earlier = lib.store.turns(lib.tenant, tid, limit=history) if history > 0 else []
-    conversation = [{"role": t["role"], "text": t["text"]} for t in earlier]
-    answer = assistant.ask(question, ticket=tid if is_stored_ticket(lib, tid) else None, conversation=conversation)
-    lib.store.add_turns(lib.tenant, tid, [
-        {"role": "user", "text": answer.question},
-        {"role": "assistant", "text": answer.answer, "answer_id": answer.id},
-    ])
+    tid, ticket, conversation = _turn_inputs(assistant, ticket_id, history)
+    answer = assistant.ask(question, ticket=ticket, conversation=conversation)
+    _store_turns(assistant, tid, answer)
     return answer
+
+
+def chat_stream(assistant: Assistant, ticket_id: str, question: str, *, history: int = 10) -> Iterator[dict[str, Any]]:
+    """``chat`` as ``Assistant.ask_stream`` events; the turns are stored before the ``answer`` event
+    is handed on, and not at all when the answer failed."""
+    tid, ticket, conversation = _turn_inputs(assistant, ticket_id, history)
+    for ev in assistant.ask_stream(question, ticket, conversation):
+        if ev["event"] == "answer":
+            _store_turns(assistant, tid, ev["answer"])
+        yield ev
 
 
 def feedback(store: Store | Library, tenant: str, answer_id: str, helpful: bool, comment: str = "") -> dict[str, Any]:

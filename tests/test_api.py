@@ -145,10 +145,9 @@ def test_ask_json_answer_with_citations(env: dict[str, Any]) -> None:
     assert "[C-1]" in a["answer"] and {"id", "answer", "citations", "abstained", "related"} <= set(a)
 
 
-def test_ask_streams_deltas_then_the_verified_answer(env: dict[str, Any]) -> None:
+def sse_events(c: httpx.Client, path: str, body: dict[str, Any], **kw: Any) -> list[tuple[str, Any]]:
     events = []
-    with client(env, "A-agent") as c, c.stream("POST", "/v1/ask", json={"question": "打印机连不上WiFi怎么办"},
-                                                 headers={"Accept": "text/event-stream"}) as r:
+    with c.stream("POST", path, json=body, **kw) as r:
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
         event = ""
         for line in r.iter_lines():
@@ -156,8 +155,34 @@ def test_ask_streams_deltas_then_the_verified_answer(env: dict[str, Any]) -> Non
                 event = line[7:]
             elif line.startswith("data: "):
                 events.append((event, json.loads(line[6:])))
+    return events
+
+
+def test_ask_streams_deltas_then_the_verified_answer(env: dict[str, Any]) -> None:
+    with client(env, "A-agent") as c:
+        events = sse_events(c, "/v1/ask", {"question": "打印机连不上WiFi怎么办"}, headers={"Accept": "text/event-stream"})
     assert events[0][0] == "delta" and events[-1][0] == "answer"
     assert events[-1][1]["citations"][0]["id"] == "C-1"
+
+
+def test_chat_streams_and_stores_the_turns_a_follow_up_reads(env: dict[str, Any]) -> None:
+    with client(env, "A-agent") as c:
+        events = sse_events(c, "/v1/chat", {"ticket_id": "chat-sse", "question": "打印机连不上WiFi怎么办", "stream": True})
+        assert [e for e, _ in events][-1] == "answer" and "delta" in [e for e, _ in events]
+        first = events[-1][1]
+        assert first["citations"][0]["id"] == "C-1"
+        st = env["app"].state.casepilot
+        turns = st.store.turns("A", "chat-sse")
+        assert [(t["role"], t.get("answer_id")) for t in turns] == [("user", None), ("assistant", first["id"])]
+        # the follow-up is resolved against the stored turns: retrieval carries the earlier question's words
+        events = sse_events(c, "/v1/chat", {"ticket_id": "chat-sse", "question": "那要开哪个频段？"},
+                            headers={"Accept": "text/event-stream"})
+        assert events[-1][0] == "answer" and events[-1][1]["citations"][0]["id"] == "C-1"
+        assert len(st.store.turns("A", "chat-sse")) == 4
+        # a rejected question stores nothing and is a problem, not a stream
+        is_problem(c.post("/v1/chat", json={"ticket_id": "chat-sse", "question": "打" * 2001, "stream": True}), 422,
+                   "question_too_long")
+    assert len(st.store.turns("A", "chat-sse")) == 4
 
 
 def test_chat_keeps_turns_and_feedback_rates_answers(env: dict[str, Any]) -> None:
@@ -297,6 +322,11 @@ def test_openai_client_plain_and_streaming(env: dict[str, Any]) -> None:
     assert "[C-1]" in text and "来源" in text
     extra = r.model_extra["casepilot"]  # type: ignore[index]
     assert extra["citations"][0]["id"] == "C-1" and extra["abstained"] is False
+    from assistant.tokens import count_tokens
+
+    assert r.usage is not None and r.usage.completion_tokens == count_tokens(text)
+    assert r.usage.prompt_tokens == count_tokens("你是客服助手") + count_tokens("打印机连不上WiFi怎么办")
+    assert r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens
     stream = oa.chat.completions.create(model="casepilot", stream=True, messages=[
         {"role": "user", "content": "打印机连不上WiFi"}, {"role": "assistant", "content": "…"},
         {"role": "user", "content": "那要开哪个频段？"}])

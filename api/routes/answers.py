@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 
-from assistant.answering import Answer
+from assistant.answering import Answer, Assistant
 from assistant.conversation import chat as chat_turn
+from assistant.conversation import chat_stream
 from assistant.errors import BackendError, CasepilotError
 
 from ..auth import Agent, Reviewer
@@ -61,9 +62,7 @@ def ask(body: AskRequest, p: Agent, st: State,
         if rec is None or rec.kind != "ticket":
             raise Problem(404, "not_found", f"no ticket {body.ticket_id!r} in this tenant")
     if body.stream or "text/event-stream" in accept:
-        return StreamingResponse(_stream(st, p.tenant, question, body.ticket_id, conversation, filters),
-                                 media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return _sse_response(st, p.tenant, lambda a: a.ask_stream(question, body.ticket_id, conversation, filters))
     with tenant.read():
         try:
             a = tenant.assistant.ask(question, ticket=body.ticket_id, conversation=conversation, filters=filters)
@@ -74,8 +73,12 @@ def ask(body: AskRequest, p: Agent, st: State,
     return answer_out(a)
 
 
-def _stream(st: AppState, tenant_name: str, question: str, ticket: str | None, conversation: list[dict[str, str]],
-            filters: Any) -> Iterator[str]:
+def _sse_response(st: AppState, tenant_name: str, events: Callable[[Assistant], Iterator[dict[str, Any]]]) -> Any:
+    return StreamingResponse(_stream(st, tenant_name, events), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _stream(st: AppState, tenant_name: str, events: Callable[[Assistant], Iterator[dict[str, Any]]]) -> Iterator[str]:
     """Server-sent events. The answer is produced under the tenant's read lock by a thread of its
     own into an unbounded queue, so a slow or stalled client never holds the lock or a read slot."""
     tenant = st.tenants.get(tenant_name)
@@ -84,7 +87,7 @@ def _stream(st: AppState, tenant_name: str, question: str, ticket: str | None, c
     def produce() -> None:
         try:
             with tenant.read():
-                for ev in tenant.assistant.ask_stream(question, ticket, conversation, filters):
+                for ev in events(tenant.assistant):
                     if ev["event"] == "delta":
                         out.put(sse("delta", {"text": ev["text"]}))
                     elif ev["event"] == "answer":
@@ -108,10 +111,17 @@ def _stream(st: AppState, tenant_name: str, question: str, ticket: str | None, c
 
 
 @router.post("/chat", summary="Ask the next question of a ticket's conversation (turns are kept per ticket)",
-             response_model=AnswerOut, responses=ERRORS)
-def chat(body: ChatRequest, p: Agent, st: State) -> AnswerOut:
+             response_model=AnswerOut,
+             responses={200: {"content": SSE_DOC, "description": "the answer (JSON), or Server-Sent Events as for "
+                              "/v1/ask; the turns are stored when the `answer` event is sent"},
+                        **ERRORS})
+def chat(body: ChatRequest, p: Agent, st: State,
+         accept: Annotated[str, Header(include_in_schema=False)] = "") -> Any:
     question = check_question(body.question, st.settings)
     tenant = st.tenants.get(p.tenant)
+    if body.stream or "text/event-stream" in accept:
+        return _sse_response(st, p.tenant, lambda a: chat_stream(a, body.ticket_id, question,
+                                                                 history=st.api.chat_history_turns))
     with tenant.read():
         try:
             a = chat_turn(tenant.assistant, body.ticket_id, question, history=st.api.chat_history_turns)

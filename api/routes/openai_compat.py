@@ -20,6 +20,7 @@ from fastapi.responses import StreamingResponse
 
 from assistant.answering import Answer
 from assistant.errors import BackendError, CasepilotError
+from assistant.tokens import count_tokens
 
 from ..auth import Agent
 from ..deps import AppState, State, check_conversation, check_question
@@ -91,10 +92,19 @@ def chat_completions(body: ChatCompletionRequest, p: Agent, st: State) -> Any:
             st.metrics.model_failed(tenant.assistant.engine.name)
             raise
     record_answer(st, a)
+    content = content_of(a)
     return ChatCompletionOut.model_validate({
         "id": f"chatcmpl-{a.id}", "created": int(time.time()), "model": MODEL,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content_of(a)}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}, "casepilot": extra_of(a)})
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": usage(body, content), "casepilot": extra_of(a)})
+
+
+def usage(body: ChatCompletionRequest, content: str) -> dict[str, int]:
+    """Tokens (cl100k_base) of the messages received and of the reply sent. Not what a model behind
+    casepilot was billed: the extractive engine calls none, and a model reads retrieved cases too."""
+    prompt = sum(count_tokens(_text(m)) for m in body.messages)
+    completion = count_tokens(content)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
 def _chunk(cid: str, created: int, delta: dict[str, Any], finish: str | None = None,
