@@ -43,7 +43,8 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
     tenants = Tenants(settings, metrics, api.max_concurrent_reads)
     jobs = ImportJobs(tenants, metrics, api.max_import_jobs_running)
     state = AppState(settings=settings, api=api, tenants=tenants, metrics=metrics,
-                     limiter=RateLimiter(api.rate_per_minute, api.rate_burst), jobs=jobs)
+                     limiter=RateLimiter(api.rate_per_minute, api.rate_burst,
+                                         settings.home / "ratelimits.sqlite"), jobs=jobs)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -16,10 +16,13 @@ import hmac
 import math
 import re
 import secrets
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -89,28 +92,66 @@ CHALLENGE = {"WWW-Authenticate": 'Bearer realm="casepilot"'}
 
 
 class RateLimiter:
-    """A token bucket per key, in memory (so per worker process): ``burst`` requests at once, refilled
-    at ``per_minute``. ``per_minute=0`` turns it off."""
+    """A token bucket per key: ``burst`` requests at once, refilled at ``per_minute``;
+    ``per_minute=0`` turns it off.
 
-    def __init__(self, per_minute: float, burst: int) -> None:
+    With ``path`` the buckets live in a small SQLite file (``CASEPILOT_HOME/ratelimits.sqlite``),
+    updated in one ``BEGIN IMMEDIATE`` transaction per request, so every worker process serving the
+    home draws from the same bucket and ``--workers 4`` does not give a key four times its rate
+    (about 0.2 ms a request). Without it they live in this process's memory."""
+
+    def __init__(self, per_minute: float, burst: int, path: Path | None = None) -> None:
         self.rate = per_minute / 60.0
         self.burst = float(burst)
+        self.path = path
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
+        self._local = threading.local()
+        if path is not None and self.rate > 0:
+            with closing(self._connect()) as db:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("CREATE TABLE IF NOT EXISTS buckets (key TEXT PRIMARY KEY, tokens REAL, at REAL)")
+
+    def _connect(self) -> sqlite3.Connection:
+        assert self.path is not None
+        db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA busy_timeout=10000")
+        return db
+
+    def _refill(self, tokens: float, last: float, now: float) -> float:
+        return min(self.burst, tokens + max(0.0, now - last) * self.rate)
 
     def take(self, key: str) -> float:
         """0 when the request may go ahead; else the seconds until it may."""
         if self.rate <= 0:
             return 0.0
+        if self.path is not None:
+            return self._take_shared(key)
         now = time.monotonic()
         with self._lock:
             tokens, last = self._buckets.get(key, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - last) * self.rate)
-            if tokens >= 1.0:
-                self._buckets[key] = (tokens - 1.0, now)
-                return 0.0
-            self._buckets[key] = (tokens, now)
-            return (1.0 - tokens) / self.rate
+            tokens = self._refill(tokens, last, now)
+            ok = tokens >= 1.0
+            self._buckets[key] = (tokens - 1.0 if ok else tokens, now)
+        return 0.0 if ok else (1.0 - tokens) / self.rate
+
+    def _take_shared(self, key: str) -> float:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = self._connect()
+        now = time.time()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            row = db.execute("SELECT tokens, at FROM buckets WHERE key = ?", (key,)).fetchone()
+            tokens = self._refill(*(row or (self.burst, now)), now)
+            ok = tokens >= 1.0
+            db.execute("INSERT INTO buckets (key, tokens, at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE "
+                       "SET tokens = excluded.tokens, at = excluded.at", (key, tokens - 1.0 if ok else tokens, now))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return 0.0 if ok else (1.0 - tokens) / self.rate
 
 
 bearer = HTTPBearer(auto_error=False, bearerFormat="cp_<id>_<secret>",

@@ -13,7 +13,7 @@ class ApiSettings(BaseSettings):
 
     max_body_bytes: int = Field(default=1 * MIB, ge=1024, description="request bodies larger than this get 413")
     max_import_bytes: int = Field(default=32 * MIB, ge=1024, description="the limit for POST /v1/imports bodies")
-    # per key, in each worker process: a token bucket of `rate_burst` requests refilled at `rate_per_minute`
+    # per key, shared by the workers on one home: a token bucket of `rate_burst` requests refilled at `rate_per_minute`
     rate_per_minute: float = Field(default=300.0, ge=0, description="0: no rate limit")
     rate_burst: int = Field(default=60, ge=1)
     max_conversation_turns: int = Field(default=50, ge=0, description="earlier turns a request may carry")

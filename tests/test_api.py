@@ -508,3 +508,24 @@ def test_rate_limit_gives_429_with_retry_after(tmp_path: Path) -> None:
         is_problem(r, 429, "rate_limited")  # type: ignore[arg-type]
         assert 1 <= int(r.headers["retry-after"]) <= 2
         assert c.get("/v1/models", headers={"Authorization": f"Bearer {other}"}).status_code == 200  # per key
+    # a second app on the same home (another worker process) draws from the same bucket
+    app2 = create_app(settings_for(tmp_path / "h"), ApiSettings(rate_per_minute=60, rate_burst=3))
+    with TestClient(app2) as c:
+        is_problem(c.get("/v1/models", headers={"Authorization": f"Bearer {key}"}), 429, "rate_limited")  # type: ignore[arg-type]
+
+
+def _take_many(path: str, n: int) -> int:
+    from api.auth import RateLimiter
+
+    lim = RateLimiter(0.001, 30, Path(path))  # no refill to speak of during the test
+    return sum(1 for _ in range(n) if lim.take("k") == 0.0)
+
+
+def test_rate_limit_is_shared_by_worker_processes(tmp_path: Path) -> None:
+    import multiprocessing
+
+    path = str(tmp_path / "ratelimits.sqlite")
+    _take_many(path, 0)  # creates the table
+    with multiprocessing.get_context("spawn").Pool(3) as pool:
+        granted = pool.starmap(_take_many, [(path, 20)] * 3)
+    assert sum(granted) == 30  # the burst, once, across the three processes
