@@ -1,0 +1,92 @@
+"""``make screenshots``: PNGs of each console screen into docs/screenshots/, from a server on loopback
+over the sample library (tests/console_env.py) and Debian's Chromium (tests/console_browser.py)."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import httpx
+
+from tests.console_browser import chromium, missing
+from tests.console_env import console_server
+
+OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+
+
+def prime(url: str, key: str) -> None:
+    """Answers, ratings and unanswered questions, so the library's lists have something to show."""
+    h = {"Authorization": f"Bearer {key}"}
+    rated = [("发票抬头开错了怎么重开", True), ("客户的打印机连不上WiFi，路由器只开了5G，怎么办？", True),
+             ("扫码枪读不出条码怎么办", False), ("发票抬头开错了怎么重开？已经交付了", False)]
+    with httpx.Client(base_url=url, headers=h, timeout=60) as c:
+        for q, helpful in rated:
+            a = c.post("/v1/ask", json={"question": q}).json()
+            c.post(f"/v1/answers/{a['id']}/feedback", json={"helpful": helpful})
+        for q in ("速达国际件能寄带锂电池的蓝牙耳机去美国吗？", "门锁网关报 E-7788 配对失败怎么办？"):
+            c.post("/v1/ask", json={"question": q})
+
+
+def sign_in(page: object, url: str, key: str) -> None:
+    page.goto(f"{url}/console/")  # type: ignore[attr-defined]
+    page.get_by_test_id("key").fill(key)  # type: ignore[attr-defined]
+    page.get_by_test_id("signin").click()  # type: ignore[attr-defined]
+    page.get_by_test_id("nav-ask").wait_for()  # type: ignore[attr-defined]
+
+
+def main() -> int:
+    why = missing()
+    if why:
+        print(f"make screenshots: {why}", file=sys.stderr)
+        return 1
+    OUT.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as d, console_server(Path(d)) as env, chromium() as browser:
+        prime(env.url, env.keys["reviewer"])
+        page = browser.new_page()
+        sign_in(page, env.url, env.keys["reviewer"])
+
+        page.get_by_test_id("ticket").fill("T-2024-0301")
+        page.get_by_test_id("set-ticket").click()
+        page.get_by_test_id("question").fill("客户的打印机连不上WiFi，路由器只开了5G，怎么办？")
+        page.get_by_test_id("ask").click()
+        page.get_by_test_id("answer").first.wait_for()
+        page.get_by_test_id("question").fill("速达国际件能寄带锂电池的蓝牙耳机去美国吗？")
+        page.get_by_test_id("ask").click()
+        page.get_by_test_id("abstained").wait_for()
+        page.screenshot(path=OUT / "ask.png")
+
+        page.get_by_test_id("answer").first.get_by_test_id("cite").first.click()
+        page.get_by_test_id("stats").wait_for()
+        page.screenshot(path=OUT / "case.png", full_page=True)
+
+        page.goto(f"{env.url}/console/#/review/{env.drafts['T-2024-0308']}")
+        page.get_by_test_id("draft").wait_for()
+        page.get_by_test_id("compare").first.click()
+        page.locator(".diffrow").first.wait_for()
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=OUT / "review.png", full_page=True)
+
+        page.goto(f"{env.url}/console/#/library")
+        page.get_by_test_id("search-query").fill("E-4031 税号校验失败")
+        page.get_by_test_id("explain-toggle").check()
+        page.get_by_test_id("search").click()
+        page.get_by_test_id("explain").first.wait_for()
+        page.screenshot(path=OUT / "library-search.png")
+        page.get_by_test_id("gaps-table").wait_for()
+        page.get_by_test_id("most-table").wait_for()
+        page.locator("#gaps").scroll_into_view_if_needed()
+        page.locator(".library").screenshot(path=OUT / "library-gaps.png")
+
+        narrow = page  # the same tab: the key is kept per tab (sessionStorage)
+        narrow.set_viewport_size({"width": 400, "height": 860})
+        narrow.goto(f"{env.url}/console/#/review/{env.drafts['T-E2E-LOCK']}")
+        narrow.get_by_test_id("draft").wait_for()
+        narrow.screenshot(path=OUT / "narrow-review.png")
+    for p in sorted(OUT.glob("*.png")):
+        print(p.relative_to(OUT.parent.parent))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
