@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 DEV_DATA ?= ../shared/data/dev
 
-.PHONY: setup demo test test-fast lint bench bench-ingest bench-search bench-answer bench-api eval eval-gate clean
+.PHONY: setup demo test test-fast lint bench bench-ingest bench-search bench-answer bench-api eval eval-gate screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +75,14 @@ eval-gate: setup
 	$(PY) -m api.cli eval run --dataset evals/datasets/sample_questions.jsonl --out eval-out/gate
 	$(PY) -m api.cli eval compare evals/baselines/sample_questions-extractive eval-out/gate --fail-on-regression
 	$(PY) -m api.cli eval gate eval-out/gate
+
+## make screenshots: PNGs of each web console screen into docs/screenshots/ (Debian's Chromium, and a
+## Chinese font so the text is legible: both from apt when missing)
+screenshots: setup
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list :lang=zh 2>/dev/null | grep -q .; then \
+	    SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO="sudo"; \
+	    $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends chromium fonts-wqy-microhei; fi
+	$(PY) -m tests.console_screenshots
 
 clean:
 	rm -rf .casepilot bench-out eval-out
