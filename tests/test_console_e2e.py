@@ -163,7 +163,7 @@ def test_keyboard_review_reject_with_a_reason_and_edit_and_approve(page: Any, en
     reason = page.get_by_test_id("reason")
     assert reason.evaluate("el => el === document.activeElement")
     reason.fill("重复内容，已有扫码枪的知识文章")
-    page.get_by_test_id("reject-confirm").click()
+    reason.press("Enter")
     page.locator(".toast").filter(has_text=scan).wait_for()
     with api(env, "reviewer") as c:
         shown = c.get(f"/v1/review/{scan}").json()

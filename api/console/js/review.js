@@ -190,6 +190,10 @@ function draftView(shown, detail, decided) {
   h("div.actions", h("button.danger", { type: "submit", "data-testid": "reject-confirm" }, t("review.rejectConfirm")),
     h("button", { type: "button", onclick: () => cancel() }, t("review.cancel"))));
 
+  reason.addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); rejectBox.requestSubmit(); }
+  });
+
   const approve = async () => {
     if (mode === "reject") return;
     const edits = {};
