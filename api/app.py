@@ -20,12 +20,12 @@ from assistant.settings import Settings
 
 from . import problems
 from .auth import RateLimiter
+from .bots.middleware import BotAwareMiddleware
 from .config import ApiSettings
 from .deps import AppState, reject_unknown_query
 from .jobs import ImportJobs
 from .metrics import Metrics
-from .middleware import ApiMiddleware
-from .routes import answers, console, keys, openai_compat, ops, records, review
+from .routes import answers, bots, console, keys, openai_compat, ops, records, review
 from .tenants import Tenants
 
 DESCRIPTION = """casepilot answers support agents' questions from a tenant's case library, citing the
@@ -58,10 +58,11 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
                   dependencies=[Depends(reject_unknown_query)], docs_url=None, redoc_url=None)
     app.state.casepilot = state
     problems.install(app)
-    for module in (answers, records, review, keys, openai_compat, ops, console):
+    for module in (answers, records, review, keys, openai_compat, ops, console, bots):
         app.include_router(module.router)
     console.mount(app)  # the web console at /console/ (its own files; nothing from elsewhere)
-    app.add_middleware(ApiMiddleware, settings=api, metrics=metrics)
+    # ApiMiddleware, with the bots' webhooks taking their platforms' content types and body limit
+    app.add_middleware(BotAwareMiddleware, settings=api, metrics=metrics)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

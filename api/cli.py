@@ -485,6 +485,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_serve(sub, common)
     register_eval(sub, common)
+    from api.cli_bots import register_bots
+
+    register_bots(sub, common)
     return p
 
 
