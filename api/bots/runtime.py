@@ -71,7 +71,11 @@ class BotRuntime:
             raise Refused(404, "not_found", f"no {platform_name} bot channel {channel_id!r}")
         plat = platform(platform_name)
         now = time.time()
-        inc = plat.verify(channel, req, now)
+        try:
+            inc = plat.verify(channel, req, now)
+        except Refused as e:
+            log.info("%s channel %s: refused a request (%s %s)", platform_name, channel.id, e.status, e.code)
+            raise
         if inc.event_id:
             if inc.created is not None and now - inc.created > self.settings.dedupe_ttl_seconds:
                 raise Refused(401, "stale_request", "the event is older than the de-duplication window")
