@@ -462,6 +462,24 @@ def test_feishu_refuses_forged_stale_replayed_and_malformed_events(env: dict[str
     assert len(received("/reply")) == 1
 
 
+def test_feishu_without_an_encrypt_key_checks_the_token_and_answers(env: dict[str, Any]) -> None:
+    before = state(env)
+    ep = path(env, "feishu_plain")
+    wrong = feishu_event("im.message.receive_v1", feishu_message("打印机连不上WiFi"), token="guessed")
+    r = post(env, ep, json.dumps(wrong).encode(), {"Content-Type": "application/json"})
+    assert r.status_code == 401
+    old = feishu_event("im.message.receive_v1", feishu_message("打印机"), token=SECRETS["feishu_token"] + "P")
+    old["header"]["create_time"] = str(int((time.time() - 2 * 86400) * 1000))  # older than the dedupe window
+    assert post(env, ep, json.dumps(old).encode(), {"Content-Type": "application/json"}).status_code == 401
+    settle(env)
+    assert state(env) == before
+    good = feishu_event("im.message.receive_v1", feishu_message("打印机连不上WiFi", message_id="om_plain"),
+                        token=SECRETS["feishu_token"] + "P")
+    assert post(env, ep, json.dumps(good).encode(), {"Content-Type": "application/json"}).status_code == 200
+    settle(env)
+    assert len(received("/open-apis/im/v1/messages/om_plain/reply")) == 1
+
+
 # ---- WeCom -------------------------------------------------------------------------------------------
 
 
