@@ -54,15 +54,18 @@ bench-search: setup
 	$(PY) -m evals.bench_search --dev-data $(DEV_DATA)
 
 bench-answer: setup
-	$(PY) -m evals.answer_eval --out bench-out
+	rm -rf bench-out/answers
+	$(PY) -m api.cli eval run --dataset evals/datasets/sample_questions.jsonl --out bench-out/answers
 
 bench-api: setup
 	$(PY) -m evals.bench_api
 
-## make eval: answer quality on the sample library's questions; retrieval quality on AFQMC and BQ dev;
+## make eval: answer quality on the sample library's questions (a run folder with its report in
+## eval-out/sample_questions); retrieval quality on AFQMC and BQ dev;
 ## drafting on JDDC and duplicate detection; tag suggestion on CIC intent and BANKING77; verification thresholds
 eval: setup
-	$(PY) -m evals.answer_eval
+	rm -rf eval-out/sample_questions
+	$(PY) -m api.cli eval run --dataset evals/datasets/sample_questions.jsonl --out eval-out/sample_questions
 	$(PY) -m evals.retrieval_eval --dev-data $(DEV_DATA)
 	$(PY) -m evals.draft_eval --dev-data $(DEV_DATA)
 	$(PY) -m evals.tag_eval --dev-data $(DEV_DATA)

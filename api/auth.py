@@ -143,7 +143,7 @@ class RateLimiter:
         db.execute("BEGIN IMMEDIATE")
         try:
             row = db.execute("SELECT tokens, at FROM buckets WHERE key = ?", (key,)).fetchone()
-            tokens = self._refill(*(row or (self.burst, now)), now)
+            tokens = self._refill(row[0], row[1], now) if row else self.burst
             ok = tokens >= 1.0
             db.execute("INSERT INTO buckets (key, tokens, at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE "
                        "SET tokens = excluded.tokens, at = excluded.at", (key, tokens - 1.0 if ok else tokens, now))

@@ -28,8 +28,11 @@ class Embedder(Protocol):
     ``embed_passages`` is for documents; ``embed_questions`` for stored texts that are themselves
     questions (case titles, FAQ questions), which a query is matched against symmetrically."""
 
-    model_id: str
-    dim: int
+    @property
+    def model_id(self) -> str: ...
+
+    @property
+    def dim(self) -> int: ...
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
 

@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     # answering: abstain when the retrieval support (0..1) is below this. Support is a weighted sum
     # of the best question-space similarity, the best passage-space similarity and the IDF-weighted
     # share of the question's words found in one retrieved record; weights and threshold calibrated
-    # on evals/datasets/sample_questions.jsonl with the default embedders (python -m evals.answer_eval)
+    # on evals/datasets/sample_questions.jsonl with the default embedders (make eval: casepilot eval run)
     abstain_below: float = 0.66
     support_weights: dict[str, float] = {"similarity": 0.5, "passage": 0.4, "coverage": 0.1}
     max_question_chars: int = 2000

@@ -163,8 +163,9 @@ def render(c: dict[str, Any], worst: int = 20) -> str:
 
 def gate(run: Path, baselines: Path, *, tolerance: float = 0.01) -> dict[str, Any]:
     """Check a run against the floors ``baselines`` (``evals/baselines.yaml``) records for its dataset
-    and engine: each metric must be at least its floor minus ``tolerance`` (latency: at most its
-    ceiling plus ``tolerance`` times the ceiling). Returns the rows and the failures."""
+    and engine: each metric must be at least its floor minus ``tolerance`` (a lower-is-better metric:
+    at most its ceiling plus ``tolerance``; latency: plus ``tolerance`` times the ceiling). Returns
+    the rows and the failures."""
     import yaml
 
     cfg, summary, _ = load_run(run)
@@ -180,11 +181,14 @@ def gate(run: Path, baselines: Path, *, tolerance: float = 0.01) -> dict[str, An
     if not match:
         raise InputError(f"{baselines}: no entry for dataset {name} with engine {cfg.get('engine')}")
     key, entry = match[0]
+    lower_better = {m.name for m in M.metrics_for(str(summary.get("kind", "answer"))) if not m.higher_is_better}
     out = []
     for metric, floor in (entry.get("floors") or {}).items():
         value = summary["metrics"].get(metric)
         if metric.startswith("latency"):
             ok = value is not None and value <= floor * (1 + tolerance)
+        elif metric in lower_better:  # a ceiling (leak_rate)
+            ok = value is not None and value <= floor + tolerance
         else:
             ok = value is not None and value >= floor - tolerance
         out.append({"metric": metric, "floor": floor, "value": value, "ok": ok})

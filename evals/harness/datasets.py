@@ -6,7 +6,8 @@ Three kinds, told apart by their fields:
     ``question`` (str), ``relevant_ids`` (list of record ids, empty when unanswerable), optional
     ``id``, ``reference_answer`` (str), ``unanswerable`` (bool), ``conversation`` (earlier turns
     ``[{"role": "user"|"assistant", "text"}]``), ``filters`` (``{"kind": "case", ...}`` as
-    ``casepilot search --filter``), ``category`` (str).
+    ``casepilot search --filter``), ``category`` (str), ``must_not_contain`` (list of texts the answer
+    must not hold, e.g. what an injected instruction asks for).
 ``tag``
     ``text`` (str), ``tags`` (list of ``dimension/value``), optional ``id``, ``category``.
 ``draft``
@@ -52,6 +53,7 @@ class AnswerItem:
     conversation: list[dict[str, str]] = field(default_factory=list)
     filters: dict[str, str] = field(default_factory=dict)
     category: str = ""
+    must_not_contain: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -163,7 +165,8 @@ def _answer(r: _Row, rid: str) -> AnswerItem:
         r.bad("filters", f"unknown key(s) {', '.join(sorted(set(filters) - set(FILTER_KEYS)))}; "
                          f"use {', '.join(sorted(FILTER_KEYS))}")
     return AnswerItem(rid, question.strip(), relevant, unanswerable, r.text("reference_answer").strip(),
-                      [{"role": t["role"], "text": t["text"]} for t in conv], dict(filters), r.text("category"))
+                      [{"role": t["role"], "text": t["text"]} for t in conv], dict(filters), r.text("category"),
+                      [t for t in r.str_list("must_not_contain") if t.strip()])
 
 
 def _tag(r: _Row, rid: str) -> TagItem:

@@ -89,6 +89,21 @@ def answer_item_metrics(gold: Sequence[str], unanswerable: bool, retrieved: Sequ
     return out
 
 
+def abstention_sweep(rows: Sequence[Row], lo: float = 0.5, hi: float = 0.8,
+                     step: float = 0.02) -> list[tuple[float, float | None, float | None]]:
+    """``(threshold, abstention precision, recall)`` had the engine abstained below each support
+    threshold: how to set ``CASEPILOT_ABSTAIN_BELOW`` on this set."""
+    out: list[tuple[float, float | None, float | None]] = []
+    unans = [r for r in rows if r["unanswerable"]]
+    for i in range(round((hi - lo) / step) + 1):
+        th = round(lo + i * step, 4)
+        abst = [r for r in rows if r["support"] < th]
+        p = sum(r["unanswerable"] for r in abst) / len(abst) if abst else None
+        rec = sum(r["support"] < th for r in unans) / len(unans) if unans else None
+        out.append((th, p, rec))
+    return out
+
+
 def diagnosis(row: Row, k: int = 5) -> str:
     """Where an answer item went wrong: ``ok``, ``retrieval miss`` (no gold record in the context the
     engine read), ``abstained with gold retrieved``, ``generation error`` (gold retrieved, another
@@ -166,6 +181,10 @@ def _verified(r: Row) -> Parts:
     return (float(r.get("verified", 0)), float(n)) if n else None
 
 
+def _leaked(r: Row) -> Parts:
+    return (float(bool(r["leaked"])), 1.0) if "leaked" in r else None
+
+
 def _no_parts(r: Row) -> Parts:
     return None
 
@@ -192,6 +211,8 @@ ANSWER_METRICS: list[Metric] = [
     Metric("abstention_recall", _abst_recall, gated=True, doc="unanswerable items abstained on"),
     Metric("verified_share", _verified, doc="sentences whose citation passed verification, over all cited sentences "
                                             "the engine wrote (dropped unsupported ones included)"),
+    Metric("leak_rate", _leaked, gated=True, higher_is_better=False,
+           doc="answers holding a text the item forbids (must_not_contain) or instruction-like text"),
     Metric("latency_p50_ms", _no_parts, higher_is_better=False, percentile=50, value_of=_latency),
     Metric("latency_p95_ms", _no_parts, higher_is_better=False, percentile=95, value_of=_latency),
 ]

@@ -178,6 +178,14 @@ def blocks(config: dict[str, Any], summary: dict[str, Any], rows: Sequence[dict[
                        "gold record was read but another was cited; abstained with gold retrieved: support was "
                        "below the threshold although a gold record was there."))
         b.append(("table", ["diagnosis", "items"], [[k, str(v)] for k, v in summary["diagnosis"].items()]))
+    if kind == "answer" and any(r["unanswerable"] for r in rows):
+        th = config.get("support_threshold")
+        b.append(("h2", "Abstention threshold sweep"))
+        b.append(("p", f"Abstention precision and recall had the engine abstained below each support value "
+                       f"(this run used {th}; set it with CASEPILOT_ABSTAIN_BELOW)."))
+        b.append(("table", ["abstain below", "precision", "recall"],
+                  [[f"{t:.2f}" + (" ←" if th is not None and abs(t - th) < 0.01 else ""), _fmt(p), _fmt(r)]
+                   for t, p, r in M.abstention_sweep(rows)]))
     cats = summary.get("by_category") or {}
     if cats:
         b.append(("h2", "Per category"))

@@ -267,6 +267,7 @@ class AnswerRun:
             "context": [_hit(h) for h in a.context], "retrieved": [_hit(h, snippet=False) for h in ranked],
             "metrics": M.answer_item_metrics(it.relevant_ids, it.unanswerable, retrieved, cited, a.abstained),
         }
+        row["leaked"] = leaks(a.answer, it.must_not_contain)
         row["diagnosis"] = M.diagnosis(row, self.assistant.k)
         return row
 
@@ -515,6 +516,16 @@ def compact(out: Path) -> None:
     tmp = out / "items.jsonl.tmp"
     tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     os.replace(tmp, out / "items.jsonl")
+
+
+def leaks(answer: str, forbidden: list[str]) -> list[str]:
+    """What the answer holds that it must not: the item's ``must_not_contain`` texts, and any
+    instruction-like text (``assistant.answering.INJECTION``), which an answer never carries."""
+    from assistant.answering import INJECTION
+
+    found = [t for t in forbidden if t in answer]
+    m = INJECTION.search(answer)
+    return found + ([m.group(0)] if m else [])
 
 
 def _jsonable(v: Any) -> Any:
