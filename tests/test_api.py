@@ -182,6 +182,8 @@ def test_chat_streams_and_stores_the_turns_a_follow_up_reads(env: dict[str, Any]
         # a rejected question stores nothing and is a problem, not a stream
         is_problem(c.post("/v1/chat", json={"ticket_id": "chat-sse", "question": "打" * 2001, "stream": True}), 422,
                    "question_too_long")
+        r = c.post("/v1/chat", json={"ticket_id": "  ", "question": "打印机", "stream": True})
+        assert r.status_code in (400, 422) and r.headers["content-type"].startswith("application/problem+json")
     assert len(st.store.turns("A", "chat-sse")) == 4
 
 

@@ -158,13 +158,17 @@ def slack_mention(text: str, thread: str | None = None, event_id: str | None = N
             "event_time": int(time.time()), "event": event}
 
 
-def feishu_encrypt(key: str, doc: dict[str, Any]) -> str:
+def feishu_encrypt_raw(key: str, data: bytes) -> bytes:
     """Feishu's published scheme: AES-256-CBC, key = SHA256(encrypt key), random IV prepended, PKCS7."""
     iv = os.urandom(16)
     p = padding.PKCS7(128).padder()
-    plain = p.update(json.dumps(doc, ensure_ascii=False).encode()) + p.finalize()
+    plain = p.update(data) + p.finalize()
     e = Cipher(algorithms.AES(hashlib.sha256(key.encode()).digest()), modes.CBC(iv)).encryptor()
-    return base64.b64encode(iv + e.update(plain) + e.finalize()).decode()
+    return iv + e.update(plain) + e.finalize()
+
+
+def feishu_encrypt(key: str, doc: dict[str, Any]) -> str:
+    return base64.b64encode(feishu_encrypt_raw(key, json.dumps(doc, ensure_ascii=False).encode())).decode()
 
 
 def feishu_request(doc: dict[str, Any], key: str = SECRETS["feishu_key"], ts: int | None = None,
@@ -449,6 +453,14 @@ def test_feishu_refuses_forged_stale_replayed_and_malformed_events(env: dict[str
     r = post(env, path(env, "feishu"), garbage, {"X-Lark-Request-Timestamp": ts, "X-Lark-Request-Nonce": nonce,
                                                  "X-Lark-Signature": sig, "Content-Type": "application/json"})
     assert r.status_code == 400 and r.json()["code"] == "malformed_body"
+    # unsigned: a body that decrypts to garbage and one that does not decrypt get the same answer
+    # (two different answers would be a padding oracle)
+    answers = set()
+    for blob in (os.urandom(48), feishu_encrypt_raw(key, b"not json")):
+        r = post(env, path(env, "feishu"), json.dumps({"encrypt": base64.b64encode(blob).decode()}).encode(),
+                 {"Content-Type": "application/json"})
+        answers.add((r.status_code, r.json()["code"], r.json()["detail"]))
+    assert answers == {(401, "bad_signature", "the body does not decrypt with this channel's Encrypt Key")}
     huge, headers = feishu_request(feishu_event("im.message.receive_v1", feishu_message("打" * 200_000)))
     assert post(env, path(env, "feishu"), huge, headers).status_code == 413
     settle(env)
@@ -536,6 +548,9 @@ def test_wecom_refuses_forged_stale_foreign_replayed_and_malformed_messages(env:
     assert post(env, cb, b"<xml><Encrypt>", {"Content-Type": "text/xml"}, params=q).status_code == 400
     bomb = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">]><xml><Encrypt>&a;</Encrypt></xml>'
     assert post(env, cb, bomb, {"Content-Type": "text/xml"}, params=q).status_code == 400
+    # the same, as UTF-16 without a byte-order mark (valid UTF-8 bytes, which expat would re-detect)
+    bomb16 = '<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">]><xml><Encrypt>&a;</Encrypt></xml>'.encode("utf-16-le")
+    assert post(env, cb, bomb16, {"Content-Type": "text/xml"}, params=q).status_code in (400, 401)
     huge = b"<xml><Encrypt>" + b"A" * 300_000 + b"</Encrypt></xml>"
     assert post(env, cb, huge, {"Content-Type": "text/xml"}, params=q).status_code == 413
     settle(env)

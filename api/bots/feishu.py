@@ -99,11 +99,13 @@ class Feishu:
                        else bad_signature("X-Lark-Signature is required"))
             try:
                 plain = decrypt(key, encrypted)
+                doc = json_object(plain, "the decrypted event")
             except Refused:
                 if signed:
                     raise
+                # unsigned: decryption is the authentication, and every way it fails must look the same
+                # (a different answer for bad padding and for bad JSON would be a padding oracle)
                 raise bad_signature("the body does not decrypt with this channel's Encrypt Key") from None
-            doc = json_object(plain, "the decrypted event")
         else:
             doc = json_object(req.body)
         if doc.get("type") == "url_verification":

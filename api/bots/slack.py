@@ -137,7 +137,7 @@ class Slack:
                  "text": {"type": "plain_text", "text": "👍 有帮助"}},
                 {"type": "button", "action_id": NOT_HELPFUL, "value": reply.answer_id,
                  "text": {"type": "plain_text", "text": "👎 没帮助"}}]})
-        return {"text": reply.text[:3000], "blocks": blocks, "unfurl_links": False}
+        return {"text": escape(reply.text[:3000]), "blocks": blocks, "unfurl_links": False}
 
     def send(self, out: Outbound, channel: Channel, target: dict[str, Any], payload: dict[str, Any]) -> None:
         url = channel.api_base(self.default_api_base) + "/chat.postMessage"

@@ -13,7 +13,7 @@ from fastapi.responses import StreamingResponse
 
 from assistant.answering import Answer, Assistant
 from assistant.conversation import chat as chat_turn
-from assistant.conversation import chat_stream
+from assistant.conversation import chat_stream, check_ticket_id
 from assistant.errors import BackendError, CasepilotError
 
 from ..auth import Agent, Reviewer
@@ -120,6 +120,7 @@ def chat(body: ChatRequest, p: Agent, st: State,
     question = check_question(body.question, st.settings)
     tenant = st.tenants.get(p.tenant)
     if body.stream or "text/event-stream" in accept:
+        check_ticket_id(body.ticket_id)  # refused before the stream starts, as without streaming
         return _sse_response(st, p.tenant, lambda a: chat_stream(a, body.ticket_id, question,
                                                                  history=st.api.chat_history_turns))
     with tenant.read():
