@@ -468,3 +468,18 @@ def test_tag_and_draft_runs(tmp_path: Path) -> None:
     m = drafts.summary["metrics"]
     assert drafts.kind == "draft" and drafts.computed == 3 and m["drafted_share"] is not None
     assert m["ragas.chrf_score"] is not None and 0 < m["ragas.chrf_score"] < 1  # similarity to the reference case
+
+
+@pytest.mark.slow
+def test_the_current_code_keeps_the_committed_baseline(tmp_path: Path) -> None:
+    """The fast gate `make test` (and so CI) runs: the 100 sample questions answered by the current
+    code with the default engine and models, compared item by item with the committed baseline
+    (evals/baselines/sample_questions-extractive) and checked against the floors in
+    evals/baselines.yaml. A change that makes answers worse fails here, not after it lands."""
+    res = run(RunOptions(dataset=ROOT / "evals" / "datasets" / "sample_questions.jsonl", out=tmp_path / "gate",
+                         progress=False))
+    assert res.computed == 100 and not res.errors
+    c = compare(ROOT / "evals" / "baselines" / "sample_questions-extractive", tmp_path / "gate")
+    assert c["regressions"] == [], c["regressions"]
+    g = gate(tmp_path / "gate", ROOT / "evals" / "baselines.yaml")
+    assert g["failed"] == [], g["rows"]
