@@ -41,7 +41,7 @@ from .common import (
     same,
     text_field,
 )
-from .outbound import Outbound, OutboundError
+from .outbound import Outbound, OutboundError, json_reply
 
 WINDOW = 300.0
 TOKEN_ERRORS = {99991661, 99991663, 99991668}  # missing, invalid or expired access token
@@ -189,7 +189,7 @@ class Feishu:
                             what=f"feishu {channel.id} token",
                             json={"app_id": channel.options.get("app_id", ""),
                                   "app_secret": channel.secrets.get("app_secret", "")})
-            doc = _doc(r, channel)
+            doc = json_reply(r, f"feishu {channel.id}")
             token = doc.get("tenant_access_token")
             if doc.get("code") != 0 or not isinstance(token, str):
                 raise OutboundError(f"feishu {channel.id}: no tenant_access_token (code {doc.get('code')})")
@@ -205,18 +205,10 @@ class Feishu:
             token = self._token(out, channel, base)
             r = out.request("POST", url, what=f"feishu {channel.id}", json=body, allow_4xx=True,
                             headers={"Authorization": f"Bearer {token}"})
-            doc = _doc(r, channel)
+            doc = json_reply(r, f"feishu {channel.id}")
             if doc.get("code") == 0:
                 return
             if doc.get("code") in TOKEN_ERRORS and attempt == 1:
                 out.tokens.drop(f"feishu:{channel.id}:{channel.fingerprint}")
                 continue
             raise OutboundError(f"feishu {channel.id}: reply failed (code {doc.get('code')}: {doc.get('msg')})")
-
-
-def _doc(r: Any, channel: Channel) -> dict[str, Any]:
-    try:
-        doc = r.json()
-    except ValueError:
-        raise OutboundError(f"feishu {channel.id}: the API answered no JSON") from None
-    return doc if isinstance(doc, dict) else {}

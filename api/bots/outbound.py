@@ -53,6 +53,15 @@ def _install_log_filter() -> None:
                 lg.addFilter(_FILTER)
 
 
+def json_reply(r: httpx.Response, what: str) -> dict[str, Any]:
+    """A platform API's JSON object reply (``{}`` for other JSON); ``OutboundError`` when it is not JSON."""
+    try:
+        doc = r.json()
+    except ValueError:
+        raise OutboundError(f"{what}: the API answered no JSON") from None
+    return doc if isinstance(doc, dict) else {}
+
+
 class Outbound:
     def __init__(self, timeout: float = 10.0, retries: int = 3, backoff: float = 0.5,
                  sleep: Callable[[float], None] = time.sleep) -> None:

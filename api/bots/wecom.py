@@ -40,7 +40,7 @@ from .common import (
     malformed,
     same,
 )
-from .outbound import Outbound, OutboundError
+from .outbound import Outbound, OutboundError, json_reply
 
 WINDOW = 300.0
 MARKDOWN_BYTES = 2048  # WeCom's limit for markdown content
@@ -172,7 +172,7 @@ class WeCom:
             r = out.request("GET", base + "/cgi-bin/gettoken", what=f"wecom {channel.id} token",
                             params={"corpid": str(channel.options.get("corp_id", "")),
                                     "corpsecret": channel.secrets.get("corp_secret", "")})
-            doc = _doc(r, channel)
+            doc = json_reply(r, f"wecom {channel.id}")
             token = doc.get("access_token")
             if doc.get("errcode") != 0 or not isinstance(token, str):
                 raise OutboundError(f"wecom {channel.id}: no access_token (errcode {doc.get('errcode')})")
@@ -187,18 +187,10 @@ class WeCom:
             token = self._token(out, channel, base)
             r = out.request("POST", base + "/cgi-bin/message/send", what=f"wecom {channel.id}", json=body,
                             params={"access_token": token})
-            doc = _doc(r, channel)
+            doc = json_reply(r, f"wecom {channel.id}")
             if doc.get("errcode") == 0:
                 return
             if doc.get("errcode") in TOKEN_ERRORS and attempt == 1:
                 out.tokens.drop(f"wecom:{channel.id}:{channel.fingerprint}")
                 continue
             raise OutboundError(f"wecom {channel.id}: message/send failed (errcode {doc.get('errcode')})")
-
-
-def _doc(r: Any, channel: Channel) -> dict[str, Any]:
-    try:
-        doc = r.json()
-    except ValueError:
-        raise OutboundError(f"wecom {channel.id}: the API answered no JSON") from None
-    return doc if isinstance(doc, dict) else {}
