@@ -93,7 +93,8 @@ class Library:
     @cached_property
     def retriever(self) -> Retriever:
         groups = self.taxonomy.synonym_groups() if self.taxonomy else []
-        parts: list[ChunkRetriever] = [DenseRetriever(s.vectors, s.embedder, s.name) for s in self.spaces.values()]
+        parts: list[ChunkRetriever] = [DenseRetriever(s.vectors, s.embedder, s.name, self.keywords.allowed)
+                                       for s in self.spaces.values()]
         parts.append(KeywordRetriever(self.keywords, groups))
         hybrid = HybridRetriever(parts, fusion=self.settings.fusion, weights=self.settings.fusion_weights,
                                  rrf_k=self.settings.rrf_k, code_boost=self.settings.code_boost)

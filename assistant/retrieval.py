@@ -8,12 +8,12 @@ per record with its best section named, and snippets.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from .embeddings import Embedder
-from .index.filters import Filters
+from .index.filters import Allowed, Filters, record_of
 from .index.keywords import KeywordIndex
 from .index.vectors import VectorStore
 from .store import Store
@@ -40,11 +40,6 @@ class ChunkRetriever(Protocol):
     def candidates(self, query: str, n: int, filters: Filters) -> list[Candidate]: ...
 
 
-def record_of(chunk_id: str) -> str:
-    """Chunk ids are ``RECORD#section.n#hash`` and record ids never hold '#'."""
-    return chunk_id.split("#", 1)[0]
-
-
 def per_record(name: str, hits: list[tuple[str, float]]) -> list[Candidate]:
     """Keep each record's best chunk; ranks count records, not chunks."""
     seen: set[str] = set()
@@ -59,15 +54,20 @@ def per_record(name: str, hits: list[tuple[str, float]]) -> list[Candidate]:
 
 
 class DenseRetriever:
-    """Nearest neighbours of the query in one vector space (named after it)."""
+    """Nearest neighbours of the query in one vector space (named after it). ``allowed`` (the keyword
+    index's ``allowed``) tells which records a filter lets through, so the vector store can filter
+    neighbour ids itself instead of asking Chroma to (see ``ChromaVectorStore.query``)."""
 
-    def __init__(self, vectors: VectorStore, embedder: Embedder, name: str = "dense") -> None:
+    def __init__(self, vectors: VectorStore, embedder: Embedder, name: str = "dense",
+                 allowed: Callable[[Filters], Allowed | None] | None = None) -> None:
         self.vectors = vectors
         self.embedder = embedder
         self.name = name
+        self.allowed = allowed
 
     def candidates(self, query: str, n: int, filters: Filters) -> list[Candidate]:
-        return per_record(self.name, self.vectors.query(self.embedder.embed_query(query), n, filters))
+        allowed = self.allowed(filters) if self.allowed else None
+        return per_record(self.name, self.vectors.query(self.embedder.embed_query(query), n, filters, allowed))
 
 
 class KeywordRetriever:
@@ -176,14 +176,19 @@ class Retriever:
         if not q:
             return []
         cands = self.chunk_retriever.candidates(q, max(self.candidates, 4 * k), filters)
-        chunks = self.store.chunks_by_id(self.tenant, [c.chunk_id for c in cands])
         hits: dict[str, tuple[Candidate, Chunk]] = {}
-        for c in cands:
-            ch = chunks.get(c.chunk_id)
-            if ch is None or not filters.matches(ch.metadata()):
-                continue  # an index ahead of the store, or a filter a backend could not apply
-            if ch.record_id not in hits:
-                hits[ch.record_id] = (c, ch)
+        step = max(2 * k, 1)  # read from the store only as far down the list as the k hits need
+        for start in range(0, len(cands), step):
+            part = cands[start : start + step]
+            chunks = self.store.chunks_by_id(self.tenant, [c.chunk_id for c in part])
+            for c in part:
+                ch = chunks.get(c.chunk_id)
+                if ch is None or not filters.matches(ch.metadata()):
+                    continue  # an index ahead of the store, or a filter a backend could not apply
+                if ch.record_id not in hits:
+                    hits[ch.record_id] = (c, ch)
+            if len(hits) >= k:
+                break
         top = list(hits.items())[:k]
         # a title says nothing the hit's title does not: show the record's view instead
         views = self.store.chunks_of(self.tenant, [rid for rid, (_, ch) in top if ch.section == "title"], "view")

@@ -98,7 +98,8 @@ def run_size(n_chunks: int, pool: list[str], queries: list[str], models: dict[st
         build = time.perf_counter() - t0
         lib.keywords.refresh()
         seconds: list[float] = []
-        dense = [DenseRetriever(s.vectors, TimedQueries(models[name], seconds), name) for name, s in lib.spaces.items()]
+        dense = [DenseRetriever(s.vectors, TimedQueries(models[name], seconds), name, lib.keywords.allowed)
+                 for name, s in lib.spaces.items()]
         keyword = KeywordRetriever(lib.keywords)
         configs: dict[str, ChunkRetriever] = {
             "hybrid": HybridRetriever([*dense, keyword], weights=settings.fusion_weights),

@@ -1,5 +1,6 @@
-"""ChromaVectorStore's filtered query: post-filtering an over-fetched list when the filter passes
-most chunks, Chroma's own filter when it is selective; either way the exact filtered top-n."""
+"""ChromaVectorStore's filtered query: post-filtering an over-fetched list of neighbour ids (using the
+keyword index's catalogue of which records pass) when the filter passes most records, Chroma's own
+filter when it is selective; either way the exact filtered top-n."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.index.filters import Filters
+from assistant.index.filters import Allowed, Filters
 from assistant.index.vectors import ChromaVectorStore, chroma_client
 from assistant.types import Chunk
 
@@ -33,8 +34,27 @@ def test_filtered_queries_return_the_exact_filtered_top_n(tmp_path: Path) -> Non
         ok = [i for i in np.argsort(-sims) if f.matches(chunks[i].metadata())]
         return [chunks[i].id for i in ok[:k]]
 
-    for f in (Filters(), Filters(products=("rare",)), Filters(statuses=("draft",)), Filters(statuses=())):
+    for f in (Filters(), Filters(products=("rare",)), Filters(statuses=("draft",)), Filters(statuses=()),
+              Filters(products=("none",))):
         got = [cid for cid, _ in store.query(q, 5, f)]
         assert got == expected(f, 5), f
+        # with the keyword index's catalogue of which records pass: the same exact answer
+        allowed = Allowed.of(f, (c.metadata() for c in chunks))
+        assert [cid for cid, _ in store.query(q, 5, f, allowed)] == expected(f, 5), f
+        store.MAX_OVERFETCH = 20  # too few of 20 neighbours pass a selective filter: Chroma's filter
+        assert [cid for cid, _ in store.query(q, 5, f, allowed)] == expected(f, 5), f
+        del store.MAX_OVERFETCH
     rare = store.query(q, 10, Filters(products=("rare",)))  # only 6 exist: the selective path
     assert sorted(cid for cid, _ in rare) == sorted(c.id for c in chunks if c.product == "rare" and c.status == "approved")
+
+
+def test_the_catalogue_of_allowed_records() -> None:
+    metas = [_chunk(i, "rare" if i % 50 == 0 else "common", "draft" if i % 7 == 0 else "approved").metadata()
+             for i in range(300)]
+    everything = Allowed.of(Filters(statuses=()), metas)
+    assert everything.records is None and everything.fraction == 1.0
+    rare = Allowed.of(Filters(products=("rare",)), metas)
+    assert rare.records == {f"R{i}" for i in range(0, 300, 50) if i % 7}
+    assert rare.fraction == len(rare.records) / 300
+    assert rare.passes("R50#view.0#h") and not rare.passes("R0#view.0#h") and not rare.passes("R1#title.0#x")
+    assert Allowed.of(Filters(), [m for m in metas if m["status"] == "approved"]).records is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,3 +63,34 @@ class Filters:
             and (not self.record_ids or meta.get("record_id") in self.record_ids)
             and all(tag in (meta.get("tags") or ()) for tag in self.tags)
         )
+
+
+def record_of(chunk_id: str) -> str:
+    """Chunk ids are ``RECORD#section.n#hash`` and record ids never hold '#'."""
+    return chunk_id.split("#", 1)[0]
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """The records one filter lets through, worked out once from the metadata the keyword index keeps
+    for every chunk (every filter key is a property of the record, shared by all its chunks). The
+    dense retrievers use it to filter a neighbour list without asking Chroma for metadata.
+    ``records`` is None when every record passes; ``fraction`` is the share that does."""
+
+    records: frozenset[str] | None
+    fraction: float = 1.0
+
+    @classmethod
+    def of(cls, filters: Filters, metas: Iterable[dict[str, Any]]) -> Allowed:
+        verdict: dict[str, bool] = {}
+        for m in metas:
+            rid = m["record_id"]
+            if rid not in verdict:
+                verdict[rid] = filters.matches(m)
+        passing = frozenset(rid for rid, ok in verdict.items() if ok)
+        if len(passing) == len(verdict):
+            return cls(None, 1.0)
+        return cls(passing, len(passing) / len(verdict))
+
+    def passes(self, chunk_id: str) -> bool:
+        return self.records is None or record_of(chunk_id) in self.records

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..types import Chunk
-from .filters import Filters
+from .filters import Allowed, Filters
 
 
 class KeywordIndex(Protocol):
@@ -31,6 +31,8 @@ class KeywordIndex(Protocol):
 
     def query(self, tokens: Sequence[str], n: int, filters: Filters) -> list[tuple[str, float]]: ...
 
+    def allowed(self, filters: Filters) -> Allowed | None: ...
+
 
 class BM25Index:
     def __init__(self, folder: Path) -> None:
@@ -40,6 +42,8 @@ class BM25Index:
         self._meta: list[dict[str, Any]] = []
         self._bm25: Any = None
         self._loaded_from: str | None = None
+        self._mask_cache: dict[Filters, np.ndarray | None] = {}
+        self._allowed_cache: dict[Filters, Allowed] = {}
         self._load()
 
     def _current(self) -> str | None:
@@ -63,7 +67,8 @@ class BM25Index:
 
             logging.getLogger("bm25s").setLevel(logging.WARNING)
             self._bm25 = bm25s.BM25.load(str(d / "bm25"), mmap=False)
-        self._mask_cache: dict[Filters, np.ndarray] = {}
+        self._mask_cache = {}
+        self._allowed_cache = {}
         self._loaded_from = name
 
     def refresh(self) -> None:
@@ -112,15 +117,32 @@ class BM25Index:
         return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
 
     def _mask(self, filters: Filters) -> np.ndarray | None:
+        """1.0 for the chunks that pass, or None when they all do (the usual default filter)."""
         if filters == Filters(statuses=()):
             return None
-        mask = self._mask_cache.get(filters)
-        if mask is None:
-            mask = np.fromiter((filters.matches(m) for m in self._meta), dtype=np.float32, count=len(self._meta))
-            if len(self._mask_cache) > 64:
-                self._mask_cache.clear()
-            self._mask_cache[filters] = mask
+        if filters in self._mask_cache:
+            return self._mask_cache[filters]
+        mask: np.ndarray | None = np.fromiter((filters.matches(m) for m in self._meta), dtype=np.float32,
+                                              count=len(self._meta))
+        if mask is not None and mask.all():
+            mask = None
+        if len(self._mask_cache) > 64:
+            self._mask_cache.clear()
+        self._mask_cache[filters] = mask
         return mask
+
+    def allowed(self, filters: Filters) -> Allowed | None:
+        """Which records pass ``filters`` (cached per filter until the next build is loaded); None
+        before the first build, when this index cannot tell."""
+        if not self._meta:
+            return None
+        got = self._allowed_cache.get(filters)
+        if got is None:
+            got = Allowed.of(filters, self._meta)
+            if len(self._allowed_cache) > 64:
+                self._allowed_cache.clear()
+            self._allowed_cache[filters] = got
+        return got
 
     def query(self, tokens: Sequence[str], n: int, filters: Filters) -> list[tuple[str, float]]:
         if self._bm25 is None:

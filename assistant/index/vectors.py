@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,7 +17,7 @@ import numpy as np
 
 from ..errors import BackendError, ConfigError
 from ..types import Chunk
-from .filters import Filters
+from .filters import Allowed, Filters
 
 
 class VectorStore(Protocol):
@@ -28,7 +29,8 @@ class VectorStore(Protocol):
 
     def delete(self, ids: Sequence[str]) -> None: ...
 
-    def query(self, vector: np.ndarray, n: int, filters: Filters) -> list[tuple[str, float]]: ...
+    def query(self, vector: np.ndarray, n: int, filters: Filters,
+              allowed: Allowed | None = None) -> list[tuple[str, float]]: ...
 
 
 def collection_name(tenant: str, space: str = "") -> str:
@@ -60,7 +62,8 @@ class ChromaVectorStore:
     comparable."""
 
     BATCH = 1000
-    OVERFETCH = 4
+    OVERFETCH = 4  # neighbours fetched per wanted one, divided by the share of records a filter passes
+    MAX_OVERFETCH = 1000  # beyond this, Chroma's own filter is cheaper
 
     def __init__(self, client: Any, tenant: str, model_id: str, space: str = "") -> None:
         self.client = client
@@ -125,25 +128,31 @@ class ChromaVectorStore:
         got = self.col.get(ids=list(ids), include=["documents"])
         return dict(zip(got["ids"], got["documents"] or [], strict=False))
 
-    def query(self, vector: np.ndarray, n: int, filters: Filters) -> list[tuple[str, float]]:
+    def _nearest(self, vec: list[np.ndarray], n: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
+        res = self.col.query(query_embeddings=vec, n_results=n, where=where, include=["distances"])
+        return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], (res["distances"] or [[]])[0], strict=True)]
+
+    def query(self, vector: np.ndarray, n: int, filters: Filters,
+              allowed: Allowed | None = None) -> list[tuple[str, float]]:
         """The ``n`` nearest chunks that pass ``filters``.
 
         Chroma's local build applies a ``where`` filter by materialising the allowed ids first, which
         costs ~0.5 s at 100k chunks even when nearly everything passes (the default "approved or
-        published"). So the filter is first applied to an over-fetched unfiltered neighbour list:
-        the first ``n`` that pass are exactly the ``n`` best that pass. Only when too few pass (a
-        selective filter) does the query go to Chroma with the filter inside the index."""
+        published"), and returning metadata with the neighbours costs more than finding them. So, given
+        ``allowed`` (which records pass, from the keyword index's catalogue), the filter is applied to
+        an over-fetched list of neighbour ids: the first ``n`` that pass are exactly the ``n`` best that
+        pass. Chroma's own filter is used only when too few pass (a selective filter), or without
+        ``allowed``."""
         vec = [np.asarray(vector, dtype=np.float32)]
         where = filters.chroma_where()
-        if where is None:
-            res = self.col.query(query_embeddings=vec, n_results=n, include=["distances"])
-            return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], (res["distances"] or [[]])[0], strict=True)]
-        over = n * self.OVERFETCH
-        res = self.col.query(query_embeddings=vec, n_results=over, include=["distances", "metadatas"])
-        ids, dists, metas = res["ids"][0], (res["distances"] or [[]])[0], (res["metadatas"] or [[]])[0]
-        hits = [(cid, 1.0 - float(d)) for cid, d, m in zip(ids, dists, metas, strict=True)
-                if filters.matches(dict(m or {}))]
-        if len(hits) >= n or len(ids) < over:  # enough passed, or the collection had no more
-            return hits[:n]
-        res = self.col.query(query_embeddings=vec, n_results=n, where=where, include=["distances"])
-        return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], (res["distances"] or [[]])[0], strict=True)]
+        if where is None or (allowed is not None and allowed.records is None):
+            return self._nearest(vec, n)
+        if allowed is not None:
+            if not allowed.records:
+                return []
+            over = min(math.ceil(n * self.OVERFETCH / allowed.fraction), self.MAX_OVERFETCH)
+            hits = self._nearest(vec, over)
+            passed = [h for h in hits if allowed.passes(h[0])]
+            if len(passed) >= n or len(hits) < over:  # enough passed, or the collection had no more
+                return passed[:n]
+        return self._nearest(vec, n, where)
