@@ -311,7 +311,7 @@ class Assistant:
                 raise NotFound(f"no ticket {ticket!r} in tenant {self.lib.tenant!r}")
         rq = self.retrieval_query(_strip_injection(question), ticket_rec, conversation)
         hits = self.lib.search(rq, self.k, filters)
-        records = {r.id: r for r in (self.lib.store.get(self.lib.tenant, h.id) for h in hits) if r is not None}
+        records = self.lib.store.get_many(self.lib.tenant, [h.id for h in hits])
         hits = self.rank_stale_lower(hits, records)
         context = [ContextRecord(h, records[h.id]) for h in hits if h.id in records]
         support = self.support(rq, hits, context)

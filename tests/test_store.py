@@ -65,3 +65,20 @@ def test_citation_stats_count_exact_ids_only(tmp_path: Path) -> None:
     assert store.citation_stats("t", "C_1")["cited"] == 1
     assert store.citation_stats("other", "C-1")["cited"] == 0
     store.close()
+
+
+def test_get_many_reads_only_live_records_of_the_tenant(tmp_path: Path) -> None:
+    from assistant.store import RecordWrite
+
+    store = Store(f"sqlite:///{tmp_path / 'db.db'}")
+    for tenant, rid in (("a", "C-1"), ("a", "C-2"), ("a", "C-3"), ("b", "C-4")):
+        store.write(tenant, [RecordWrite({"kind": "case", "id": rid, "title": rid, "status": "approved"}, rid)],
+                    actor="test")
+    store.delete("a", ["C-2"], actor="test")
+    got = store.get_many("a", ["C-1", "C-2", "C-4", "C-9"])
+    assert sorted(got) == ["C-1"] and got["C-1"].title == "C-1"
+    assert store.get_many("a", []) == {}
+    store.set_state("a", "synced_generation", "7")
+    assert store.get_states("a", ("synced_generation", "nope")) == {"synced_generation": "7"}
+    assert store.get_states("b", ("synced_generation",)) == {}
+    store.close()

@@ -118,9 +118,9 @@ class Indexes:
     # ---- checks and repair ---------------------------------------------------------------------
 
     def in_sync(self) -> bool:
-        gen = self.store.generation(self.tenant)
-        synced = int(self.store.get_state(self.tenant, "synced_generation") or 0)
-        return synced == gen and self.keywords.generation == gen
+        state = self.store.get_states(self.tenant, ("generation", "synced_generation"))
+        gen = int(state.get("generation") or 0)
+        return int(state.get("synced_generation") or 0) == gen and self.keywords.generation == gen
 
     def repair(self, progress: Progress | None = None) -> RepairReport:
         """Make every index hold exactly the store's chunks (by id; ids are content-addressed, so

@@ -150,6 +150,13 @@ class Store:
             return None
         return _row_to_record(row)
 
+    def get_many(self, tenant: str, record_ids: Sequence[str]) -> dict[str, StoredRecord]:
+        """``id -> record`` for those of ``record_ids`` that exist and are not deleted (one query)."""
+        c = t.records.c
+        q = sa.select(t.records).where(c.tenant == tenant, c.id.in_(list(record_ids)), c.deleted == sa.false())
+        with self.engine.connect() as conn:
+            return {r.id: _row_to_record(r) for r in conn.execute(q)}
+
     def records(self, tenant: str, *, kind: str | None = None, include_deleted: bool = False) -> list[StoredRecord]:
         q = sa.select(t.records).where(t.records.c.tenant == tenant).order_by(t.records.c.id)
         if kind:
@@ -663,6 +670,13 @@ class Store:
     def get_state(self, tenant: str, key: str) -> str | None:
         with self.engine.connect() as conn:
             return self._get_state(conn, tenant, key)
+
+    def get_states(self, tenant: str, keys: Sequence[str]) -> dict[str, str]:
+        """Several of ``get_state`` in one query (absent keys are left out)."""
+        c = t.index_state.c
+        q = sa.select(c.key, c.value).where(c.tenant == tenant, c.key.in_(list(keys)))
+        with self.engine.connect() as conn:
+            return {r.key: r.value for r in conn.execute(q)}
 
     def set_state(self, tenant: str, key: str, value: str) -> None:
         with self.engine.begin() as conn:
