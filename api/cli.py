@@ -379,9 +379,17 @@ def cmd_status(args: argparse.Namespace) -> int:
     }
     if args.json:
         _emit(info)
-    else:
-        for k, v in info.items():
-            print(f"{k:>18}: {v}")
+        return 0
+    synced = info["synced_generation"] == info["generation"]
+    print(f"library   {info['home']}  (tenant {info['tenant']})")
+    for kind, statuses in by_kind.items():
+        counts = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items(), key=lambda kv: -kv[1]))
+        print(f"  {kind + 's':<9} {sum(statuses.values()):>6}  ({counts})")
+    spaces = ", ".join(f"{name} space {n} ({info['embedders'][name]})" for name, n in info["vector_chunks"].items())
+    print(f"chunks    {info['chunks']:>8}  keyword index {info['keyword_chunks']}; {spaces}")
+    print(f"indexes   generation {info['generation']}, "
+          + ("in sync" if synced else f"behind the store (synced {info['synced_generation']}): "
+             "the next search repairs them, or run casepilot reindex"))
     return 0
 
 

@@ -99,3 +99,12 @@ def test_help_lists_the_commands() -> None:
     assert r.returncode == 0
     for cmd in ("ingest", "delete", "search", "reindex", "status"):
         assert cmd in r.stdout
+
+
+def test_status_reads_as_a_summary_and_json_keeps_its_shape(home: Path) -> None:
+    r = run(home, "status")
+    assert r.returncode == 0, r.stderr
+    assert "cases" in r.stdout and "3 approved" in r.stdout and "indexes   generation" in r.stdout
+    assert "in sync" in r.stdout and "{" not in r.stdout  # no raw dicts
+    info = json.loads(run(home, "status", "--json").stdout)
+    assert info["records"]["case"]["approved"] == 3 and info["synced_generation"] == info["generation"]
