@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.answering import Assistant
-from assistant.embeddings import Embedder, make_embedder
+from assistant.embeddings import CachingEmbedder, Embedder, make_embedder
 from assistant.index.filters import Filters
 from assistant.library import Library
 from assistant.settings import Settings
@@ -156,7 +156,8 @@ class Tenant:
 
 
 class Tenants:
-    """The process's tenants. The embedders and the store are shared by every tenant's library.
+    """The process's tenants. The embedding models and the store are shared by every tenant's library;
+    the embedding cache too, but each tenant sees only its own entries in it (``CachingEmbedder.scoped``).
 
     Chroma's local ``PersistentClient`` keeps each collection's HNSW index in memory and does not see
     vectors that another process added (measured: ``count()`` does, ``query()`` does not, until the
@@ -195,7 +196,9 @@ class Tenants:
                 t.seen = t.library.store.generation(t.name)
             log.info("reopened the vector store after another process wrote to it")
 
-    def _shared_embedders(self) -> dict[str, Any]:
+    def _shared_embedders(self, tenant: str) -> dict[str, Any]:
+        """One model (and one embedding cache) per process, seen by each tenant through a view of the
+        cache scoped to it: a tenant must not learn from a cache hit's speed what another asked."""
         if self._embedders is None:
             s = self.settings
             self._embedders = {"embedder": make_embedder(s.embedder, s.embed_cache_entries)}
@@ -203,7 +206,7 @@ class Tenants:
                 self._embedders["passage_embedder"] = make_embedder(s.passage_embedder, s.embed_cache_entries)
         if "passage_embedder" not in self._embedders:
             return {}  # no passage space: let the library decide (it would reuse the question model)
-        return dict(self._embedders)
+        return {k: e.scoped(tenant) if isinstance(e, CachingEmbedder) else e for k, e in self._embedders.items()}
 
     def get(self, tenant: str) -> Tenant:
         t = self._tenants.get(tenant)
@@ -212,7 +215,7 @@ class Tenants:
         with self._lock:
             t = self._tenants.get(tenant)
             if t is None:
-                lib = InstrumentedLibrary(self.settings, tenant, store=self.store, **self._shared_embedders())
+                lib = InstrumentedLibrary(self.settings, tenant, store=self.store, **self._shared_embedders(tenant))
                 lib.metrics = self.metrics
                 # open everything now, under the lock, rather than racing on first use in two threads
                 _ = lib.retriever, lib.indexes, lib.taxonomy

@@ -8,6 +8,7 @@ Nothing here downloads anything at run time.
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
 import zlib
@@ -183,14 +184,28 @@ class CachingEmbedder:
     recently used dropped first. An answer embeds the sentences of the records it may quote, and
     verification the sentences it cites; records change rarely, so after the first answer from a
     record its sentences cost nothing. Repeated questions skip the model too. Thread-safe: the model
-    runs outside the lock, so two threads may both embed one new text (the same vector either way)."""
+    runs outside the lock, so two threads may both embed one new text (the same vector either way).
+
+    ``scoped(scope)`` is a view for one tenant: the same model, LRU, bound and lock, but its entries
+    are keyed by scope as well, so a view never hits another scope's entries (a hit is tens of
+    milliseconds faster than a miss, which would tell one tenant what another recently asked). Each
+    embedder counts its own ``hits`` / ``misses``; the one views were made from counts every view's too."""
 
     def __init__(self, inner: Embedder, entries: int) -> None:
         self.inner = inner
         self.entries = entries
-        self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._cache: OrderedDict[tuple[str | None, str, str], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+        self._scope: str | None = None
+        self._root = self
         self.hits = self.misses = 0
+
+    def scoped(self, scope: str) -> CachingEmbedder:
+        """A view whose entries only it and other views of the same ``scope`` see."""
+        view = copy.copy(self._root)  # shallow: the same model, cache and lock
+        view._scope = scope
+        view.hits = view.misses = 0
+        return view
 
     @property
     def model_id(self) -> str:
@@ -206,19 +221,24 @@ class CachingEmbedder:
         found: dict[int, np.ndarray] = {}
         with self._lock:
             for i, t in enumerate(texts):
-                v = self._cache.get((kind, t))
+                key = (self._scope, kind, t)
+                v = self._cache.get(key)
                 if v is not None:
-                    self._cache.move_to_end((kind, t))
+                    self._cache.move_to_end(key)
                     found[i] = v
-            self.hits += len(found)
-            self.misses += len(texts) - len(found)
+            hits, misses = len(found), len(texts) - len(found)
+            self.hits += hits
+            self.misses += misses
+            if self._root is not self:
+                self._root.hits += hits
+                self._root.misses += misses
         missing = [i for i in range(len(texts)) if i not in found]
         if missing:
             fresh = embed([texts[i] for i in missing])
             with self._lock:
                 for i, v in zip(missing, fresh, strict=True):
                     found[i] = v
-                    self._cache[(kind, texts[i])] = v
+                    self._cache[(self._scope, kind, texts[i])] = v
                 while len(self._cache) > self.entries:
                     self._cache.popitem(last=False)
         return np.stack([found[i] for i in range(len(texts))])

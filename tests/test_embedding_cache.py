@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 
 from assistant.embeddings import CachingEmbedder, HashEmbedder, make_embedder
+from assistant.settings import Settings
+from assistant.types import PASSAGE_SPACE, QUESTION_SPACE
 
 
 class Counting(HashEmbedder):
@@ -51,3 +54,57 @@ def test_threads_get_the_right_vector_for_their_text() -> None:
 def test_make_embedder_wraps_only_when_asked() -> None:
     assert isinstance(make_embedder("hash", 10), CachingEmbedder)
     assert isinstance(make_embedder("hash"), HashEmbedder)
+
+
+class CountingQueries(Counting):
+    def embed_query(self, text: str) -> np.ndarray:
+        self.embedded.append(text)
+        return super().embed_query(text)
+
+
+def test_scopes_share_the_model_and_the_bound_but_not_the_entries() -> None:
+    inner = CountingQueries()
+    root = CachingEmbedder(inner, entries=4)
+    a, b = root.scoped("A"), root.scoped("B")
+    assert a.inner is b.inner is inner and a.model_id == "hash-64"
+    a.embed_query("打印机连不上网")
+    assert (a.hits, a.misses) == (0, 1)
+    b.embed_query("打印机连不上网")  # what A asked is a miss for B: no timing tells B about it
+    assert (b.hits, b.misses) == (0, 1)
+    a.embed_query("打印机连不上网")
+    b.embed_query("打印机连不上网")
+    assert (a.hits, a.misses) == (1, 1) and (b.hits, b.misses) == (1, 1)
+    assert (root.hits, root.misses) == (2, 2)  # the process-wide counts
+    assert root.scoped("A").embed_passages(["发票"]).shape == (1, 64)  # a new view of A sees A's entries
+    assert inner.embedded == ["打印机连不上网", "打印机连不上网", "发票"]  # once per (scope, text)
+    a.embed_passages(["发票"])
+    assert inner.embedded[3:] == []
+    # one bound for every scope: 4 entries in all, the least recently used going first
+    b.embed_passages(["退款", "路由器", "快递"])
+    assert len(root._cache) == 4
+    a.embed_passages(["打印机"])
+    assert len(root._cache) == 4
+    a.embed_query("打印机连不上网")  # evicted by B's entries
+    assert inner.embedded[-1] == "打印机连不上网"
+
+
+def test_tenants_libraries_do_not_share_cache_entries(tmp_path: Path) -> None:
+    from api.tenants import Tenants
+
+    tenants = Tenants(Settings(home=tmp_path / "home", embedder="hash", passage_embedder="hash"))
+    try:
+        libs = [tenants.get(name).library for name in ("A", "B")]
+        for space in (QUESTION_SPACE, PASSAGE_SPACE):
+            ea, eb = (lib.embedders[space] for lib in libs)
+            assert isinstance(ea, CachingEmbedder) and isinstance(eb, CachingEmbedder)
+            assert ea.inner is eb.inner and ea._cache is eb._cache  # one model, one bound per process
+            ea.embed_query("账单重复扣费")
+            misses = eb.misses
+            eb.embed_query("账单重复扣费")
+            assert eb.misses == misses + 1
+            hits = ea.hits
+            ea.embed_query("账单重复扣费")
+            assert ea.hits == hits + 1
+        assert tenants.get("A").library.embedder is libs[0].embedder  # the view is kept with the tenant
+    finally:
+        tenants.close()
