@@ -49,6 +49,9 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        bots_runtime = getattr(app.state, "casepilot_bots", None)  # made on a bot webhook's first request
+        if bots_runtime is not None:
+            bots_runtime.close()  # before the tenants and the store its answers use
         jobs.close()
         tenants.close()
 

@@ -663,6 +663,50 @@ def test_webhooks_are_not_in_the_openapi_document(env: dict[str, Any]) -> None:
     assert not [p for p in doc["paths"] if p.startswith("/bots")]
 
 
+def test_the_runtime_is_closed_when_the_app_stops(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app's lifespan closes the runtime it made on the first webhook: the answer in flight is
+    sent first, but one that hangs holds the shutdown only for ``close``'s bound."""
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    sent: list[str] = []
+    release = threading.Event()
+    unused: tuple[Any, ...] = (None, None, None)  # the platform, channel and message _answer is handed
+
+    def slow(*_: Any) -> None:
+        time.sleep(0.3)
+        sent.append("reply")
+
+    def hangs(*_: Any) -> None:
+        release.wait(30)
+
+    app = create_app(settings_for(tmp_path / "home"), ApiSettings(rate_per_minute=0))
+    with TestClient(app) as c:
+        assert c.post("/bots/slack/no-such-channel/events", content=b"{}",
+                      headers={"Content-Type": "application/json"}).status_code == 404
+        rt = app.state.casepilot_bots
+        assert isinstance(rt, BotRuntime)
+        monkeypatch.setattr(rt, "_answer", slow)
+        rt._submit(*unused)
+    assert sent == ["reply"] and rt.out.client.is_closed
+    with pytest.raises(RuntimeError):  # the pool is shut down
+        rt.executor.submit(print)
+
+    hung = BotRuntime(BotSettings(), app.state.casepilot)
+    monkeypatch.setattr(hung, "_answer", hangs)
+    hung._submit(*unused)
+    t0 = time.perf_counter()
+    hung.close(timeout=0.2)
+    assert time.perf_counter() - t0 < 2 and hung.out.client.is_closed
+    release.set()
+
+    idle = create_app(settings_for(tmp_path / "idle"), ApiSettings(rate_per_minute=0))
+    with TestClient(idle) as c:
+        assert c.get("/healthz").status_code == 200
+    assert getattr(idle.state, "casepilot_bots", None) is None  # not made just to be closed
+
+
 def test_zz_no_secret_appears_in_the_logs(env: dict[str, Any], logs: list[str]) -> None:
     """Last in the module: every log line written while the tests above ran, from uvicorn's access
     log to httpx's request lines, holds none of the channels' secrets or the platforms' tokens."""

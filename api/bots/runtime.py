@@ -52,8 +52,15 @@ class BotRuntime:
         if not settings.public_url:
             log.warning("CASEPILOT_BOTS_PUBLIC_URL is not set: bot replies name the cited cases without links")
 
-    def close(self) -> None:
-        self.executor.shutdown(wait=True, cancel_futures=True)
+    def close(self, timeout: float = 5.0) -> None:
+        """Give the answers in flight up to ``timeout`` seconds, drop those not started, and close the
+        platform client (an answer still running after that fails to send, and says so in the log)."""
+        self.drain(timeout)
+        with self._lock:
+            left = len(self._pending)
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        if left:
+            log.warning("shutting down with %d bot answers not sent", left)
         self.out.close()
 
     def drain(self, timeout: float = 60.0) -> None:
