@@ -369,11 +369,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         by_kind.setdefault(r.kind, {}).setdefault(r.status, 0)
         by_kind[r.kind][r.status] += 1
     chunks = lib.store.chunks(lib.tenant)
+    vector_chunks = {name: sum(c.space == name for c in chunks) for name in lib.spaces}
+    embedders = {name: s.embedder.model_id for name, s in lib.spaces.items()}
     info = {
         "home": str(lib.settings.home.resolve()), "tenant": lib.tenant, "records": by_kind,
         "chunks": len(chunks), "keyword_chunks": sum(c.keyword for c in chunks),
-        "vector_chunks": {name: sum(c.space == name for c in chunks) for name in lib.spaces},
-        "embedders": {name: s.embedder.model_id for name, s in lib.spaces.items()},
+        "vector_chunks": vector_chunks, "embedders": embedders,
         "generation": lib.store.generation(lib.tenant),
         "synced_generation": int(lib.store.get_state(lib.tenant, "synced_generation") or -1),
     }
@@ -385,7 +386,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     for kind, statuses in by_kind.items():
         counts = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items(), key=lambda kv: -kv[1]))
         print(f"  {kind + 's':<9} {sum(statuses.values()):>6}  ({counts})")
-    spaces = ", ".join(f"{name} space {n} ({info['embedders'][name]})" for name, n in info["vector_chunks"].items())
+    spaces = ", ".join(f"{name} space {n} ({embedders[name]})" for name, n in vector_chunks.items())
     print(f"chunks    {info['chunks']:>8}  keyword index {info['keyword_chunks']}; {spaces}")
     print(f"indexes   generation {info['generation']}, "
           + ("in sync" if synced else f"behind the store (synced {info['synced_generation']}): "
