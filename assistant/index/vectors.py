@@ -62,7 +62,7 @@ class ChromaVectorStore:
     comparable."""
 
     BATCH = 1000
-    OVERFETCH = 4  # neighbours fetched per wanted one, divided by the share of records a filter passes
+    OVERFETCH = 2  # neighbours fetched per wanted one, divided by the share of records a filter passes
     MAX_OVERFETCH = 1000  # beyond this, Chroma's own filter is cheaper
 
     def __init__(self, client: Any, tenant: str, model_id: str, space: str = "") -> None:
