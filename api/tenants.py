@@ -113,8 +113,7 @@ class Tenant:
     def _stale(self) -> bool:
         lib = self.library
         kw = lib.keywords
-        # another process published a keyword build (BM25Index keeps no public flag for this)
-        if kw._current() != kw._loaded_from:
+        if kw.behind():  # another process published a keyword build
             return True
         return not lib.indexes.in_sync()
 

@@ -77,6 +77,10 @@ class BM25Index:
         """Pick up a build published by another process."""
         self._load()
 
+    def behind(self) -> bool:
+        """Another process published a build this one has not loaded (``refresh`` would load it)."""
+        return self._current() != self._loaded_from
+
     def ids(self) -> set[str]:
         return set(self._ids)
 
