@@ -39,7 +39,8 @@ def test_filtered_queries_return_the_exact_filtered_top_n(tmp_path: Path) -> Non
         got = [cid for cid, _ in store.query(q, 5, f)]
         assert got == expected(f, 5), f
         # with the keyword index's catalogue of which records pass: the same exact answer
-        allowed = Catalogue([c.metadata() for c in chunks]).allowed(f)
+        cat = Catalogue([c.metadata() for c in chunks])
+        allowed = cat.allowed(cat.mask(f))
         assert [cid for cid, _ in store.query(q, 5, f, allowed)] == expected(f, 5), f
         store.MAX_OVERFETCH = 20  # too few of 20 neighbours pass a selective filter: Chroma's filter
         assert [cid for cid, _ in store.query(q, 5, f, allowed)] == expected(f, 5), f
@@ -64,12 +65,13 @@ def test_the_catalogue_agrees_with_the_filter_predicate() -> None:
               Filters(tags=("产品线/打印机",)), Filters(tags=("产品线/打印机", "问题类型/网络"), kinds=("case",)),
               Filters(tags=("nope",))):
         want = [f.matches(m) for m in metas]
-        assert cat.mask(f).tolist() == want, f
-        allowed = cat.allowed(f)
+        mask = cat.mask(f)
+        assert mask.tolist() == want, f
+        allowed = cat.allowed(mask)
         passing = {m["record_id"] for m, ok in zip(metas, want, strict=True) if ok}
         if len(passing) == 300:
             assert allowed.records is None and allowed.fraction == 1.0
         else:
             assert allowed.records == passing and allowed.fraction == len(passing) / 300, f
-    rare = cat.allowed(Filters(products=("rare",)))
+    rare = cat.allowed(cat.mask(Filters(products=("rare",))))
     assert rare.passes("R50#view.0#h") and not rare.passes("R0#view.0#h") and not rare.passes("R1#title.0#x")

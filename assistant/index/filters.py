@@ -120,8 +120,8 @@ class Catalogue:
             mask &= has
         return mask
 
-    def allowed(self, filters: Filters) -> Allowed:
-        mask = self.mask(filters)
+    def allowed(self, mask: np.ndarray) -> Allowed:
+        """The records with a chunk that ``mask`` (``Catalogue.mask`` of a filter) lets through."""
         codes = self._codes["record_id"][0]
         passing = np.unique(codes[mask])
         if len(passing) == len(self._record_ids):

@@ -42,8 +42,7 @@ class BM25Index:
         self._meta: list[dict[str, Any]] = []
         self._bm25: Any = None
         self._loaded_from: str | None = None
-        self._mask_cache: dict[Filters, np.ndarray | None] = {}
-        self._allowed_cache: dict[Filters, Allowed] = {}
+        self._by_filter: dict[Filters, tuple[np.ndarray | None, Allowed]] = {}
         self._catalogue: Catalogue | None = None
         self._load()
 
@@ -68,8 +67,7 @@ class BM25Index:
 
             logging.getLogger("bm25s").setLevel(logging.WARNING)
             self._bm25 = bm25s.BM25.load(str(d / "bm25"), mmap=False)
-        self._mask_cache = {}
-        self._allowed_cache = {}
+        self._by_filter = {}
         self._catalogue = None
         self._loaded_from = name
 
@@ -122,19 +120,6 @@ class BM25Index:
             df = int(indptr[tid + 1] - indptr[tid])
         return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
 
-    def _mask(self, filters: Filters) -> np.ndarray | None:
-        """1.0 for the chunks that pass, or None when they all do (the usual default filter)."""
-        if filters == Filters(statuses=()):
-            return None
-        if filters in self._mask_cache:
-            return self._mask_cache[filters]
-        passing = self.catalogue().mask(filters)
-        mask = None if passing.all() else passing.astype(np.float32)
-        if len(self._mask_cache) > 64:
-            self._mask_cache.clear()
-        self._mask_cache[filters] = mask
-        return mask
-
     def catalogue(self) -> Catalogue:
         """The chunks' metadata in columns, built on first use after each load (0.25 s at 120k chunks)."""
         cat = self._catalogue
@@ -142,18 +127,25 @@ class BM25Index:
             cat = self._catalogue = Catalogue(self._meta)
         return cat
 
-    def allowed(self, filters: Filters) -> Allowed | None:
-        """Which records pass ``filters`` (cached per filter until the next build is loaded); None
-        before the first build, when this index cannot tell."""
-        if not self._meta:
-            return None
-        got = self._allowed_cache.get(filters)
+    def _filtered(self, filters: Filters) -> tuple[np.ndarray | None, Allowed]:
+        """For ``filters``: the keyword scores' mask (1.0 for the chunks that pass, None when they all
+        do) and the records that pass, both from one chunk mask, cached until the next build is loaded."""
+        got = self._by_filter.get(filters)
         if got is None:
-            got = self.catalogue().allowed(filters)
-            if len(self._allowed_cache) > 64:
-                self._allowed_cache.clear()
-            self._allowed_cache[filters] = got
+            cat = self.catalogue()
+            passing = cat.mask(filters)
+            got = (None if passing.all() else passing.astype(np.float32), cat.allowed(passing))
+            if len(self._by_filter) > 64:
+                self._by_filter.clear()
+            self._by_filter[filters] = got
         return got
+
+    def _mask(self, filters: Filters) -> np.ndarray | None:
+        return None if filters == Filters(statuses=()) else self._filtered(filters)[0]
+
+    def allowed(self, filters: Filters) -> Allowed | None:
+        """Which records pass ``filters``; None before the first build, when this index cannot tell."""
+        return self._filtered(filters)[1] if self._meta else None
 
     def query(self, tokens: Sequence[str], n: int, filters: Filters) -> list[tuple[str, float]]:
         if self._bm25 is None:
