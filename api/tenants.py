@@ -80,13 +80,30 @@ class RWLock:
 
 
 class InstrumentedLibrary(Library):
-    """A library whose searches are timed into the retrieval-latency histogram."""
+    """A library whose searches are timed into the retrieval-latency histogram. Inside ``checked()``
+    (a ``Tenant.read``, which has just checked that the indexes are in sync, on this thread) a search
+    does not check again: that was two more queries on every answer."""
 
     metrics: Metrics | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._local = threading.local()
+
+    @contextmanager
+    def checked(self) -> Iterator[None]:
+        depth = getattr(self._local, "depth", 0)
+        self._local.depth = depth + 1
+        try:
+            yield
+        finally:
+            self._local.depth = depth
 
     def search(self, query: str, k: int = 5, filters: Filters | None = None) -> list[SearchHit]:
         t0 = time.perf_counter()
         try:
+            if getattr(self._local, "depth", 0):
+                return self.retriever.retrieve(query, k, filters)
             return super().search(query, k, filters)
         finally:
             if self.metrics is not None:
@@ -110,19 +127,20 @@ class Tenant:
         would stall every tenant's readers until the write ends)."""
         return not self._writing and self.library.store.generation(self.name) != self.seen
 
-    def _stale(self) -> bool:
+    def _needs_sync(self) -> bool:
+        """Another process changed this tenant, or an index is behind the store (one query)."""
         lib = self.library
-        kw = lib.keywords
-        if kw.behind():  # another process published a keyword build
+        if lib.keywords.behind():  # another process published a keyword build
             return True
-        return not lib.indexes.in_sync()
+        gen, synced = lib.indexes.check()
+        return not synced or (not self._writing and gen != self.seen)
 
     @contextmanager
     def read(self) -> Iterator[Library]:
-        if self._foreign() or self._stale():
+        if self._needs_sync():
             with self.write() as lib:
                 lib.indexes.ensure_synced()
-        with self.tenants.slots, self.tenants.chroma_lock.read(), self._lock.read():
+        with self.tenants.slots, self.tenants.chroma_lock.read(), self._lock.read(), self.library.checked():
             yield self.library
 
     @contextmanager

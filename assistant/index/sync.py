@@ -117,10 +117,14 @@ class Indexes:
 
     # ---- checks and repair ---------------------------------------------------------------------
 
-    def in_sync(self) -> bool:
+    def check(self) -> tuple[int, bool]:
+        """The store's generation, and whether every index reflects it: one query."""
         state = self.store.get_states(self.tenant, ("generation", "synced_generation"))
         gen = int(state.get("generation") or 0)
-        return int(state.get("synced_generation") or 0) == gen and self.keywords.generation == gen
+        return gen, int(state.get("synced_generation") or 0) == gen and self.keywords.generation == gen
+
+    def in_sync(self) -> bool:
+        return self.check()[1]
 
     def repair(self, progress: Progress | None = None) -> RepairReport:
         """Make every index hold exactly the store's chunks (by id; ids are content-addressed, so
