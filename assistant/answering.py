@@ -124,6 +124,13 @@ def bigrams(text: str) -> frozenset[str]:
     return frozenset(s[i : i + 2] for i in range(len(s) - 1)) or (frozenset((s,)) if s else frozenset())
 
 
+@lru_cache(maxsize=2048)
+def _folded(text: str) -> str:
+    """``text`` normalised and lower-cased, for word look-ups (cached: a record's text is looked up
+    again on every question that retrieves it)."""
+    return normalise(text).lower()
+
+
 def overlap(a: str, b: str) -> float:
     """Share of ``a``'s character bigrams found in ``b`` (1.0: every bigram of the claim is in the source)."""
     ga = bigrams(a)
@@ -211,7 +218,7 @@ class Assistant:
         psim = max(float(h.explain.get("scores", {}).get(PASSAGE_SPACE, 0.0)) for h in hits[:3])
         cover = 0.0
         for c in context[:3]:
-            text = normalise(record_text(c.record)).lower()
+            text = _folded(record_text(c.record))
             cover = max(cover, sum(wt for w, wt in weights.items() if w in text) / total)
         return {"similarity": sim, "passage": psim, "coverage": cover if words else 0.0}
 
