@@ -221,8 +221,6 @@ class Tenants:
             self._embedders = {"embedder": make_embedder(s.embedder, s.embed_cache_entries)}
             if s.passage_embedder:
                 self._embedders["passage_embedder"] = make_embedder(s.passage_embedder, s.embed_cache_entries)
-        if "passage_embedder" not in self._embedders:
-            return {}  # no passage space: let the library decide (it would reuse the question model)
         return {k: e.scoped(tenant) if isinstance(e, CachingEmbedder) else e for k, e in self._embedders.items()}
 
     def get(self, tenant: str) -> Tenant:

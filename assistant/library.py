@@ -32,7 +32,8 @@ class Library:
         settings.home.mkdir(parents=True, exist_ok=True)
         self.store = store or Store(settings.db_url)
         self._embedder = embedder
-        self._passage_embedder = passage_embedder or embedder
+        # one model for both spaces when only one is given, unless the settings want no passage space
+        self._passage_embedder = passage_embedder or (embedder if settings.passage_embedder else None)
 
     @property
     def has_passage_space(self) -> bool:

@@ -108,3 +108,17 @@ def test_tenants_libraries_do_not_share_cache_entries(tmp_path: Path) -> None:
         assert tenants.get("A").library.embedder is libs[0].embedder  # the view is kept with the tenant
     finally:
         tenants.close()
+
+
+def test_tenants_share_the_question_model_without_a_passage_space(tmp_path: Path) -> None:
+    from api.tenants import Tenants
+
+    tenants = Tenants(Settings(home=tmp_path / "home", embedder="hash", passage_embedder=""))
+    try:
+        libs = [tenants.get(name).library for name in ("A", "B")]
+        assert all(set(lib.embedders) == {QUESTION_SPACE} for lib in libs)  # no passage space appears
+        ea, eb = (lib.embedder for lib in libs)
+        assert isinstance(ea, CachingEmbedder) and isinstance(eb, CachingEmbedder)
+        assert ea.inner is eb.inner  # one model per process, not one per tenant
+    finally:
+        tenants.close()
