@@ -9,6 +9,7 @@ Routes live in ``api/routes/``, request and response bodies in ``api/schemas.py`
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -49,10 +50,12 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        # off the event loop: bot answers in flight get up to 5 s, an import runs to its end, and
+        # requests still being answered meanwhile are not held up
         bots_runtime = getattr(app.state, "casepilot_bots", None)  # made on a bot webhook's first request
         if bots_runtime is not None:
-            bots_runtime.close()  # before the tenants and the store its answers use
-        jobs.close()
+            await asyncio.to_thread(bots_runtime.close)  # before the tenants and the store its answers use
+        await asyncio.to_thread(jobs.close)
         tenants.close()
 
     # no /docs or /redoc: their pages load Swagger UI and ReDoc from a CDN, and nothing here may need
