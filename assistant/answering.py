@@ -116,15 +116,24 @@ class AnswerEngine(Protocol):
         ...
 
 
-@lru_cache(maxsize=8192)
 def bigrams(text: str) -> frozenset[str]:
     """The character bigrams of ``text`` in its normalised form. Cached: the sentences of the records
-    answers quote are scored again on every question (a third of an answer's CPU time when not)."""
+    answers quote, and the records' texts they are verified against, are scored again on every
+    question (a third of an answer's CPU time when not). Whole texts get a smaller cache than
+    sentences, so that the two together stay within a few tens of MB."""
+    return (_sentence_bigrams if len(text) <= 200 else _text_bigrams)(text)
+
+
+def _bigrams(text: str) -> frozenset[str]:
     s = re.sub(r"[^0-9a-z\u3400-\u9fff]", "", normalise(text).lower())
     return frozenset(s[i : i + 2] for i in range(len(s) - 1)) or (frozenset((s,)) if s else frozenset())
 
 
-@lru_cache(maxsize=2048)
+_sentence_bigrams = lru_cache(maxsize=4096)(_bigrams)
+_text_bigrams = lru_cache(maxsize=256)(_bigrams)
+
+
+@lru_cache(maxsize=1024)
 def _folded(text: str) -> str:
     """``text`` normalised and lower-cased, for word look-ups (cached: a record's text is looked up
     again on every question that retrieves it)."""

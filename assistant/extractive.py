@@ -33,7 +33,7 @@ RANK_PRIOR = (0.1, 0.0, -0.05)
 SECTION_PRIOR = {"solution": 0.15, "answer": 0.1, "body": 0.05, "diagnosis": 0.0, "outcome": -0.05, "problem": -0.2}
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=2048)
 def units(section: str, text: str) -> tuple[tuple[str, bool], ...]:
     """``(sentence, is_step)``: numbered or bulleted lines are steps; other text splits into sentences.
     Cached, like ``bigrams``: the same sections are split again for every question that retrieves them.
