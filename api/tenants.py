@@ -88,21 +88,24 @@ class InstrumentedLibrary(Library):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._local = threading.local()
+        self._checked: dict[int, int] = {}  # thread id -> checked() blocks open on it
 
     @contextmanager
     def checked(self) -> Iterator[None]:
-        depth = getattr(self._local, "depth", 0)
-        self._local.depth = depth + 1
+        tid = threading.get_ident()  # kept: the block may be left on another thread (a stream's)
+        self._checked[tid] = self._checked.get(tid, 0) + 1
         try:
             yield
         finally:
-            self._local.depth = depth
+            if self._checked[tid] > 1:
+                self._checked[tid] -= 1
+            else:
+                del self._checked[tid]
 
     def search(self, query: str, k: int = 5, filters: Filters | None = None) -> list[SearchHit]:
         t0 = time.perf_counter()
         try:
-            if getattr(self._local, "depth", 0):
+            if threading.get_ident() in self._checked:
                 return self.retriever.retrieve(query, k, filters)
             return super().search(query, k, filters)
         finally:

@@ -115,3 +115,37 @@ def test_concurrent_reads_equal_serial_reads(tmp_path: Path) -> None:
         parallel = list(ex.map(one, questions))
     assert parallel == serial
     tenants.close()
+
+
+def test_a_read_checks_index_sync_once_and_searches_outside_a_read_still_check(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside ``Tenant.read`` (which checked on entry) a search does not check again; outside one,
+    and after a read left on another thread (a stream's), it does."""
+    import threading
+
+    settings = Settings(home=tmp_path / "home", embedder="hash", passage_embedder="hash")
+    tenants = Tenants(settings)
+    try:
+        tenant = tenants.get("default")
+        Ingestor(tenant.library).ingest_paths([write_jsonl(tmp_path / "a.jsonl", [case("C-1")])])
+        with tenant.read():
+            pass  # the tenant catches up with the import (it reopens the indexes)
+        checks: list[str] = []
+        real = tenant.library.indexes.check
+        monkeypatch.setattr(tenant.library.indexes, "check", lambda: (checks.append("check"), real())[1])
+        with tenant.read() as lib:
+            assert [h.id for h in lib.search("打印机连不上网", 3)] == ["C-1"]
+            lib.search("打印机", 3)
+        assert checks == ["check"]  # on entering the read, not again per search
+        tenant.library.search("打印机", 3)
+        assert checks == ["check", "check"]  # a search outside a read checks for itself
+
+        reading = tenant.read()
+        reading.__enter__()
+        left = threading.Thread(target=reading.__exit__, args=(None, None, None))
+        left.start()
+        left.join()
+        tenant.library.search("打印机", 3)  # this thread's read was closed elsewhere: it checks again
+        assert checks == ["check", "check", "check", "check"]
+    finally:
+        tenants.close()
