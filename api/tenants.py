@@ -49,6 +49,10 @@ class RWLock:
         self._writer = False
         self._waiting = 0
 
+    @property
+    def readers(self) -> int:
+        return self._readers
+
     @contextmanager
     def read(self) -> Iterator[None]:
         with self._cond:
@@ -80,32 +84,20 @@ class RWLock:
 
 
 class InstrumentedLibrary(Library):
-    """A library whose searches are timed into the retrieval-latency histogram. Inside ``checked()``
-    (a ``Tenant.read``, which has just checked that the indexes are in sync, on this thread) a search
-    does not check again: that was two more queries on every answer."""
+    """A library whose searches are timed into the retrieval-latency histogram. While a read of its
+    tenant is open (``reading``, the tenant's lock, has readers) a search does not check that the
+    indexes are in sync: ``Tenant.read`` checked on entry, and this process cannot write the tenant
+    until every read has ended. That was two more queries on every answer. Every search of the API
+    runs inside a ``Tenant.read`` or ``Tenant.write``; inside a write there are no readers, so it
+    checks."""
 
     metrics: Metrics | None = None
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._checked: dict[int, int] = {}  # thread id -> checked() blocks open on it
-
-    @contextmanager
-    def checked(self) -> Iterator[None]:
-        tid = threading.get_ident()  # kept: the block may be left on another thread (a stream's)
-        self._checked[tid] = self._checked.get(tid, 0) + 1
-        try:
-            yield
-        finally:
-            if self._checked[tid] > 1:
-                self._checked[tid] -= 1
-            else:
-                del self._checked[tid]
+    reading: RWLock | None = None
 
     def search(self, query: str, k: int = 5, filters: Filters | None = None) -> list[SearchHit]:
         t0 = time.perf_counter()
         try:
-            if threading.get_ident() in self._checked:
+            if self.reading is not None and self.reading.readers:
                 return self.retriever.retrieve(query, k, filters)
             return super().search(query, k, filters)
         finally:
@@ -120,6 +112,7 @@ class Tenant:
         self.assistant = Assistant(library)
         self.tenants = tenants
         self._lock = RWLock()
+        library.reading = self._lock
         self._lock_file = lock_file
         self.seen = library.store.generation(name)  # the store generation this process's indexes reflect
         self._writing = 0  # writes of this process in progress: the generation they move is not foreign
@@ -140,11 +133,12 @@ class Tenant:
 
     @contextmanager
     def read(self) -> Iterator[Library]:
-        if self._needs_sync():
-            with self.write() as lib:
-                lib.indexes.ensure_synced()
-        with self.tenants.slots, self.tenants.chroma_lock.read(), self._lock.read(), self.library.checked():
-            yield self.library
+        with self.tenants.slots:  # checked once a slot is free, not before a wait another process may write in
+            if self._needs_sync():
+                with self.write() as lib:
+                    lib.indexes.ensure_synced()
+            with self.tenants.chroma_lock.read(), self._lock.read():
+                yield self.library
 
     @contextmanager
     def write(self) -> Iterator[Library]:

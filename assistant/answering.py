@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 NOT_FOUND = "案例库中没有找到能回答这个问题的案例或文章。"
 UNVERIFIED = "【未核实】"
 STALE_FACTOR = 0.8
+# texts up to this many characters have their splits, bigrams and folded forms cached (see ``bigrams``)
+CACHED_CHARS = 5000
 # instructions aimed at the assistant, found inside stored content or a question: content, never orders
 INJECTION = re.compile(
     r"忽略(以上|之前|上述|前面)?(所有|全部)?(的)?(指令|指示|规则|提示)|ignore (all |any )?(previous|above|prior) "
@@ -119,9 +121,13 @@ class AnswerEngine(Protocol):
 def bigrams(text: str) -> frozenset[str]:
     """The character bigrams of ``text`` in its normalised form. Cached: the sentences of the records
     answers quote, and the records' texts they are verified against, are scored again on every
-    question (a third of an answer's CPU time when not). Whole texts get a smaller cache than
-    sentences, so that the two together stay within a few tens of MB."""
-    return (_sentence_bigrams if len(text) <= 200 else _text_bigrams)(text)
+    question (a third of an answer's CPU time when not). Sentences (up to 200 characters) get 4,096
+    entries, whole texts up to ``CACHED_CHARS`` 64; longer texts are not kept. A 5,000-character text's
+    bigrams take about 400 KB, so the two caches stay under about 60 MB. They are shared by the
+    process's tenants, as the texts' bigrams say nothing about who asked."""
+    if len(text) <= 200:
+        return _sentence_bigrams(text)
+    return _text_bigrams(text) if len(text) <= CACHED_CHARS else _bigrams(text)
 
 
 def _bigrams(text: str) -> frozenset[str]:
@@ -130,13 +136,17 @@ def _bigrams(text: str) -> frozenset[str]:
 
 
 _sentence_bigrams = lru_cache(maxsize=4096)(_bigrams)
-_text_bigrams = lru_cache(maxsize=256)(_bigrams)
+_text_bigrams = lru_cache(maxsize=64)(_bigrams)
+
+
+def _folded(text: str) -> str:
+    """``text`` normalised and lower-cased, for word look-ups (cached up to ``CACHED_CHARS``: a
+    record's text is looked up again on every question that retrieves it)."""
+    return _cached_folded(text) if len(text) <= CACHED_CHARS else normalise(text).lower()
 
 
 @lru_cache(maxsize=1024)
-def _folded(text: str) -> str:
-    """``text`` normalised and lower-cased, for word look-ups (cached: a record's text is looked up
-    again on every question that retrieves it)."""
+def _cached_folded(text: str) -> str:
     return normalise(text).lower()
 
 

@@ -23,7 +23,8 @@ from .types import PASSAGE_SPACE, QUESTION_SPACE, SearchHit
 
 class Library:
     """``embedder`` / ``passage_embedder`` override the settings (tests pass fakes); with only
-    ``embedder`` given, it serves both spaces."""
+    ``embedder`` given, it serves both spaces, unless the settings turn the passage space off
+    (``passage_embedder=""``)."""
 
     def __init__(self, settings: Settings, tenant: str | None = None, *, embedder: Embedder | None = None,
                  passage_embedder: Embedder | None = None, store: Store | None = None) -> None:

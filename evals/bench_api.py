@@ -66,7 +66,9 @@ def run(clients: int, seconds: float, workers: int) -> dict[str, Any]:
         with httpx.Client(base_url=url, headers=headers, timeout=120) as c:  # warm up: models, indexes
             c.post("/v1/ask", json={"question": questions[0]}).raise_for_status()
         latencies: list[float] = []
-        first: list[bool] = []  # the question's first time in the run (its embedding not cached yet)
+        # the question's first time in the run (its embedding not cached yet). With several workers a
+        # repeated question may still be new to the worker it reaches, so "repeated" mixes in cold ones
+        first: list[bool] = []
         asked = {questions[0]}  # the warm-up asked it
         errors: list[str] = []
         lock = threading.Lock()
@@ -104,8 +106,9 @@ def run(clients: int, seconds: float, workers: int) -> dict[str, Any]:
             t.join()
         wall = time.perf_counter() - t0
         lat = np.array(latencies or [0.0]) * 1000
-        is_first = np.array(first or [False])
-        cold, warm = lat[is_first], lat[~is_first]
+        is_first = np.array(first, dtype=bool)
+        cold = lat[is_first] if latencies else lat[:0]
+        warm = lat[~is_first] if latencies else lat[:0]
         return {"clients": clients, "seconds": round(wall, 1), "workers": workers, "requests": len(latencies),
                 "throughput": round(len(latencies) / wall, 2), "p50_ms": round(float(np.percentile(lat, 50)), 1),
                 "p95_ms": round(float(np.percentile(lat, 95)), 1), "p99_ms": round(float(np.percentile(lat, 99)), 1),
