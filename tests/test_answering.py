@@ -118,3 +118,11 @@ def test_a_case_for_an_older_product_version_ranks_below_fresh_ones(lib: Library
     ranked = assistant.rank_stale_lower(hits, recs)
     demoted = next(h for h in ranked if h.id == top.id)
     assert demoted.score == pytest.approx(top.score * 0.8) and demoted.explain["stale"] == "99.0"
+
+
+def test_an_index_of_other_records_is_not_quoted_but_a_list_of_error_codes_is() -> None:
+    from assistant.extractive import units
+
+    text = ("## 常见错误码\n\n- E-1024：无线模块重连超时，检查信道。\n\n"
+            "## 相关案例索引\n\n- C-000101：路由器关闭了 2.4GHz，打印机搜不到网络。\n- KB-0002: 驱动安装指南。")
+    assert [u for u, _ in units("body", text)] == ["E-1024：无线模块重连超时，检查信道。"]
