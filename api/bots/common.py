@@ -166,6 +166,9 @@ class Incoming:
     feedback: Feedback | None = None
     # the ack for a feedback click the store refused (an unknown answer id)
     feedback_failed: Ack | None = None
+    # a signature that does not cover the body (DingTalk signs only the timestamp): bound to the first
+    # event it came with, so that it cannot carry another body within its window
+    signature: str = ""
 
 
 @dataclass

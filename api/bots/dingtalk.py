@@ -1,7 +1,9 @@
 """DingTalk (钉钉) outgoing robot.
 
 * Authentication: headers ``timestamp`` (milliseconds) and ``sign`` = base64 HMAC-SHA256(AppSecret,
-  ``"{timestamp}\\n{AppSecret}"``), the timestamp within 1 hour (DingTalk's own rule).
+  ``"{timestamp}\\n{AppSecret}"``), the timestamp within 1 hour (DingTalk's own rule). The sign does
+  not cover the body, so a signature is bound to the first message (``msgId``) it came with: the same
+  signature with another message is refused (see ``BotRuntime.handle``).
 * A ``text`` message is a question; a group is one conversation (``conversationId``).
 * Replies: a markdown message posted to the message's ``sessionWebhook`` (only when it is on the
   channel's API base, ``https://oapi.dingtalk.com`` by default, and not expired), else to the
@@ -69,7 +71,8 @@ class DingTalk:
             raise malformed("a message needs msgId")
         created = doc.get("createAt")
         inc = Incoming(ack=Ack.json({"msgtype": "empty"}), event_id=msg_id,
-                       created=created / 1000 if isinstance(created, int | float) else None)
+                       created=created / 1000 if isinstance(created, int | float) else None,
+                       signature=f"{ts}:{sig}")
         if doc.get("msgtype") != "text":
             return inc
         question = text_field(doc, "text", "content").strip()

@@ -83,6 +83,8 @@ class BotRuntime:
         except Refused as e:
             log.info("%s channel %s: refused a request (%s %s)", platform_name, channel.id, e.status, e.code)
             raise
+        if inc.signature and inc.event_id:
+            self._bind_signature(channel, inc, now)
         if inc.event_id:
             if inc.created is not None and now - inc.created > self.settings.dedupe_ttl_seconds:
                 raise Refused(401, "stale_request", "the event is older than the de-duplication window")
@@ -95,6 +97,18 @@ class BotRuntime:
         if inc.message is not None:
             self._submit(plat, channel, inc.message)
         return inc.ack
+
+    def _bind_signature(self, channel: Channel, inc: Incoming, now: float) -> None:
+        """A signature that does not cover the body may come again only with its first event (the
+        platform's retry, de-duplicated next); with another event it is a captured signature carrying
+        a forged body, and is refused."""
+        store, ttl = self.state.store, self.settings.dedupe_ttl_seconds
+        fresh = store.claim_bot_event(channel.id, f"sig:{inc.signature}", ttl, now)
+        first_pair = store.claim_bot_event(channel.id, f"sig:{inc.signature}#{inc.event_id}", ttl, now)
+        if not fresh and first_pair:
+            log.warning("%s channel %s: a signature already used with another event came with event %s; refused",
+                        channel.platform, channel.id, inc.event_id)
+            raise Refused(401, "replayed_signature", "this signature was already used with another message")
 
     def _feedback(self, channel: Channel, inc: Incoming) -> Ack:
         assert inc.feedback is not None
