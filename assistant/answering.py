@@ -17,7 +17,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from functools import lru_cache
 from typing import Any, Protocol
 
 import numpy as np
@@ -27,7 +26,7 @@ from .errors import BackendError
 from .index.filters import Filters
 from .library import Library
 from .store import StoredRecord
-from .text import content_words, normalise, version_key
+from .text import content_words, normalise, short_text_cache, version_key
 from .types import PASSAGE_SPACE, QUESTION_SPACE, SearchHit
 
 log = logging.getLogger(__name__)
@@ -35,8 +34,6 @@ log = logging.getLogger(__name__)
 NOT_FOUND = "案例库中没有找到能回答这个问题的案例或文章。"
 UNVERIFIED = "【未核实】"
 STALE_FACTOR = 0.8
-# texts up to this many characters have their splits, bigrams and folded forms cached (see ``bigrams``)
-CACHED_CHARS = 5000
 # instructions aimed at the assistant, found inside stored content or a question: content, never orders
 INJECTION = re.compile(
     r"忽略(以上|之前|上述|前面)?(所有|全部)?(的)?(指令|指示|规则|提示)|ignore (all |any )?(previous|above|prior) "
@@ -125,9 +122,7 @@ def bigrams(text: str) -> frozenset[str]:
     entries, whole texts up to ``CACHED_CHARS`` 64; longer texts are not kept. A 5,000-character text's
     bigrams take about 400 KB, so the two caches stay under about 60 MB. They are shared by the
     process's tenants, as the texts' bigrams say nothing about who asked."""
-    if len(text) <= 200:
-        return _sentence_bigrams(text)
-    return _text_bigrams(text) if len(text) <= CACHED_CHARS else _bigrams(text)
+    return (_sentence_bigrams if len(text) <= 200 else _text_bigrams)(text)
 
 
 def _bigrams(text: str) -> frozenset[str]:
@@ -135,18 +130,14 @@ def _bigrams(text: str) -> frozenset[str]:
     return frozenset(s[i : i + 2] for i in range(len(s) - 1)) or (frozenset((s,)) if s else frozenset())
 
 
-_sentence_bigrams = lru_cache(maxsize=4096)(_bigrams)
-_text_bigrams = lru_cache(maxsize=64)(_bigrams)
+_sentence_bigrams = short_text_cache(4096, limit=200)(_bigrams)
+_text_bigrams = short_text_cache(64)(_bigrams)
 
 
+@short_text_cache(1024)
 def _folded(text: str) -> str:
-    """``text`` normalised and lower-cased, for word look-ups (cached up to ``CACHED_CHARS``: a
-    record's text is looked up again on every question that retrieves it)."""
-    return _cached_folded(text) if len(text) <= CACHED_CHARS else normalise(text).lower()
-
-
-@lru_cache(maxsize=1024)
-def _cached_folded(text: str) -> str:
+    """``text`` normalised and lower-cased, for word look-ups (a record's text is looked up again on
+    every question that retrieves it)."""
     return normalise(text).lower()
 
 

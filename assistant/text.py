@@ -13,8 +13,9 @@ import logging
 import re
 import threading
 import unicodedata
-from functools import lru_cache
-from typing import Any
+from collections.abc import Callable
+from functools import lru_cache, wraps
+from typing import Any, TypeVar, cast
 
 # codes with separators (HP-M227, E-1024, v2.3.1); plain alphanumerics (0x8007, M227) are words already
 _CODE = re.compile(r"[A-Za-z0-9]+(?:[-_./:][A-Za-z0-9]+)+")
@@ -35,6 +36,28 @@ STOP_WORDS = frozenset(
 )
 
 _jieba_lock = threading.Lock()
+
+# texts up to this many characters have their splits, bigrams and folded forms cached (``short_text_cache``)
+CACHED_CHARS = 5000
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def short_text_cache(maxsize: int, limit: int = CACHED_CHARS) -> Callable[[_F], _F]:
+    """An LRU cache of ``maxsize`` entries for a function of library text (its last positional
+    argument), kept only for texts up to ``limit`` characters: the same records are split and scored
+    again for every question that retrieves them, while entries of unbounded length would bound
+    nothing."""
+
+    def wrap(fn: _F) -> _F:
+        cached = lru_cache(maxsize=maxsize)(fn)
+
+        @wraps(fn)
+        def call(*args: Any) -> Any:
+            return cached(*args) if len(args[-1]) <= limit else fn(*args)
+
+        return cast(_F, call)
+
+    return wrap
 
 
 @lru_cache(maxsize=1)
