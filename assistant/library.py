@@ -57,9 +57,15 @@ class Library:
     def chroma(self) -> Any:
         return chroma_client(self.settings.chroma_dir, self.settings.chroma_url)
 
+    def _vector_options(self) -> dict[str, Any]:
+        # the exact copy is reloaded when the keyword index loads another process's build: both follow
+        # the store's generation, and a search refreshes the keyword index first
+        return {"exact_limit": self.settings.exact_search_limit, "version": lambda: self.keywords.generation}
+
     @cached_property
     def spaces(self) -> dict[str, VectorSpace]:
-        return {name: VectorSpace(name, emb, ChromaVectorStore(self.chroma, self.tenant, emb.model_id, name))
+        return {name: VectorSpace(name, emb, ChromaVectorStore(self.chroma, self.tenant, emb.model_id, name,
+                                                               **self._vector_options()))
                 for name, emb in self.embedders.items()}
 
     @property
@@ -80,7 +86,8 @@ class Library:
     def reset_vectors(self) -> None:
         """Drop the tenant's collections and start empty ones with the configured models."""
         self.__dict__["spaces"] = {
-            name: VectorSpace(name, emb, ChromaVectorStore.recreate(self.chroma, self.tenant, emb.model_id, name))
+            name: VectorSpace(name, emb, ChromaVectorStore.recreate(self.chroma, self.tenant, emb.model_id, name,
+                                                                    **self._vector_options()))
             for name, emb in self.embedders.items()
         }
         for attr in ("indexes", "retriever"):

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     # texts whose vectors are kept in memory per embedder (least recently used dropped first): the
     # sentences of the records answers quote, and repeated questions, are embedded once; 0 = off
     embed_cache_entries: int = 20000
+    # a vector space of at most this many chunks is searched exactly in memory (faster than Chroma's
+    # HNSW below ~10k: measured in evals.bench_search); larger ones through Chroma; 0 = always Chroma
+    exact_search_limit: int = Field(default=10000, ge=0)
     article_chunk_tokens: int = 400
     ingest_batch_size: int = 64
     taxonomy: Path | None = None

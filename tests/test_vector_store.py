@@ -1,6 +1,6 @@
 """ChromaVectorStore's filtered query: post-filtering an over-fetched list of neighbour ids (using the
 keyword index's catalogue of which records pass) when the filter passes most records, Chroma's own
-filter when it is selective; either way the exact filtered top-n."""
+filter when it is selective; either way the exact filtered top-n; and a small collection searched exactly in memory."""
 
 from __future__ import annotations
 
@@ -75,3 +75,52 @@ def test_the_catalogue_agrees_with_the_filter_predicate() -> None:
             assert allowed.records == passing and allowed.fraction == len(passing) / 300, f
     rare = cat.allowed(cat.mask(Filters(products=("rare",))))
     assert rare.passes("R50#view.0#h") and not rare.passes("R0#view.0#h") and not rare.passes("R1#title.0#x")
+
+
+def test_a_small_collection_is_searched_exactly_in_memory_and_follows_every_write(tmp_path: Path) -> None:
+    """Up to ``exact_limit`` vectors, queries are answered from an in-memory copy (not one Chroma
+    query), with the same filtered top-n; a write through the store, or another writer's (seen as a
+    moved ``version``), is in the next answer."""
+    rng = np.random.default_rng(2)
+    n = 200
+    vecs = rng.normal(size=(n, 16)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    chunks = [_chunk(i, "rare" if i % 50 == 0 else "common", "draft" if i % 7 == 0 else "approved") for i in range(n)]
+    client = chroma_client(tmp_path / "chroma")
+    version = [0]
+    store = ChromaVectorStore(client, "t", "test-16", "passage", exact_limit=n, version=lambda: version[0])
+    store.upsert(chunks, vecs)
+    q = rng.normal(size=16).astype(np.float32)
+    sims = vecs @ (q / np.linalg.norm(q))
+
+    def expected(f: Filters, k: int, present: set[int]) -> list[str]:
+        ok = [i for i in np.argsort(-sims) if i in present and f.matches(chunks[i].metadata())]
+        return [chunks[i].id for i in ok[:k]]
+
+    calls = []
+    real_query = store.col.query
+    store.col.query = lambda *a, **kw: calls.append(1) or real_query(*a, **kw)
+    everything = set(range(n))
+    for f in (Filters(), Filters(products=("rare",)), Filters(statuses=("draft",)), Filters(statuses=()),
+              Filters(products=("none",)), Filters(record_ids=("R3", "R14", "R150"))):
+        got = store.query(q, 5, f)
+        assert [cid for cid, _ in got] == expected(f, 5, everything), f
+        assert np.allclose([s for _, s in got], [sims[int(cid[1:].split("#")[0])] for cid, _ in got], atol=1e-5)
+    assert calls == []  # never through Chroma's query
+
+    best = expected(Filters(), 1, everything)[0]
+    b = int(best[1:].split("#")[0])
+    store.delete([best])  # a write through this store: gone from the next answer
+    assert [cid for cid, _ in store.query(q, 5, Filters())] == expected(Filters(), 5, everything - {b})
+
+    other = ChromaVectorStore(client, "t", "test-16", "passage")  # another writer puts it back
+    other.upsert([chunks[b]], vecs[[b]])
+    assert best not in [cid for cid, _ in store.query(q, 5, Filters())]  # not seen until the version moves
+    version[0] += 1
+    assert [cid for cid, _ in store.query(q, 5, Filters())] == expected(Filters(), 5, everything)
+
+    other.upsert([_chunk(n + i, "common") for i in range(5)], np.tile(-q, (5, 1)))  # far from q
+    version[0] += 1  # now above the limit: Chroma answers, with the same results
+    got = store.query(q, 5, Filters())
+    assert store.exact() is None and calls
+    assert [cid for cid, _ in got] == expected(Filters(), 5, everything)

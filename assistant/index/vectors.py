@@ -8,7 +8,7 @@ import contextlib
 import hashlib
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import BackendError, ConfigError
 from ..types import Chunk
-from .filters import Allowed, Filters
+from .filters import Allowed, Catalogue, Filters
 
 
 class VectorStore(Protocol):
@@ -56,21 +56,74 @@ def chroma_client(path: Path | None = None, url: str | None = None) -> Any:
         raise BackendError("chroma", f"cannot open the vector store ({url or path}): {e}") from e
 
 
+class ExactCopy:
+    """A small collection's vectors and filterable metadata in memory, searched exactly: one
+    matrix-vector product and a filter mask. Below about 10,000 vectors that is cheaper than a Chroma
+    query, whose fixed cost (~1.3 ms, measured, and one query at a time per process) dominated a warm
+    answer on the sample library: 70 answers/s in one thread through Chroma, 113 through this."""
+
+    def __init__(self, ids: Sequence[str], vectors: np.ndarray, metas: Sequence[dict[str, Any]]) -> None:
+        self.ids = list(ids)
+        m = np.asarray(vectors, dtype=np.float32)
+        m = m.reshape(len(self.ids), -1) if self.ids else np.zeros((0, 1), dtype=np.float32)
+        norms = np.linalg.norm(m, axis=1, keepdims=True)
+        self.matrix = m / np.where(norms > 0, norms, 1.0)
+        self.catalogue = Catalogue(metas)
+        self._masks: dict[Filters, np.ndarray | None] = {}
+
+    def _mask(self, filters: Filters) -> np.ndarray | None:
+        got = self._masks.get(filters, False)
+        if got is False:
+            mask = self.catalogue.mask(filters)
+            got = None if mask.all() else mask
+            if len(self._masks) > 64:
+                self._masks.clear()
+            self._masks[filters] = got
+        return got
+
+    def query(self, vector: np.ndarray, n: int, filters: Filters) -> list[tuple[str, float]]:
+        """The ``n`` chunks most cosine-similar to ``vector`` among those that pass ``filters``."""
+        if not self.ids or n <= 0:
+            return []
+        v = np.asarray(vector, dtype=np.float32).ravel()
+        v = v / (float(np.linalg.norm(v)) or 1.0)
+        sims = self.matrix @ v
+        mask = self._mask(filters)
+        passing = len(self.ids)
+        if mask is not None:
+            passing = int(mask.sum())
+            sims = np.where(mask, sims, -np.inf)
+        k = min(n, passing)
+        if k <= 0:
+            return []
+        top = np.argpartition(-sims, k - 1)[:k] if k < len(sims) else np.arange(len(sims))
+        top = top[np.argsort(-sims[top], kind="stable")]
+        return [(self.ids[i], float(sims[i])) for i in top]
+
+
 class ChromaVectorStore:
     """One tenant's collection for one vector space. The embedding model id is stored in the
     collection's metadata; opening it with another model is refused, since the vectors would not be
-    comparable."""
+    comparable.
+
+    A collection of at most ``exact_limit`` vectors is queried through an ``ExactCopy`` loaded from
+    it, which is dropped on every write through this store and reloaded whenever ``version()`` (the
+    generation of the indexes this process has loaded) moves, i.e. when another process wrote."""
 
     BATCH = 1000
     OVERFETCH = 2  # neighbours fetched per wanted one, divided by the share of records a filter passes
     MAX_OVERFETCH = 1000  # beyond this, Chroma's own filter is cheaper
 
-    def __init__(self, client: Any, tenant: str, model_id: str, space: str = "") -> None:
+    def __init__(self, client: Any, tenant: str, model_id: str, space: str = "", *, exact_limit: int = 0,
+                 version: Callable[[], object] | None = None) -> None:
         self.client = client
         self.model_id = model_id
         self.name = collection_name(tenant, space)
         self.tenant = tenant
         self.space = space
+        self.exact_limit = exact_limit
+        self.version = version or (lambda: None)
+        self._exact: tuple[object, ExactCopy | None] | None = None  # (version, copy or None: too large)
         try:
             self.col = client.get_or_create_collection(
                 self.name,
@@ -90,11 +143,27 @@ class ChromaVectorStore:
             )
 
     @classmethod
-    def recreate(cls, client: Any, tenant: str, model_id: str, space: str = "") -> ChromaVectorStore:
+    def recreate(cls, client: Any, tenant: str, model_id: str, space: str = "", **options: Any) -> ChromaVectorStore:
         """Drop the tenant's collection (whatever model built it) and start an empty one."""
         with contextlib.suppress(Exception):
             client.delete_collection(collection_name(tenant, space))  # absent: nothing to drop
-        return cls(client, tenant, model_id, space)
+        return cls(client, tenant, model_id, space, **options)
+
+    def exact(self) -> ExactCopy | None:
+        """The in-memory copy to query, or None when the collection holds more than ``exact_limit``
+        vectors (or the copy is turned off). Loading it reads the collection once."""
+        if self.exact_limit <= 0:
+            return None
+        version = self.version()
+        state = self._exact
+        if state is not None and state[0] == version:
+            return state[1]
+        copy = None
+        if self.count() <= self.exact_limit:
+            got = self.col.get(include=["embeddings", "metadatas"], limit=self.exact_limit + 1)
+            copy = ExactCopy(got["ids"], np.asarray(got["embeddings"]), got["metadatas"] or [])
+        self._exact = (version, copy)
+        return copy
 
     def ids(self) -> set[str]:
         out: set[str] = set()
@@ -110,19 +179,25 @@ class ChromaVectorStore:
         return int(self.col.count())
 
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
-        for i in range(0, len(chunks), self.BATCH):
-            part = chunks[i : i + self.BATCH]
-            self.col.upsert(
-                ids=[c.id for c in part],
-                embeddings=np.asarray(vectors[i : i + self.BATCH], dtype=np.float32),
-                documents=[c.index_text for c in part],
-                metadatas=[c.metadata() for c in part],
-            )
+        try:
+            for i in range(0, len(chunks), self.BATCH):
+                part = chunks[i : i + self.BATCH]
+                self.col.upsert(
+                    ids=[c.id for c in part],
+                    embeddings=np.asarray(vectors[i : i + self.BATCH], dtype=np.float32),
+                    documents=[c.index_text for c in part],
+                    metadatas=[c.metadata() for c in part],
+                )
+        finally:
+            self._exact = None
 
     def delete(self, ids: Sequence[str]) -> None:
         ids = list(ids)
-        for i in range(0, len(ids), self.BATCH):
-            self.col.delete(ids=ids[i : i + self.BATCH])
+        try:
+            for i in range(0, len(ids), self.BATCH):
+                self.col.delete(ids=ids[i : i + self.BATCH])
+        finally:
+            self._exact = None
 
     def documents(self, ids: Sequence[str]) -> dict[str, str]:
         got = self.col.get(ids=list(ids), include=["documents"])
@@ -134,7 +209,8 @@ class ChromaVectorStore:
 
     def query(self, vector: np.ndarray, n: int, filters: Filters,
               allowed: Allowed | None = None) -> list[tuple[str, float]]:
-        """The ``n`` nearest chunks that pass ``filters``.
+        """The ``n`` nearest chunks that pass ``filters``: from the exact in-memory copy when the
+        collection is small enough to have one (see ``exact``), otherwise from Chroma.
 
         Chroma's local build applies a ``where`` filter by materialising the allowed ids first, which
         costs ~0.5 s at 100k chunks even when nearly everything passes (the default "approved or
@@ -143,6 +219,9 @@ class ChromaVectorStore:
         an over-fetched list of neighbour ids: the first ``n`` that pass are exactly the ``n`` best that
         pass. Chroma's own filter is used only when too few pass (a selective filter), or without
         ``allowed``."""
+        exact = self.exact()
+        if exact is not None:
+            return exact.query(vector, n, filters)
         vec = [np.asarray(vector, dtype=np.float32)]
         where = filters.chroma_where()
         if where is None or (allowed is not None and allowed.records is None):
