@@ -72,14 +72,12 @@ class ExactCopy:
         self._masks: dict[Filters, np.ndarray | None] = {}
 
     def _mask(self, filters: Filters) -> np.ndarray | None:
-        got = self._masks.get(filters, False)
-        if got is False:
+        if filters not in self._masks:
             mask = self.catalogue.mask(filters)
-            got = None if mask.all() else mask
             if len(self._masks) > 64:
                 self._masks.clear()
-            self._masks[filters] = got
-        return got
+            self._masks[filters] = None if mask.all() else mask
+        return self._masks[filters]
 
     def query(self, vector: np.ndarray, n: int, filters: Filters) -> list[tuple[str, float]]:
         """The ``n`` chunks most cosine-similar to ``vector`` among those that pass ``filters``."""
