@@ -89,6 +89,7 @@ def test_a_small_collection_is_searched_exactly_in_memory_and_follows_every_writ
     client = chroma_client(tmp_path / "chroma")
     version = [0]
     store = ChromaVectorStore(client, "t", "test-16", "passage", exact_limit=n, version=lambda: version[0])
+    store.PAGE = 64  # loaded in several reads
     store.upsert(chunks, vecs)
     q = rng.normal(size=16).astype(np.float32)
     sims = vecs @ (q / np.linalg.norm(q))

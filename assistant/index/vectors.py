@@ -111,6 +111,7 @@ class ChromaVectorStore:
     BATCH = 1000
     OVERFETCH = 2  # neighbours fetched per wanted one, divided by the share of records a filter passes
     MAX_OVERFETCH = 1000  # beyond this, Chroma's own filter is cheaper
+    PAGE = 1000  # vectors per read when loading the exact copy
 
     def __init__(self, client: Any, tenant: str, model_id: str, space: str = "", *, exact_limit: int = 0,
                  version: Callable[[], object] | None = None) -> None:
@@ -158,8 +159,18 @@ class ChromaVectorStore:
             return state[1]
         copy = None
         if self.count() <= self.exact_limit:
-            got = self.col.get(include=["embeddings", "metadatas"], limit=self.exact_limit + 1)
-            copy = ExactCopy(got["ids"], np.asarray(got["embeddings"]), got["metadatas"] or [])
+            ids: list[str] = []
+            metas: list[dict[str, Any]] = []
+            parts: list[np.ndarray] = []
+            while True:  # in pages: Chroma's reply for 10,000 vectors at once held ~150 MB of RSS
+                got = self.col.get(include=["embeddings", "metadatas"], limit=self.PAGE, offset=len(ids))
+                if got["ids"]:
+                    ids.extend(got["ids"])
+                    metas.extend(got["metadatas"] or [])
+                    parts.append(np.asarray(got["embeddings"], dtype=np.float32))
+                if len(got["ids"]) < self.PAGE or len(ids) > self.exact_limit:
+                    break
+            copy = ExactCopy(ids, np.concatenate(parts) if parts else np.zeros((0, 1), np.float32), metas)
         self._exact = (version, copy)
         return copy
 
