@@ -14,6 +14,7 @@ from pathlib import Path
 from assistant.embeddings import HashEmbedder
 from assistant.library import Library
 from assistant.settings import Settings
+from ingestion.pipeline import Ingestor
 from tests.conftest import assert_indexes_match_store, case, write_jsonl
 
 N = 1200
@@ -76,4 +77,21 @@ def test_kill_during_ingest_then_next_run_repairs(tmp_path: Path) -> None:
     assert len(lib.store.records(lib.tenant)) == N
     assert_indexes_match_store(lib)
     assert len(lib.vectors.ids()) == N  # one title a case in the question space
+    lib.close()
+
+
+def test_a_repair_in_the_same_process_loads_the_keyword_build_it_made(tmp_path: Path) -> None:
+    """A keyword index that lost chunks at an unchanged generation is rebuilt by ``repair``, and this
+    process then searches the new build: in sync, not repairing again on every read."""
+    lib = Library(Settings(home=tmp_path / "home", embedder="hash"), embedder=HashEmbedder())
+    Ingestor(lib).ingest_paths([write_jsonl(tmp_path / "c.jsonl", [case("C-1"), case("C-2", "发票抬头开错了")])])
+    assert lib.indexes.in_sync()
+    items = lib.store.chunk_tokens(lib.tenant)
+    lib.keywords.rebuild(items[:-2], lib.keywords.generation)  # damaged, same generation
+    assert len(lib.keywords.ids()) == len(items) - 2  # the damaged build is what this process holds
+    report = lib.indexes.repair()
+    assert report.keywords_rebuilt
+    assert lib.indexes.in_sync()
+    assert_indexes_match_store(lib)
+    assert not lib.indexes.repair().changed
     lib.close()

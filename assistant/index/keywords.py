@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import shutil
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -87,7 +88,9 @@ class BM25Index:
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)
         self.folder.mkdir(parents=True, exist_ok=True)
-        name = f"gen-{generation}-{os.getpid()}"
+        # unique per build: a second build of the same generation in this process (a repair) must be
+        # loaded too, and loading skips a name it already holds
+        name = f"gen-{generation}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         d = self.folder / name
         shutil.rmtree(d, ignore_errors=True)
         d.mkdir()
