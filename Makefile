@@ -44,7 +44,7 @@ lint: setup
 	$(VENV)/bin/mypy
 
 ## make bench: ingestion throughput (sample library, dev data), search latency at 10k / 100k chunks,
-## answer latency over the sample questions, a load test of the HTTP API (20 clients, 60 s)
+## answer latency over the sample questions, a load test of the HTTP API (20 clients, 60 s; 1 and 2 workers)
 bench: bench-ingest bench-search bench-answer bench-api
 
 bench-ingest: setup
@@ -58,7 +58,8 @@ bench-answer: setup
 	$(PY) -m api.cli eval run --dataset evals/datasets/sample_questions.jsonl --out bench-out/answers
 
 bench-api: setup
-	$(PY) -m evals.bench_api
+	$(PY) -m evals.bench_api --workers 1
+	$(PY) -m evals.bench_api --workers 2
 
 ## make eval: answer quality on the sample library's questions (a run folder with its report in
 ## eval-out/sample_questions); retrieval quality on AFQMC and BQ dev;
