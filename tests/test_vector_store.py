@@ -120,6 +120,21 @@ def test_a_small_collection_is_searched_exactly_in_memory_and_follows_every_writ
     version[0] += 1
     assert [cid for cid, _ in store.query(q, 5, Filters())] == expected(Filters(), 5, everything)
 
+    # a write that finishes while the copy is being read: that copy serves no further query
+    real_get = store.col.get
+    store.delete([best])
+
+    def get_then_write(*args: object, **kw: object) -> object:
+        got = real_get(*args, **kw)
+        store.col.get = real_get
+        store.upsert([chunks[b]], vecs[[b]])
+        return got
+
+    store.col.get = get_then_write
+    store.PAGE = 1000  # one read
+    assert best not in [cid for cid, _ in store.query(q, 5, Filters())]  # read before the write finished
+    assert [cid for cid, _ in store.query(q, 5, Filters())] == expected(Filters(), 5, everything)
+
     other.upsert([_chunk(n + i, "common") for i in range(5)], np.tile(-q, (5, 1)))  # far from q
     version[0] += 1  # now above the limit: Chroma answers, with the same results
     got = store.query(q, 5, Filters())

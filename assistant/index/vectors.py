@@ -105,7 +105,7 @@ class ChromaVectorStore:
     comparable.
 
     A collection of at most ``exact_limit`` vectors is queried through an ``ExactCopy`` loaded from
-    it, which is dropped on every write through this store and reloaded whenever ``version()`` (the
+    it, which is reloaded after every write through this store and whenever ``version()`` (the
     generation of the indexes this process has loaded) moves, i.e. when another process wrote."""
 
     BATCH = 1000
@@ -122,7 +122,8 @@ class ChromaVectorStore:
         self.space = space
         self.exact_limit = exact_limit
         self.version = version or (lambda: None)
-        self._exact: tuple[object, ExactCopy | None] | None = None  # (version, copy or None: too large)
+        self._writes = 0  # counted once each write has finished: a copy loaded during one is not kept
+        self._exact: tuple[object, ExactCopy | None] | None = None  # (key, copy or None: too large)
         try:
             self.col = client.get_or_create_collection(
                 self.name,
@@ -153,9 +154,9 @@ class ChromaVectorStore:
         vectors (or the copy is turned off). Loading it reads the collection once."""
         if self.exact_limit <= 0:
             return None
-        version = self.version()
+        key = (self.version(), self._writes)
         state = self._exact
-        if state is not None and state[0] == version:
+        if state is not None and state[0] == key:
             return state[1]
         copy = None
         if self.count() <= self.exact_limit:
@@ -171,7 +172,7 @@ class ChromaVectorStore:
                 if len(got["ids"]) < self.PAGE or len(ids) > self.exact_limit:
                     break
             copy = ExactCopy(ids, np.concatenate(parts) if parts else np.zeros((0, 1), np.float32), metas)
-        self._exact = (version, copy)
+        self._exact = (key, copy)
         return copy
 
     def ids(self) -> set[str]:
@@ -198,7 +199,7 @@ class ChromaVectorStore:
                     metadatas=[c.metadata() for c in part],
                 )
         finally:
-            self._exact = None
+            self._writes += 1
 
     def delete(self, ids: Sequence[str]) -> None:
         ids = list(ids)
@@ -206,7 +207,7 @@ class ChromaVectorStore:
             for i in range(0, len(ids), self.BATCH):
                 self.col.delete(ids=ids[i : i + self.BATCH])
         finally:
-            self._exact = None
+            self._writes += 1
 
     def documents(self, ids: Sequence[str]) -> dict[str, str]:
         got = self.col.get(ids=list(ids), include=["documents"])
