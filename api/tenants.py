@@ -204,9 +204,7 @@ class Tenants:
                 SharedSystemClient.clear_system_cache()
                 self.reopened += 1
             for t in tenants:
-                for attr in ("chroma", "spaces", "indexes", "retriever"):
-                    t.library.__dict__.pop(attr, None)
-                _ = t.library.retriever, t.library.indexes
+                t.library.reopen_vectors()
                 t.seen = t.library.store.generation(t.name)
             log.info("reopened the vector store after another process wrote to it")
 

@@ -90,7 +90,20 @@ class Library:
                                                                     **self._vector_options()))
             for name, emb in self.embedders.items()
         }
-        for attr in ("indexes", "retriever"):
+        self._forget("indexes", "retriever")
+
+    def reopen_vectors(self) -> None:
+        """Open the vector store afresh: a local Chroma client does not see vectors that another
+        process added (its caller clears Chroma's client cache first, see ``api.tenants``)."""
+        self._forget("chroma", "spaces", "indexes", "retriever")
+        _ = self.retriever, self.indexes
+
+    def reload_taxonomy(self) -> None:
+        """Read the taxonomy again (a new one was installed); the next search uses its synonyms."""
+        self._forget("taxonomy", "retriever")
+
+    def _forget(self, *attrs: str) -> None:
+        for attr in attrs:  # cached properties, rebuilt on next use
             self.__dict__.pop(attr, None)
 
     @cached_property

@@ -268,8 +268,7 @@ class Ingestor:
             tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
             shutil.copyfile(tax.path, tmp)
             os.replace(tmp, target)
-        for attr in ("taxonomy", "retriever"):  # the next search uses the new synonyms
-            self.lib.__dict__.pop(attr, None)
+        self.lib.reload_taxonomy()
         dims = tax.data["dimensions"]
         n_values = sum(len(d["values"]) for d in dims.values())
         return f"{len(dims)} dimensions, {n_values} values → {target}"
