@@ -1,7 +1,7 @@
 """A fake of the four chat platforms' APIs on loopback, recording every request it receives, for
 testing the bots' replies over real HTTP (the shape of ``tests/stub_openai.py``).
 
-    Slack     POST /api/chat.postMessage                              {"ok": true}
+    Slack     POST /api/chat.postMessage, /api/chat.update            {"ok": true}
     Feishu    POST /open-apis/auth/v3/tenant_access_token/internal    {"code": 0, "tenant_access_token"}
               POST /open-apis/im/v1/messages/{id}/reply               {"code": 0}
     WeCom     GET  /cgi-bin/gettoken                                  {"errcode": 0, "access_token"}
@@ -57,7 +57,7 @@ class FakePlatform(BaseHTTPRequestHandler):
             self._json(status, {"error": "scripted failure"})
             return
         path = url.path
-        if path == "/api/chat.postMessage":
+        if path in ("/api/chat.postMessage", "/api/chat.update"):
             self._json(200, {"ok": True, "ts": "1700000000.000200"})
         elif path == "/open-apis/auth/v3/tenant_access_token/internal":
             self._json(200, {"code": 0, "msg": "ok", "tenant_access_token": FEISHU_TOKEN, "expire": 7200})

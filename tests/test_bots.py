@@ -288,19 +288,38 @@ def test_slack_feedback_button_reaches_the_feedback_store(env: dict[str, Any]) -
     body, headers = slack_request(SECRETS["slack_signing"], slack_mention("打印机连不上WiFi"))
     post(env, path(env, "slack"), body, headers)
     settle(env)
-    answer_id = received("/api/chat.postMessage")[0]["json"]["blocks"][-1]["elements"][1]["value"]
+    [posted] = received("/api/chat.postMessage")
+    answer_id = posted["json"]["blocks"][-1]["elements"][1]["value"]
     click = {"type": "block_actions", "trigger_id": uuid.uuid4().hex, "user": {"id": "U1"},
+             "container": {"type": "message", "message_ts": "1700000000.000200", "channel_id": "C42"},
+             "message": {"ts": "1700000000.000200", "text": posted["json"]["text"], "blocks": posted["json"]["blocks"]},
              "actions": [{"action_id": "casepilot_not_helpful", "value": answer_id, "action_ts": "1"}]}
     body, headers = slack_request(SECRETS["slack_signing"], click, form=True)
     r = post(env, path(env, "slack", "interactions"), body, headers)
     assert r.status_code == 200
     [fb] = env["store"].feedback("A", answer_id=answer_id)
     assert fb["helpful"] is False
-    # the same click delivered again is recorded once; a forged click not at all
+    # the message then shows the rating instead of the buttons
+    settle(env)
+    [update] = received("/api/chat.update")
+    assert update["headers"]["authorization"] == f"Bearer {SECRETS['slack_bot']}"
+    assert update["json"]["channel"] == "C42" and update["json"]["ts"] == "1700000000.000200"
+    blocks = update["json"]["blocks"]
+    assert "actions" not in [b["type"] for b in blocks] and blocks[:-1] == posted["json"]["blocks"][:-1]
+    assert blocks[-1]["elements"][0]["text"] == "👎 已记录：没帮助"
+    # the same click delivered again is recorded (and shown) once; a forged click not at all
     assert post(env, path(env, "slack", "interactions"), body, headers).status_code == 200
     forged = dict(headers, **{"X-Slack-Signature": "v0=" + "0" * 64})
     assert post(env, path(env, "slack", "interactions"), body, forged).status_code == 401
-    assert len(env["store"].feedback("A", answer_id=answer_id)) == 1
+    settle(env)
+    assert len(env["store"].feedback("A", answer_id=answer_id)) == 1 and len(received("/api/chat.update")) == 1
+    # a click on an unknown answer is not recorded, and the message is left as it is
+    unknown = dict(click, trigger_id=uuid.uuid4().hex,
+                   actions=[{"action_id": "casepilot_helpful", "value": "no-such-answer", "action_ts": "2"}])
+    body, headers = slack_request(SECRETS["slack_signing"], unknown, form=True)
+    assert post(env, path(env, "slack", "interactions"), body, headers).status_code == 200
+    settle(env)
+    assert len(received("/api/chat.update")) == 1
 
 
 def test_slack_refuses_forged_stale_malformed_oversized_and_unknown_requests(env: dict[str, Any]) -> None:

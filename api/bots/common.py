@@ -153,6 +153,8 @@ class Message:
 class Feedback:
     answer_id: str
     helpful: bool
+    # the rated message, for a platform that shows the rating on it once recorded (``confirm_feedback``)
+    message: dict[str, Any] | None = None
 
 
 @dataclass
@@ -245,3 +247,6 @@ class Platform(Protocol):
 
     def send(self, out: Outbound, channel: Channel, target: dict[str, Any], payload: dict[str, Any]) -> None:
         """Post ``payload`` to the platform API (raise ``outbound.OutboundError`` when it fails)."""
+
+    # optional: ``confirm_feedback(out, channel, feedback)`` shows on the rated message that its rating
+    # was recorded (buttons replaced), for a platform whose bots may edit their messages (Slack)

@@ -10,6 +10,7 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ from .common import (
     Ack,
     BotSettings,
     Channel,
+    Feedback,
     Incoming,
     Message,
     Platform,
@@ -120,10 +122,25 @@ class BotRuntime:
             return inc.feedback_failed or inc.ack
         log.info("%s channel %s: answer %s rated %s", channel.platform, channel.id, inc.feedback.answer_id,
                  "helpful" if inc.feedback.helpful else "not helpful")
+        confirm = getattr(platform(channel.platform), "confirm_feedback", None)
+        if confirm is not None and inc.feedback.message:
+            self._background(confirm, channel, inc.feedback)
         return inc.ack
 
     def _submit(self, plat: Platform, channel: Channel, msg: Message) -> None:
-        fut = self.executor.submit(self._answer, plat, channel, msg)
+        self._track(self.executor.submit(self._answer, plat, channel, msg))
+
+    def _background(self, confirm: Callable[[Outbound, Channel, Feedback], None], channel: Channel,
+                    feedback: Feedback) -> None:
+        def run() -> None:
+            try:
+                confirm(self.out, channel, feedback)
+            except OutboundError as e:
+                log.warning("%s channel %s: the rating was recorded but not shown: %s", channel.platform, channel.id, e)
+
+        self._track(self.executor.submit(run))
+
+    def _track(self, fut: Future[None]) -> None:
         with self._lock:
             self._pending.add(fut)
         fut.add_done_callback(self._done)

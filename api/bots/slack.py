@@ -6,7 +6,8 @@
   messages (``message`` in an ``im``) are questions; the bot's own and edited messages are ignored.
 * Replies: ``chat.postMessage`` in the message's thread, Block Kit ``mrkdwn`` with the cited case
   ids as links, and helpful / not-helpful buttons whose clicks come back to the interactivity
-  endpoint (``block_actions``) and feed the feedback store.
+  endpoint (``block_actions``) and feed the feedback store; once a rating is recorded, the buttons
+  are replaced by a note of it (``chat.update``).
 """
 
 from __future__ import annotations
@@ -115,8 +116,14 @@ class Slack:
         if action_id not in (HELPFUL, NOT_HELPFUL) or not value:
             return Incoming()
         click = text_field(payload, "trigger_id") or text_field(action, "action_ts")
+        container, message = (v if isinstance(v := payload.get(k), dict) else {} for k in ("container", "message"))
+        blocks = message.get("blocks")
+        where = {"channel": text_field(container, "channel_id"),
+                 "ts": text_field(container, "message_ts") or text_field(message, "ts"),
+                 "blocks": blocks if isinstance(blocks, list) else None, "text": text_field(message, "text")}
         return Incoming(event_id=f"action:{click}" if click else "",
-                        feedback=Feedback(value, action_id == HELPFUL))
+                        feedback=Feedback(value, action_id == HELPFUL,
+                                          where if where["channel"] and where["ts"] and where["blocks"] else None))
 
     def render(self, channel: Channel, reply: Reply) -> dict[str, Any]:
         body = reply.linked(lambda rid, url: f"<{url}|{escape(rid)}>", escape)
@@ -140,13 +147,28 @@ class Slack:
         return {"text": escape(reply.text[:3000]), "blocks": blocks, "unfurl_links": False}
 
     def send(self, out: Outbound, channel: Channel, target: dict[str, Any], payload: dict[str, Any]) -> None:
-        url = channel.api_base(self.default_api_base) + "/chat.postMessage"
-        r = out.request("POST", url, what=f"slack {channel.id}", json={**target, **payload},
+        self._call(out, channel, "chat.postMessage", {**target, **payload})
+
+    def confirm_feedback(self, out: Outbound, channel: Channel, feedback: Feedback) -> None:
+        """The rated answer's buttons become a note of the rating (``chat.update``), so the thread shows
+        it was recorded and the buttons are not clicked again."""
+        m = feedback.message
+        if not m:
+            return
+        note = "👍 已记录：有帮助" if feedback.helpful else "👎 已记录：没帮助"
+        blocks = [b for b in m["blocks"] if not (isinstance(b, dict) and b.get("type") == "actions")]
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
+        self._call(out, channel, "chat.update", {"channel": m["channel"], "ts": m["ts"], "blocks": blocks,
+                                                 "text": m.get("text") or note})
+
+    def _call(self, out: Outbound, channel: Channel, method: str, body: dict[str, Any]) -> None:
+        url = channel.api_base(self.default_api_base) + "/" + method
+        r = out.request("POST", url, what=f"slack {channel.id}", json=body,
                         headers={"Authorization": f"Bearer {channel.secrets['bot_token']}"})
         try:
             doc = r.json()
         except json.JSONDecodeError:
-            raise OutboundError(f"slack {channel.id}: chat.postMessage answered no JSON") from None
+            raise OutboundError(f"slack {channel.id}: {method} answered no JSON") from None
         if not isinstance(doc, dict) or doc.get("ok") is not True:
             error = doc.get("error") if isinstance(doc, dict) else None
-            raise OutboundError(f"slack {channel.id}: chat.postMessage failed: {error or 'not ok'}")
+            raise OutboundError(f"slack {channel.id}: {method} failed: {error or 'not ok'}")
