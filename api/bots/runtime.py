@@ -124,13 +124,13 @@ class BotRuntime:
                  "helpful" if inc.feedback.helpful else "not helpful")
         confirm = getattr(platform(channel.platform), "confirm_feedback", None)
         if confirm is not None and inc.feedback.message:
-            self._background(confirm, channel, inc.feedback)
+            self._confirm_later(confirm, channel, inc.feedback)
         return inc.ack
 
     def _submit(self, plat: Platform, channel: Channel, msg: Message) -> None:
         self._track(self.executor.submit(self._answer, plat, channel, msg))
 
-    def _background(self, confirm: Callable[[Outbound, Channel, Feedback], None], channel: Channel,
+    def _confirm_later(self, confirm: Callable[[Outbound, Channel, Feedback], None], channel: Channel,
                     feedback: Feedback) -> None:
         def run() -> None:
             try:
