@@ -115,9 +115,8 @@ def _row_to_record(row: Any) -> StoredRecord:
     )
 
 
-def _chunk_columns() -> list[sa.Column[Any]]:
-    """A chunk's columns without its keyword tokens, which only the keyword index reads."""
-    return [col for col in t.chunks.c if col.name != "tokens"]
+# a chunk's columns without its keyword tokens, which only the keyword index reads
+_CHUNK_COLUMNS = [col for col in t.chunks.c if col.name != "tokens"]
 
 
 def _row_to_chunk(row: Any) -> Chunk:
@@ -320,7 +319,7 @@ class Store:
     def chunks(self, tenant: str, *, space: str | None = None, keyword: bool | None = None) -> list[Chunk]:
         """The tenant's chunks; ``space`` / ``keyword`` select those of one vector space / the keyword index."""
         c = t.chunks.c
-        q = sa.select(*_chunk_columns()).where(c.tenant == tenant).order_by(c.chunk_id)
+        q = sa.select(*_CHUNK_COLUMNS).where(c.tenant == tenant).order_by(c.chunk_id)
         if space is not None:
             q = q.where(c.space == space)
         if keyword is not None:
@@ -338,7 +337,7 @@ class Store:
     def chunks_of(self, tenant: str, record_ids: Sequence[str], section: str) -> dict[str, Chunk]:
         """``record id -> its first chunk of section``."""
         c = t.chunks.c
-        q = (sa.select(*_chunk_columns()).where(c.tenant == tenant, c.record_id.in_(list(record_ids)),
+        q = (sa.select(*_CHUNK_COLUMNS).where(c.tenant == tenant, c.record_id.in_(list(record_ids)),
                                                 c.section == section)
              .order_by(c.ordinal.desc()))
         with self.engine.connect() as conn:
@@ -348,7 +347,7 @@ class Store:
         out: dict[str, Chunk] = {}
         with self.engine.connect() as conn:
             for i in range(0, len(ids), 500):
-                q = sa.select(*_chunk_columns()).where(t.chunks.c.tenant == tenant,
+                q = sa.select(*_CHUNK_COLUMNS).where(t.chunks.c.tenant == tenant,
                                                        t.chunks.c.chunk_id.in_(ids[i : i + 500]))
                 out.update({r.chunk_id: _row_to_chunk(r) for r in conn.execute(q)})
         return out
