@@ -338,7 +338,7 @@ class Store:
         """``record id -> its first chunk of section``."""
         c = t.chunks.c
         q = (sa.select(*_CHUNK_COLUMNS).where(c.tenant == tenant, c.record_id.in_(list(record_ids)),
-                                                c.section == section)
+                                              c.section == section)
              .order_by(c.ordinal.desc()))
         with self.engine.connect() as conn:
             return {r.record_id: _row_to_chunk(r) for r in conn.execute(q)}
@@ -348,7 +348,7 @@ class Store:
         with self.engine.connect() as conn:
             for i in range(0, len(ids), 500):
                 q = sa.select(*_CHUNK_COLUMNS).where(t.chunks.c.tenant == tenant,
-                                                       t.chunks.c.chunk_id.in_(ids[i : i + 500]))
+                                                     t.chunks.c.chunk_id.in_(ids[i : i + 500]))
                 out.update({r.chunk_id: _row_to_chunk(r) for r in conn.execute(q)})
         return out
 
