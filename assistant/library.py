@@ -120,7 +120,9 @@ class Library:
         parts.append(KeywordRetriever(self.keywords, groups))
         hybrid = HybridRetriever(parts, fusion=self.settings.fusion, weights=self.settings.fusion_weights,
                                  rrf_k=self.settings.rrf_k, code_boost=self.settings.code_boost)
-        return Retriever(self.store, self.tenant, hybrid)
+        # the tenant's chunks change only with the keyword index's generation or a write through the store
+        return Retriever(self.store, self.tenant, hybrid,
+                         version=lambda: (self.keywords.generation, self.store.chunk_writes))
 
     def search(self, query: str, k: int = 5, filters: Filters | None = None) -> list[SearchHit]:
         self.keywords.refresh()

@@ -162,13 +162,54 @@ def _snippet(text: str, width: int = 120) -> str:
 
 
 class Retriever:
-    """What search and the assistant call."""
+    """What search and the assistant call.
 
-    def __init__(self, store: Store, tenant: str, chunk_retriever: ChunkRetriever, candidates: int = 50) -> None:
+    Chunks are read from the store, the source of truth, so a hit an index still holds after its
+    record changed is dropped. Chunk ids are content-addressed, so what was read stays true as long as
+    the chunk exists: with ``version`` (a value that moves whenever the tenant's chunks may have
+    changed, see ``Library``) chunks read once are kept until it moves, at most ``cache_limit`` of them."""
+
+    def __init__(self, store: Store, tenant: str, chunk_retriever: ChunkRetriever, candidates: int = 50,
+                 version: Callable[[], object] | None = None, cache_limit: int = 20_000) -> None:
         self.store = store
         self.tenant = tenant
         self.chunk_retriever = chunk_retriever
         self.candidates = candidates
+        self.version = version
+        self.cache_limit = cache_limit
+        self._cached: tuple[object, dict[tuple[str, str], Chunk | None]] = (object(), {})
+
+    def _cache(self) -> dict[tuple[str, str], Chunk | None] | None:
+        """The cache for the current version (emptied when the version moved or the cache is full)."""
+        if self.version is None:
+            return None
+        version = self.version()  # read before the store, so rows read during a write are not kept past it
+        seen, cache = self._cached
+        if seen != version or len(cache) > self.cache_limit:
+            cache = {}
+            self._cached = (version, cache)
+        return cache
+
+    def _chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
+        cache = self._cache()
+        if cache is None:
+            return self.store.chunks_by_id(self.tenant, ids)
+        missing = [i for i in ids if ("id", i) not in cache]
+        if missing:
+            got = self.store.chunks_by_id(self.tenant, missing)
+            cache.update({("id", i): got.get(i) for i in missing})
+        return {i: ch for i in ids if (ch := cache[("id", i)]) is not None}
+
+    def _views(self, record_ids: Sequence[str]) -> dict[str, Chunk]:
+        """``record id -> its view chunk``, for those that have one."""
+        cache = self._cache()
+        if cache is None:
+            return self.store.chunks_of(self.tenant, record_ids, "view")
+        missing = [r for r in record_ids if ("view", r) not in cache]
+        if missing:
+            got = self.store.chunks_of(self.tenant, missing, "view")
+            cache.update({("view", r): got.get(r) for r in missing})
+        return {r: ch for r in record_ids if (ch := cache[("view", r)]) is not None}
 
     def retrieve(self, query: str, k: int = 5, filters: Filters | None = None) -> list[SearchHit]:
         filters = filters or Filters()
@@ -180,7 +221,7 @@ class Retriever:
         step = max(2 * k, 1)  # read from the store only as far down the list as the k hits need
         for start in range(0, len(cands), step):
             part = cands[start : start + step]
-            chunks = self.store.chunks_by_id(self.tenant, [c.chunk_id for c in part])
+            chunks = self._chunks([c.chunk_id for c in part])
             for c in part:
                 ch = chunks.get(c.chunk_id)
                 if ch is None or not filters.matches(ch.metadata()):
@@ -191,7 +232,7 @@ class Retriever:
                 break
         top = list(hits.items())[:k]
         # a title says nothing the hit's title does not: show the record's view instead
-        views = self.store.chunks_of(self.tenant, [rid for rid, (_, ch) in top if ch.section == "title"], "view")
+        views = self._views([rid for rid, (_, ch) in top if ch.section == "title"])
         out = []
         for rid, (c, ch) in top:
             shown = views.get(rid, ch) if ch.section == "title" else ch

@@ -97,6 +97,32 @@ def test_archive_and_delete_leave_both_indexes(tmp_path: Path, library: Library,
     assert "C-3" in {h.id for h in library.search("缺墨", k=3)}
 
 
+def test_cached_chunks_follow_every_writer(tmp_path: Path, settings, library: Library, ingestor: Ingestor) -> None:
+    """Search keeps the chunks it read (they are content-addressed), but never past a change: its own
+    store's write, or another process's (here: another library on its own store)."""
+    ingestor.ingest_paths([write_jsonl(tmp_path / "a.jsonl", [case("C-1"), case("C-2", "打印机卡纸")])])
+    assert {h.id for h in library.search("打印机", k=10)} == {"C-1", "C-2"}
+    reads = []
+    chunks_by_id = library.store.chunks_by_id
+    library.store.chunks_by_id = lambda *a: reads.append(a) or chunks_by_id(*a)  # type: ignore[method-assign]
+    assert {h.id for h in library.search("打印机", k=10)} == {"C-1", "C-2"}
+    assert reads == []  # served from the cache
+
+    # a write through this store, with the indexes not told: the store still decides
+    library.store.delete(library.tenant, ["C-2"], actor="test")
+    assert any(i.startswith("C-2#") for i in library.keywords.ids())  # the index still holds it
+    assert {h.id for h in library.retriever.retrieve("打印机", k=10)} == {"C-1"}
+    assert reads
+    Ingestor(library).ingest_paths([write_jsonl(tmp_path / "b.jsonl", [case("C-2", "打印机卡纸")])])
+
+    # another process deletes and archives through its own store and indexes
+    other = Library(settings, embedder=HashEmbedder())
+    Ingestor(other).delete(["C-2"])
+    Ingestor(other).ingest_paths([write_jsonl(tmp_path / "c.jsonl", [case("C-1", status="archived")])])
+    assert library.search("打印机", k=10) == []
+    other.close()
+
+
 def test_drafts_are_indexed_but_not_served_by_default(tmp_path: Path, library: Library, ingestor: Ingestor) -> None:
     ingestor.ingest_paths([write_jsonl(tmp_path / "a.jsonl", [case("C-1", status="in_review")])])
     assert library.search("打印机") == []
