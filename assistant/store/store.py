@@ -118,6 +118,22 @@ def _row_to_record(row: Any) -> StoredRecord:
 # a chunk's columns without its keyword tokens, which only the keyword index reads
 _CHUNK_COLUMNS = [col for col in t.chunks.c if col.name != "tokens"]
 
+# the statements of every answer, built once: building one cost more than running it (get_many 0.9 ms
+# -> 0.3 ms on the sample library)
+_p = sa.bindparam
+_RECORD = sa.select(t.records).where(t.records.c.tenant == _p("tenant"), t.records.c.id == _p("id"))
+_LIVE_RECORDS = sa.select(t.records).where(t.records.c.tenant == _p("tenant"), t.records.c.deleted == sa.false(),
+                                           t.records.c.id.in_(_p("ids", expanding=True)))
+_CHUNKS_BY_ID = sa.select(*_CHUNK_COLUMNS).where(t.chunks.c.tenant == _p("tenant"),
+                                                 t.chunks.c.chunk_id.in_(_p("ids", expanding=True)))
+_CHUNKS_OF = (sa.select(*_CHUNK_COLUMNS)
+              .where(t.chunks.c.tenant == _p("tenant"), t.chunks.c.record_id.in_(_p("ids", expanding=True)),
+                     t.chunks.c.section == _p("section"))
+              .order_by(t.chunks.c.ordinal.desc()))
+_STATES = sa.select(t.index_state.c.key, t.index_state.c.value).where(
+    t.index_state.c.tenant == _p("tenant"), t.index_state.c.key.in_(_p("keys", expanding=True)))
+_API_KEY = sa.select(t.api_keys).where(t.api_keys.c.id == _p("id"))
+
 
 def _row_to_chunk(row: Any) -> Chunk:
     return Chunk(
@@ -150,19 +166,17 @@ class Store:
     # ---- records -------------------------------------------------------------------------------
 
     def get(self, tenant: str, record_id: str, *, include_deleted: bool = False) -> StoredRecord | None:
-        q = sa.select(t.records).where(t.records.c.tenant == tenant, t.records.c.id == record_id)
         with self.engine.connect() as conn:
-            row = conn.execute(q).first()
+            row = conn.execute(_RECORD, {"tenant": tenant, "id": record_id}).first()
         if row is None or (row.deleted and not include_deleted):
             return None
         return _row_to_record(row)
 
     def get_many(self, tenant: str, record_ids: Sequence[str]) -> dict[str, StoredRecord]:
         """``id -> record`` for those of ``record_ids`` that exist and are not deleted (one query)."""
-        c = t.records.c
-        q = sa.select(t.records).where(c.tenant == tenant, c.id.in_(list(record_ids)), c.deleted == sa.false())
         with self.engine.connect() as conn:
-            return {r.id: _row_to_record(r) for r in conn.execute(q)}
+            return {r.id: _row_to_record(r)
+                    for r in conn.execute(_LIVE_RECORDS, {"tenant": tenant, "ids": list(record_ids)})}
 
     def records(self, tenant: str, *, kind: str | None = None, include_deleted: bool = False) -> list[StoredRecord]:
         q = sa.select(t.records).where(t.records.c.tenant == tenant).order_by(t.records.c.id)
@@ -348,20 +362,16 @@ class Store:
 
     def chunks_of(self, tenant: str, record_ids: Sequence[str], section: str) -> dict[str, Chunk]:
         """``record id -> its first chunk of section``."""
-        c = t.chunks.c
-        q = (sa.select(*_CHUNK_COLUMNS).where(c.tenant == tenant, c.record_id.in_(list(record_ids)),
-                                              c.section == section)
-             .order_by(c.ordinal.desc()))
         with self.engine.connect() as conn:
-            return {r.record_id: _row_to_chunk(r) for r in conn.execute(q)}
+            rows = conn.execute(_CHUNKS_OF, {"tenant": tenant, "ids": list(record_ids), "section": section})
+            return {r.record_id: _row_to_chunk(r) for r in rows}
 
     def chunks_by_id(self, tenant: str, ids: Sequence[str]) -> dict[str, Chunk]:
         out: dict[str, Chunk] = {}
         with self.engine.connect() as conn:
             for i in range(0, len(ids), 500):
-                q = sa.select(*_CHUNK_COLUMNS).where(t.chunks.c.tenant == tenant,
-                                                     t.chunks.c.chunk_id.in_(ids[i : i + 500]))
-                out.update({r.chunk_id: _row_to_chunk(r) for r in conn.execute(q)})
+                rows = conn.execute(_CHUNKS_BY_ID, {"tenant": tenant, "ids": list(ids[i : i + 500])})
+                out.update({r.chunk_id: _row_to_chunk(r) for r in rows})
         return out
 
     # ---- embedding cache -----------------------------------------------------------------------
@@ -397,7 +407,7 @@ class Store:
 
     def log_answer(self, tenant: str, row: dict[str, Any]) -> None:
         with self.engine.begin() as conn:
-            conn.execute(sa.insert(t.answers).values(tenant=tenant, created_at=now_iso(), **row))
+            conn.execute(t.answers.insert(), {"tenant": tenant, "created_at": now_iso(), **row})
 
     def answers(self, tenant: str, *, abstained: bool | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """Recent answers, newest first; ``abstained=True`` gives the questions the library could not answer."""
@@ -558,7 +568,7 @@ class Store:
     def api_key(self, key_id: str) -> dict[str, Any] | None:
         """A key's row (with ``secret_hash``), revoked or not; ``None`` when no key has this id."""
         with self.engine.connect() as conn:
-            r = conn.execute(sa.select(t.api_keys).where(t.api_keys.c.id == key_id)).first()
+            r = conn.execute(_API_KEY, {"id": key_id}).first()
         return None if r is None else r._asdict()
 
     def api_keys(self, tenant: str | None = None) -> list[dict[str, Any]]:
@@ -691,10 +701,8 @@ class Store:
 
     def get_states(self, tenant: str, keys: Sequence[str]) -> dict[str, str]:
         """Several of ``get_state`` in one query (absent keys are left out)."""
-        c = t.index_state.c
-        q = sa.select(c.key, c.value).where(c.tenant == tenant, c.key.in_(list(keys)))
         with self.engine.connect() as conn:
-            return {r.key: r.value for r in conn.execute(q)}
+            return {r.key: r.value for r in conn.execute(_STATES, {"tenant": tenant, "keys": list(keys)})}
 
     def set_state(self, tenant: str, key: str, value: str) -> None:
         with self.engine.begin() as conn:
