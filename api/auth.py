@@ -19,7 +19,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,8 +173,8 @@ def authenticate(request: Request,
     return principal
 
 
-def require(role: str) -> Callable[[Principal], Principal]:
-    def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+def require(role: str) -> Callable[[Principal], Awaitable[Principal]]:
+    async def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:  # no thread hop
         if not principal.may(role):
             article = "an" if principal.role[0] in "aeiou" else "a"
             raise Problem(403, "forbidden", f"{article} {principal.role} key may not do this; it needs the {role} role")

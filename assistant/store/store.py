@@ -133,6 +133,8 @@ _CHUNKS_OF = (sa.select(*_CHUNK_COLUMNS)
 _STATES = sa.select(t.index_state.c.key, t.index_state.c.value).where(
     t.index_state.c.tenant == _p("tenant"), t.index_state.c.key.in_(_p("keys", expanding=True)))
 _API_KEY = sa.select(t.api_keys).where(t.api_keys.c.id == _p("id"))
+_PRODUCT_VERSIONS = sa.select(t.product_versions.c.product, t.product_versions.c.version).where(
+    t.product_versions.c.tenant == _p("tenant"))
 
 
 def _row_to_chunk(row: Any) -> Chunk:
@@ -495,10 +497,8 @@ class Store:
                                                               updated_at=now_iso()))
 
     def product_versions(self, tenant: str) -> dict[str, str]:
-        c = t.product_versions.c
         with self.engine.connect() as conn:
-            return {r.product: r.version for r in conn.execute(sa.select(c.product, c.version)
-                                                                .where(c.tenant == tenant))}
+            return {r.product: r.version for r in conn.execute(_PRODUCT_VERSIONS, {"tenant": tenant})}
 
     def citation_stats(self, tenant: str, record_id: str) -> dict[str, int]:
         """How often answers cited ``record_id``, and how agents rated those answers (newest rating each)."""
