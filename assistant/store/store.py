@@ -8,7 +8,8 @@ created and upgraded in place by Alembic migrations when the store is opened.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -205,17 +206,23 @@ class Store:
         """Create or replace records and their chunks in one transaction (all or nothing)."""
         res = WriteResult()
         at = now_iso()
+        with self._chunk_write() as conn:
+            for w in writes:
+                self._write_one(conn, tenant, w, actor, at, res)
+            if vectors:
+                self._put_vectors(conn, model_id, vectors)
+            if res.chunks_added or res.chunks_removed:
+                self._bump_generation(conn, tenant)
+        return res
+
+    @contextmanager
+    def _chunk_write(self) -> Iterator[Connection]:
+        """A transaction that may change chunks, counted in ``chunk_writes`` once it has ended."""
         try:
             with self.engine.begin() as conn:
-                for w in writes:
-                    self._write_one(conn, tenant, w, actor, at, res)
-                if vectors:
-                    self._put_vectors(conn, model_id, vectors)
-                if res.chunks_added or res.chunks_removed:
-                    self._bump_generation(conn, tenant)
+                yield conn
         finally:
             self.chunk_writes += 1
-        return res
 
     def _write_one(self, conn: Connection, tenant: str, w: RecordWrite, actor: str, at: str,
                    res: WriteResult) -> None:
@@ -278,14 +285,11 @@ class Store:
     def set_chunks(self, tenant: str, chunks_by_record: Mapping[str, Sequence[Chunk]]) -> WriteResult:
         """Replace records' chunks without a new record version (re-chunking on reindex)."""
         res = WriteResult()
-        try:
-            with self.engine.begin() as conn:
-                for rid, chunks in chunks_by_record.items():
-                    self._replace_chunks(conn, tenant, rid, chunks, res)
-                if res.chunks_added or res.chunks_removed:
-                    self._bump_generation(conn, tenant)
-        finally:
-            self.chunk_writes += 1
+        with self._chunk_write() as conn:
+            for rid, chunks in chunks_by_record.items():
+                self._replace_chunks(conn, tenant, rid, chunks, res)
+            if res.chunks_added or res.chunks_removed:
+                self._bump_generation(conn, tenant)
         return res
 
     def delete(self, tenant: str, ids: Iterable[str], *, actor: str) -> tuple[list[str], list[str], list[str]]:
@@ -294,26 +298,23 @@ class Store:
         deleted: list[str] = []
         unknown: list[str] = []
         at = now_iso()
-        try:
-            with self.engine.begin() as conn:
-                for rid in ids:
-                    row = conn.execute(sa.select(t.records.c.deleted).where(
-                        t.records.c.tenant == tenant, t.records.c.id == rid)).first()
-                    if row is None or row.deleted:
-                        unknown.append(rid)
-                        continue
-                    conn.execute(sa.update(t.records).where(t.records.c.tenant == tenant, t.records.c.id == rid)
-                                 .values(deleted=True, updated_at=at))
-                    cc = t.chunks.c
-                    removed_chunks.extend(conn.execute(
-                        sa.select(cc.chunk_id).where(cc.tenant == tenant, cc.record_id == rid)).scalars())
-                    conn.execute(sa.delete(t.chunks).where(cc.tenant == tenant, cc.record_id == rid))
-                    self._audit(conn, tenant, rid, "delete", actor, at, {})
-                    deleted.append(rid)
-                if deleted:
-                    self._bump_generation(conn, tenant)
-        finally:
-            self.chunk_writes += 1
+        with self._chunk_write() as conn:
+            for rid in ids:
+                row = conn.execute(sa.select(t.records.c.deleted).where(
+                    t.records.c.tenant == tenant, t.records.c.id == rid)).first()
+                if row is None or row.deleted:
+                    unknown.append(rid)
+                    continue
+                conn.execute(sa.update(t.records).where(t.records.c.tenant == tenant, t.records.c.id == rid)
+                             .values(deleted=True, updated_at=at))
+                cc = t.chunks.c
+                removed_chunks.extend(conn.execute(
+                    sa.select(cc.chunk_id).where(cc.tenant == tenant, cc.record_id == rid)).scalars())
+                conn.execute(sa.delete(t.chunks).where(cc.tenant == tenant, cc.record_id == rid))
+                self._audit(conn, tenant, rid, "delete", actor, at, {})
+                deleted.append(rid)
+            if deleted:
+                self._bump_generation(conn, tenant)
         return deleted, unknown, removed_chunks
 
     def audit(self, tenant: str, record_id: str | None = None) -> list[dict[str, Any]]:
