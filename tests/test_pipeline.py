@@ -113,7 +113,7 @@ def test_cached_chunks_follow_every_writer(tmp_path: Path, settings, library: Li
     assert any(i.startswith("C-2#") for i in library.keywords.ids())  # the index still holds it
     assert {h.id for h in library.retriever.retrieve("打印机", k=10)} == {"C-1"}
     assert reads
-    Ingestor(library).ingest_paths([write_jsonl(tmp_path / "b.jsonl", [case("C-2", "打印机卡纸")])])
+    Ingestor(library).ingest_paths([write_jsonl(tmp_path / "b.jsonl", [case("C-2", "打印机卡纸")])])  # back, in sync
 
     # another process deletes and archives through its own store and indexes
     other = Library(settings, embedder=HashEmbedder())
