@@ -373,13 +373,15 @@ def cmd_status(args: argparse.Namespace) -> int:
         "chunks": len(chunks), "keyword_chunks": sum(c.keyword for c in chunks),
         "vector_chunks": vector_chunks, "embedders": embedders,
         "generation": lib.store.generation(lib.tenant),
-        "synced_generation": int(lib.store.get_state(lib.tenant, "synced_generation") or -1),
+        "synced_generation": int(lib.store.get_state(lib.tenant, "synced_generation") or 0),  # as Indexes.check
     }
     if args.json:
         _emit(info)
         return 0
     synced = info["synced_generation"] == info["generation"]
     print(f"library   {info['home']}  (tenant {info['tenant']})")
+    if not recs:
+        print("  empty: import records with casepilot ingest FILE... (ingestion/sample_library/ has examples)")
     for kind, statuses in by_kind.items():
         counts = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items(), key=lambda kv: -kv[1]))
         print(f"  {kind + 's':<9} {sum(statuses.values()):>6}  ({counts})")

@@ -139,7 +139,7 @@ def register_eval(sub: Any, common: argparse.ArgumentParser) -> None:
     s.set_defaults(func=cmd_eval_run)
 
     s = actions.add_parser("compare", parents=[common], help="metric deltas of run B against run A, with CIs",
-                           description="Metric deltas (B − A) with 95%% paired bootstrap intervals over the shared "
+                           description="Metric deltas (B − A) with 95% paired bootstrap intervals over the shared "
                                        "items, and the items that got worse. With --fail-on-regression, exit 1 "
                                        "when a gated metric got worse by more than --tolerance and its interval "
                                        "excludes 0.")

@@ -19,6 +19,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assistant.errors import BackendError, CasepilotError, ConfigError, InputError, NotFound, PermissionDenied
 
+from .schemas import VISIBLE
+
 log = logging.getLogger("casepilot.api")
 
 PROBLEM_JSON = "application/problem+json"
@@ -114,6 +116,13 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
+def _message(error: Any) -> str:
+    """pydantic's message, except where it would show a regular expression to a person."""
+    if error.get("type") == "string_pattern_mismatch" and (error.get("ctx") or {}).get("pattern") == VISIBLE:
+        return "is empty or only white space"
+    return str(error.get("msg", ""))
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into problem details."""
 
@@ -131,7 +140,7 @@ def install(app: FastAPI) -> None:
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        errors = [{"loc": [str(x) for x in e.get("loc", ())], "msg": str(e.get("msg", "")),
+        errors = [{"loc": [str(x) for x in e.get("loc", ())], "msg": _message(e),
                    "type": str(e.get("type", ""))} for e in exc.errors()]
         first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
         detail = f"{'.'.join(first['loc'])}: {first['msg']}" if first["loc"] else str(first["msg"])

@@ -254,7 +254,7 @@ class Ingestor:
         n_dense = sum(1 for cs in chunks.values() for c in cs if c.space)
         bar = self.progress(n_dense, "embed")
         try:
-            report = lib.indexes.repair(progress=bar.update)
+            report = lib.indexes.repair(progress=bar.update, rebuild=True)
         finally:
             bar.close()
         return {"records": len(records), "chunks": sum(len(c) for c in chunks.values()),

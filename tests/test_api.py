@@ -202,7 +202,8 @@ def test_chat_keeps_turns_and_feedback_rates_answers(env: dict[str, Any]) -> Non
 def test_question_and_conversation_caps(env: dict[str, Any]) -> None:
     with client(env, "A-agent") as c:
         is_problem(c.post("/v1/ask", json={"question": "打" * 2001}), 422, "question_too_long")
-        is_problem(c.post("/v1/ask", json={"question": "  "}), 422, "validation_error")
+        blank = is_problem(c.post("/v1/ask", json={"question": " \u3000 "}), 422, "validation_error")
+        assert blank["detail"] == "body.question: is empty or only white space"
         turns = [{"role": "user", "text": "x"}] * 51
         is_problem(c.post("/v1/ask", json={"question": "打印机", "conversation": turns}), 422, "conversation_too_long")
         is_problem(c.post("/v1/ask", json={"question": "打印机", "ticket_id": "T-none"}), 404, "not_found")

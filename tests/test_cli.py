@@ -72,6 +72,9 @@ def test_search_batch(tmp_path: Path, home: Path) -> None:
 @pytest.mark.parametrize(("args", "message"), [
     (("search", "x", "--filter", "colour=red"), "unknown filter key 'colour'"),
     (("search", "x", "--filter", "nonsense"), "is not KEY=VALUE"),
+    (("search", "x", "--filter", "kind=faq"), "unknown kind 'faq' in filter 'kind=faq'; use one of: case, article "
+                                              "(an FAQ is an article)"),
+    (("search", "x", "--filter", "status=done"), "unknown status 'done'"),
     (("search", "x", "-k", "0"), "-k must be between 1 and 100"),
     (("search", "--batch", "/nonexistent", "--json"), "no such file"),
     (("delete", "C-404"), "no record 'C-404'"),
@@ -108,6 +111,15 @@ def test_status_reads_as_a_summary_and_json_keeps_its_shape(home: Path) -> None:
     assert "in sync" in r.stdout and "{" not in r.stdout  # no raw dicts
     info = json.loads(run(home, "status", "--json").stdout)
     assert info["records"]["case"]["approved"] == 3 and info["synced_generation"] == info["generation"]
+
+
+def test_status_of_an_empty_home_says_how_to_fill_it_and_reindex_does_not_warn(tmp_path: Path) -> None:
+    r = run(tmp_path / "empty", "status")
+    assert r.returncode == 0 and "empty: import records with casepilot ingest" in r.stdout
+    assert "in sync" in r.stdout and "behind" not in r.stdout
+    run(tmp_path / "h", "ingest", str(write_jsonl(tmp_path / "a.jsonl", [case("C-1")])))
+    r = run(tmp_path / "h", "reindex")
+    assert r.returncode == 0 and "behind the store" not in r.stderr, r.stderr  # a rebuild asked for
 
 
 

@@ -9,9 +9,12 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..types import SERVED_STATUSES
+from ..types import ARTICLE_STATUSES, CASE_STATUSES, SERVED_STATUSES
 
 FILTER_KEYS = ("kind", "status", "product", "tag", "id")
+# the values of the closed keys: a mistyped one would match nothing and look like an empty library
+KINDS = ("case", "article")
+STATUSES = tuple(dict.fromkeys((*CASE_STATUSES, *ARTICLE_STATUSES)))
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,11 @@ class Filters:
                 raise InputError(f"filter {p!r} is not KEY=VALUE")
             if key not in FILTER_KEYS:
                 raise InputError(f"unknown filter key {key!r}; use one of: {', '.join(FILTER_KEYS)}")
+            if key == "kind" and value not in KINDS:
+                hint = " (an FAQ is an article)" if value.lower() == "faq" else ""
+                raise InputError(f"unknown kind {value!r} in filter {p!r}; use one of: {', '.join(KINDS)}{hint}")
+            if key == "status" and value not in (*STATUSES, "any"):
+                raise InputError(f"unknown status {value!r} in filter {p!r}; use one of: {', '.join(STATUSES)}, any")
             acc.setdefault(key, []).append(value)
         statuses: tuple[str, ...] = SERVED_STATUSES
         if "status" in acc:

@@ -126,9 +126,10 @@ class Indexes:
     def in_sync(self) -> bool:
         return self.check()[1]
 
-    def repair(self, progress: Progress | None = None) -> RepairReport:
+    def repair(self, progress: Progress | None = None, *, rebuild: bool = False) -> RepairReport:
         """Make every index hold exactly the store's chunks (by id; ids are content-addressed, so
-        equal ids mean equal content and metadata)."""
+        equal ids mean equal content and metadata). ``rebuild``: the indexes were dropped on purpose
+        (``casepilot reindex``), so refilling them is not worth a warning."""
         report = RepairReport()
         gen = self.store.generation(self.tenant)
         for space in self.spaces.values():
@@ -147,7 +148,7 @@ class Indexes:
         if self.keywords.generation != gen or self.keywords.ids() != keyword_ids:
             self.keywords.generation = -1  # force a rebuild
         report.keywords_rebuilt = self.finish(gen)
-        if report.changed:
+        if report.changed and not rebuild:
             log.warning("indexes of tenant %r were behind the store; repaired (%d vectors added, %d removed%s)",
                         self.tenant, report.vectors_added, report.vectors_removed,
                         ", keyword index rebuilt" if report.keywords_rebuilt else "")
