@@ -58,6 +58,27 @@ def _library(args: argparse.Namespace) -> Library:
     return Library(settings)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("casepilot")
+    except PackageNotFoundError:  # run from a checkout that was not installed
+        return "(not installed)"
+
+
+def _reading(args: argparse.Namespace) -> Library:
+    """The library a search, question or chat reads; a word on standard error when it holds nothing
+    to search (a mistyped --home, or a folder other than the one imported into), so that "no
+    results" is not taken for an answer."""
+    lib = _library(args)
+    if not lib.store.has_searchable(lib.tenant):
+        print(f"casepilot: the library at {lib.settings.home.resolve()} (tenant {lib.tenant}) holds no cases or "
+              "articles; import some with casepilot ingest FILE, or point --home / CASEPILOT_HOME at your library",
+              file=sys.stderr)
+    return lib
+
+
 # ---- commands ----------------------------------------------------------------------------------
 
 
@@ -134,7 +155,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     filters = Filters.parse(args.filter or [])
     if args.k < 1 or args.k > 100:
         raise InputError("-k must be between 1 and 100")
-    lib = _library(args)
+    lib = _reading(args)
     if args.batch:
         if not args.json:
             raise InputError("--batch writes JSON Lines; add --json")
@@ -193,7 +214,7 @@ def _print_answer(a: Any) -> None:
 def cmd_ask(args: argparse.Namespace) -> int:
     from assistant.answering import Assistant
 
-    lib = _library(args)
+    lib = _reading(args)
     assistant = Assistant(lib)
     if args.batch:
         if not args.json:
@@ -259,7 +280,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     ticket = check_ticket_id(args.ticket)
     if args.history < 0:
         raise InputError("--history must be 0 or more")
-    lib = _library(args)
+    lib = _reading(args)
     conv = Conversations(Assistant(lib), history=args.history)
     earlier = lib.store.turns(lib.tenant, ticket, limit=HISTORY_SHOWN)
     interactive = sys.stdin.isatty()
@@ -409,6 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="A retrieval-augmented assistant for a customer-service case library (服务案例库).",
         epilog="Data lives in one folder (CASEPILOT_HOME). Exit codes: 0 ok, 2 bad input, 1 other failure.",
     )
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("ingest", parents=[common], help="import cases, articles, FAQs, tickets or a taxonomy",
@@ -464,15 +486,17 @@ def build_parser() -> argparse.ArgumentParser:
                                    "question and citations, newest first.")
     s.add_argument("answer_id", nargs="?", metavar="ANSWER_ID")
     rate = s.add_mutually_exclusive_group()
-    rate.add_argument("--helpful", dest="helpful", action="store_const", const=True, default=None)
-    rate.add_argument("--not-helpful", dest="helpful", action="store_const", const=False)
+    rate.add_argument("--helpful", dest="helpful", action="store_const", const=True, default=None,
+                      help="the answer helped")
+    rate.add_argument("--not-helpful", dest="helpful", action="store_const", const=False,
+                      help="the answer did not help")
     s.add_argument("--comment", metavar="TEXT", help="why it did or did not help")
     s.add_argument("--list", action="store_true", help="show the ratings (of ANSWER_ID only, when given)")
     s.add_argument("--limit", type=int, default=100, help="with --list: at most this many (default 100)")
     s.set_defaults(func=cmd_feedback)
 
     s = sub.add_parser("gaps", parents=[common], help="questions the library could not answer, newest first")
-    s.add_argument("--limit", type=int, default=50)
+    s.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     s.set_defaults(func=cmd_gaps)
 
     s = sub.add_parser("reindex", parents=[common], help="rebuild both indexes from the store",

@@ -154,8 +154,9 @@ def register_eval(sub: Any, common: argparse.ArgumentParser) -> None:
                            description="Exit 1, with a table, when a metric of the run is below the floor "
                                        "evals/baselines.yaml records for its dataset and engine (minus --tolerance).")
     s.add_argument("run", metavar="RUN")
-    s.add_argument("--baselines", default="evals/baselines.yaml", metavar="FILE")
-    s.add_argument("--tolerance", type=float, default=0.01)
+    s.add_argument("--baselines", default="evals/baselines.yaml", metavar="FILE",
+                   help="the floors, per dataset and engine (default evals/baselines.yaml)")
+    s.add_argument("--tolerance", type=float, default=0.01, help="how far below a floor still passes (default 0.01)")
     s.set_defaults(func=cmd_eval_gate)
 
     s = actions.add_parser("convert", parents=[common], help="build an evaluation set from public dev data",

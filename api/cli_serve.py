@@ -98,7 +98,7 @@ def register_serve(sub: Any, common: argparse.ArgumentParser) -> None:
                                    "(also imports, archive, keys).")
     actions = k.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
     c = actions.add_parser("create", parents=[common], help="create a key in --tenant; prints it once")
-    c.add_argument("--role", required=True, choices=["agent", "reviewer", "admin"])
+    c.add_argument("--role", required=True, choices=["agent", "reviewer", "admin"], help="what the key may do (above)")
     c.add_argument("--name", help="who or what uses it")
     c.set_defaults(func=cmd_keys)
     ls = actions.add_parser("list", parents=[common], help="the tenant's keys (never the secrets)")

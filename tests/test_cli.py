@@ -102,6 +102,8 @@ def test_help_lists_the_commands() -> None:
     assert r.returncode == 0
     for cmd in ("ingest", "delete", "search", "reindex", "status"):
         assert cmd in r.stdout
+    r = subprocess.run([sys.executable, "-m", "api.cli", "--version"], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.startswith("casepilot 0.")
 
 
 def test_status_reads_as_a_summary_and_json_keeps_its_shape(home: Path) -> None:
@@ -113,11 +115,15 @@ def test_status_reads_as_a_summary_and_json_keeps_its_shape(home: Path) -> None:
     assert info["records"]["case"]["approved"] == 3 and info["synced_generation"] == info["generation"]
 
 
-def test_status_of_an_empty_home_says_how_to_fill_it_and_reindex_does_not_warn(tmp_path: Path) -> None:
+def test_an_empty_home_says_how_to_fill_it_and_reindex_does_not_warn(tmp_path: Path) -> None:
     r = run(tmp_path / "empty", "status")
     assert r.returncode == 0 and "empty: import records with casepilot ingest" in r.stdout
     assert "in sync" in r.stdout and "behind" not in r.stdout
+    r = run(tmp_path / "empty", "search", "打印机")  # a mistyped --home: say so, not just "no results"
+    assert r.returncode == 0 and "holds no cases or articles; import some with casepilot ingest" in r.stderr
     run(tmp_path / "h", "ingest", str(write_jsonl(tmp_path / "a.jsonl", [case("C-1")])))
+    r = run(tmp_path / "h", "search", "没有这个词")
+    assert r.returncode == 0 and "holds no" not in r.stderr
     r = run(tmp_path / "h", "reindex")
     assert r.returncode == 0 and "behind the store" not in r.stderr, r.stderr  # a rebuild asked for
 

@@ -181,6 +181,13 @@ class Store:
             return {r.id: _row_to_record(r)
                     for r in conn.execute(_LIVE_RECORDS, {"tenant": tenant, "ids": list(record_ids)})}
 
+    def has_searchable(self, tenant: str) -> bool:
+        """Whether the tenant holds any case or article that is not deleted (one indexed query)."""
+        c = t.records.c
+        q = sa.select(c.id).where(c.tenant == tenant, c.kind.in_(("case", "article")), c.deleted == sa.false()).limit(1)
+        with self.engine.connect() as conn:
+            return conn.execute(q).first() is not None
+
     def records(self, tenant: str, *, kind: str | None = None, include_deleted: bool = False) -> list[StoredRecord]:
         q = sa.select(t.records).where(t.records.c.tenant == tenant).order_by(t.records.c.id)
         if kind:
