@@ -132,6 +132,9 @@ class Ingestor:
         if self.redactor is not None:  # a reject may quote a field's value
             for r in summary.rejected:
                 r.error = self.redactor.redact(r.error).text
+        if not loaded and not summary.rejected and summary.taxonomy is None:
+            summary.warnings.append("the files hold no records (an empty file, or a folder without "
+                                    ".jsonl, .csv or .md files?)")
         self.ingest_records([x.record for x in loaded], summary)
         summary.seconds = time.perf_counter() - t0
         return summary

@@ -119,6 +119,9 @@ def test_an_empty_home_says_how_to_fill_it_and_reindex_does_not_warn(tmp_path: P
     r = run(tmp_path / "empty", "status")
     assert r.returncode == 0 and "empty: import records with casepilot ingest" in r.stdout
     assert "in sync" in r.stdout and "behind" not in r.stdout
+    (tmp_path / "nothing.jsonl").write_text("\n", encoding="utf-8")
+    r = run(tmp_path / "empty", "ingest", str(tmp_path / "nothing.jsonl"))
+    assert r.returncode == 0 and "warning: the files hold no records" in r.stdout
     r = run(tmp_path / "empty", "search", "打印机")  # a mistyped --home: say so, not just "no results"
     assert r.returncode == 0 and "holds no cases or articles; import some with casepilot ingest" in r.stderr
     run(tmp_path / "h", "ingest", str(write_jsonl(tmp_path / "a.jsonl", [case("C-1")])))
