@@ -85,9 +85,11 @@ def load_jsonl(path: Path, kind: str | None = None) -> Iterator[Item]:
             if not text.strip():
                 continue
             try:
-                obj = json.loads(text)
+                # without its line end, a cut-off line is an unterminated string, not a control character
+                obj = json.loads(text.rstrip("\r\n"))
             except json.JSONDecodeError as e:
-                yield Reject(file, n, None, f"invalid JSON: {e.msg} (column {e.colno})")
+                where = f" column {e.colno}" if e.msg.endswith(" at") else f" (column {e.colno})"  # "starting at"
+                yield Reject(file, n, None, f"invalid JSON: {e.msg}{where}")
                 continue
             try:
                 yield Loaded(parse_record(obj, kind), file, n)

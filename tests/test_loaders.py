@@ -24,14 +24,16 @@ def test_jsonl_good_and_malformed_lines_each_reported(tmp_path: Path) -> None:
         json.dumps([1, 2]),
         json.dumps({**case("C-5"), "kind": "widget"}),
         json.dumps(case("C-6"), ensure_ascii=False),
+        json.dumps(case("C-7"), ensure_ascii=False)[:40],  # cut off
     ]
     p.write_text("\n".join(lines) + "\n", encoding="utf-8")
     good, bad = _split(load_paths([p]))
     assert [g.record.id for g in good] == ["C-1", "C-6"]
     assert [(r.line, r.field) for r in bad] == [(2, None), (3, "severity"), (4, "title"), (6, "tags"),
-                                               (7, "record"), (8, "kind")]
+                                               (7, "record"), (8, "kind"), (10, None)]
     assert all(r.file == str(p) for r in bad)
     assert "P9" in bad[1].error
+    assert bad[-1].error.startswith("invalid JSON: Unterminated string starting at column ")
 
 
 def test_jsonl_with_bom_and_kind_guessing(tmp_path: Path) -> None:
