@@ -161,8 +161,10 @@ def sse_events(c: httpx.Client, path: str, body: dict[str, Any], **kw: Any) -> l
 def test_ask_streams_deltas_then_the_verified_answer(env: dict[str, Any]) -> None:
     with client(env, "A-agent") as c:
         events = sse_events(c, "/v1/ask", {"question": "打印机连不上WiFi怎么办"}, headers={"Accept": "text/event-stream"})
+        plain = c.post("/v1/ask", json={"question": "打印机连不上WiFi怎么办"}).json()
     assert events[0][0] == "delta" and events[-1][0] == "answer"
     assert events[-1][1]["citations"][0]["id"] == "C-1"
+    assert set(events[-1][1]) == set(plain)  # the same shape as the JSON answer
 
 
 def test_chat_streams_and_stores_the_turns_a_follow_up_reads(env: dict[str, Any]) -> None:

@@ -92,7 +92,7 @@ def _stream(st: AppState, tenant_name: str, events: Callable[[Assistant], Iterat
                         out.put(sse("delta", {"text": ev["text"]}))
                     elif ev["event"] == "answer":
                         record_answer(st, ev["answer"])
-                        out.put(sse("answer", answer_out(ev["answer"]).model_dump(exclude_none=True)))
+                        out.put(sse("answer", answer_out(ev["answer"]).model_dump(mode="json")))
                     else:
                         err: CasepilotError = ev["error"]
                         if isinstance(err, BackendError):
