@@ -453,7 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-k", type=int, default=5, help="how many records to return (default 5)")
     s.add_argument("--filter", action="append", metavar="KEY=VALUE",
                    help="kind=, status= (or status=any), product= (a whole product name), tag=, id=; repeatable")
-    s.add_argument("--batch", metavar="FILE", help="one query a line; prints one JSON object a line")
+    s.add_argument("--batch", metavar="FILE", help="one query a line (needs --json); prints one JSON object a line")
     s.add_argument("--explain", action="store_true", help="show each retriever's rank and score")
     s.set_defaults(func=cmd_search)
 
@@ -464,7 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("question", nargs="*", metavar="QUESTION")
     s.add_argument("--ticket", metavar="ID", help="the ticket the agent is working (its subject informs retrieval)")
     s.add_argument("--conversation", metavar="FILE", help="earlier turns, JSON [{\"role\", \"text\"}]")
-    s.add_argument("--batch", metavar="FILE", help="one question a line; prints one JSON answer a line")
+    s.add_argument("--batch", metavar="FILE", help="one question a line (needs --json); prints one JSON answer a line")
     s.add_argument("--context", action="store_true", help="with --json: include the retrieved context")
     s.set_defaults(func=cmd_ask)
 
