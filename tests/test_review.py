@@ -192,6 +192,10 @@ def test_cli_draft_and_review(tmp_path: Path) -> None:
     r = run("review", "show", "CD-T-9")
     assert "approved, version 2" in r.stdout and "<- m4" in r.stdout
     assert run("review", "approve", "CD-404").returncode == 2
+    r = run("review", "set-version", "锐印", "RP-S300", "2.0")  # an unquoted name with a space
+    assert r.returncode == 2 and "quote a product name that holds a space" in r.stderr
+    r = run("review", "set-version", "不存在的产品", "2.0")
+    assert r.returncode == 0 and "warning: no case names the product '不存在的产品'" in r.stderr
 
 
 def test_sample_tickets_draft_as_reviewed(tmp_path: Path, library: Library, ingestor: Ingestor) -> None:
