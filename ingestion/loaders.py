@@ -19,7 +19,7 @@ import yaml
 
 from assistant.types import Record
 
-from .records import RecordError, parse_record
+from .records import RecordError, parse_record, unknown_fields
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 SUFFIXES = (*JSONL_SUFFIXES, ".csv", ".md", ".markdown", ".yaml", ".yml")
@@ -32,6 +32,7 @@ class Loaded:
     record: Record
     file: str
     line: int
+    ignored: tuple[str, ...] = ()  # fields of the input that the record does not store
 
 
 @dataclass
@@ -92,7 +93,8 @@ def load_jsonl(path: Path, kind: str | None = None) -> Iterator[Item]:
                 yield Reject(file, n, None, f"invalid JSON: {e.msg}{where}")
                 continue
             try:
-                yield Loaded(parse_record(obj, kind), file, n)
+                rec = parse_record(obj, kind)
+                yield Loaded(rec, file, n, unknown_fields(obj, rec))
             except RecordError as e:
                 yield Reject(file, n, e.field, e.message)
 
@@ -161,7 +163,8 @@ def load_markdown(path: Path, kind: str | None = None) -> Iterator[Item]:
     if meta["kind"] == "article":
         meta["body"] = body.strip()
     try:
-        yield Loaded(parse_record(meta, kind), file, 1)
+        rec = parse_record(meta, kind)
+        yield Loaded(rec, file, 1, unknown_fields(meta, rec))
     except RecordError as e:
         yield Reject(file, 1, e.field, e.message)
 

@@ -82,6 +82,27 @@ class IngestSummary:
         return out
 
 
+def ignored_fields(loaded: Sequence[Loaded], shown: int = 3) -> list[str]:
+    """One warning per file and field that a record did not store, with the lines it was on and the
+    field it was probably meant to be."""
+    import difflib
+
+    from .records import FIELDS
+
+    lines: dict[tuple[str, str, str], list[int]] = {}
+    for item in loaded:
+        for name in item.ignored:
+            lines.setdefault((item.file, item.record.kind, name), []).append(item.line)
+    out = []
+    for (file, kind, name), at in lines.items():
+        where = ", ".join(map(str, at[:shown])) + (f" and {len(at) - shown} more" if len(at) > shown else "")
+        close = difflib.get_close_matches(name, FIELDS[kind], n=1, cutoff=0.75)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        out.append(f"{file}: {name!r} is not a {kind} field and was not stored (line{'s' if len(at) > 1 else ''} "
+                   f"{where}){hint}")
+    return out
+
+
 class _NoProgress:
     def update(self, n: int = 1) -> None:
         pass
@@ -132,6 +153,7 @@ class Ingestor:
         if self.redactor is not None:  # a reject may quote a field's value
             for r in summary.rejected:
                 r.error = self.redactor.redact(r.error).text
+        summary.warnings.extend(ignored_fields(loaded))
         if not loaded and not summary.rejected and summary.taxonomy is None:
             summary.warnings.append("the files hold no records (an empty file, or a folder without "
                                     ".jsonl, .csv or .md files?)")

@@ -24,6 +24,16 @@ from assistant.types import (
 )
 
 KINDS = ("case", "article", "ticket")
+# what each kind stores; anything else in an imported record is left out, with a warning
+FIELDS = {
+    "case": ("kind", "id", "title", "problem", "diagnosis", "solution", "outcome", "tags", "product",
+             "product_version", "severity", "source_tickets", "status", "created_at", "updated_at", "reviewed_by",
+             "version"),
+    "article": ("kind", "id", "title", "question", "body", "answer", "tags", "product", "updated_at", "status",
+                "faq", "created_at", "version"),
+    "ticket": ("kind", "id", "subject", "messages", "channel", "product", "priority", "status", "csat",
+               "created_at", "updated_at"),
+}
 Role = Literal["customer", "agent", "system"]
 MAX_FIELD_CHARS = 200_000
 _ID = re.compile(r"^[^\s/\\#]{1,200}$")
@@ -151,6 +161,13 @@ def parse_record(d: Any, kind: str | None = None) -> Record:
         product=_str(d, "product"), priority=_str(d, "priority"), status=_str(d, "status", default="closed"),
         csat=csat,
     )
+
+
+def unknown_fields(d: Mapping[str, Any], record: Record) -> tuple[str, ...]:
+    """The keys of ``d`` that ``record`` (parsed from it) does not store: a misspelt ``soluton`` would
+    otherwise lose the solution without a word."""
+    known = FIELDS[record.kind]
+    return tuple(sorted(str(k) for k in d if k not in known))
 
 
 def content_hash(record: Record) -> str:

@@ -138,6 +138,16 @@ def test_tickets_are_stored_not_indexed(tmp_path: Path, library: Library, ingest
     assert library.search("打印机") == []
 
 
+def test_fields_a_record_does_not_store_are_named(tmp_path: Path, ingestor: Ingestor) -> None:
+    typo = {k: v for k, v in case("C-1").items() if k != "solution"} | {"soluton": "1. 重启路由器", "source": "crm"}
+    res = ingestor.ingest_paths([write_jsonl(tmp_path / "a.jsonl", [typo, case("C-2") | {"source": "crm"}])])
+    assert res.added == ["C-1", "C-2"]
+    assert sorted(res.warnings) == [
+        f"{tmp_path / 'a.jsonl'}: 'soluton' is not a case field and was not stored (line 1); did you mean 'solution'?",
+        f"{tmp_path / 'a.jsonl'}: 'source' is not a case field and was not stored (lines 1, 2)",
+    ]
+
+
 def test_duplicate_ids_in_one_import_are_rejected(tmp_path: Path, ingestor: Ingestor) -> None:
     p = write_jsonl(tmp_path / "a.jsonl", [case("C-1"), case("C-1", "另一个标题")])
     res = ingestor.ingest_paths([p])
