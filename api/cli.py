@@ -168,11 +168,25 @@ def cmd_search(args: argparse.Namespace) -> int:
         raise InputError("give a QUERY or --batch FILE")
     query = " ".join(args.query)
     hits = lib.search(query, args.k, filters)
+    if not hits and filters.products:
+        _hint_products(lib, filters.products)
     if args.json:
         _emit({"results": [h.to_dict(args.explain) for h in hits]})
     else:
         _print_hits(query, hits, args.explain)
     return 0
+
+
+def _hint_products(lib: Library, wanted: Sequence[str]) -> None:
+    """After an empty filtered search: which of the filter's products no record has, and the ones that
+    hold what was typed (a product filter matches the whole name)."""
+    known = {r.product for kind in ("case", "article") for r in lib.store.records(lib.tenant, kind=kind)} - {""}
+    for p in wanted:
+        if p not in known:
+            like = sorted(k for k in known if p.lower() in k.lower())[:5]
+            also = f"; did you mean {' or '.join(repr(x) for x in like)}?" if like else ""
+            print(f"casepilot: no case or article has the product {p!r} (a product filter matches the whole "
+                  f"name){also}", file=sys.stderr)
 
 
 def _load_conversation(path: str | None) -> list[dict[str, str]]:

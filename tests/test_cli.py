@@ -59,6 +59,10 @@ def test_search_filter_and_explain(home: Path) -> None:
     assert "ranks" in results[0]["explain"]
     r = run(home, "search", "打印机", "--explain")
     assert r.returncode == 0 and "why: keyword #" in r.stdout and "question #" in r.stdout
+    r = run(home, "search", "账单", "--filter", "product=账通")
+    assert r.returncode == 0 and "no results" in r.stdout
+    assert "no case or article has the product '账通' (a product filter matches the whole name); did you mean " \
+           "'云账通'?" in r.stderr
 
 
 def test_search_batch(tmp_path: Path, home: Path) -> None:
