@@ -135,9 +135,10 @@ class ExtractiveEngine:
             stated = [i for i in cause if _CAUSE.search(cands[i][1])]
             chosen.append(max(stated or cause, key=lambda i: rel[i]))
         steps = [i for i, c in enumerate(cands) if c[2] and c[0] in ("solution", "answer")]
-        if len(steps) >= 2:  # a case's (or FAQ's) procedure: every step, in order
+        procedure = len(steps) >= 2
+        if procedure:  # a case's (or FAQ's) procedure: every step, in order
             chosen += steps[: self.max_steps]
-        else:
+        else:  # single sentences, list items among them: not numbered, they are not a procedure
             pool = [i for i, c in enumerate(cands) if c[0] != "problem" and i not in chosen]
             while pool and len(chosen) < self.max_sentences + (1 if cause else 0):
                 redundancy = np.max(uv[pool] @ uv[chosen].T, axis=1) if chosen else np.zeros(len(pool))
@@ -147,7 +148,7 @@ class ExtractiveEngine:
         out = []
         for i in chosen:
             section, text, step = cands[i]
-            role = "cause" if section == "diagnosis" else "step" if step else "point"
+            role = "cause" if section == "diagnosis" else "step" if step and procedure else "point"
             out.append(Sentence(text=text, source_id=top.record.id, section=section, quote=text, role=role))
             if on_delta is not None:
                 on_delta(text + "\n")

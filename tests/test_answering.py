@@ -3,12 +3,15 @@ abstention; follow-ups; prompt injection; the log of unanswered questions."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from assistant.answering import NOT_FOUND, Assistant, ContextRecord, Sentence, overlap, render
 from assistant.errors import InputError, NotFound
+from assistant.index.filters import Filters
 from assistant.library import Library
-from tests.conftest import INJECT
+from tests.conftest import INJECT, write_jsonl
 
 
 @pytest.fixture
@@ -26,6 +29,17 @@ def test_answer_cites_the_case_and_numbers_its_steps(lib: Library) -> None:
     d = a.to_dict()
     assert set(d) >= {"answer", "citations", "abstained", "related"}
     assert {"id", "quote"} <= set(d["citations"][0])
+
+
+def test_a_list_item_quoted_alone_is_not_numbered(tmp_path, lib: Library, ingestor) -> None:
+    """Numbers belong to a procedure quoted whole; one item of an article's list, picked for its
+    relevance, is a sentence like the others (it read "1. …" with no 2)."""
+    body = "# 发票说明\n开票后可以在后台下载发票文件。\n- 专票：需要提供纳税人识别号和开户行信息。\n- 普票：只需要抬头。"
+    ingestor.ingest_paths([write_jsonl(tmp_path / "kb.jsonl", [
+        {"kind": "article", "id": "KB-9", "title": "发票开具说明", "body": body}])])
+    a = Assistant(lib, support_threshold=0.0).ask("开专票需要提供哪些信息", filters=Filters(record_ids=("KB-9",)))
+    assert "专票：需要提供纳税人识别号和开户行信息。 [KB-9]" in a.answer
+    assert not re.search(r"^\d+\. ", a.answer, re.MULTILINE), a.answer
 
 
 def test_abstains_below_the_support_threshold_and_logs_the_gap(lib: Library) -> None:
