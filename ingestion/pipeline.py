@@ -13,6 +13,7 @@ vector and keyword indexes.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import shutil
@@ -30,7 +31,7 @@ from assistant.types import Article, Case, Chunk, Record, Ticket
 
 from .chunking import chunk_record
 from .loaders import Loaded, Reject, TaxonomyFile, load_paths
-from .records import content_hash
+from .records import FIELDS, content_hash
 
 log = logging.getLogger(__name__)
 ProgressFactory = Callable[[int, str], Any]
@@ -85,10 +86,6 @@ class IngestSummary:
 def ignored_fields(loaded: Sequence[Loaded], shown: int = 3) -> list[str]:
     """One warning per file and field that a record did not store, with the lines it was on and the
     field it was probably meant to be."""
-    import difflib
-
-    from .records import FIELDS
-
     lines: dict[tuple[str, str, str], list[int]] = {}
     for item in loaded:
         for name in item.ignored:
