@@ -5,7 +5,8 @@ not said in the ticket:
 
 * problem: the customer's messages before the agent starts working on it (greetings and filler removed);
 * diagnosis: the agent's checks, questions and findings, and the customer's answers that state a fact;
-* solution: the agent's instructions and the actions the agent took;
+* solution: the agent's instructions and the actions the agent took, up to the customer's closing
+  confirmation (what the agent says after it is a sign-off: a note taken, a request for a rating);
 * outcome: the customer's confirmation, thanks or rating, and the system's closing note.
 
 A ticket that was not resolved is not drafted, and the reason is given: still open, no solution in
@@ -33,7 +34,7 @@ _FILLER = re.compile(
     r"^(您好|你好|在吗|在的|嗯+|哦+|好的?|好滴|亲爱?的?|亲爱哒|谢谢|多谢|感谢|收到|了解|明白|稍等|请稍等|不客气|没问题)[，,。！!~～\s]*$"
     r"|请问还有(其他|什么)|还有其他.{0,6}帮到您|很高兴为您服务|很抱歉给您带来不便|给您带来的?不便|祝您生活愉快|感谢您对.{0,10}的支持"
     r"|我是客服|我是.{1,4}[，,。]?请讲|为您服务|在线客服|人工客服|欢迎咨询|有什么(问题)?(我)?可以帮您|正在为您查询|请您稍等|真是我们莫大的荣幸"
-    r"|应该做的|请讲",
+    r"|应该做的|请讲|^请?(按|按照)(以下|如下|下面的?)(步骤|方法)(操作|处理|来)?[：:]?$",
 )
 _GREETING = re.compile(r"^(您好|你好|[\u4e00-\u9fff]{1,3}(先生|女士|小姐)?您好)[，,。！!\s]*")
 _CHECK = re.compile(r"[？?]|确认|检查|查看|查询|查到|核实|看一下|看下|是否|是不是|有没有|什么型号"
@@ -44,6 +45,7 @@ _ACTION = re.compile(r"请您?|麻烦您?|建议|需要您?|可以(帮您|为您
 _FACT = re.compile(r"显示|提示|报错?|是|有|没有|不是|用的|型号|版本|已经|试过|换过|重启过|还是")
 _CONFIRM = re.compile(r"好了|可以了|解决了?|成功|正常了|能用了|能打了|收到了|到账了|行了|搞定|OK|ok"
                       r"|谢谢|多谢|感谢|满意|评价\s*[45]\s*星")
+_QUESTION = re.compile(r"[？?]|吗|多久|多长时间|怎么|如何|什么时候|能不能|是不是")
 _UNHAPPY = re.compile(r"投诉|不满意|霸王|没用|不行|差评|算了|不解决|评价\s*[12]\s*星|未解决")
 _TRANSFER = re.compile(r"转接|转人工|转给|转交|转派|转单|升级(给|到)(二线|技术|专员|主管)"
                        r"|转到.{0,6}(部门|组|专员)|另行联系|稍后会有专人")
@@ -146,6 +148,12 @@ def draft_extractive(ticket: dict[str, Any], *, max_per_section: int = 6) -> Dra
     first_customer = next((i for i, m in enumerate(msgs) if m["role"] == "customer" and _units(m["text"])), 0)
     first_agent = next((i for i, m in enumerate(msgs) if i > first_customer and m["role"] == "agent"
                         and _units(m["text"])), len(msgs))
+    # what the agent says after the customer's closing confirmation ("测试页打出来了，太感谢了") is a
+    # sign-off ("好的，已在工单中备注您的联系方式…"), not a step of the solution
+    # (unless the customer's last message opens with a question the agent then answers)
+    last_customer = max((i for i, m in enumerate(msgs) if m["role"] == "customer" and _units(m["text"])), default=-1)
+    closing = _units(msgs[last_customer]["text"])[0] if last_customer > first_agent else ""
+    signed_off = last_customer if _has(_CONFIRM, closing) and not _has(_QUESTION, closing) else len(msgs)
     sections: dict[str, list[DraftSentence]] = {s: [] for s in SECTIONS}
     for i, m in enumerate(msgs):
         for u in _units(m["text"]):
@@ -159,6 +167,8 @@ def draft_extractive(ticket: dict[str, Any], *, max_per_section: int = 6) -> Dra
                 else:
                     continue
             elif m["role"] == "agent":
+                if i > signed_off:
+                    continue
                 if _has(_ACTION, u) and not u.endswith(("？", "?")) and i >= first_agent:
                     sec = "solution"
                 elif _has(_CHECK, u):

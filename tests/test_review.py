@@ -65,6 +65,20 @@ def test_extractive_draft_segments_the_conversation_with_sources() -> None:
     assert {s.sources[0] for s in d.sentences if s.section == "solution"} == {"m4"}
 
 
+def test_the_agents_sign_off_after_the_customers_confirmation_is_not_a_step() -> None:
+    t = ticket("T-2")
+    base = t["messages"]
+    sign_off = {"id": "m6", "role": "agent", "text": "好的，已在工单中备注您的联系方式，还请您点击小红心对我的服务做出评价哦"}
+    d = draft_extractive(t | {"messages": [*base, sign_off]})
+    assert d.section("solution").splitlines() == ["1. 请关机后打开进纸器上盖，更换分纸垫", "2. 在设置里把双张检测打开",
+                                                  "3. 重新扫描一份二十页的文档确认"]
+    # a closing message that asks something: the agent's reply answers it and stays
+    asks = {"id": "m5", "role": "customer", "text": "换完以后好了，分纸垫多久要换一次？"}
+    reply = {"id": "m6", "role": "agent", "text": "建议每扫描十万页更换一次分纸垫。"}
+    d = draft_extractive(t | {"messages": [*base[:4], asks, reply]})
+    assert d.section("solution").splitlines()[-1] == "4. 建议每扫描十万页更换一次分纸垫。"
+
+
 @pytest.mark.parametrize(("tid", "reason"), [("T-UNHAPPY", "not satisfied"), ("T-OPEN", "not closed"),
                                              ("T-MOVED", "transferred"), ("T-NOSOL", "no solution")])
 def test_unresolved_tickets_are_skipped_with_the_reason(review: Review, tid: str, reason: str) -> None:
