@@ -143,7 +143,7 @@ def cmd_review(args: argparse.Namespace) -> int:
             raise InputError("review set-version PRODUCT VERSION (quote a product name that holds a space)")
         review.set_product_version(args.id, args.fields[0])
         print(f"{args.id} is now at version {args.fields[0]}")
-        products = {r.product for r in review.lib.store.records(review.lib.tenant, kind="case")} - {""}
+        products = review.lib.store.products(review.lib.tenant, kinds=("case",))
         if args.id.strip() not in products:
             known = ", ".join(sorted(products)[:10]) or "none"
             print(f"warning: no case names the product {args.id!r}, so none can be found stale by it "

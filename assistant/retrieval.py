@@ -190,26 +190,25 @@ class Retriever:
             self._cached = (version, cache)
         return cache
 
-    def _chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
+    def _read(self, kind: str, keys: Sequence[str],
+              fetch: Callable[[Sequence[str]], dict[str, Chunk]]) -> dict[str, Chunk]:
+        """``fetch(keys)`` through the cache: only the keys not read before go to the store, and a key
+        the store had nothing for is remembered as such."""
         cache = self._cache()
         if cache is None:
-            return self.store.chunks_by_id(self.tenant, ids)
-        missing = [i for i in ids if ("id", i) not in cache]
+            return fetch(keys)
+        missing = [k for k in keys if (kind, k) not in cache]
         if missing:
-            got = self.store.chunks_by_id(self.tenant, missing)
-            cache.update({("id", i): got.get(i) for i in missing})
-        return {i: ch for i in ids if (ch := cache[("id", i)]) is not None}
+            got = fetch(missing)
+            cache.update({(kind, k): got.get(k) for k in missing})
+        return {k: ch for k in keys if (ch := cache[(kind, k)]) is not None}
+
+    def _chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
+        return self._read("id", ids, lambda missing: self.store.chunks_by_id(self.tenant, missing))
 
     def _views(self, record_ids: Sequence[str]) -> dict[str, Chunk]:
         """``record id -> its view chunk``, for those that have one."""
-        cache = self._cache()
-        if cache is None:
-            return self.store.chunks_of(self.tenant, record_ids, "view")
-        missing = [r for r in record_ids if ("view", r) not in cache]
-        if missing:
-            got = self.store.chunks_of(self.tenant, missing, "view")
-            cache.update({("view", r): got.get(r) for r in missing})
-        return {r: ch for r in record_ids if (ch := cache[("view", r)]) is not None}
+        return self._read("view", record_ids, lambda missing: self.store.chunks_of(self.tenant, missing, "view"))
 
     def retrieve(self, query: str, k: int = 5, filters: Filters | None = None) -> list[SearchHit]:
         filters = filters or Filters()

@@ -10,6 +10,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import fields
 from typing import Any, Literal, cast
 
 from assistant.types import (
@@ -24,15 +25,12 @@ from assistant.types import (
 )
 
 KINDS = ("case", "article", "ticket")
-# what each kind stores; anything else in an imported record is left out, with a warning
+# what each kind stores (its type's fields, and the names accepted for them or kept as bookkeeping);
+# anything else in an imported record is left out, with a warning
 FIELDS = {
-    "case": ("kind", "id", "title", "problem", "diagnosis", "solution", "outcome", "tags", "product",
-             "product_version", "severity", "source_tickets", "status", "created_at", "updated_at", "reviewed_by",
-             "version"),
-    "article": ("kind", "id", "title", "question", "body", "answer", "tags", "product", "updated_at", "status",
-                "faq", "created_at", "version"),
-    "ticket": ("kind", "id", "subject", "messages", "channel", "product", "priority", "status", "csat",
-               "created_at", "updated_at"),
+    "case": (*(f.name for f in fields(Case)), "version"),
+    "article": (*(f.name for f in fields(Article)), "question", "answer", "created_at", "version"),
+    "ticket": (*(f.name for f in fields(Ticket)), "created_at", "updated_at"),
 }
 Role = Literal["customer", "agent", "system"]
 MAX_FIELD_CHARS = 200_000

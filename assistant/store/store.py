@@ -188,6 +188,14 @@ class Store:
         with self.engine.connect() as conn:
             return conn.execute(q).first() is not None
 
+    def products(self, tenant: str, kinds: Sequence[str] = ("case", "article")) -> set[str]:
+        """The product names the tenant's live records of ``kinds`` carry (one query, no record read)."""
+        c = t.records.c
+        q = sa.select(c.product).distinct().where(c.tenant == tenant, c.kind.in_(list(kinds)),
+                                                  c.deleted == sa.false(), c.product != "")
+        with self.engine.connect() as conn:
+            return set(conn.execute(q).scalars())
+
     def records(self, tenant: str, *, kind: str | None = None, include_deleted: bool = False) -> list[StoredRecord]:
         q = sa.select(t.records).where(t.records.c.tenant == tenant).order_by(t.records.c.id)
         if kind:
