@@ -72,12 +72,14 @@ class ExactCopy:
         self._masks: dict[Filters, np.ndarray | None] = {}
 
     def _mask(self, filters: Filters) -> np.ndarray | None:
-        if filters not in self._masks:
-            mask = self.catalogue.mask(filters)
-            if len(self._masks) > 64:
-                self._masks.clear()
-            self._masks[filters] = None if mask.all() else mask
-        return self._masks[filters]
+        if filters in self._masks:
+            return self._masks[filters]
+        mask = self.catalogue.mask(filters)
+        got = None if mask.all() else mask
+        if len(self._masks) > 64:
+            self._masks.clear()
+        self._masks[filters] = got  # searches of several threads may share this copy
+        return got
 
     def query(self, vector: np.ndarray, n: int, filters: Filters) -> list[tuple[str, float]]:
         """The ``n`` chunks most cosine-similar to ``vector`` among those that pass ``filters``."""
