@@ -2,10 +2,11 @@
 
 It answers by quoting the best retrieved record, each sentence with the id it came from: its root
 cause and its procedure (numbered steps, in their order) or its most relevant sentences, picked by
-maximal marginal relevance so the answer does not repeat itself. Relevance is the passage-space
-embedding similarity of question and sentence plus their character-bigram overlap, with priors for
-the section (a solution step answers better than a restated problem; an article's text or an FAQ's
-answer better than one case's account, when both answer about as well).
+maximal marginal relevance so the answer does not repeat itself and shown in the record's order.
+Relevance is the passage-space embedding similarity of question and sentence plus their
+character-bigram overlap, with priors for the section (a solution step answers better than a
+restated problem; an article's text or an FAQ's answer better than one case's account, when both
+answer about as well).
 
 It quotes one record only. Quoting a sentence from each further record ("see also") was measured on
 the sample questions: those records were relevant only about 40% of the time, which halved citation
@@ -109,7 +110,7 @@ class ExtractiveEngine:
     def compose(self, question: str, context: Sequence[ContextRecord], *, ticket: str = "",
                 on_delta: Callable[[str], None] | None = None) -> list[Sentence]:
         """From the best record: its root cause and its procedure (all steps, in order), or its most
-        relevant sentences (MMR). ``ticket`` is not used: the ticket's subject is already part of the
+        relevant sentences (MMR), shown in the record's order; an FAQ's short answer is quoted whole. ``ticket`` is not used: the ticket's subject is already part of the
         retrieval query."""
         if not context:
             return []
@@ -140,11 +141,17 @@ class ExtractiveEngine:
             chosen += steps[: self.max_steps]
         else:  # single sentences, list items among them: not numbered, they are not a procedure
             pool = [i for i, c in enumerate(cands) if c[0] != "problem" and i not in chosen]
-            while pool and len(chosen) < self.max_sentences + (1 if cause else 0):
-                redundancy = np.max(uv[pool] @ uv[chosen].T, axis=1) if chosen else np.zeros(len(pool))
-                j = pool[int(np.argmax(self.mmr_lambda * rel[pool] - (1 - self.mmr_lambda) * redundancy))]
-                chosen.append(j)
-                pool.remove(j)
+            if len(pool) <= self.max_sentences + 2 and all(cands[i][0] == "answer" for i in pool):
+                points = pool  # an FAQ's short answer, quoted whole: its last sentence is often the outcome
+            else:
+                points = []
+                while pool and len(points) < self.max_sentences:
+                    shown = chosen + points
+                    redundancy = np.max(uv[pool] @ uv[shown].T, axis=1) if shown else np.zeros(len(pool))
+                    j = pool[int(np.argmax(self.mmr_lambda * rel[pool] - (1 - self.mmr_lambda) * redundancy))]
+                    points.append(j)
+                    pool.remove(j)
+            chosen += sorted(points)  # in the order the record tells them
         out = []
         for i in chosen:
             section, text, step = cands[i]

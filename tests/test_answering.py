@@ -42,6 +42,26 @@ def test_a_list_item_quoted_alone_is_not_numbered(tmp_path, lib: Library, ingest
     assert not re.search(r"^\d+\. ", a.answer, re.MULTILINE), a.answer
 
 
+def test_sentences_keep_the_record_order_and_a_short_faq_answer_is_quoted_whole(
+        tmp_path, lib: Library, ingestor) -> None:
+    """The FAQ's last sentence (the outcome) used to be cut at three sentences, and the others
+    came in relevance order; an article's picked sentences likewise."""
+    faq = ("数电发票开具后不能作废，需要先申请红冲再重开。在“财务 > 发票管理”中对原发票点击“申请红冲”；"
+           "专用发票还需要受票方确认红字信息确认单。红冲完成后修改开票信息重新申请即可。")
+    body = ("# 开票\n发票抬头在开票信息页填写。税号填错时发票无法报销。\n\n## 其他\n纸质发票邮寄需三天。"
+            "电子发票可在后台下载。抬头和税号要与营业执照一致。开票后抬头不能修改。")
+    ingestor.ingest_paths([write_jsonl(tmp_path / "kb.jsonl", [
+        {"kind": "article", "id": "FAQ-9", "question": "发票抬头开错了，能直接作废重开吗？", "answer": faq},
+        {"kind": "article", "id": "KB-9", "title": "开票说明", "body": body}])])
+    a = Assistant(lib, support_threshold=0.0).ask("发票抬头开错了怎么重开", filters=Filters(record_ids=("FAQ-9",)))
+    said = [line.rsplit(" [", 1)[0] for line in a.answer.splitlines()]
+    assert said == ["数电发票开具后不能作废，需要先申请红冲再重开。", "在“财务 > 发票管理”中对原发票点击“申请红冲”；",
+                    "专用发票还需要受票方确认红字信息确认单。", "红冲完成后修改开票信息重新申请即可。"]
+
+    a = Assistant(lib, support_threshold=0.0).ask("发票抬头和税号怎么填", filters=Filters(record_ids=("KB-9",)))
+    said = [line.rsplit(" [", 1)[0] for line in a.answer.splitlines()]
+    assert len(said) == 3 and said == sorted(said, key=body.index), said
+
 def test_abstains_below_the_support_threshold_and_logs_the_gap(lib: Library) -> None:
     a = Assistant(lib, support_threshold=0.99).ask("打印机连不上WiFi怎么办")
     assert a.abstained and a.answer.startswith(NOT_FOUND) and a.citations == []
