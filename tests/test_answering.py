@@ -62,6 +62,26 @@ def test_sentences_keep_the_record_order_and_a_short_faq_answer_is_quoted_whole(
     said = [line.rsplit(" [", 1)[0] for line in a.answer.splitlines()]
     assert len(said) == 3 and said == sorted(said, key=body.index), said
 
+def test_an_article_procedure_is_quoted_whole_when_the_question_is_about_it(tmp_path, lib: Library, ingestor) -> None:
+    """The numbered list under the heading the question matches comes out whole, numbered, in order;
+    a question one item answers gets that item as a sentence; a lead-in ("按以下顺序操作：") is never
+    quoted on its own."""
+    body = ("# 驱动说明\n## 选择驱动包\n个人用户推荐全功能驱动。企业建议使用基本驱动。\n"
+            "## 卸载与重装的标准流程\n按以下顺序操作：\n1. 断开 USB 线。\n2. 运行卸载程序删除驱动包。\n"
+            "3. 重启电脑。\n4. 以管理员身份运行新驱动安装包。\n"
+            "## 常见报错\n1. 0x11b：改为通过 IP 添加网络打印机。\n2. 0x709：关闭系统管理默认打印机。\n"
+            "3. 0x7e：删除残留的打印处理器。")
+    ingestor.ingest_paths([write_jsonl(tmp_path / "kb.jsonl", [
+        {"kind": "article", "id": "KB-8", "title": "打印机驱动说明", "body": body}])])
+    ask = Assistant(lib, support_threshold=0.0).ask
+    a = ask("卸载与重装的标准流程是什么", filters=Filters(record_ids=("KB-8",)))
+    assert a.answer.splitlines()[:4] == ["1. 断开 USB 线。 [KB-8]", "2. 运行卸载程序删除驱动包。 [KB-8]",
+                                         "3. 重启电脑。 [KB-8]", "4. 以管理员身份运行新驱动安装包。 [KB-8]"]
+    a = ask("共享打印机连不上，要改成通过 IP 添加网络打印机吗", filters=Filters(record_ids=("KB-8",)))
+    assert "0x11b：改为通过 IP 添加网络打印机。 [KB-8]" in a.answer.splitlines()
+    assert not re.search(r"^\d+\. ", a.answer, re.MULTILINE) and "按以下顺序操作" not in a.answer, a.answer
+
+
 def test_abstains_below_the_support_threshold_and_logs_the_gap(lib: Library) -> None:
     a = Assistant(lib, support_threshold=0.99).ask("打印机连不上WiFi怎么办")
     assert a.abstained and a.answer.startswith(NOT_FOUND) and a.citations == []
@@ -159,4 +179,4 @@ def test_an_index_of_other_records_is_not_quoted_but_a_list_of_error_codes_is() 
 
     text = ("## 常见错误码\n\n- E-1024：无线模块重连超时，检查信道。\n\n"
             "## 相关案例索引\n\n- C-000101：路由器关闭了 2.4GHz，打印机搜不到网络。\n- KB-0002: 驱动安装指南。")
-    assert [u for u, _ in units("body", text)] == ["E-1024：无线模块重连超时，检查信道。"]
+    assert [u.text for u in units("body", text)] == ["E-1024：无线模块重连超时，检查信道。"]
