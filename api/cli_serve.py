@@ -25,8 +25,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         os.environ["CASEPILOT_HOME"] = str(args.home)
     if args.embedder:
         os.environ["CASEPILOT_EMBEDDER"] = args.embedder
-    if args.tenant:
-        print("casepilot: note: serve ignores --tenant; each request acts in its key's tenant", file=sys.stderr)
     from api.bots.common import BotSettings
     from api.config import ApiSettings
     from assistant.settings import Settings, load_settings
@@ -79,9 +77,10 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
-def register_serve(sub: Any, common: argparse.ArgumentParser) -> None:
-    """Add ``serve`` and ``keys`` to the ``casepilot`` sub-command parser."""
-    s = sub.add_parser("serve", parents=[common], help="serve the HTTP API (uvicorn)",
+def register_serve(sub: Any, common: argparse.ArgumentParser, base: argparse.ArgumentParser) -> None:
+    """Add ``serve`` (options of ``base``: it serves every tenant and prints no JSON) and ``keys``
+    (options of ``common``) to the ``casepilot`` sub-command parser."""
+    s = sub.add_parser("serve", parents=[base], help="serve the HTTP API (uvicorn)",
                        description="Serve the HTTP API on CASEPILOT_HOME. Requests need an API key "
                                    "(casepilot keys create); each acts in its key's tenant. Limits: "
                                    "CASEPILOT_API_* variables (see the README).")

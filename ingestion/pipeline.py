@@ -53,7 +53,7 @@ class IngestSummary:
     embed_seconds: float = 0.0
     seconds: float = 0.0
     repaired: bool = False
-    # values replaced by a placeholder, per kind (手机号, 身份证号, ...), over every imported record
+    # values replaced by a placeholder, per kind (手机号, 身份证号, ...), in the records added or updated
     redacted: dict[str, int] = field(default_factory=dict)
     # (record id, tag) for each tag that is not a value of the installed taxonomy
     unknown_tags: list[tuple[str, str]] = field(default_factory=list)
@@ -161,7 +161,8 @@ class Ingestor:
     def ingest_records(self, records: Sequence[Record], summary: IngestSummary | None = None) -> IngestSummary:
         t0 = time.perf_counter()
         summary = summary or IngestSummary()
-        records = [self.redact(r, summary.redacted) for r in records]
+        counts: dict[str, dict[str, int]] = {}  # per record: only what is stored counts
+        records = [self.redact(r, counts.setdefault(r.id, {})) for r in records]
         self._check_tags(records, summary)
         lib = self.lib
         idx = lib.indexes
@@ -175,6 +176,8 @@ class Ingestor:
         finally:
             bar.close()
         idx.finish()
+        for rid in {*summary.added, *summary.updated}:
+            add_counts(summary.redacted, counts.get(rid, {}))
         summary.embedded += idx.embedded_texts - n0
         summary.embed_seconds += idx.embed_seconds - e0
         summary.seconds = time.perf_counter() - t0

@@ -81,7 +81,7 @@ def test_search_batch(tmp_path: Path, home: Path) -> None:
     (("search", "x", "--filter", "status=done"), "unknown status 'done'"),
     (("search", "x", "-k", "0"), "-k must be between 1 and 100"),
     (("search", "--batch", "/nonexistent", "--json"), "no such file"),
-    (("delete", "C-404"), "no record 'C-404'"),
+    (("delete", "C-404"), "casepilot: error: no record 'C-404' in tenant 'default'"),
     (("ingest", "/nonexistent.jsonl"), "no such file or folder"),
     (("search", "x", "--embedder", "word2vec"), "unknown embedder 'word2vec'"),
 ])
@@ -108,6 +108,10 @@ def test_help_lists_the_commands() -> None:
         assert cmd in r.stdout
     r = subprocess.run([sys.executable, "-m", "api.cli", "--version"], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.startswith("casepilot 0.")
+    # serve acts in every tenant and prints no JSON: it offers neither option
+    r = subprocess.run([sys.executable, "-m", "api.cli", "serve", "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and "--workers" in r.stdout and "--home" in r.stdout
+    assert "--tenant" not in r.stdout and "--json" not in r.stdout
 
 
 def test_status_reads_as_a_summary_and_json_keeps_its_shape(home: Path) -> None:

@@ -354,6 +354,8 @@ def test_ingest_redacts_before_anything_is_stored_indexed_or_logged(
     assert summary.redacted["银行卡号"] == 2 and summary.redacted["邮箱"] == 2
     assert summary.redacted["电话"] == 1 and summary.redacted["地址"] == 1 and summary.redacted["姓名"] >= 5
     assert summary.notes()[0].startswith("redacted: 2 手机号, 1 电话, 2 邮箱, 2 身份证号, 2 银行卡号")
+    again = Ingestor(library).ingest_paths([p])  # nothing stored changes, so nothing is reported redacted
+    assert again.unchanged == ["C-9", "T-9"] and again.redacted == {} and again.notes() == []
 
     library.store.close()  # flush the WAL so the database file itself is checked too
     assert files_holding_raw_values(settings.home) == []

@@ -94,3 +94,22 @@ def test_get_many_reads_only_live_records_of_the_tenant(tmp_path: Path) -> None:
     assert store.get_states("a", ("synced_generation", "nope")) == {"synced_generation": "7"}
     assert store.get_states("b", ("synced_generation",)) == {}
     store.close()
+
+
+def test_a_bot_event_is_claimed_once_per_window_and_expired_ones_are_pruned_once_a_minute(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+
+    def rows() -> int:
+        with store.engine.connect() as conn:
+            return int(conn.execute(sa.text("SELECT count(*) FROM bot_events")).scalar() or 0)
+
+    assert store.claim_bot_event("ch", "ev-1", 10, now=1000.0)
+    assert not store.claim_bot_event("ch", "ev-1", 10, now=1005.0)  # a retry within the window
+    assert store.claim_bot_event("ch", "ev-2", 10, now=1005.0)
+    # ev-1 expired at 1010: claimable again at once, though the sweep of all expired rows waits a minute
+    assert store.claim_bot_event("ch", "ev-1", 10, now=1020.0)
+    assert store.claim_bot_event("ch", "ev-3", 10, now=1030.0)
+    assert rows() == 3  # ev-2 (expired at 1015) is still there: the last sweep was at 1000
+    assert store.claim_bot_event("ch", "ev-4", 10, now=1061.0)
+    assert rows() == 1  # the sweep at 1061 took ev-1, ev-2, ev-3
+    store.close()

@@ -151,11 +151,14 @@ def _changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 
 class Store:
+    BOT_EVENTS_PRUNE_SECONDS = 60.0
+
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = url
         # chunk writes through this store that have finished (committed or not): a cache of chunks read
         # during one is dropped at the next read (``assistant.retrieval.Retriever``)
         self.chunk_writes = 0
+        self._bot_events_pruned = 0.0  # when expired bot events were last deleted (see claim_bot_event)
         try:
             self.engine = make_engine(url)
             if migrate:
@@ -652,11 +655,16 @@ class Store:
         """True the first time a channel's event id is seen within ``ttl_seconds``; False for a repeat
         (a platform's retry or a replay). One insert decides, so worker processes agree."""
         e = t.bot_events.c
-        with self.engine.begin() as conn:
-            conn.execute(sa.delete(t.bot_events).where(e.expires_at < now))
+        event_id = event_id[:200]
+        with self.engine.begin() as conn:  # this id's expired row now; everyone's at most once a minute
+            conn.execute(sa.delete(t.bot_events).where(e.channel_id == channel_id, e.event_id == event_id,
+                                                       e.expires_at < now))
+            if now - self._bot_events_pruned > self.BOT_EVENTS_PRUNE_SECONDS:
+                conn.execute(sa.delete(t.bot_events).where(e.expires_at < now))
+                self._bot_events_pruned = now
         try:
             with self.engine.begin() as conn:
-                conn.execute(sa.insert(t.bot_events).values(channel_id=channel_id, event_id=event_id[:200],
+                conn.execute(sa.insert(t.bot_events).values(channel_id=channel_id, event_id=event_id,
                                                             expires_at=now + ttl_seconds))
         except sa.exc.IntegrityError:
             return False
