@@ -113,3 +113,28 @@ def test_a_bot_event_is_claimed_once_per_window_and_expired_ones_are_pruned_once
     assert store.claim_bot_event("ch", "ev-4", 10, now=1061.0)
     assert rows() == 1  # the sweep at 1061 took ev-1, ev-2, ev-3
     store.close()
+
+
+def _open_store_after(barrier, url: str) -> None:  # runs in a child process
+    barrier.wait(30)
+    Store(url).close()
+
+
+def test_processes_opening_a_new_database_at_once_all_get_the_schema(tmp_path: Path) -> None:
+    """Server workers start together on a new home; each used to find no schema, and all but the
+    first failed with "table records already exists"."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(4)
+    url = f"sqlite:///{tmp_path / 'new.sqlite'}"
+    procs = [ctx.Process(target=_open_store_after, args=(barrier, url)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    store = Store(url, migrate=False)
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == _head()
+    store.close()

@@ -8,6 +8,7 @@ created and upgraded in place by Alembic migrations when the store is opened.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -86,9 +87,18 @@ def upgrade_schema(engine: Engine, revision: str = "head") -> None:
 
     cfg = Config()
     cfg.set_main_option("script_location", _migrations_dir())
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+    for attempt in range(5):
+        try:
+            with engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
+            return
+        except sa.exc.OperationalError as e:
+            # another process (a second server worker) created the same tables between our reading the
+            # schema version and our creating them: read it again
+            if attempt == 4 or "already exists" not in str(e):
+                raise
+            time.sleep(0.1 * (attempt + 1))
 
 
 def make_engine(url: str) -> Engine:
