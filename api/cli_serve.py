@@ -99,8 +99,8 @@ class _Workers:
     with ``SO_REUSEPORT``, so that the kernel spreads new connections evenly over them (by a hash of
     the client's address and port). uvicorn's own ``--workers`` shares one socket, and the worker that
     wakes first takes the connection: 20 kept-alive clients were split 16 / 4, 18 / 2 and 20 / 0
-    between two workers, and the clients of the busy one waited (p95 334–402 ms against 236 ms when
-    split evenly). A worker that dies is started again; SIGINT or SIGTERM stops them all."""
+    between two workers, and the clients of the busy one waited (p95 334–437 ms; 249–259 ms with a
+    socket per worker). A worker that dies is started again; SIGINT or SIGTERM stops them all."""
 
     def __init__(self, host: str, port: int, n: int, log_level: str) -> None:
         import multiprocessing
