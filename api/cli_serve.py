@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import socket
@@ -66,6 +67,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 APP = "api.app:app_from_env"
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def _reuseport_socket(host: str, port: int, *, listen: bool = True) -> socket.socket:
@@ -86,9 +88,15 @@ def _reuseport_socket(host: str, port: int, *, listen: bool = True) -> socket.so
     return sock
 
 
-def _worker(host: str, port: int, log_level: str) -> None:  # pragma: no cover (runs in a child process)
+def _worker(host: str, port: int, log_level: str, parent: int) -> None:  # pragma: no cover (a child process)
+    import ctypes
+
     import uvicorn
 
+    with contextlib.suppress(OSError, AttributeError):  # SIGTERM (a graceful stop) if the parent is killed
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # it was killed before that took effect
+        return
     sock = _reuseport_socket(host, port)
     config = uvicorn.Config(APP, factory=True, log_level=log_level, timeout_graceful_shutdown=10)
     uvicorn.Server(config).run(sockets=[sock])
@@ -100,13 +108,14 @@ class _Workers:
     the client's address and port). uvicorn's own ``--workers`` shares one socket, and the worker that
     wakes first takes the connection: 20 kept-alive clients were split 16 / 4, 18 / 2 and 20 / 0
     between two workers, and the clients of the busy one waited (p95 334–437 ms; 249–259 ms with a
-    socket per worker). A worker that dies is started again; SIGINT or SIGTERM stops them all."""
+    socket per worker). A worker that dies is started again; SIGINT, SIGTERM or SIGHUP stops them all,
+    and a worker stops by itself when this process is killed."""
 
     def __init__(self, host: str, port: int, n: int, log_level: str) -> None:
         import multiprocessing
 
         self.ctx = multiprocessing.get_context("spawn")
-        self.args = (host, port, log_level)
+        self.args = (host, port, log_level, os.getpid())
         self.n = n
         self.stop = threading.Event()
 
@@ -116,7 +125,7 @@ class _Workers:
         return p
 
     def run(self) -> int:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, lambda *_: self.stop.set())
         procs = [self._start() for _ in range(self.n)]
         started = time.monotonic()

@@ -152,6 +152,24 @@ def test_the_workers_share_kept_alive_connections(tmp_path: Path) -> None:
         p.wait(15)
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the workers follow their parent on Linux")
+def test_the_workers_stop_when_serve_is_killed(tmp_path: Path) -> None:
+    """SIGKILL leaves the parent no chance to stop its workers; they must not go on holding the port."""
+    import signal
+
+    p, url = serve(tmp_path / "home", 2)
+    workers = _workers_of(p.pid)
+    assert len(workers) == 2
+    p.send_signal(signal.SIGKILL)
+    p.wait(15)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(Path(f"/proc/{w}").exists() for w in workers):
+        time.sleep(0.2)
+    assert not any(Path(f"/proc/{w}").exists() for w in workers)
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(url + "/healthz", timeout=5)
+
+
 def test_serve_says_when_its_port_is_taken(tmp_path: Path) -> None:
     import socket
 
