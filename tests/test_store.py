@@ -138,3 +138,21 @@ def test_processes_opening_a_new_database_at_once_all_get_the_schema(tmp_path: P
     with store.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == _head()
     store.close()
+
+
+def test_keyword_tokens_are_read_back_as_one_string_object_per_distinct_token(tmp_path: Path) -> None:
+    """The keyword rebuild reads every chunk's tokens at once; one object per distinct token keeps a
+    large library's rebuild within memory (see ``Store.chunk_tokens``)."""
+    from assistant.embeddings import HashEmbedder
+    from assistant.library import Library
+    from assistant.settings import Settings
+    from ingestion.pipeline import Ingestor
+    from tests.conftest import case, write_jsonl
+
+    lib = Library(Settings(home=tmp_path / "home", embedder="hash"), embedder=HashEmbedder())
+    Ingestor(lib).ingest_paths([write_jsonl(tmp_path / "c.jsonl", [case("C-1", "打印机脱机"), case("C-2", "打印机卡纸")])])
+    items = lib.store.chunk_tokens(lib.tenant)
+    found = [tok for _, toks in items for tok in toks if tok == "打印机"]
+    assert len(found) >= 2
+    assert all(tok is found[0] for tok in found)
+    lib.close()
