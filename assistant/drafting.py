@@ -4,9 +4,11 @@ The ``extractive`` drafter segments the conversation by role and cue, and writes
 not said in the ticket:
 
 * problem: the customer's messages before the agent starts working on it (greetings and filler removed);
-* diagnosis: the agent's checks, questions and findings, and the customer's answers that state a fact;
-* solution: the agent's instructions and the actions the agent took, up to the customer's closing
-  confirmation (what the agent says after it is a sign-off: a note taken, a request for a rating);
+* diagnosis: the agent's checks, questions and findings, and the customer's answers to them or
+  other statements of fact;
+* solution: the agent's instructions, every item of a list the agent sends (a list is never cut), and
+  the actions the agent took, up to the customer's closing confirmation (what the agent says after
+  it is a sign-off: a note taken, a request for a rating);
 * outcome: the customer's confirmation, thanks or rating, and the system's closing note.
 
 A ticket that was not resolved is not drafted, and the reason is given: still open, no solution in
@@ -41,7 +43,7 @@ _CHECK = re.compile(r"[？?]|确认|检查|查看|查询|查到|核实|看一下
                     r"|显示|发现|原因|因为|由于|导致|日志|定位|排查|测试|复现|记录")
 _ACTION = re.compile(r"请您?|麻烦您?|建议|需要您?|可以(帮您|为您|先|在|通过|直接|联系|重新)|进入|点击|打开|登录|设置"
                      r"|重新|重启|更新|升级|下载|安装|卸载|选择|输入|填写|联系|提交|申请|下单|退回|补发"
-                     r"|已为您|已经为您|已帮您|帮您|为您(办理|申请|关闭|开通|处理)|操作|步骤|^\d+[)）.、]|[（(]\d+[)）]")
+                     r"|已为您|已经为您|已帮您|帮您|为您(办理|申请|关闭|开通|处理)|操作|步骤")
 _FACT = re.compile(r"显示|提示|报错?|是|有|没有|不是|用的|型号|版本|已经|试过|换过|重启过|还是")
 _CONFIRM = re.compile(r"好了|可以了|解决了?|成功|正常了|能用了|能打了|收到了|到账了|行了|搞定|OK|ok"
                       r"|谢谢|多谢|感谢|满意|评价\s*[45]\s*星")
@@ -102,15 +104,28 @@ def _messages(ticket: dict[str, Any]) -> list[dict[str, str]]:
             for i, m in enumerate(msgs, 1)]
 
 
-def _units(text: str) -> list[str]:
-    """Sentences of a message without greetings, filler or list numbering (the draft numbers its own)."""
+_ACK = re.compile(r"^(很好|好的|好|嗯|OK|ok|没问题|太好了)[，,！!。]\s*")
+
+
+def _items(text: str, *, agent: bool = False) -> list[tuple[str, bool]]:
+    """Sentences of a message without greetings, filler or list numbering (the draft numbers its
+    own), each with whether it was an item of a list. An agent's leading acknowledgement ("很好，请打印
+    一张测试页确认") is not part of the step; a customer's ("好的，谢谢") is the outcome."""
     out = []
     for s in _SPLIT.split(text):
-        s = LIST_MARK.sub("", _GREETING.sub("", (s or "").strip())).strip()
+        s = _GREETING.sub("", (s or "").strip())
+        listed = bool(LIST_MARK.match(s))
+        s = LIST_MARK.sub("", s).strip()
+        if agent:
+            s = _ACK.sub("", s).strip()
         if len(s) < 4 or _FILLER.search(normalise(s)) or _PLACEHOLDER_ONLY.match(s):
             continue
-        out.append(s)
+        out.append((s, listed))
     return out
+
+
+def _units(text: str) -> list[str]:
+    return [s for s, _ in _items(text)]
 
 
 def _has(pattern: re.Pattern[str], text: str) -> bool:
@@ -155,33 +170,50 @@ def draft_extractive(ticket: dict[str, Any], *, max_per_section: int = 6) -> Dra
     closing = _units(msgs[last_customer]["text"])[0] if last_customer > first_agent else ""
     signed_off = last_customer if _has(_CONFIRM, closing) and not _has(_QUESTION, closing) else len(msgs)
     sections: dict[str, list[DraftSentence]] = {s: [] for s in SECTIONS}
+    in_list: list[bool] = []  # per solution sentence: an item (or the lead-in) of one of the agent's lists
+    asked = False  # the agent's last message asked the customer something
     for i, m in enumerate(msgs):
-        for u in _units(m["text"]):
+        items = _items(m["text"], agent=m["role"] == "agent")
+        for n, (u, item) in enumerate(items):
             if m["role"] == "customer":
                 if i < first_agent:
                     sec = "problem"
                 elif _has(_CONFIRM, u) and i > first_agent:
                     sec = "outcome"
-                elif _has(_FACT, u) and not _has(_CONFIRM, u):
+                elif i == signed_off:  # the rest of the closing message: a remark, not a finding
+                    continue
+                elif asked or (_has(_FACT, u) and not _has(_CONFIRM, u)):  # an answer states a fact
                     sec = "diagnosis"
                 else:
                     continue
             elif m["role"] == "agent":
                 if i > signed_off:
                     continue
-                if _has(_ACTION, u) and not u.endswith(("？", "?")) and i >= first_agent:
+                lead_in = n + 1 < len(items) and items[n + 1][1] and u.endswith(("：", ":"))
+                if i >= first_agent and (item or lead_in) and not u.endswith(("？", "?")):
+                    sec = "solution"  # every step of the agent's procedure, whatever its wording
+                elif _has(_ACTION, u) and not u.endswith(("？", "?")) and i >= first_agent:
                     sec = "solution"
                 elif _has(_CHECK, u):
                     sec = "diagnosis"
                 else:
                     continue
+                if sec == "solution":
+                    in_list.append(item or lead_in)
             elif m["role"] == "system":
                 sec = "outcome"
             else:
                 continue
             sections[sec].append(DraftSentence(sec, u, [m["id"]]))
-    # the solution is what the agent said last that worked: keep the latest instructions
-    sections["solution"] = sections["solution"][-max_per_section:]
+        if m["role"] == "agent" and items:
+            asked = any(_has(_QUESTION, u) or u.endswith(("？", "?")) for u, _ in items)
+    # the solution is what the agent said last that worked: keep the latest instructions, but never
+    # cut a list of steps in two (its first steps would be lost without a trace)
+    sol = sections["solution"]
+    start = max(0, len(sol) - max_per_section)
+    while start > 0 and in_list[start] and in_list[start - 1]:
+        start -= 1
+    sections["solution"] = sol[start:]
     for s in ("problem", "diagnosis", "outcome"):
         sections[s] = sections[s][:max_per_section]
     d.sentences = [s for sec in SECTIONS for s in sections[sec]]

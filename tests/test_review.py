@@ -79,6 +79,29 @@ def test_the_agents_sign_off_after_the_customers_confirmation_is_not_a_step() ->
     assert d.section("solution").splitlines()[-1] == "4. 建议每扫描十万页更换一次分纸垫。"
 
 
+def test_every_step_of_the_agents_list_is_kept_whatever_its_wording() -> None:
+    """Steps such as "net stop spooler" have no instruction cue; they used to be dropped, and the
+    renumbered solution looked complete. A long list is not cut by the section's limit either."""
+    steps = "\n".join(f"{n}. net {verb} spooler" for n, verb in enumerate(["stop", "pause", "continue", "query",
+                                                                         "config", "status", "start"], 1))
+    msgs = [{"id": "m1", "role": "customer", "text": "装驱动报错 0x8007007e，装了三遍都一样。"},
+            {"id": "m2", "role": "agent", "text": "请问电脑是什么型号？以前装过旧驱动吗？"},
+            {"id": "m3", "role": "customer", "text": "联想的台式机。"},
+            {"id": "m4", "role": "agent", "text": "13.A2 是另一类报错，这里不是。请以管理员身份打开命令提示符，依次执行：\n" + steps},
+            {"id": "m5", "role": "agent", "text": "很好，请打印一张测试页确认。"},
+            {"id": "m6", "role": "customer", "text": "测试页打出来了，谢谢。就是步骤有点多，差点没跟上。"}]
+    d = draft_extractive({"id": "T-9", "status": "closed", "messages": msgs})
+    solution = d.section("solution").splitlines()
+    assert solution[0] == "1. 请以管理员身份打开命令提示符，依次执行："
+    assert solution[1:8] == [f"{n}. net {verb} spooler" for n, verb in enumerate(
+        ["stop", "pause", "continue", "query", "config", "status", "start"], 2)]
+    assert solution[8:] == ["9. 请打印一张测试页确认。"]  # the acknowledgement is not part of the step
+    assert "13.A2" not in d.section("solution")  # an error code, not a list number
+    assert "联想的台式机" in d.section("diagnosis")  # the answer to the agent's question
+    assert "差点没跟上" not in d.section("diagnosis")  # a closing remark, not a finding
+    assert "测试页打出来了" in d.section("outcome")
+
+
 @pytest.mark.parametrize(("tid", "reason"), [("T-UNHAPPY", "not satisfied"), ("T-OPEN", "not closed"),
                                              ("T-MOVED", "transferred"), ("T-NOSOL", "no solution")])
 def test_unresolved_tickets_are_skipped_with_the_reason(review: Review, tid: str, reason: str) -> None:
