@@ -162,3 +162,24 @@ def test_an_invalid_setting_is_named_in_one_line_and_nothing_runs(
     monkeypatch.setenv("CASEPILOT_API_RATE_BURST", "0")
     assert refused("serve", "--port", "1").startswith("CASEPILOT_API_RATE_BURST='0':")
     assert not home.exists()
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path: Path) -> None:
+    """``casepilot review stale | head``: the closed pipe ends the command quietly (exit 141, as a
+    process killed by SIGPIPE), not with a BrokenPipeError traceback."""
+    code = ("import sys\n"
+            "from api import cli\n"
+            "def flood(args):\n"
+            "    for i in range(200_000):\n"
+            "        print('line', i)\n"
+            "    return 0\n"
+            "cli.cmd_status = flood\n"
+            "sys.exit(cli.main(sys.argv[1:]))\n")
+    p = subprocess.Popen([sys.executable, "-c", code, "status", "--home", str(tmp_path / "h")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.stdout is not None and p.stderr is not None
+    assert p.stdout.readline().startswith(b"line 0")
+    p.stdout.close()
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=60) == 141
+    assert "Traceback" not in err and "BrokenPipe" not in err
