@@ -27,6 +27,7 @@ from assistant.errors import InputError
 from assistant.library import Library
 from assistant.redact import Redactor, add_counts, format_counts
 from assistant.store import RecordWrite
+from assistant.taxonomy import parse_taxonomy
 from assistant.types import Article, Case, Chunk, Record, Ticket
 
 from .chunking import chunk_record
@@ -138,7 +139,7 @@ class Ingestor:
             if isinstance(item, Reject):
                 summary.rejected.append(item)
             elif isinstance(item, TaxonomyFile):
-                summary.taxonomy = self.install_taxonomy(item)
+                summary.taxonomy = self.install_taxonomy(item, summary.warnings)
             else:
                 prev = seen.get(item.record.id)
                 if prev is not None:
@@ -286,10 +287,28 @@ class Ingestor:
                 "vectors": report.vectors_added, "embedded": lib.indexes.embedded_texts,
                 "seconds": round(time.perf_counter() - t0, 3)}
 
-    def install_taxonomy(self, tax: TaxonomyFile) -> str:
+    def install_taxonomy(self, tax: TaxonomyFile, warnings: list[str] | None = None) -> str:
+        """The file becomes the library's taxonomy (it replaces the one installed, which is kept as
+        ``taxonomy.yaml.bak``). Values it drops that stored records still carry are warned about,
+        with how many records carry each: their tags stay, but are no longer suggested or known."""
         target = self.lib.settings.taxonomy_path
         target.parent.mkdir(parents=True, exist_ok=True)
         if tax.path.resolve() != target.resolve():
+            try:
+                old = self.lib.taxonomy
+            except InputError:  # the installed file is unreadable: nothing to compare with
+                old = None
+            if old is not None:
+                shutil.copyfile(target, target.with_name(target.name + ".bak"))
+                dropped = set(old.tags) - set(parse_taxonomy(tax.data).tags)
+                used: dict[str, int] = {}
+                for rec in self.lib.store.records(self.lib.tenant) if dropped else []:
+                    for tag in set(rec.data.get("tags") or []) & dropped:
+                        used[tag] = used.get(tag, 0) + 1
+                if used and warnings is not None:
+                    listed = ", ".join(f"{tag} ({n})" for tag, n in sorted(used.items(), key=lambda kv: -kv[1]))
+                    warnings.append(f"the new taxonomy drops {len(used)} values that stored records carry: "
+                                    f"{listed}; the previous taxonomy is kept in {target.name}.bak")
             tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
             shutil.copyfile(tax.path, tmp)
             os.replace(tmp, target)
