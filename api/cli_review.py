@@ -115,13 +115,15 @@ def cmd_review(args: argparse.Namespace) -> int:
                 for d in draft["payload"].get("duplicates", []):
                     print(f"  possible duplicate: {d['id']} {d['title']} (similarity {d['similarity']})")
     elif act == "approve":
-        review.approve(args.id, actor, parse_edits(args.fields))
+        for w in review.approve(args.id, actor, parse_edits(args.fields)):
+            print(f"warning: {w}", file=sys.stderr)
         print(f"{args.id} approved by {actor}; it is citable now")
     elif act == "reject":
         review.reject(args.id, actor, args.reason or "")
         print(f"{args.id} rejected by {actor}: {args.reason}")
     elif act == "edit":
-        review.edit(args.id, actor, parse_edits(args.fields))
+        for w in review.edit(args.id, actor, parse_edits(args.fields)):
+            print(f"warning: {w}", file=sys.stderr)
         print(f"{args.id} edited by {actor}")
     elif act == "merge":
         if not args.into:

@@ -303,6 +303,8 @@ class CaseStateOut(BaseModel):
     id: str
     status: str
     version: int
+    warnings: list[str] = Field(default_factory=list,
+                                description="what the write noticed, e.g. a tag that is not in the taxonomy")
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"id": "CD-T-2024-0301", "status": "approved",
                                                                "version": 2}]})

@@ -180,25 +180,28 @@ class Review:
             raise NotFound(f"no case {case_id!r} in tenant {self.lib.tenant!r}")
         return rec
 
-    def _write(self, data: dict[str, Any], actor: str) -> None:
+    def _write(self, data: dict[str, Any], actor: str) -> list[str]:
+        """Store a new version of the case; the warnings of the write (a tag not in the taxonomy)."""
         try:
             case = parse_record(data)
         except RecordError as e:
             raise InputError(str(e)) from None
-        self._ingestor(actor).ingest_records([case])
+        return self._ingestor(actor).ingest_records([case]).warnings
 
     # ---- decisions -----------------------------------------------------------------------------
 
-    def approve(self, case_id: str, actor: str, edits: dict[str, Any] | None = None) -> None:
+    def approve(self, case_id: str, actor: str, edits: dict[str, Any] | None = None) -> list[str]:
+        """Approve the draft (with ``edits``); returns the write's warnings."""
         rec = self._case(case_id)
         if rec.status != "in_review":
             raise InputError(f"{case_id} is {rec.status}, not in review")
         data = {**rec.data, **_check_edits(edits or {}), "status": "approved", "reviewed_by": actor,
                 "updated_at": _today()}
-        self._write(data, actor)
+        warnings = self._write(data, actor)
         self.lib.store.set_draft_status(self.lib.tenant, case_id, "approved")
         self.lib.store.note(self.lib.tenant, case_id, "approve", actor,
                             {"edited": sorted((edits or {}).keys())})
+        return warnings
 
     def reject(self, case_id: str, actor: str, reason: str) -> None:
         reason = (reason or "").strip()
@@ -215,12 +218,13 @@ class Review:
         self.lib.store.set_draft_status(self.lib.tenant, case_id, "rejected", reason)
         self.lib.store.note(self.lib.tenant, case_id, "reject", actor, {"reason": reason})
 
-    def edit(self, case_id: str, actor: str, edits: dict[str, Any]) -> None:
-        """Change fields of a case (a new version; an approved case stays approved)."""
+    def edit(self, case_id: str, actor: str, edits: dict[str, Any]) -> list[str]:
+        """Change fields of a case (a new version; an approved case stays approved); returns the
+        write's warnings."""
         rec = self._case(case_id)
         if not edits:
             raise InputError("nothing to edit: give field=value pairs")
-        self._write({**rec.data, **_check_edits(edits)}, actor)
+        return self._write({**rec.data, **_check_edits(edits)}, actor)
 
     def merge(self, case_id: str, into: str, actor: str) -> None:
         """Merge a draft into an existing approved case instead of approving a duplicate: the case

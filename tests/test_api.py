@@ -286,7 +286,7 @@ def test_draft_review_and_decisions(env: dict[str, Any]) -> None:
         shown = c.get(f"/v1/review/{cid}").json()
         assert shown["status"] == "in_review" and shown["draft"]["ticket_id"] == "T-A"
         r = c.post(f"/v1/review/{cid}/edit", json={"edits": {"severity": "P2"}})
-        assert r.status_code == 200 and r.json()["version"] == 2
+        assert r.status_code == 200 and r.json()["version"] == 2 and r.json()["warnings"] == []
         is_problem(c.post(f"/v1/review/{cid}/reject", json={"reason": ""}), 422)
         is_problem(c.post(f"/v1/review/{cid}/edit", json={"edits": {"status": "approved"}}), 422)
         r = c.post(f"/v1/review/{cid}/merge", json={"into": "C-1"})

@@ -131,6 +131,18 @@ def test_the_loop_draft_approve_cite(review: Review) -> None:
     assert cid not in {c.id for c in assistant.ask("扫描仪进纸器同时吸进两张纸怎么办").citations}
 
 
+def test_approving_or_editing_with_a_tag_outside_the_taxonomy_warns(tmp_path: Path, review: Review) -> None:
+    tax = tmp_path / "taxonomy.yaml"
+    tax.write_text("dimensions:\n  产品线:\n    values:\n      打印机: {}\n", encoding="utf-8")
+    Ingestor(review.lib).ingest_paths([tax])
+    _, cid = review.draft("T-1")
+    assert cid
+    warnings = review.approve(cid, "王审核", {"tags": ["产品线/打印机", "产品线/扫码枪"]})
+    assert warnings == [f"{cid}: tag '产品线/扫码枪' is not in the taxonomy"]
+    assert review.lib.store.get(review.lib.tenant, cid).data["tags"] == ["产品线/打印机", "产品线/扫码枪"]  # type: ignore[union-attr]
+    assert review.edit(cid, "王审核", {"tags": ["产品线/打印机"]}) == []
+
+
 def test_reject_needs_a_reason_and_is_audited(review: Review) -> None:
     _, cid = review.draft("T-1")
     assert cid

@@ -28,10 +28,10 @@ router = APIRouter(prefix="/v1", tags=["review"])
 CaseId = Annotated[str, Path(min_length=1, max_length=200)]
 
 
-def _state(st: State, tenant: str, case_id: str) -> CaseStateOut:
+def _state(st: State, tenant: str, case_id: str, warnings: list[str] | None = None) -> CaseStateOut:
     rec = st.store.get(tenant, case_id)
     assert rec is not None
-    return CaseStateOut(id=rec.id, status=rec.status, version=rec.version)
+    return CaseStateOut(id=rec.id, status=rec.status, version=rec.version, warnings=warnings or [])
 
 
 @router.post("/drafts", summary="Draft a case from a stored closed ticket, queued for review",
@@ -80,8 +80,9 @@ def approve(case_id: CaseId, p: Reviewer, st: State, body: ApproveRequest | None
     from ingestion.review import Review
 
     with st.tenants.get(p.tenant).write() as lib:
-        Review(lib, actor=p.actor).approve(case_id, p.actor, {str(k): v for k, v in body.edits.items()} if body else {})
-    return _state(st, p.tenant, case_id)
+        warnings = Review(lib, actor=p.actor).approve(
+            case_id, p.actor, {str(k): v for k, v in body.edits.items()} if body else {})
+    return _state(st, p.tenant, case_id, warnings)
 
 
 @router.post("/review/{case_id}/reject", summary="Reject a draft, with the reason", response_model=CaseStateOut,
@@ -100,8 +101,8 @@ def edit(case_id: CaseId, body: EditRequest, p: Reviewer, st: State) -> CaseStat
     from ingestion.review import Review
 
     with st.tenants.get(p.tenant).write() as lib:
-        Review(lib, actor=p.actor).edit(case_id, p.actor, {str(k): v for k, v in body.edits.items()})
-    return _state(st, p.tenant, case_id)
+        warnings = Review(lib, actor=p.actor).edit(case_id, p.actor, {str(k): v for k, v in body.edits.items()})
+    return _state(st, p.tenant, case_id, warnings)
 
 
 @router.post("/review/{case_id}/merge", summary="Merge a draft into an existing approved case",
