@@ -76,8 +76,12 @@ class ImportJobs:
                 summary = Ingestor(lib, actor=principal.actor, progress=lambda total, desc: progress).ingest_paths(
                     [path], kind)
             d = summary.to_dict()
+            # the upload's server-side path means nothing to the client: a reject names its line
             d["rejected"] = [{k: v for k, v in r.items() if k != "file"} for r in d["rejected"]]
-            store.update_import_job(job_id, status="done", summary=d, done=progress.done)
+            d["warnings"] = [w.replace(str(path), "upload") for w in d["warnings"]]
+            job = store.import_job(principal.tenant, job_id)
+            # every line was dealt with, imported or rejected: done counts them all
+            store.update_import_job(job_id, status="done", summary=d, done=job["total"] if job else progress.done)
             status = "done"
         except CasepilotError as e:
             store.update_import_job(job_id, status="failed", error=str(e))

@@ -256,7 +256,8 @@ def wait_job(c: httpx.Client, job: str) -> dict[str, Any]:
 
 
 def test_import_in_background_with_rejects_then_archive(env: dict[str, Any]) -> None:
-    body = (json.dumps(case("C-NEW", "扫描仪无法识别U盘", problem="扫描仪插入U盘没有反应。"), ensure_ascii=False)
+    new = {**case("C-NEW", "扫描仪无法识别U盘", problem="扫描仪插入U盘没有反应。"), "soluton": "重启扫描仪"}
+    body = (json.dumps(new, ensure_ascii=False)
             + "\n\n{oops\n" + json.dumps(case("C-BAD", severity="P9"), ensure_ascii=False) + "\n")
     with client(env, "A-admin") as c:
         r = c.post("/v1/imports", content=body.encode(), headers={"Content-Type": "application/x-ndjson"})
@@ -264,6 +265,9 @@ def test_import_in_background_with_rejects_then_archive(env: dict[str, Any]) -> 
         j = wait_job(c, r.json()["id"])
         assert j["status"] == "done" and j["summary"]["added"] == 1
         assert [(x["line"], x["field"]) for x in j["summary"]["rejected"]] == [(3, None), (4, "severity")]
+        assert j["done"] == j["total"] == 3  # rejected lines were dealt with too
+        [warning] = j["summary"]["warnings"]  # named after the upload, not the server's temporary file
+        assert warning.startswith("upload:") and "soluton" in warning and "/" not in warning.split(":")[0]
         assert [h["id"] for h in c.post("/v1/search", json={"query": "扫描仪U盘", "k": 1}).json()["results"]] == ["C-NEW"]
         r = c.post("/v1/cases/C-NEW/archive")
         assert r.status_code == 200 and r.json()["status"] == "archived"
