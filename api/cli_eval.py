@@ -70,8 +70,8 @@ def cmd_eval_compare(args: argparse.Namespace) -> int:
         print(f"casepilot: gate failed: {', '.join(c['regressions'])} regressed", file=sys.stderr)
         return 1
     if args.fail_on_regression and c["missing_in_b"]:  # a partial run must not pass the gate
-        print(f"casepilot: gate failed: {args.run_b} lacks {c['missing_in_b']} of the baseline's items",
-              file=sys.stderr)
+        print(f"casepilot: gate failed: {args.run_b} lacks {c['missing_in_b']} of the baseline's items "
+              "(a --limit run covers only part of the dataset; compare a run of the whole dataset)", file=sys.stderr)
         return 1
     return 0
 
@@ -86,7 +86,11 @@ def cmd_eval_gate(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(render_gate(g))
     if g["failed"]:
-        print(f"casepilot: gate failed: {', '.join(g['failed'])} below the floor", file=sys.stderr)
+        unmeasured = [r["metric"] for r in g["rows"] if r["value"] is None]
+        below = [m for m in g["failed"] if m not in unmeasured]
+        parts = ([f"{', '.join(below)} below the floor"] if below else []) + (
+            [f"{', '.join(unmeasured)} not measured in this run"] if unmeasured else [])
+        print(f"casepilot: gate failed: {'; '.join(parts)}", file=sys.stderr)
         return 1
     return 0
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from evals.harness import metrics as M
-from evals.harness.compare import compare, gate
+from evals.harness.compare import compare, gate, render_gate
 from evals.harness.datasets import DatasetError, load_dataset
 from evals.harness.runner import RunOptions, run
 from tests.conftest import case, write_jsonl
@@ -407,6 +407,12 @@ def test_gate_against_floors(base_run: Path, tmp_path: Path) -> None:
                                                           ("citation_precision", False)]
     assert g["failed"] == ["citation_precision"]
     assert gate(base_run, floors, tolerance=0.31)["failed"] == []
+    # a metric the run could not measure fails the gate as such, not as a low value
+    floors.write_text(floors.read_text(encoding="utf-8") + "    no_such_metric: 0.5\n", encoding="utf-8")
+    g = gate(base_run, floors, tolerance=0.31)
+    assert g["failed"] == ["no_such_metric"]
+    text = render_gate(g)
+    assert "| no_such_metric | 0.500 | – | NOT MEASURED |" in text and "--limit" in text
 
 
 # ---- the command line --------------------------------------------------------------------------

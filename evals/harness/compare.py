@@ -200,6 +200,10 @@ def render_gate(g: dict[str, Any]) -> str:
     lines = [f"{g['run']} against {g['baseline']} (tolerance {g['tolerance']:g})", "",
              "| metric | floor | value | |", "|---|---:|---:|---|"]
     for r in g["rows"]:
-        lines.append(f"| {r['metric']} | {_f(r['floor'])} | {_f(r['value'])} | {'ok' if r['ok'] else 'BELOW FLOOR'} |")
+        verdict = "ok" if r["ok"] else "NOT MEASURED" if r["value"] is None else "BELOW FLOOR"
+        lines.append(f"| {r['metric']} | {_f(r['floor'])} | {_f(r['value'])} | {verdict} |")
     lines += ["", ("FAILED: " + ", ".join(g["failed"])) if g["failed"] else "all floors kept"]
+    if any(r["value"] is None for r in g["rows"]):
+        lines.append("(a metric is not measured when the run has no item it applies to, e.g. no unanswerable "
+                     "question in a --limit run: gate a run of the whole dataset)")
     return "\n".join(lines) + "\n"
