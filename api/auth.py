@@ -77,7 +77,8 @@ def verify_key(store: Store, key: str) -> Principal:
     """The principal of a presented key, or a 401 problem (malformed, unknown, wrong secret, revoked)."""
     m = KEY_RE.match(key.strip())
     if m is None:
-        raise Problem(401, "invalid_key", "the key is not a casepilot key (cp_<id>_<secret>)", headers=CHALLENGE)
+        raise Problem(401, "invalid_key", "the key is not a casepilot key (cp_<12 hex digits>_<secret of 43 "
+                      "characters>, as `casepilot keys create` printed it; was it cut short?)", headers=CHALLENGE)
     row = store.api_key(m.group(1))
     # compare against a hash even for an unknown id, so timing does not tell ids apart
     expected = row["secret_hash"] if row else hash_secret("-")

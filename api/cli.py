@@ -469,8 +469,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what the files hold, where a record does not say")
     s.set_defaults(func=cmd_ingest)
 
-    s = sub.add_parser("delete", parents=[common], help="delete records (kept in the audit log)")
-    s.add_argument("ids", nargs="+", metavar="ID")
+    s = sub.add_parser("delete", parents=[common], help="delete records (kept in the audit log)",
+                       description="Delete records by id: they leave the indexes at once and are never cited "
+                                   "again; their versions stay in the audit log. Unknown ids are reported "
+                                   "(exit 2) and the known ones are still deleted. To take a case out of "
+                                   "retrieval but keep it, use: casepilot review archive ID")
+    s.add_argument("ids", nargs="+", metavar="ID", help="record ids (cases, articles, FAQs, tickets)")
     s.set_defaults(func=cmd_delete)
 
     s = sub.add_parser("search", parents=[common], help="hybrid search over the library",
