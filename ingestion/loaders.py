@@ -8,6 +8,7 @@ A loader never stops at the first bad record: it yields a ``Loaded`` for every g
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import json
 from collections.abc import Iterable, Iterator
@@ -109,7 +110,10 @@ def load_faq_csv(path: Path) -> Iterator[Item]:
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in FAQ_COLUMNS if c not in header]
     if missing:
-        yield Reject(file, 1, None, f"FAQ CSV needs columns id,question,answer[,tags]; missing: {', '.join(missing)}")
+        extra = [h for h in header if h not in FAQ_COLUMNS and h != "tags"]
+        hints = [f"{c} (is {close[0]!r} meant?)" if (close := difflib.get_close_matches(c, extra, n=1, cutoff=0.6))
+                 else c for c in missing]
+        yield Reject(file, 1, None, f"FAQ CSV needs columns id,question,answer[,tags]; missing: {', '.join(hints)}")
         return
     reader.fieldnames = header
     line = 1
