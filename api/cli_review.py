@@ -103,7 +103,8 @@ def cmd_review(args: argparse.Namespace) -> int:
             c = info["case"]
             print(f"{c['id']}  {c['title']}   [{info['status']}, version {info['version']}]")
             for k in ("problem", "diagnosis", "solution", "outcome"):
-                print(f"  {k}: {c.get(k) or '（空）'}")
+                text = str(c.get(k) or "（空）").strip()  # a multi-line section keeps its indent
+                print(f"  {k}: " + text.replace("\n", "\n" + " " * (len(k) + 4)))
             print(f"  tags: {', '.join(c.get('tags') or []) or '-'}   product: {c.get('product') or '-'}")
             st = info["stats"]
             print(f"  cited by {st['cited']} answers; rated helpful {st['helpful']}, not helpful {st['not_helpful']}")
