@@ -9,6 +9,7 @@ per record with its best section named, and snippets.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -202,8 +203,11 @@ class HybridRetriever:
         return sorted(fused.values(), key=lambda c: (-c.score, -len(c.ranks), best_rank[record_of(c.chunk_id)]))
 
 
+_HEADING_MARK = re.compile(r"^#{1,6}\s+", re.MULTILINE)
+
+
 def _snippet(text: str, width: int = 120) -> str:
-    text = " ".join(text.split())
+    text = " ".join(_HEADING_MARK.sub("", text).split())  # an article's "# 标题" reads as 标题
     return text if len(text) <= width else text[: width - 1] + "…"
 
 

@@ -84,3 +84,9 @@ def test_a_failing_vector_search_fails_the_query() -> None:
                               ListedKeywords(K)])
     with pytest.raises(RuntimeError, match="index file is gone"):
         hybrid.candidates("打印机", 10, Filters())
+
+
+def test_a_snippet_reads_an_articles_headings_as_text() -> None:
+    from assistant.retrieval import _snippet
+
+    assert _snippet("# 扫码枪配对说明\n\n## 一、准备\n先长按电源键三秒。#3 号键") == "扫码枪配对说明 一、准备 先长按电源键三秒。#3 号键"
