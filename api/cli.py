@@ -355,7 +355,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
             rejected += 1
             print(f"casepilot: error: {e}", file=sys.stderr)
         sys.stdout.flush()
-    return 2 if rejected else 0
+    # piped lines: a rejected one is an error of the script feeding them; typed ones were answered at once
+    return 2 if rejected and not interactive else 0
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:
