@@ -10,6 +10,8 @@ Routes live in ``api/routes/``, request and response bodies in ``api/schemas.py`
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -29,6 +31,8 @@ from .metrics import Metrics
 from .routes import answers, bots, console, keys, openai_compat, ops, records, review
 from .tenants import Tenants
 
+log = logging.getLogger(__name__)
+
 DESCRIPTION = """casepilot answers support agents' questions from a tenant's case library, citing the
 case behind every sentence, or says that the library does not know.
 
@@ -47,8 +51,31 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
                      limiter=RateLimiter(api.rate_per_minute, api.rate_burst,
                                          settings.home / "ratelimits.sqlite"), jobs=jobs)
 
+    def warm_up() -> None:
+        """Load what the first request would otherwise wait for, before this worker serves: the
+        default tenant's library and indexes, the embedding models and jieba's dictionary (the first
+        /v1/ask after a start took 6.5 s). A failure is left to the request that needs the part."""
+        from assistant.text import keyword_tokens
+
+        t0 = time.perf_counter()
+        try:
+            lib = tenants.get(settings.tenant).library
+            keyword_tokens("预热")
+            for emb in lib.embedders.values():
+                emb.embed_query("预热")
+            for space in lib.spaces.values():
+                exact = getattr(space.vectors, "exact", None)
+                if exact is not None:
+                    exact()  # a small collection's in-memory copy
+        except Exception as e:
+            log.warning("warming up failed (%s); the first request loads what it needs", e)
+        else:
+            log.info("warmed up in %.1f s", time.perf_counter() - t0)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if api.warm_up:
+            await asyncio.to_thread(warm_up)
         yield
         # off the event loop: bot answers in flight get up to 5 s, an import runs to its end, and
         # requests still being answered meanwhile are not held up

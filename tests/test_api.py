@@ -538,3 +538,16 @@ def test_rate_limit_is_shared_by_worker_processes(tmp_path: Path) -> None:
     with multiprocessing.get_context("spawn").Pool(3) as pool:
         granted = pool.starmap(_take_many, [(path, 20)] * 3)
     assert sum(granted) == 30  # the burst, once, across the three processes
+
+
+def test_a_worker_warms_up_before_serving_and_a_failed_warm_up_does_not_stop_it(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    settings = settings_for(tmp_path / "h")
+    for warm, open_tenants in ((True, 1), (False, 0)):
+        with TestClient(create_app(settings, ApiSettings(rate_per_minute=0, warm_up=warm))) as c:
+            # no request has been made: the lifespan opened the default tenant's library, or did not
+            assert f"casepilot_open_tenants {open_tenants}.0" in c.get("/metrics").text
+    broken = settings.model_copy(update={"embedder": "no-such-model"})
+    with TestClient(create_app(broken, ApiSettings(rate_per_minute=0))) as c:  # logged, and serving
+        assert c.get("/healthz").status_code == 200
