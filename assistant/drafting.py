@@ -47,6 +47,9 @@ _ACTION = re.compile(r"请您?|麻烦您?|建议|需要您?|可以(帮您|为您
 _FACT = re.compile(r"显示|提示|报错?|是|有|没有|不是|用的|型号|版本|已经|试过|换过|重启过|还是")
 _CONFIRM = re.compile(r"好了|可以了|解决了?|成功|正常了|能用了|能打了|收到了|到账了|行了|搞定|OK|ok"
                       r"|谢谢|多谢|感谢|满意|评价\s*[45]\s*星")
+# a list whose lead-in says it lists findings ("可能的原因有：") or asks for facts ("请提供以下信息：")
+_LISTS_FINDINGS = re.compile(r"原因|可能是|可能有")
+_LISTS_REQUEST = re.compile(r"提供|以下信息|告诉我|确认")
 _QUESTION = re.compile(r"[？?]|吗|多久|多长时间|怎么|如何|什么时候|能不能|是不是")
 _UNHAPPY = re.compile(r"投诉|不满意|霸王|没用|不行|差评|算了|不解决|评价\s*[12]\s*星|未解决")
 _TRANSFER = re.compile(r"转接|转人工|转给|转交|转派|转单|升级(给|到)(二线|技术|专员|主管)"
@@ -170,10 +173,12 @@ def draft_extractive(ticket: dict[str, Any], *, max_per_section: int = 6) -> Dra
     closing = _units(msgs[last_customer]["text"])[0] if last_customer > first_agent else ""
     signed_off = last_customer if _has(_CONFIRM, closing) and not _has(_QUESTION, closing) else len(msgs)
     sections: dict[str, list[DraftSentence]] = {s: [] for s in SECTIONS}
-    in_list: list[bool] = []  # per solution sentence: an item (or the lead-in) of one of the agent's lists
-    asked = False  # the agent's last message asked the customer something
+    in_list: list[int] = []  # per solution sentence: which of the agent's lists it belongs to (-1: none)
+    asked = False  # the agent's last message asked the customer something, not yet answered
+    lists = 0
     for i, m in enumerate(msgs):
         items = _items(m["text"], agent=m["role"] == "agent")
+        list_id, list_role = -1, "solution"
         for n, (u, item) in enumerate(items):
             if m["role"] == "customer":
                 if i < first_agent:
@@ -190,8 +195,20 @@ def draft_extractive(ticket: dict[str, Any], *, max_per_section: int = 6) -> Dra
                 if i > signed_off:
                     continue
                 lead_in = n + 1 < len(items) and items[n + 1][1] and u.endswith(("：", ":"))
-                if i >= first_agent and (item or lead_in) and not u.endswith(("？", "?")):
-                    sec = "solution"  # every step of the agent's procedure, whatever its wording
+                if lead_in or (item and list_id < 0):  # a new list: its lead-in says what it lists
+                    lists += 1
+                    list_id = lists
+                    # what the list is of: its lead-in, or the sentence it began in ("请提供：1）…；2）…")
+                    intro = u if lead_in else items[n - 1][0] if n and ("：" in items[n - 1][0]
+                                                                        or ":" in items[n - 1][0]) else ""
+                    list_role = ("diagnosis" if _has(_LISTS_FINDINGS, intro) else
+                                 "" if _has(_LISTS_REQUEST, intro) else "solution")
+                elif not item:
+                    list_id = -1
+                if i >= first_agent and list_id > 0 and not u.endswith(("？", "?")):
+                    if not list_role:  # what the agent asks the customer for is not a step
+                        continue
+                    sec = list_role  # every step of the agent's procedure, whatever its wording
                 elif _has(_ACTION, u) and not u.endswith(("？", "?")) and i >= first_agent:
                     sec = "solution"
                 elif _has(_CHECK, u):
@@ -199,7 +216,7 @@ def draft_extractive(ticket: dict[str, Any], *, max_per_section: int = 6) -> Dra
                 else:
                     continue
                 if sec == "solution":
-                    in_list.append(item or lead_in)
+                    in_list.append(list_id)
             elif m["role"] == "system":
                 sec = "outcome"
             else:
@@ -207,13 +224,9 @@ def draft_extractive(ticket: dict[str, Any], *, max_per_section: int = 6) -> Dra
             sections[sec].append(DraftSentence(sec, u, [m["id"]]))
         if m["role"] == "agent" and items:
             asked = any(_has(_QUESTION, u) or u.endswith(("？", "?")) for u, _ in items)
-    # the solution is what the agent said last that worked: keep the latest instructions, but never
-    # cut a list of steps in two (its first steps would be lost without a trace)
-    sol = sections["solution"]
-    start = max(0, len(sol) - max_per_section)
-    while start > 0 and in_list[start] and in_list[start - 1]:
-        start -= 1
-    sections["solution"] = sol[start:]
+        elif m["role"] == "customer" and items:
+            asked = False  # the first reply answers; later messages are judged on their own
+    sections["solution"] = _latest_instructions(sections["solution"], in_list, max_per_section)
     for s in ("problem", "diagnosis", "outcome"):
         sections[s] = sections[s][:max_per_section]
     d.sentences = [s for sec in SECTIONS for s in sections[sec]]
@@ -221,6 +234,19 @@ def draft_extractive(ticket: dict[str, Any], *, max_per_section: int = 6) -> Dra
     if not sections["solution"]:
         d.skipped = "no solution in the conversation"
     return d
+
+
+def _latest_instructions(sol: list[DraftSentence], in_list: list[int], limit: int) -> list[DraftSentence]:
+    """The solution is what the agent said last that worked: the last ``limit`` instructions, except
+    that the agent's last list of steps is kept whole and an earlier list is never cut in two (its
+    first steps would be lost without a trace): a cut inside it moves past it."""
+    start = max(0, len(sol) - limit)
+    last = max((lid for lid in in_list if lid > 0), default=-1)
+    if last > 0:
+        start = min(start, in_list.index(last))
+    while 0 < start < len(sol) and in_list[start] > 0 and in_list[start] == in_list[start - 1]:
+        start += 1  # inside an earlier list: drop the rest of it
+    return sol[start:]
 
 
 def _severity(priority: Any) -> str:

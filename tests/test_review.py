@@ -102,6 +102,27 @@ def test_every_step_of_the_agents_list_is_kept_whatever_its_wording() -> None:
     assert "测试页打出来了" in d.section("outcome")
 
 
+def test_the_list_that_worked_is_the_solution_and_lists_of_causes_or_questions_are_not_steps() -> None:
+    first = "\n".join(f"{n}. 第一轮第{n}步操作打印机" for n in range(1, 6))
+    second = "\n".join(f"{n}. 第二轮第{n}步重装驱动" for n in range(1, 5))
+    msgs = [{"id": "m1", "role": "customer", "text": "打印机一直显示脱机。"},
+            {"id": "m2", "role": "agent", "text": "可能的原因有：\n1. 路由器只开了5G\n2. 打印机的IP地址变了"},
+            {"id": "m3", "role": "agent", "text": "请提供以下信息：\n1. 打印机型号\n2. 电脑系统版本"},
+            {"id": "m4", "role": "customer", "text": "型号 RP-M227dw，Win11。"},
+            {"id": "m5", "role": "customer", "text": "等我一下，我去办公室拿电脑。"},
+            {"id": "m6", "role": "agent", "text": "请按下面操作：\n" + first},
+            {"id": "m7", "role": "customer", "text": "试过了，依然脱机。"},
+            {"id": "m8", "role": "agent", "text": "那请这样操作：\n" + second},
+            {"id": "m9", "role": "customer", "text": "好了，能打印了，谢谢。"}]
+    d = draft_extractive({"id": "T-8", "status": "closed", "messages": msgs})
+    solution = d.section("solution").splitlines()
+    assert solution == ["1. 那请这样操作：", *[f"{n + 1}. 第二轮第{n}步重装驱动" for n in range(1, 5)]]
+    assert "路由器只开了5G" in d.section("diagnosis")  # a list of causes is a finding
+    assert "型号 RP-M227dw" in d.section("diagnosis")  # the answer to the agent's question
+    assert "打印机型号" not in d.section("diagnosis") + d.section("solution")  # what the agent asked for
+    assert "办公室拿电脑" not in d.section("diagnosis")  # a later message is not the answer
+
+
 @pytest.mark.parametrize(("tid", "reason"), [("T-UNHAPPY", "not satisfied"), ("T-OPEN", "not closed"),
                                              ("T-MOVED", "transferred"), ("T-NOSOL", "no solution")])
 def test_unresolved_tickets_are_skipped_with_the_reason(review: Review, tid: str, reason: str) -> None:
