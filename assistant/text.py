@@ -24,8 +24,9 @@ from typing import Any, TypeVar, cast
 _CODE = re.compile(r"[A-Za-z0-9]+(?:[-_./:][A-Za-z0-9]+)+")
 _WORD = re.compile(r"[A-Za-z0-9]+|[\u3400-\u9fff\uf900-\ufaff]+")
 # a list item's marker at the start of a line: "1." "2、" "3)" "（4）" "-" "•"; not the start of an
-# error code or a version ("13.A2 是进纸延迟", "1.2 版")
-LIST_MARK = re.compile(r"^\s*(?:\d+(?:\.(?![0-9]|[A-Za-z][0-9])|[、)）])|[（(]\d+[)）]|[-*•])\s*")
+# error code or a version ("13.A2 是进纸延迟", "1.2 版"), though "2.A4纸放入纸盒" is item 2
+_NOT_A_NUMBER = r"(?![0-9]|[A-Za-z]+[0-9]+(?:[\s，。,;；：:]|$))"  # what may not follow "13."
+LIST_MARK = re.compile(rf"^\s*(?:\d+(?:\.{_NOT_A_NUMBER}|[、)）])|[（(]\d+[)）]|[-*•])\s*")
 _BAND = re.compile(r"^(\d+(?:\.\d+)?)(?:ghz|g)$")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]{2,}")

