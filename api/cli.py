@@ -413,9 +413,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         by_kind.setdefault(r.kind, {}).setdefault(r.status, 0)
         by_kind[r.kind][r.status] += 1
     chunks = lib.store.chunks(lib.tenant)
-    # from the store and the settings: status need not open Chroma (a second of start-up)
-    vector_chunks = {name: sum(c.space == name for c in chunks) for name in lib.embedders}
-    embedders = {name: e.model_id for name, e in lib.embedders.items()}
+    # opening the spaces refuses an index built with another model than the one configured
+    vector_chunks = {name: sum(c.space == name for c in chunks) for name in lib.spaces}
+    embedders = {name: s.embedder.model_id for name, s in lib.spaces.items()}
     info = {
         "home": str(lib.settings.home.resolve()), "tenant": lib.tenant, "records": by_kind,
         "chunks": len(chunks), "keyword_chunks": sum(c.keyword for c in chunks),

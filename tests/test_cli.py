@@ -183,3 +183,9 @@ def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path: Path) -> None:
     err = p.stderr.read().decode()
     assert p.wait(timeout=60) == 141
     assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+def test_status_refuses_an_index_built_with_another_model(home: Path) -> None:
+    r = run(home, "status", "--embedder", "hash:32")
+    assert r.returncode == 1 and "casepilot reindex" in r.stderr, r.stderr  # a configuration error
+    assert run(home, "status").returncode == 0
