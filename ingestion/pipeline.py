@@ -27,7 +27,7 @@ from assistant.errors import InputError
 from assistant.library import Library
 from assistant.redact import Redactor, add_counts, format_counts
 from assistant.store import RecordWrite
-from assistant.taxonomy import parse_taxonomy
+from assistant.taxonomy import Taxonomy, parse_taxonomy
 from assistant.types import Article, Case, Chunk, Record, Ticket
 
 from .chunking import chunk_record
@@ -293,13 +293,15 @@ class Ingestor:
         with how many records carry each: their tags stay, but are no longer suggested or known."""
         target = self.lib.settings.taxonomy_path
         target.parent.mkdir(parents=True, exist_ok=True)
-        if tax.path.resolve() != target.resolve():
+        same = target.exists() and target.read_bytes() == tax.path.read_bytes()  # the same file again
+        if tax.path.resolve() != target.resolve() and not same:
             try:
-                old = self.lib.taxonomy
+                old = Taxonomy.load(target) if target.exists() else None  # the file, whatever was loaded
             except InputError:  # the installed file is unreadable: nothing to compare with
                 old = None
-            if old is not None:
+            if target.exists():
                 shutil.copyfile(target, target.with_name(target.name + ".bak"))
+            if old is not None:
                 dropped = set(old.tags) - set(parse_taxonomy(tax.data).tags)
                 used: dict[str, int] = {}
                 for rec in self.lib.store.records(self.lib.tenant) if dropped else []:

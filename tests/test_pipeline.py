@@ -231,7 +231,8 @@ def test_a_new_taxonomy_replaces_the_old_one_and_names_the_values_records_still_
     assert "drops 1 values that stored records carry: 产品线/扫码枪 (2)" in warning
     backup = library.settings.taxonomy_path.with_name("taxonomy.yaml.bak")
     assert backup.read_text(encoding="utf-8") == first.read_text(encoding="utf-8")
-    assert not ingestor.ingest_paths([second]).warnings  # the same file again: nothing dropped
+    assert not ingestor.ingest_paths([second]).warnings  # the same file again: nothing dropped,
+    assert backup.read_text(encoding="utf-8") == first.read_text(encoding="utf-8")  # and the backup kept
 
 
 def test_taxonomy_synonyms_expand_keyword_queries(tmp_path: Path, library: Library, ingestor: Ingestor) -> None:
