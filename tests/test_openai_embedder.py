@@ -95,3 +95,19 @@ def test_a_library_on_the_endpoint(tmp_path: Path, server: str, monkeypatch: pyt
     assert {h.id for h in lib.search("账单重复扣费", k=2)} == {"C-1", "C-2"}
     with pytest.raises(ConfigError, match="needs a model name"):
         make_embedder("openai")
+
+
+def test_an_api_worker_does_not_call_a_remote_embedder_to_warm_up(tmp_path: Path, server: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """An endpoint that is down would hold the worker's start for its timeouts and retries."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.config import ApiSettings
+
+    monkeypatch.setenv("OPENAI_BASE_URL", server)
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    settings = Settings(home=tmp_path / "h", embedder="openai:emb-small", passage_embedder="openai:emb-small")
+    with TestClient(create_app(settings, ApiSettings(rate_per_minute=0))) as c:
+        assert "casepilot_open_tenants 1.0" in c.get("/metrics").text  # warmed up, without a call
+    assert Stub.calls == []
