@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from assistant.errors import InputError
 from evals.harness import metrics as M
 from evals.harness.compare import compare, gate, render_gate
 from evals.harness.datasets import DatasetError, load_dataset
@@ -408,11 +409,14 @@ def test_gate_against_floors(base_run: Path, tmp_path: Path) -> None:
     assert g["failed"] == ["citation_precision"]
     assert gate(base_run, floors, tolerance=0.31)["failed"] == []
     # a metric the run could not measure fails the gate as such, not as a low value
-    floors.write_text(floors.read_text(encoding="utf-8") + "    no_such_metric: 0.5\n", encoding="utf-8")
+    text = floors.read_text(encoding="utf-8")
+    floors.write_text(text + "    ragas.faithfulness: 0.5\n", encoding="utf-8")  # needs a judge model
     g = gate(base_run, floors, tolerance=0.31)
-    assert g["failed"] == ["no_such_metric"]
-    text = render_gate(g)
-    assert "| no_such_metric | 0.500 | – | NOT MEASURED |" in text and "--limit" in text
+    assert g["failed"] == ["ragas.faithfulness"]
+    assert "| ragas.faithfulness | 0.500 | – | NOT MEASURED |" in render_gate(g)
+    floors.write_text(text + "    citation_precison: 0.5\n", encoding="utf-8")  # a misspelt name is an error
+    with pytest.raises(InputError, match="citation_precison"):
+        gate(base_run, floors)
 
 
 # ---- the command line --------------------------------------------------------------------------

@@ -181,9 +181,15 @@ def gate(run: Path, baselines: Path, *, tolerance: float = 0.01) -> dict[str, An
     if not match:
         raise InputError(f"{baselines}: no entry for dataset {name} with engine {cfg.get('engine')}")
     key, entry = match[0]
-    lower_better = {m.name for m in M.metrics_for(str(summary.get("kind", "answer"))) if not m.higher_is_better}
+    known = M.metrics_for(str(summary.get("kind", "answer")))
+    lower_better = {m.name for m in known if not m.higher_is_better}
+    floors = entry.get("floors") or {}
+    unknown = sorted(set(floors) - {m.name for m in known})
+    if unknown:
+        raise InputError(f"{baselines}: {key} has floors for metrics a {summary.get('kind', 'answer')} set does not "
+                         f"have: {', '.join(unknown)}")
     out = []
-    for metric, floor in (entry.get("floors") or {}).items():
+    for metric, floor in floors.items():
         value = summary["metrics"].get(metric)
         if metric.startswith("latency"):
             ok = value is not None and value <= floor * (1 + tolerance)
@@ -191,7 +197,8 @@ def gate(run: Path, baselines: Path, *, tolerance: float = 0.01) -> dict[str, An
             ok = value is not None and value <= floor + tolerance
         else:
             ok = value is not None and value >= floor - tolerance
-        out.append({"metric": metric, "floor": floor, "value": value, "ok": ok})
+        out.append({"metric": metric, "floor": floor, "value": value, "ok": ok,
+                    "ceiling": metric.startswith("latency") or metric in lower_better})
     return {"run": str(run), "baseline": key, "tolerance": tolerance, "rows": out,
             "failed": [r["metric"] for r in out if not r["ok"]]}
 
@@ -200,7 +207,8 @@ def render_gate(g: dict[str, Any]) -> str:
     lines = [f"{g['run']} against {g['baseline']} (tolerance {g['tolerance']:g})", "",
              "| metric | floor | value | |", "|---|---:|---:|---|"]
     for r in g["rows"]:
-        verdict = "ok" if r["ok"] else "NOT MEASURED" if r["value"] is None else "BELOW FLOOR"
+        verdict = "ok" if r["ok"] else "NOT MEASURED" if r["value"] is None else "OVER" if r.get("ceiling") \
+            else "BELOW FLOOR"
         lines.append(f"| {r['metric']} | {_f(r['floor'])} | {_f(r['value'])} | {verdict} |")
     lines += ["", ("FAILED: " + ", ".join(g["failed"])) if g["failed"] else "all floors kept"]
     if any(r["value"] is None for r in g["rows"]):
