@@ -8,7 +8,6 @@ A loader never stops at the first bad record: it yields a ``Loaded`` for every g
 from __future__ import annotations
 
 import csv
-import difflib
 import io
 import json
 from collections.abc import Iterable, Iterator
@@ -20,7 +19,7 @@ import yaml
 
 from assistant.types import Record
 
-from .records import RecordError, parse_record, unknown_fields
+from .records import RecordError, closest, parse_record, unknown_fields
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 SUFFIXES = (*JSONL_SUFFIXES, ".csv", ".md", ".markdown", ".yaml", ".yml")
@@ -110,10 +109,10 @@ def load_faq_csv(path: Path) -> Iterator[Item]:
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in FAQ_COLUMNS if c not in header]
     if missing:
-        extra = [h for h in header if h not in FAQ_COLUMNS and h != "tags"]
-        hints = [f"{c} (is {close[0]!r} meant?)" if (close := difflib.get_close_matches(c, extra, n=1, cutoff=0.6))
-                 else c for c in missing]
-        yield Reject(file, 1, None, f"FAQ CSV needs columns id,question,answer[,tags]; missing: {', '.join(hints)}")
+        meant = {h: c for h in header if h not in FAQ_COLUMNS and (c := closest(h, [*missing, "tags"]))}
+        hints = "".join(f"; is {h!r} meant to be {c!r}?" for h, c in meant.items())
+        yield Reject(file, 1, None, f"FAQ CSV needs columns id,question,answer[,tags]; missing: {', '.join(missing)}"
+                     f"{hints}")
         return
     reader.fieldnames = header
     line = 1

@@ -13,7 +13,6 @@ vector and keyword indexes.
 
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 import shutil
@@ -32,7 +31,7 @@ from assistant.types import Article, Case, Chunk, Record, Ticket
 
 from .chunking import chunk_record
 from .loaders import Loaded, Reject, TaxonomyFile, load_paths
-from .records import FIELDS, content_hash
+from .records import FIELDS, closest, content_hash
 
 log = logging.getLogger(__name__)
 ProgressFactory = Callable[[int, str], Any]
@@ -94,8 +93,8 @@ def ignored_fields(loaded: Sequence[Loaded], shown: int = 3) -> list[str]:
     out = []
     for (file, kind, name), at in lines.items():
         where = ", ".join(map(str, at[:shown])) + (f" and {len(at) - shown} more" if len(at) > shown else "")
-        close = difflib.get_close_matches(name, FIELDS[kind], n=1, cutoff=0.75)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        meant = closest(name, FIELDS[kind])
+        hint = f"; did you mean {meant!r}?" if meant else ""
         out.append(f"{file}: {name!r} is not a {kind} field and was not stored (line{'s' if len(at) > 1 else ''} "
                    f"{where}){hint}")
     return out

@@ -6,6 +6,7 @@ and carry on with the next record.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import re
@@ -172,3 +173,9 @@ def content_hash(record: Record) -> str:
     """Hash of the validated record; equal hashes mean a re-import changes nothing."""
     blob = json.dumps(record.to_dict(), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def closest(name: str, options: Any) -> str | None:
+    """The option a misspelt ``name`` (a field, a column) was probably meant to be, or None."""
+    close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.75)
+    return close[0] if close else None

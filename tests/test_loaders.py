@@ -99,7 +99,7 @@ def test_faq_csv_missing_columns(tmp_path: Path) -> None:
     assert not good and "missing: question, answer" in bad[0].error
     p.write_text("id,questoin,answer\n1,x,y\n", encoding="utf-8")
     good, bad = _split(load_paths([p]))
-    assert not good and bad[0].error.endswith("missing: question (is 'questoin' meant?)")
+    assert not good and bad[0].error.endswith("missing: question; is 'questoin' meant to be 'question'?")
 
 
 def test_markdown_front_matter(tmp_path: Path) -> None:
