@@ -115,6 +115,7 @@ def load_faq_csv(path: Path) -> Iterator[Item]:
                      f"{hints}")
         return
     reader.fieldnames = header
+    unused = [h for h in header if h not in (*FAQ_COLUMNS, "tags")]  # reported (a misspelt "tag"), not stored
     line = 1
     for row in reader:
         start, line = line + 1, reader.line_num
@@ -125,7 +126,7 @@ def load_faq_csv(path: Path) -> Iterator[Item]:
         rec = {"kind": "article", "faq": True, "id": row.get("id"), "title": row.get("question"),
                "body": row.get("answer"), "tags": row.get("tags") or []}
         try:
-            yield Loaded(parse_record(rec, "article"), file, start)
+            yield Loaded(parse_record(rec, "article"), file, start, tuple(h for h in unused if row.get(h)))
         except RecordError as e:
             field = {"title": "question", "body": "answer"}.get(e.field, e.field)
             yield Reject(file, start, field, e.message)

@@ -95,8 +95,9 @@ def ignored_fields(loaded: Sequence[Loaded], shown: int = 3) -> list[str]:
         where = ", ".join(map(str, at[:shown])) + (f" and {len(at) - shown} more" if len(at) > shown else "")
         meant = closest(name, FIELDS[kind])
         hint = f"; did you mean {meant!r}?" if meant else ""
-        out.append(f"{file}: {name!r} is not a {kind} field and was not stored (line{'s' if len(at) > 1 else ''} "
-                   f"{where}){hint}")
+        a_kind = f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
+        lines_ = f"line{'s' if len(at) > 1 else ''} {where}"
+        out.append(f"{file}: {name!r} is not {a_kind} field and was not stored ({lines_}){hint}")
     return out
 
 

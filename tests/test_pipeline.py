@@ -146,6 +146,10 @@ def test_fields_a_record_does_not_store_are_named(tmp_path: Path, ingestor: Inge
         f"{tmp_path / 'a.jsonl'}: 'soluton' is not a case field and was not stored (line 1); did you mean 'solution'?",
         f"{tmp_path / 'a.jsonl'}: 'source' is not a case field and was not stored (lines 1, 2)",
     ]
+    faq = tmp_path / "faq.csv"  # a misspelt optional column of an FAQ file is named the same way
+    faq.write_text("id,question,answer,tag\nF-1,发票怎么开？,在后台申请。,产品线/计费系统\n", encoding="utf-8")
+    assert ingestor.ingest_paths([faq]).warnings == [
+        f"{faq}: 'tag' is not an article field and was not stored (line 2); did you mean 'tags'?"]
 
 
 def test_duplicate_ids_in_one_import_are_rejected(tmp_path: Path, ingestor: Ingestor) -> None:
