@@ -34,11 +34,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from api.config import ApiSettings
     from assistant.settings import Settings, load_settings
 
-    for cls in (Settings, ApiSettings, BotSettings):  # a bad variable: one line now, not a traceback per worker
+    settings = load_settings(Settings)  # a bad variable: one line now, not a traceback per worker
+    for cls in (ApiSettings, BotSettings):
         load_settings(cls)
     from assistant.store import Store
 
-    settings = load_settings(Settings)
     settings.home.mkdir(parents=True, exist_ok=True)
     # the schema, created or upgraded once here: a database that cannot be opened is one error now, not
     # one per worker (workers racing on a new database would also cope: see upgrade_schema)

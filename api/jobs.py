@@ -61,9 +61,9 @@ class ImportJobs:
         with self._lock:  # made on first use, and again after close() (an app may be started twice)
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="casepilot-import")
-            self._pool.submit(self._run, principal, job_id, path, kind)
+            self._pool.submit(self._run, principal, job_id, path, kind, total)
 
-    def _run(self, principal: Principal, job_id: str, path: Path, kind: str | None) -> None:
+    def _run(self, principal: Principal, job_id: str, path: Path, kind: str | None, total: int) -> None:
         from ingestion.pipeline import Ingestor
 
         store = self.tenants.store
@@ -79,9 +79,8 @@ class ImportJobs:
             # the upload's server-side path means nothing to the client: a reject names its line
             d["rejected"] = [{k: v for k, v in r.items() if k != "file"} for r in d["rejected"]]
             d["warnings"] = [w.replace(str(path), "upload") for w in d["warnings"]]
-            job = store.import_job(principal.tenant, job_id)
             # every line was dealt with, imported or rejected: done counts them all
-            store.update_import_job(job_id, status="done", summary=d, done=job["total"] if job else progress.done)
+            store.update_import_job(job_id, status="done", summary=d, done=total)
             status = "done"
         except CasepilotError as e:
             store.update_import_job(job_id, status="failed", error=str(e))

@@ -191,14 +191,14 @@ def gate(run: Path, baselines: Path, *, tolerance: float = 0.01) -> dict[str, An
     out = []
     for metric, floor in floors.items():
         value = summary["metrics"].get(metric)
+        ceiling = metric.startswith("latency") or metric in lower_better
         if metric.startswith("latency"):
             ok = value is not None and value <= floor * (1 + tolerance)
-        elif metric in lower_better:  # a ceiling (leak_rate)
+        elif ceiling:  # leak_rate
             ok = value is not None and value <= floor + tolerance
         else:
             ok = value is not None and value >= floor - tolerance
-        out.append({"metric": metric, "floor": floor, "value": value, "ok": ok,
-                    "ceiling": metric.startswith("latency") or metric in lower_better})
+        out.append({"metric": metric, "floor": floor, "value": value, "ok": ok, "ceiling": ceiling})
     return {"run": str(run), "baseline": key, "tolerance": tolerance, "rows": out,
             "failed": [r["metric"] for r in out if not r["ok"]]}
 
