@@ -46,9 +46,6 @@ RANK_PRIOR = (0.1, 0.0, -0.05)
 SECTION_PRIOR = {"solution": 0.15, "answer": 0.2, "body": 0.2, "diagnosis": 0.0, "outcome": -0.05, "problem": -0.2}
 
 
-_ORDERED = re.compile(r"^\s*(?:\d+[.、)）]|[（(]\d+[)）])")
-
-
 class Unit(NamedTuple):
     """A sentence or list item of a record's text. ``ordered``: an item of a numbered list;
     ``heading``: the Markdown heading it sits under ("" before the first)."""
@@ -82,10 +79,11 @@ def units(section: str, text: str) -> tuple[Unit, ...]:
         if line.startswith("#"):
             heading = line.lstrip("#").strip()
             continue
-        if LIST_MARK.match(line):
-            item = LIST_MARK.sub("", line).strip()
+        if mark := LIST_MARK.match(line):
+            item = line[mark.end():].strip()
             if not _INDEX_ENTRY.match(item):  # "C-000101：路由器关闭了 2.4GHz": an index of other records
-                out.append(Unit(item, True, bool(_ORDERED.match(line)), heading))
+                numbered = mark.group().strip()[:1] not in "-*•"  # not a bullet
+                out.append(Unit(item, True, numbered, heading))
         else:
             out.extend(Unit(s.strip(), False, False, heading) for s in _SENT.split(line) if s and s.strip())
     return tuple(u for u in out if len(u.text) >= 4)  # lines with an injection never got here
