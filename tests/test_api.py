@@ -74,7 +74,9 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
               {"kind": "ticket", "id": "T-A", "subject": "打印机连不上WiFi",
                "messages": [{"id": "m1", "role": "customer", "text": "打印机连不上网了"},
                             {"id": "m2", "role": "agent", "text": "请登录路由器后台，开启2.4GHz频段。"},
-                            {"id": "m3", "role": "customer", "text": "好了，可以打印了，谢谢。"}]}],
+                            {"id": "m3", "role": "customer", "text": "好了，可以打印了，谢谢。"}]},
+              {"kind": "ticket", "id": "T-NO-ANSWER", "subject": "打印机卡纸",
+               "messages": [{"id": "m1", "role": "customer", "text": "打印机卡纸了"}]}],
         "B": [case("C-B1", f"{B_ONLY}的处理", problem=f"{B_ONLY}，货物有风险。",
                    solution="1. 检查温控探头\n2. 转运至备用冷库", tags=["产品线/物流"], product="冷链"),
               case("C-B2", "打印机连不上WiFi：B租户的方案", problem="B租户打印机搜不到WiFi。",
@@ -283,6 +285,8 @@ def test_import_in_background_with_rejects_then_archive(env: dict[str, Any]) -> 
 
 def test_draft_review_and_decisions(env: dict[str, Any]) -> None:
     with client(env, "A-reviewer") as c:
+        r = c.post("/v1/drafts", json={"ticket_id": "T-NO-ANSWER"})  # nothing to draft from: nothing created
+        assert r.status_code == 200 and r.json()["case_id"] is None and r.json()["skipped"], r.text
         r = c.post("/v1/drafts", json={"ticket_id": "T-A"})
         assert r.status_code == 201, r.text
         cid = r.json()["case_id"]

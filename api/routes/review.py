@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Response
 
 from ..auth import Reviewer
 from ..deps import State
@@ -35,13 +35,17 @@ def _state(st: State, tenant: str, case_id: str, warnings: list[str] | None = No
 
 
 @router.post("/drafts", summary="Draft a case from a stored closed ticket, queued for review",
+             description="201 with the new case's id; 200 with `case_id: null` and the reason in `skipped` "
+                         "when the ticket gives nothing to draft from (nothing is created).",
              response_model=DraftOut, status_code=201, responses=ERRORS)
-def draft(body: DraftRequest, p: Reviewer, st: State) -> DraftOut:
+def draft(body: DraftRequest, p: Reviewer, st: State, response: Response) -> DraftOut:
     from ingestion.review import Review
 
     tenant = st.tenants.get(p.tenant)
     with tenant.write() as lib:
         d, cid = Review(lib, actor=p.actor).draft(body.ticket_id, redraft=body.redraft)
+    if cid is None:
+        response.status_code = 200  # nothing was created
     return DraftOut(case_id=cid, skipped=d.skipped or "", draft=d.to_dict())
 
 
