@@ -109,6 +109,16 @@ class _NoProgress:
         pass
 
 
+def _tag_use(used: dict[str, dict[str, int]], tenant: str) -> str:
+    """"产品线/旧值 (3)", most used first; other tenants' records are named by tenant:
+    "产品线/旧值 (3, of which 1 in tenant B)"."""
+    parts = []
+    for tag, per in sorted(used.items(), key=lambda kv: (-sum(kv[1].values()), kv[0])):
+        others = ", ".join(f"{n} in tenant {t}" for t, n in sorted(per.items()) if t != tenant)
+        parts.append(f"{tag} ({sum(per.values())}{', of which ' + others if others else ''})")
+    return ", ".join(parts)
+
+
 def _no_progress(total: int, desc: str) -> Any:
     return _NoProgress()
 
@@ -290,7 +300,8 @@ class Ingestor:
     def install_taxonomy(self, tax: TaxonomyFile, warnings: list[str] | None = None) -> str:
         """The file becomes the library's taxonomy (it replaces the one installed, which is kept as
         ``taxonomy.yaml.bak``). Values it drops that stored records still carry are warned about,
-        with how many records carry each: their tags stay, but are no longer suggested or known."""
+        with how many records carry each, in every tenant (the file is the home's, shared by its
+        tenants): their tags stay, but are no longer suggested or known."""
         target = self.lib.settings.taxonomy_path
         target.parent.mkdir(parents=True, exist_ok=True)
         same = target.exists() and target.read_bytes() == tax.path.read_bytes()  # the same file again
@@ -302,15 +313,11 @@ class Ingestor:
             if target.exists():
                 shutil.copyfile(target, target.with_name(target.name + ".bak"))
             if old is not None:
-                dropped = set(old.tags) - set(parse_taxonomy(tax.data).tags)
-                used: dict[str, int] = {}
-                for rec in self.lib.store.records(self.lib.tenant) if dropped else []:
-                    for tag in set(rec.data.get("tags") or []) & dropped:
-                        used[tag] = used.get(tag, 0) + 1
+                used = self.lib.store.tag_use(set(old.tags) - set(parse_taxonomy(tax.data).tags))
                 if used and warnings is not None:
-                    listed = ", ".join(f"{tag} ({n})" for tag, n in sorted(used.items(), key=lambda kv: -kv[1]))
                     warnings.append(f"the new taxonomy drops {len(used)} values that stored records carry: "
-                                    f"{listed}; the previous taxonomy is kept in {target.name}.bak")
+                                    f"{_tag_use(used, self.lib.tenant)}; the previous taxonomy is kept in "
+                                    f"{target.name}.bak")
             tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
             shutil.copyfile(tax.path, tmp)
             os.replace(tmp, target)

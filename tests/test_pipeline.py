@@ -226,13 +226,15 @@ def test_a_new_taxonomy_replaces_the_old_one_and_names_the_values_records_still_
     ingestor.ingest_paths([first, write_jsonl(tmp_path / "a.jsonl", [
         case("C-1", tags=["产品线/打印机"]), case("C-2", "扫码枪无法识别条码", tags=["产品线/扫码枪"]),
         case("C-3", "扫码枪蜂鸣不停", tags=["产品线/扫码枪"])])])
+    other = Library(library.settings, "B", store=library.store)  # another tenant of the same home
+    Ingestor(other).ingest_paths([write_jsonl(tmp_path / "b.jsonl", [case("C-B", "扫码枪", tags=["产品线/扫码枪"])])])
     second = tmp_path / "t2" / "taxonomy.yaml"
     second.parent.mkdir()
     second.write_text("dimensions:\n  产品线:\n    values:\n      打印机: {}\n", encoding="utf-8")
     summary = ingestor.ingest_paths([second])
     assert library.taxonomy is not None and library.taxonomy.tags == ["产品线/打印机"]
     [warning] = summary.warnings
-    assert "drops 1 values that stored records carry: 产品线/扫码枪 (2)" in warning
+    assert "drops 1 values that stored records carry: 产品线/扫码枪 (3, of which 1 in tenant B)" in warning
     backup = library.settings.taxonomy_path.with_name("taxonomy.yaml.bak")
     assert backup.read_text(encoding="utf-8") == first.read_text(encoding="utf-8")
     assert not ingestor.ingest_paths([second]).warnings  # the same file again: nothing dropped,

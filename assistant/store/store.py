@@ -219,6 +219,21 @@ class Store:
         with self.engine.connect() as conn:
             return [_row_to_record(r) for r in conn.execute(q)]
 
+    def tag_use(self, tags: Iterable[str]) -> dict[str, dict[str, int]]:
+        """``tag -> {tenant: records}`` for the stored records (of every tenant: the taxonomy file is
+        the home's) that carry any of ``tags``."""
+        wanted = set(tags)
+        out: dict[str, dict[str, int]] = {}
+        if not wanted:
+            return out
+        q = sa.select(t.records.c.tenant, t.records.c.data).where(t.records.c.deleted == sa.false())
+        with self.engine.connect() as conn:
+            for row in conn.execute(q):
+                for tag in set(json.loads(row.data).get("tags") or []) & wanted:
+                    per = out.setdefault(tag, {})
+                    per[row.tenant] = per.get(row.tenant, 0) + 1
+        return out
+
     def content_hashes(self, tenant: str, ids: Sequence[str]) -> dict[str, tuple[str, bool]]:
         """``id -> (content_hash, deleted)`` for the ids that exist."""
         out: dict[str, tuple[str, bool]] = {}
