@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import os
+import select
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -555,6 +556,17 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _stdout_closed() -> bool:
+    """Whether the reader of stdout has gone: polling the write end of a pipe whose reader closed it
+    reports an error (Linux, macOS). Where poll is missing, assume it has."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):
+        return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
@@ -568,6 +580,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("casepilot: interrupted; the next run repairs anything left half-done", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader left (casepilot review stale | head): stop quietly, like cat
+        if not _stdout_closed():
+            raise  # another pipe or socket broke: that is an error, with its traceback
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
         return 141  # 128 + SIGPIPE
 

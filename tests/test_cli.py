@@ -185,6 +185,23 @@ def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in err and "BrokenPipe" not in err
 
 
+def test_a_broken_pipe_elsewhere_is_not_taken_for_a_reader_that_left(tmp_path: Path) -> None:
+    """Only stdout's reader leaving is quiet: a socket that breaks while stdout is fine is an error."""
+    code = ("import socket, sys\n"
+            "from api import cli\n"
+            "def broken(args):\n"
+            "    a, b = socket.socketpair()\n"
+            "    b.close()\n"
+            "    for _ in range(100):\n"
+            "        a.send(b'x' * 65536)\n"
+            "    return 0\n"
+            "cli.cmd_status = broken\n"
+            "sys.exit(cli.main(sys.argv[1:]))\n")
+    r = subprocess.run([sys.executable, "-c", code, "status", "--home", str(tmp_path / "h")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode not in (0, 141) and "BrokenPipeError" in r.stderr, (r.returncode, r.stderr)
+
+
 def test_status_refuses_an_index_built_with_another_model(home: Path) -> None:
     r = run(home, "status", "--embedder", "hash:32")
     assert r.returncode == 1 and "casepilot reindex" in r.stderr, r.stderr  # a configuration error
