@@ -89,8 +89,7 @@ def from_error(e: CasepilotError) -> Problem:
     if isinstance(e, PermissionDenied):
         return Problem(403, "forbidden", str(e))
     if isinstance(e, BackendError):
-        text = str(e).lower()
-        if "timed out" in text or "timeout" in text:
+        if e.timed_out:
             return Problem(504, "backend_timeout", str(e))
         if e.backend in ("database", "chroma"):
             return Problem(503, "backend_unavailable", f"{e.backend} is unavailable")

@@ -242,8 +242,11 @@ class OpenAIEmbedder:
             resp = self._client.embeddings.create(model=self._model, input=texts)
         except openai.APIStatusError as e:
             raise BackendError("embeddings", f"endpoint answered {e.status_code}: {e.message}", e.status_code) from e
+        except openai.APITimeoutError as e:
+            raise BackendError("embeddings", f"no reply from {self._client.base_url} in time: {e}",
+                               timed_out=True) from e
         except openai.APIError as e:
-            raise BackendError("embeddings", f"endpoint failed: {e}") from e
+            raise BackendError("embeddings", f"{self._client.base_url} failed: {e}") from e
         data = sorted(resp.data, key=lambda d: d.index)
         if len(data) != len(texts):
             raise BackendError("embeddings", f"asked for {len(texts)} vectors, got {len(data)}")

@@ -41,7 +41,8 @@ class PermissionDenied(CasepilotError):
 class BackendError(CasepilotError):
     """A backend failed: a model endpoint, the vector store, the database."""
 
-    def __init__(self, backend: str, message: str, status: int | None = None) -> None:
+    def __init__(self, backend: str, message: str, status: int | None = None, *, timed_out: bool = False) -> None:
         super().__init__(f"{backend}: {message}")
         self.backend = backend
         self.status = status
+        self.timed_out = timed_out  # no reply in time (the API answers 504, not 502)

@@ -46,17 +46,20 @@ class ChatModel:
         self.temperature = temperature
         self._client = openai_client(base_url, api_key, timeout, max_retries)
         self.timeout = timeout
+        self.max_retries = max_retries
 
     def _error(self, e: Exception) -> BackendError:
         import openai
 
         name = f"chat model {self.model}"
+        tries = f" (each of {self.max_retries + 1} tries)" if self.max_retries else ""
         if isinstance(e, openai.APITimeoutError):
-            return BackendError(name, f"no reply within {self.timeout:g} s (after retries)")
+            return BackendError(name, f"no reply within {self.timeout:g} s{tries} from {self._client.base_url}",
+                                timed_out=True)
         if isinstance(e, openai.APIStatusError):
             return BackendError(name, f"endpoint answered HTTP {e.status_code}: {e.message}", e.status_code)
         if isinstance(e, openai.APIConnectionError):
-            return BackendError(name, f"cannot reach the endpoint: {e}")
+            return BackendError(name, f"cannot reach {self._client.base_url}: {e}")
         return BackendError(name, f"malformed reply: {type(e).__name__}: {e}")
 
     def complete(self, messages: list[dict[str, str]]) -> str:

@@ -100,8 +100,12 @@ def test_slow_endpoint_times_out(llm_lib: Library) -> None:
     llm_lib.settings.llm_timeout = 0.5
     ChatStub.delay = 3.0
     ChatStub.script = ["slow"]
-    with pytest.raises(BackendError, match=r"no reply within 0.5 s"):
+    with pytest.raises(BackendError, match=r"no reply within 0.5 s") as caught:
         Assistant(llm_lib, support_threshold=0.0).ask(QUESTION)
+    from api.problems import from_error
+
+    assert caught.value.timed_out  # the HTTP API answers 504 backend_timeout, not 502
+    assert (from_error(caught.value).status, from_error(caught.value).code) == (504, "backend_timeout")
 
 
 def test_429_is_retried_with_backoff(llm_lib: Library) -> None:
