@@ -114,22 +114,37 @@ def load_faq_csv(path: Path) -> Iterator[Item]:
         yield Reject(file, 1, None, f"FAQ CSV needs columns id,question,answer[,tags]; missing: {', '.join(missing)}"
                      f"{hints}")
         return
-    reader.fieldnames = header
     unused = [h for h in header if h not in (*FAQ_COLUMNS, "tags")]  # reported (a misspelt "tag"), not stored
-    line = 1
-    for row in reader:
-        start, line = line + 1, reader.line_num
-        if None in row:
-            n = len(header) + len(row[None])
-            yield Reject(file, start, None, f"row has {n} fields; the header has {len(header)}")
-            continue
-        rec = {"kind": "article", "faq": True, "id": row.get("id"), "title": row.get("question"),
-               "body": row.get("answer"), "tags": row.get("tags") or []}
+    lines = io.StringIO(text, newline="").readlines()  # as the csv reader counts them
+    done = 1  # lines read: the header
+    while done < len(lines):
+        # strict: a quote left open would otherwise swallow every later row into one field, silently
+        rows = csv.DictReader(io.StringIO("".join(lines[done:]), newline=""), fieldnames=header, strict=True)
+        line = done
         try:
-            yield Loaded(parse_record(rec, "article"), file, start, tuple(h for h in unused if row.get(h)))
-        except RecordError as e:
-            field = {"title": "question", "body": "answer"}.get(e.field, e.field)
-            yield Reject(file, start, field, e.message)
+            for row in rows:
+                start, line = line + 1, done + rows.line_num
+                yield _faq_row(row, header, unused, file, start)
+            break
+        except csv.Error as e:  # the row that starts after `line` is malformed: report it, read on after it
+            start = line + 1
+            problem = ("a quote opened here is never closed" if "end of data" in str(e)
+                       else f"malformed quoting ({e}); a field in quotes must end at a comma or the line's end")
+            yield Reject(file, start, None, f"{problem}; this line is skipped, the lines after it are read")
+            done = start
+
+
+def _faq_row(row: dict[str | Any, Any], header: list[str], unused: list[str], file: str, start: int) -> Item:
+    if None in row:
+        n = len(header) + len(row[None])
+        return Reject(file, start, None, f"row has {n} fields; the header has {len(header)}")
+    rec = {"kind": "article", "faq": True, "id": row.get("id"), "title": row.get("question"),
+           "body": row.get("answer"), "tags": row.get("tags") or []}
+    try:
+        return Loaded(parse_record(rec, "article"), file, start, tuple(h for h in unused if row.get(h)))
+    except RecordError as e:
+        field = {"title": "question", "body": "answer"}.get(e.field, e.field)
+        return Reject(file, start, field, e.message)
 
 
 def split_front_matter(text: str) -> tuple[str, str]:

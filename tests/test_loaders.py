@@ -92,6 +92,26 @@ def test_faq_csv(tmp_path: Path) -> None:
     assert [(r.line, r.field) for r in bad] == [(4, "question"), (5, None)]
 
 
+def test_faq_csv_quote_left_open_loses_only_its_own_line(tmp_path: Path) -> None:
+    """Read leniently, a quote that is never closed swallows every later row into one field, and the
+    file's good rows vanish unreported. Each malformed line is rejected by its number instead."""
+    p = tmp_path / "faq.csv"
+    p.write_text("id,question,answer\n"
+                 'FAQ-1,"未闭合的引号,答案\n'
+                 "FAQ-2,好问题,好答案\n"
+                 'FAQ-3,"问题"补充,答案\n'
+                 'FAQ-4,"两行的\n问题",答案\n'
+                 "FAQ-5,,缺问题\n", encoding="utf-8")
+    good, bad = _split(load_paths([p]))
+    assert [g.record.id for g in good] == ["FAQ-2", "FAQ-4"] and good[1].record.title == "两行的\n问题"
+    assert [(r.line, r.field) for r in bad] == [(2, None), (4, None), (7, "question")]
+    assert all("malformed quoting" in r.error for r in bad[:2])  # line 2's quote closes on line 4: "问题"补充
+    p.write_text('id,question,answer\nFAQ-1,"未闭合的引号,答案\nFAQ-2,好问题,好答案\n', encoding="utf-8")
+    good, bad = _split(load_paths([p]))
+    assert [g.record.id for g in good] == ["FAQ-2"] and [r.line for r in bad] == [2]
+    assert bad[0].error.startswith("a quote opened here is never closed")
+
+
 def test_faq_csv_missing_columns(tmp_path: Path) -> None:
     p = tmp_path / "faq.csv"
     p.write_text("id,q,a\n1,x,y\n", encoding="utf-8")
