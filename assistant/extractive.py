@@ -30,6 +30,8 @@ from .types import PASSAGE_SPACE, QUESTION_SPACE
 
 _CAUSE = re.compile(r"根因|根本原因|原因(是|为|在于)|是因为|由于|导致|确认(为|是)|定位(为|到)|问题出在|root cause",
                     re.IGNORECASE)
+# a finding that rules a cause out ("排除了税务接口故障") is not the cause
+_RULED_OUT = re.compile(r"^(已|也)?(排除|不是|并非|并不是|与.{1,12}无关)")
 _SENT = re.compile(r"(?<=[。！？；!?;])\s*|\n+")
 # a list item that starts with another record's id ("- C-000101：…", an article's index of related
 # cases) points elsewhere: it is not an answer to quote
@@ -151,7 +153,9 @@ class ExtractiveEngine:
 
     def compose(self, question: str, context: Sequence[ContextRecord], *, ticket: str = "",
                 on_delta: Callable[[str], None] | None = None) -> list[Sentence]:
-        """From the best record: its root cause and its procedure (all steps, in order; for an
+        """From the best record: its root cause (role "cause", shown as 原因, only for a sentence that
+        says it is one; else the most relevant finding, unlabelled, and never one that rules a cause
+        out) and its procedure (all steps, in order; for an
         article, the numbered list where it answers best), or its most relevant sentences (MMR), shown
         in the record's order; an FAQ's short answer is quoted whole. ``ticket`` is not used: the
         ticket's subject is already part of the retrieval query."""
@@ -166,10 +170,11 @@ class ExtractiveEngine:
         uv = emb.embed_passages([u.text for _, u in cands])
         rel = self._relevance(question, qv, uv, [(section, u.text) for section, u in cands])
         chosen: list[int] = []
-        cause = [i for i, (section, _) in enumerate(cands) if section == "diagnosis"]
-        if cause:  # the root cause: the sentence that says so, else the most relevant finding
-            stated = [i for i in cause if _CAUSE.search(cands[i][1].text)]
-            chosen.append(max(stated or cause, key=lambda i: rel[i]))
+        findings = [i for i, (section, u) in enumerate(cands)
+                    if section == "diagnosis" and not _RULED_OUT.match(u.text)]
+        stated = [i for i in findings if _CAUSE.search(cands[i][1].text)]
+        if findings:  # the root cause: the sentence that says so, else the most relevant finding (not called 原因)
+            chosen.append(max(stated or findings, key=lambda i: rel[i]))
         steps = [i for i, (section, u) in enumerate(cands) if u.step and section in ("solution", "answer")]
         if len(steps) < 2 and all(section == "body" for section, _ in cands):
             steps = self._article_procedure(question, qv, cands, rel)
@@ -194,7 +199,7 @@ class ExtractiveEngine:
         out = []
         for i in chosen:
             section, u = cands[i]
-            role = "cause" if section == "diagnosis" else "step" if i in steps and procedure else "point"
+            role = "cause" if i in stated else "step" if i in steps and procedure else "point"
             out.append(Sentence(text=u.text, source_id=top.record.id, section=section, quote=u.text, role=role))
             if on_delta is not None:
                 on_delta(u.text + "\n")

@@ -31,6 +31,20 @@ def test_answer_cites_the_case_and_numbers_its_steps(lib: Library) -> None:
     assert {"id", "quote"} <= set(d["citations"][0])
 
 
+def test_only_a_sentence_that_says_so_is_called_the_cause(tmp_path, lib: Library, ingestor) -> None:
+    """A diagnosis without a stated cause gives its most relevant finding, unlabelled; a finding that
+    rules a cause out ("排除了…") is never the one given, however well it matches the question."""
+    from tests.conftest import case
+
+    ingestor.ingest_paths([write_jsonl(tmp_path / "c.jsonl", [case(
+        "C-9", "开专票报错 E-4031", problem="开专票时报错 E-4031。",
+        diagnosis="排除了开专票 E-4031 报错的税务接口故障。客户录入的税号第 9 位是字母 O，应为数字 0。",
+        solution="1. 清空税号\n2. 逐位重新输入")])])
+    a = Assistant(lib, support_threshold=0.0).ask("开专票报错 E-4031 怎么办", filters=Filters(record_ids=("C-9",)))
+    assert "客户录入的税号第 9 位是字母 O，应为数字 0。 [C-9]" in a.answer.splitlines()
+    assert "排除" not in a.answer and "原因：" not in a.answer
+
+
 def test_a_list_item_quoted_alone_is_not_numbered(tmp_path, lib: Library, ingestor) -> None:
     """Numbers belong to a procedure quoted whole; one item of an article's list, picked for its
     relevance, is a sentence like the others (it read "1. …" with no 2)."""
