@@ -111,8 +111,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             print(f"chunks: {summary.chunks_written} written ({d['chunks_per_second']}/s), "
                   f"{summary.chunks_removed} removed; {summary.embedded} texts embedded in "
                   f"{summary.embed_seconds:.1f} s{share}")
-        elif summary.records:
+        elif summary.records and not (d["added"] or d["updated"] or d["removed"]):
             print("nothing changed")
+        elif summary.records:
+            print("search index unchanged: no searchable text changed (tickets are kept for drafting, not searched)")
         if summary.taxonomy:
             print(f"taxonomy: {summary.taxonomy}")
         for line in summary.notes():

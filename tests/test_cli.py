@@ -44,6 +44,16 @@ def test_ingest_json_shape_and_rejects_exit_2(tmp_path: Path, home: Path) -> Non
     assert "rejected:" in r.stderr
 
 
+def test_ingest_summary_of_tickets_and_of_an_unchanged_file(tmp_path: Path) -> None:
+    tickets = write_jsonl(tmp_path / "tickets.jsonl", [{"kind": "ticket", "id": "T-1", "subject": "打印机卡纸",
+                                                        "messages": [{"role": "customer", "text": "卡纸了"}]}])
+    first = run(tmp_path / "h", "ingest", str(tickets))
+    assert first.returncode == 0 and "1 added" in first.stdout and "nothing changed" not in first.stdout
+    assert "search index unchanged" in first.stdout
+    again = run(tmp_path / "h", "ingest", str(tickets))
+    assert again.returncode == 0 and "1 unchanged" in again.stdout and "nothing changed" in again.stdout
+
+
 def test_search_json_shape(home: Path) -> None:
     r = run(home, "search", "E-1024", "--json", "-k", "2")
     assert r.returncode == 0, r.stderr
