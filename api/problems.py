@@ -108,10 +108,17 @@ def _allowed_methods(request: Request) -> str:
     from starlette.routing import Match
 
     methods: set[str] = set()
-    for route in request.app.routes:
-        match, _ = route.matches({**request.scope, "method": "__NONE__"})
-        if match != Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
+    scope = {**request.scope, "method": "__NONE__"}
+
+    def visit(routes: Any) -> None:
+        for route in routes:
+            inner = getattr(route, "original_router", None)  # an included router (FastAPI ≥ 0.12x)
+            if inner is not None:
+                visit(inner.routes)  # our routers are included without a further prefix
+            elif route.matches(scope)[0] != Match.NONE:
+                methods.update(getattr(route, "methods", None) or ())
+
+    visit(request.app.routes)
     return ", ".join(sorted(methods))
 
 

@@ -503,7 +503,10 @@ def test_malformed_oversized_and_wrongly_encoded_bodies(env: dict[str, Any]) -> 
                 yield b"x" * 65536
 
         is_problem(c.post("/v1/search", content=chunked(), headers=j), 413, "body_too_large")
-        is_problem(c.put("/v1/search", json={"query": "x"}), 405, "method_not_allowed")
+        r = c.put("/v1/search", json={"query": "x"})
+        is_problem(r, 405, "method_not_allowed")
+        assert r.headers["allow"] == "POST"  # RFC 9110: a 405 names the methods the path takes
+        assert c.put("/v1/keys").headers["allow"] == "GET, POST"
         is_problem(c.get("/v1/nothing"), 404, "not_found")
         is_problem(c.get("/v1/gaps", params={"limit": "lots"}), 422)
 
