@@ -29,6 +29,7 @@ router = APIRouter(prefix="/bots", tags=["bots"], include_in_schema=False)
 
 TITLES.setdefault("bad_signature", "The platform signature does not verify")
 TITLES.setdefault("stale_request", "The request is outside the replay window")
+TITLES.setdefault("replayed_signature", "The signature was already used with another message")
 _lock = threading.Lock()
 
 
