@@ -508,7 +508,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "in the store, so a session resumes where it ended). /good and /bad [comment] "
                                    "rate the last answer, /history shows the turns, /quit or end of input ends. "
                                    "With --json, each answer is one JSON line (Answer.to_dict(); /history and "
-                                   "/good, /bad print {\"history\": [...]} and {\"feedback\": {...}} lines).")
+                                   "/good, /bad print {\"history\": [...]} and {\"feedback\": {...}} lines). "
+                                   "/help lists these commands.")
     s.add_argument("--ticket", metavar="ID", required=True,
                    help="the ticket (or any chat thread id); a stored ticket's subject informs retrieval")
     s.add_argument("--history", type=int, default=10, metavar="N",
@@ -530,7 +531,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", type=int, default=100, help="with --list: at most this many (default 100)")
     s.set_defaults(func=cmd_feedback)
 
-    s = sub.add_parser("gaps", parents=[common], help="questions the library could not answer, newest first")
+    s = sub.add_parser("gaps", parents=[common], help="questions the library could not answer, newest first",
+                       description="The questions the assistant abstained on (asked through ask, chat, the API "
+                                   "or a bot), newest first, with the ticket each came from: the cases and "
+                                   "articles the library is missing. --json adds each question's support.")
     s.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     s.set_defaults(func=cmd_gaps)
 
@@ -539,7 +543,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "Use it after changing CASEPILOT_EMBEDDER or the chunking settings.")
     s.set_defaults(func=cmd_reindex)
 
-    s = sub.add_parser("status", parents=[common], help="what the library holds")
+    s = sub.add_parser("status", parents=[common], help="what the library holds",
+                       description="Records by kind and status, chunks in each index, and the embedding model "
+                                   "of each vector space. It refuses, like every command, an index built with "
+                                   "another model than the one configured.")
     s.set_defaults(func=cmd_status)
 
     from api.cli_eval import register_eval

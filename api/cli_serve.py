@@ -213,5 +213,5 @@ def register_serve(sub: Any, common: argparse.ArgumentParser, base: argparse.Arg
     ls = actions.add_parser("list", parents=[common], help="the tenant's keys (never the secrets)")
     ls.set_defaults(func=cmd_keys)
     r = actions.add_parser("revoke", parents=[common], help="revoke a key by its id")
-    r.add_argument("id", metavar="ID")
+    r.add_argument("id", metavar="ID", help="the key's id, as `keys list` shows it (not the secret)")
     r.set_defaults(func=cmd_keys)
