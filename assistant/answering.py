@@ -191,9 +191,13 @@ class Assistant:
 
     def retrieval_query(self, question: str, ticket: StoredRecord | None,
                         conversation: Sequence[dict[str, str]] | None) -> str:
+        """The standalone question (``standalone``), and a ticket's subject after it: the subject helps
+        retrieval find the ticket's kind of case, but is not part of what was asked."""
+        return _with_subject(self.standalone(question, conversation), ticket)
+
+    def standalone(self, question: str, conversation: Sequence[dict[str, str]] | None) -> str:
         """A follow-up ("那如果是有线连接呢？") is made standalone: rewritten by the model when the
-        engine has one (the condense prompt), else the earlier question's words are carried over.
-        A ticket adds its subject."""
+        engine has one (the condense prompt), else the earlier question's words are carried over."""
         q = question.strip()
         turns = [t for t in (conversation or []) if t.get("text")]
         earlier = [t.get("text", "") for t in turns if t.get("role") == "user"]
@@ -206,10 +210,6 @@ class Assistant:
                 except BackendError as e:
                     log.warning("condensing the follow-up failed (%s); carrying the earlier question over", e)
             q = rewritten or f"{earlier[-1]} {q}"
-        if ticket is not None:
-            subject = ticket.data.get("subject") or ""
-            if subject and subject not in q:
-                q = f"{q} {subject}"
         return q
 
     def support_features(self, question: str, hits: Sequence[SearchHit],
@@ -218,7 +218,9 @@ class Assistant:
         (question and title), the best passage-space similarity (question and a case's view or an
         article's text), and the best IDF-weighted share of the question's content words found in
         one retrieved record. A word the library never uses (硒鼓 in a library without toner cases)
-        weighs most, which is what separates a gap from a near miss."""
+        weighs most, which is what separates a gap from a near miss. ``question`` is what was asked
+        (made standalone), without a ticket's subject: the subject's words are always found, since
+        it is what retrieval was given, so they would vouch for any question asked in the ticket."""
         if not hits:
             return {"similarity": 0.0, "passage": 0.0, "coverage": 0.0}
         words = content_words(question)
@@ -330,12 +332,15 @@ class Assistant:
             ticket_rec = self.lib.store.get(self.lib.tenant, ticket)
             if ticket_rec is None or ticket_rec.kind != "ticket":
                 raise NotFound(f"no ticket {ticket!r} in tenant {self.lib.tenant!r}")
-        rq = self.retrieval_query(_strip_injection(question), ticket_rec, conversation)
-        hits = self.lib.search(rq, self.k, filters)
+        asked = _strip_injection(question)
+        standalone = self.standalone(asked, conversation) if asked else ""  # the model condenses once
+        rq = _with_subject(standalone, ticket_rec) if asked else ""
+        hits = self.lib.search(rq, self.k, filters) if rq else []  # only orders to the assistant: nothing asked
         records = self.lib.store.get_many(self.lib.tenant, [h.id for h in hits])
         hits = self.rank_stale_lower(hits, records)
         context = [ContextRecord(h, records[h.id]) for h in hits if h.id in records]
-        support = self.support(rq, hits, context)
+        # judged on what was asked; a question with no words of its own ("还能怎么办？") asks about the ticket
+        support = self.support(standalone if content_words(standalone) else rq, hits, context)
         answer = Answer(question=question, answer="", citations=[], abstained=True, context=list(hits),
                         support=support, engine=self.engine.name, retrieval_query=rq,
                         prompt=getattr(self.engine, "prompt_label", ""))
@@ -431,11 +436,18 @@ def _section_of(quote: str, context: Sequence[ContextRecord], rid: str | None) -
     return ""
 
 
+def _with_subject(question: str, ticket: StoredRecord | None) -> str:
+    subject = (ticket.data.get("subject") or "") if ticket is not None else ""
+    return f"{question} {subject}" if subject and subject not in question else question
+
+
 def _strip_injection(text: str) -> str:
     """The question without sentences that address the assistant instead of asking something."""
-    parts = re.split(r"(?<=[。！？!?\n])", text)
-    kept = [p for p in parts if not INJECTION.search(p)]
-    return "".join(kept).strip() or text
+    for boundary in (r"(?<=[。！？!?\n])", r"(?<=[。！？!?\n，,：:；;])"):  # sentences, else clauses
+        kept = "".join(p for p in re.split(boundary, text) if not INJECTION.search(p)).strip()
+        if kept:
+            return kept
+    return ""  # the text only addresses the assistant
 
 
 def _json(obj: Any) -> str:
