@@ -596,6 +596,14 @@ def test_dingtalk_message_is_answered_through_the_session_webhook(env: dict[str,
     assert "2.4GHz" in msg["markdown"]["text"] and f"[C-1]({link('C-1')})" in msg["markdown"]["text"]
 
 
+def test_a_question_over_the_limit_is_told_so_in_chinese(env: dict[str, Any]) -> None:
+    body, headers = ding_request(env, "打" * 2500)
+    assert post(env, path(env, "dingtalk"), body, headers).status_code == 200
+    settle(env)
+    [sent] = received("/robot/sendBySession")
+    assert "问题太长了（2500 字），请精简到 2000 字以内再问。" in sent["json"]["markdown"]["text"]
+
+
 def test_dingtalk_refuses_forged_stale_replayed_and_malformed_messages(env: dict[str, Any]) -> None:
     before = state(env)
     ep = path(env, "dingtalk")
@@ -603,6 +611,9 @@ def test_dingtalk_refuses_forged_stale_replayed_and_malformed_messages(env: dict
     assert post(env, ep, body, headers).json()["code"] == "bad_signature"
     body, headers = ding_request(env, "打印机", ts_ms=int(time.time() * 1000) - 3_601_000)
     assert post(env, ep, body, headers).json()["code"] == "stale_request"
+    body, headers = ding_request(env, "打印机", ts_ms=int(time.time()))  # seconds, not milliseconds
+    refused = post(env, ep, body, headers).json()
+    assert refused["code"] == "stale_request" and "looks like seconds" in refused["detail"]
     _, headers = ding_request(env, "打印机")
     assert post(env, ep, b"[1, 2", headers).status_code == 400
     assert post(env, ep, json.dumps({"msgtype": "text"}).encode(), headers).status_code == 400

@@ -28,6 +28,7 @@ from .common import (
     Incoming,
     Message,
     RawRequest,
+    Refused,
     Reply,
     bad_signature,
     check_window,
@@ -64,6 +65,9 @@ class DingTalk:
         ts, sig = req.headers.get("timestamp", ""), req.headers.get("sign", "")
         if not ts.isdigit() or not sig or not same(sign(channel.secrets["app_secret"], ts), sig):
             raise bad_signature("the timestamp and sign headers do not verify")
+        if int(ts) < 10**11:  # before 1973 in milliseconds: a time in seconds
+            raise Refused(401, "stale_request", f"the timestamp header {ts} looks like seconds; DingTalk "
+                                                "signs the time in milliseconds")
         check_window(int(ts) / 1000, now, WINDOW)
         doc = json_object(req.body)
         msg_id = text_field(doc, "msgId")

@@ -176,6 +176,9 @@ class BotRuntime:
             with tenant.read():
                 a = tenant.assistant.ask(msg.text, ticket=ticket, conversation=conversation)
         except InputError as e:
+            limit = tenant.library.settings.max_question_chars
+            if len(msg.text.strip()) > limit:  # the channel's people read Chinese: say it in Chinese
+                return Reply(f"问题太长了（{len(msg.text.strip())} 字），请精简到 {limit} 字以内再问。", notice=True)
             return Reply(f"没法回答这个问题：{e}", notice=True)
         except BackendError as e:
             st.metrics.model_failed(tenant.assistant.engine.name)
