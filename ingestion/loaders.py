@@ -168,7 +168,14 @@ def load_markdown(path: Path, kind: str | None = None) -> Iterator[Item]:
         head, body = split_front_matter(text)
         meta = yaml.safe_load(head) if head.strip() else {}
     except (ValueError, yaml.YAMLError) as e:
-        yield Reject(file, 1, "front matter", str(e).splitlines()[0])
+        if isinstance(e, yaml.MarkedYAMLError) and e.problem_mark is not None:
+            # where YAML found the fault, as a line of the file: the front matter starts on line 2
+            mark, start = e.problem_mark, e.context_mark
+            line = mark.line + 2
+            where = f", {e.context} that starts on line {start.line + 2}" if start is not None and e.context else ""
+            yield Reject(file, line, "front matter", f"{e.problem} (line {line}, column {mark.column + 1}){where}")
+        else:
+            yield Reject(file, 1, "front matter", str(e).splitlines()[0])
         return
     if not isinstance(meta, dict):
         yield Reject(file, 1, "front matter", "must be a YAML mapping")

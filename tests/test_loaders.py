@@ -134,6 +134,8 @@ def test_markdown_front_matter(tmp_path: Path) -> None:
     assert good[0].record.updated_at == "2024-05-10"
     assert {Path(r.file).name for r in bad} == {"kb3.md", "kb4.md"}
     assert all(r.field == "front matter" for r in bad)
+    kb3 = next(r for r in bad if r.file.endswith("kb3.md"))  # the YAML fault's line and column in the file
+    assert kb3.line == 3 and "(line 3, column 1), while parsing a flow sequence that starts on line 2" in kb3.error
 
 
 def test_taxonomy_file(tmp_path: Path) -> None:
