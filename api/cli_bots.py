@@ -59,6 +59,9 @@ def cmd_bots(args: argparse.Namespace) -> int:
             if out["urls"] == out["endpoints"]:
                 print("paths are relative to the server's public URL (set CASEPILOT_BOTS_PUBLIC_URL to print "
                       "full URLs and to link cited cases)", file=sys.stderr)
+        if not store.has_searchable(tenant):  # a typo in --tenant gives a bot that never knows anything
+            print(f"warning: tenant {tenant!r} holds no cases or articles yet, so this bot will answer that it "
+                  f"found nothing; import some with casepilot ingest FILE --tenant {tenant}", file=sys.stderr)
     elif args.bots_command == "list":
         rows = [{**r, "endpoints": endpoints(r["platform"], r["id"]),
                  "options": {k: v for k, v in r["options"].items()}} for r in store.bot_channels(tenant)]

@@ -672,7 +672,9 @@ def test_bots_cli_add_list_remove_never_shows_secrets(tmp_path: Path, capsys: py
     monkeypatch.setenv("CASEPILOT_BOTS_PUBLIC_URL", PUBLIC)
     assert main(["bots", "add", "--home", home, "--embedder", "hash", "--tenant", "A", "--platform", "slack",
                  "--name", "#support", "--secret", "env:CP_TEST_SIGNING", "--bot-token", "xoxb-tok-1", "--json"]) == 0
-    added = json.loads(capsys.readouterr().out)
+    out, err = capsys.readouterr()
+    added = json.loads(out)
+    assert "tenant 'A' holds no cases or articles yet" in err  # the home is empty: a bot that knows nothing
     assert added["urls"]["events"] == f"{PUBLIC}/bots/slack/{added['id']}/events"
     assert added["fingerprint"].startswith("sha256:") and added["tenant"] == "A"
     assert main(["bots", "add", "--home", home, "--embedder", "hash", "--platform", "wecom", "--secret", "t",
