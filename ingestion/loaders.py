@@ -105,8 +105,14 @@ def load_faq_csv(path: Path) -> Iterator[Item]:
     if isinstance(text, Reject):
         yield text
         return
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    lines = _Lines(io.StringIO(text, newline="").readlines())  # as the csv module splits them
+    # strict: a quote left open would otherwise swallow every later row into one field, silently
+    rows = csv.reader(lines, strict=True)
+    try:
+        header = [h.strip() for h in next(rows, [])]
+    except csv.Error as e:
+        yield Reject(file, 1, None, f"cannot read the header: {e}")
+        return
     missing = [c for c in FAQ_COLUMNS if c not in header]
     if missing:
         meant = {h: c for h in header if h not in FAQ_COLUMNS and (c := closest(h, [*missing, "tags"]))}
@@ -115,29 +121,49 @@ def load_faq_csv(path: Path) -> Iterator[Item]:
                      f"{hints}")
         return
     unused = [h for h in header if h not in (*FAQ_COLUMNS, "tags")]  # reported (a misspelt "tag"), not stored
-    lines = io.StringIO(text, newline="").readlines()  # as the csv reader counts them
-    done = 1  # lines read: the header
-    while done < len(lines):
-        # strict: a quote left open would otherwise swallow every later row into one field, silently
-        rows = csv.DictReader(io.StringIO("".join(lines[done:]), newline=""), fieldnames=header, strict=True)
-        line = done
+    while True:
+        start = lines.pos + 1  # the file's line number of the row read next
         try:
-            for row in rows:
-                start, line = line + 1, done + rows.line_num
-                yield _faq_row(row, header, unused, file, start)
-            break
-        except csv.Error as e:  # the row that starts after `line` is malformed: report it, read on after it
-            start = line + 1
-            problem = ("a quote opened here is never closed" if "end of data" in str(e)
-                       else f"malformed quoting ({e}); a field in quotes must end at a comma or the line's end")
-            yield Reject(file, start, None, f"{problem}; this line is skipped, the lines after it are read")
-            done = start
+            row = next(rows)
+        except StopIteration:
+            return
+        except csv.Error as e:  # report the row; read on after it with a fresh reader
+            if "end of data" in str(e):  # an open quote ran to the end of the file: only its line is known bad
+                lines.pos = start
+                problem = "a quote opened on this line is never closed"
+            elif "expected after" in str(e):
+                problem = f"malformed quoting ({e}): a field in quotes must end at a comma or the line's end"
+            else:
+                problem = f"cannot read this row ({e})"
+            skipped = f"line {start}" if lines.pos <= start else f"lines {start}–{lines.pos}"
+            yield Reject(file, start, None, f"{problem}; {skipped} skipped, the lines after read")
+            rows = csv.reader(lines, strict=True)
+            continue
+        if row:  # a blank line is no row
+            yield _faq_row(row, header, unused, file, start)
 
 
-def _faq_row(row: dict[str | Any, Any], header: list[str], unused: list[str], file: str, start: int) -> Item:
-    if None in row:
-        n = len(header) + len(row[None])
-        return Reject(file, start, None, f"row has {n} fields; the header has {len(header)}")
+class _Lines:
+    """The lines of a file, handed to ``csv.reader`` one at a time; ``pos`` is how many were handed
+    out, so a row's first line is known, and reading can go on after a malformed row."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines, self.pos = lines, 0
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self.pos >= len(self.lines):
+            raise StopIteration
+        self.pos += 1
+        return self.lines[self.pos - 1]
+
+
+def _faq_row(fields: list[str], header: list[str], unused: list[str], file: str, start: int) -> Item:
+    if len(fields) > len(header):
+        return Reject(file, start, None, f"row has {len(fields)} fields; the header has {len(header)}")
+    row = dict(zip(header, fields, strict=False))  # a short row lacks its last columns
     rec = {"kind": "article", "faq": True, "id": row.get("id"), "title": row.get("question"),
            "body": row.get("answer"), "tags": row.get("tags") or []}
     try:

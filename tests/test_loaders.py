@@ -92,9 +92,9 @@ def test_faq_csv(tmp_path: Path) -> None:
     assert [(r.line, r.field) for r in bad] == [(4, "question"), (5, None)]
 
 
-def test_faq_csv_quote_left_open_loses_only_its_own_line(tmp_path: Path) -> None:
+def test_faq_csv_malformed_quoting_loses_only_the_rows_it_spans(tmp_path: Path) -> None:
     """Read leniently, a quote that is never closed swallows every later row into one field, and the
-    file's good rows vanish unreported. Each malformed line is rejected by its number instead."""
+    file's good rows vanish unreported. Each malformed row is rejected, with the lines it spans."""
     p = tmp_path / "faq.csv"
     p.write_text("id,question,answer\n"
                  'FAQ-1,"未闭合的引号,答案\n'
@@ -103,13 +103,22 @@ def test_faq_csv_quote_left_open_loses_only_its_own_line(tmp_path: Path) -> None
                  'FAQ-4,"两行的\n问题",答案\n'
                  "FAQ-5,,缺问题\n", encoding="utf-8")
     good, bad = _split(load_paths([p]))
-    assert [g.record.id for g in good] == ["FAQ-2", "FAQ-4"] and good[1].record.title == "两行的\n问题"
-    assert [(r.line, r.field) for r in bad] == [(2, None), (4, None), (7, "question")]
-    assert all("malformed quoting" in r.error for r in bad[:2])  # line 2's quote closes on line 4: "问题"补充
+    # line 2's quote closes on line 4 ("问题"补充): the row spans lines 2–4 and is skipped whole, and
+    # said so; reading on from line 3 could import the tail of a broken row as an FAQ of its own
+    assert [g.record.id for g in good] == ["FAQ-4"] and good[0].record.title == "两行的\n问题"
+    assert [(r.line, r.field) for r in bad] == [(2, None), (7, "question")]
+    assert "malformed quoting" in bad[0].error and "lines 2–4 skipped" in bad[0].error
     p.write_text('id,question,answer\nFAQ-1,"未闭合的引号,答案\nFAQ-2,好问题,好答案\n', encoding="utf-8")
     good, bad = _split(load_paths([p]))
     assert [g.record.id for g in good] == ["FAQ-2"] and [r.line for r in bad] == [2]
-    assert bad[0].error.startswith("a quote opened here is never closed")
+    assert bad[0].error.startswith("a quote opened on this line is never closed; line 2 skipped")
+    # a malformed row over several lines is skipped whole (its last line is no FAQ), and a blank line
+    # before a row moves no line number
+    p.write_text('id,question,answer\n\nFAQ-1,问题,"第一步：重启\n第二步,检查,网线"x\n\nFAQ-2,好问题,好答案\n'
+                 "FAQ-3,,缺问题\n", encoding="utf-8")
+    good, bad = _split(load_paths([p]))
+    assert [(g.record.id, g.line) for g in good] == [("FAQ-2", 6)]
+    assert [(r.line, r.field) for r in bad] == [(3, None), (7, "question")] and "lines 3–4 skipped" in bad[0].error
 
 
 def test_faq_csv_missing_columns(tmp_path: Path) -> None:
