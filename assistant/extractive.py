@@ -31,7 +31,13 @@ from .types import PASSAGE_SPACE, QUESTION_SPACE
 _CAUSE = re.compile(r"根因|根本原因|原因(是|为|在于)|是因为|由于|导致|确认(为|是)|定位(为|到)|问题出在|root cause",
                     re.IGNORECASE)
 # a finding that rules a cause out ("排除了税务接口故障") is not the cause
-_RULED_OUT = re.compile(r"^(已|也)?(排除|不是|并非|并不是|与.{1,12}无关)")
+_RULED_OUT = re.compile(r"排除|并非|並非|与.{1,12}无关|與.{1,12}無關")
+
+
+def _rules_out(text: str) -> bool:
+    """Whether a finding rules a cause out ("经排查，排除了税务接口故障"), rather than naming one
+    ("并非网络问题，而是…导致", "用排除法确认为…"): a denial, and no cause stated."""
+    return bool(_RULED_OUT.search(text)) and not _CAUSE.search(text) and "而是" not in text
 _SENT = re.compile(r"(?<=[。！？；!?;])\s*|\n+")
 # a list item that starts with another record's id ("- C-000101：…", an article's index of related
 # cases) points elsewhere: it is not an answer to quote
@@ -170,11 +176,12 @@ class ExtractiveEngine:
         uv = emb.embed_passages([u.text for _, u in cands])
         rel = self._relevance(question, qv, uv, [(section, u.text) for section, u in cands])
         chosen: list[int] = []
-        findings = [i for i, (section, u) in enumerate(cands)
-                    if section == "diagnosis" and not _RULED_OUT.match(u.text)]
+        ruled_out = {i for i, (section, u) in enumerate(cands) if section == "diagnosis" and _rules_out(u.text)}
+        findings = [i for i, (section, _) in enumerate(cands) if section == "diagnosis" and i not in ruled_out]
         stated = [i for i in findings if _CAUSE.search(cands[i][1].text)]
-        if findings:  # the root cause: the sentence that says so, else the most relevant finding (not called 原因)
-            chosen.append(max(stated or findings, key=lambda i: rel[i]))
+        cause = max(stated or findings, key=lambda i: rel[i]) if findings else None
+        if cause is not None:  # the root cause: the sentence that says so, else the most relevant finding
+            chosen.append(cause)
         steps = [i for i, (section, u) in enumerate(cands) if u.step and section in ("solution", "answer")]
         if len(steps) < 2 and all(section == "body" for section, _ in cands):
             steps = self._article_procedure(question, qv, cands, rel)
@@ -183,8 +190,8 @@ class ExtractiveEngine:
             chosen += steps[: self.max_steps]
         else:  # single sentences, list items among them: not numbered, they are not a procedure
             # a lead-in ("按以下顺序排查：") promises a list it does not hold: not a point on its own
-            pool = [i for i, (section, u) in enumerate(cands)
-                    if section != "problem" and i not in chosen and not u.text.endswith(("：", ":"))]
+            pool = [i for i, (section, u) in enumerate(cands) if section != "problem" and i not in chosen
+                    and i not in ruled_out and not u.text.endswith(("：", ":"))]
             if len(pool) <= self.max_sentences + 2 and all(cands[i][0] == "answer" for i in pool):
                 points = pool  # an FAQ's short answer, quoted whole: its last sentence is often the outcome
             else:
@@ -199,7 +206,7 @@ class ExtractiveEngine:
         out = []
         for i in chosen:
             section, u = cands[i]
-            role = "cause" if i in stated else "step" if i in steps and procedure else "point"
+            role = "cause" if i == cause and i in stated else "step" if i in steps and procedure else "point"
             out.append(Sentence(text=u.text, source_id=top.record.id, section=section, quote=u.text, role=role))
             if on_delta is not None:
                 on_delta(u.text + "\n")

@@ -43,6 +43,13 @@ def test_only_a_sentence_that_says_so_is_called_the_cause(tmp_path, lib: Library
     a = Assistant(lib, support_threshold=0.0).ask("开专票报错 E-4031 怎么办", filters=Filters(record_ids=("C-9",)))
     assert "客户录入的税号第 9 位是字母 O，应为数字 0。 [C-9]" in a.answer.splitlines()
     assert "排除" not in a.answer and "原因：" not in a.answer
+    ingestor.ingest_paths([write_jsonl(tmp_path / "d.jsonl", [case(  # no procedure: sentences picked by MMR
+        "C-10", "打印机频繁卡纸", problem="打印机频繁卡纸。",
+        diagnosis="经排查，排除了打印机卡纸的网络问题。并非驱动问题，而是纸张受潮导致打印机卡纸。已排除打印机卡纸的硬件故障。",
+        solution="更换干燥的纸张。纸张放在干燥处保存。")])])
+    a = Assistant(lib, support_threshold=0.0).ask("打印机卡纸怎么办", filters=Filters(record_ids=("C-10",)))
+    assert a.answer.splitlines()[0] == "原因：并非驱动问题，而是纸张受潮导致打印机卡纸。 [C-10]"
+    assert "排除" not in a.answer and a.answer.count("原因：") == 1
 
 
 def test_a_list_item_quoted_alone_is_not_numbered(tmp_path, lib: Library, ingestor) -> None:
