@@ -90,10 +90,10 @@ def from_error(e: CasepilotError) -> Problem:
         return Problem(403, "forbidden", str(e))
     if isinstance(e, BackendError):
         if e.timed_out:
-            return Problem(504, "backend_timeout", str(e))
+            return Problem(504, "backend_timeout", e.public)
         if e.backend in ("database", "chroma"):
             return Problem(503, "backend_unavailable", f"{e.backend} is unavailable")
-        return Problem(502, "backend_error", str(e))
+        return Problem(502, "backend_error", e.public)
     if isinstance(e, ConfigError):
         return Problem(500, "config_error", str(e))
     return Problem(500, "internal_error", "an unexpected error; it was logged")

@@ -372,7 +372,7 @@ class Assistant:
             if self.lib.settings.llm_fallback != "extractive" or self.engine.name == "extractive":
                 raise
             log.warning("%s; answering with the extractive engine instead", e)
-            answer.fallback = str(e)
+            answer.fallback = e.public  # shown to agents: without the endpoint's URL
             answer.engine = f"extractive (fallback from {self.engine.name})"
             answer.prompt = ""
             return self.extractive.compose(question, context)

@@ -241,12 +241,13 @@ class OpenAIEmbedder:
         try:
             resp = self._client.embeddings.create(model=self._model, input=texts)
         except openai.APIStatusError as e:
-            raise BackendError("embeddings", f"endpoint answered {e.status_code}: {e.message}", e.status_code) from e
+            raise BackendError("embeddings", f"endpoint answered {e.status_code}: {e.message}", e.status_code,
+                               where=str(self._client.base_url)) from e
         except openai.APITimeoutError as e:
-            raise BackendError("embeddings", f"no reply from {self._client.base_url} in time: {e}",
-                               timed_out=True) from e
+            raise BackendError("embeddings", f"no reply in time: {e}", timed_out=True,
+                               where=str(self._client.base_url)) from e
         except openai.APIError as e:
-            raise BackendError("embeddings", f"{self._client.base_url} failed: {e}") from e
+            raise BackendError("embeddings", f"endpoint failed: {e}", where=str(self._client.base_url)) from e
         data = sorted(resp.data, key=lambda d: d.index)
         if len(data) != len(texts):
             raise BackendError("embeddings", f"asked for {len(texts)} vectors, got {len(data)}")

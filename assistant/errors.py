@@ -41,8 +41,12 @@ class PermissionDenied(CasepilotError):
 class BackendError(CasepilotError):
     """A backend failed: a model endpoint, the vector store, the database."""
 
-    def __init__(self, backend: str, message: str, status: int | None = None, *, timed_out: bool = False) -> None:
-        super().__init__(f"{backend}: {message}")
+    def __init__(self, backend: str, message: str, status: int | None = None, *, timed_out: bool = False,
+                 where: str = "") -> None:
+        super().__init__(f"{backend}: {message}" + (f" ({where})" if where else ""))
         self.backend = backend
         self.status = status
         self.timed_out = timed_out  # no reply in time (the API answers 504, not 502)
+        # the message without ``where`` (an endpoint's URL): what API clients are told, since the
+        # URL of an internal model server is the operator's business; logs and the CLI show it
+        self.public = f"{backend}: {message}"

@@ -49,18 +49,20 @@ class ChatModel:
         self.max_retries = max_retries
 
     def _error(self, e: Exception) -> BackendError:
+        import httpx
         import openai
 
-        name = f"chat model {self.model}"
+        name, where = f"chat model {self.model}", str(self._client.base_url)
         tries = f" (each of {self.max_retries + 1} tries)" if self.max_retries else ""
-        if isinstance(e, openai.APITimeoutError):
-            return BackendError(name, f"no reply within {self.timeout:g} s{tries} from {self._client.base_url}",
-                                timed_out=True)
+        # a read that times out in the middle of a stream is httpx's own error, not the client's
+        if isinstance(e, openai.APITimeoutError | httpx.TimeoutException | TimeoutError):
+            return BackendError(name, f"no reply within {self.timeout:g} s{tries}", timed_out=True, where=where)
         if isinstance(e, openai.APIStatusError):
-            return BackendError(name, f"endpoint answered HTTP {e.status_code}: {e.message}", e.status_code)
+            return BackendError(name, f"endpoint answered HTTP {e.status_code}: {e.message}", e.status_code,
+                                where=where)
         if isinstance(e, openai.APIConnectionError):
-            return BackendError(name, f"cannot reach {self._client.base_url}: {e}")
-        return BackendError(name, f"malformed reply: {type(e).__name__}: {e}")
+            return BackendError(name, f"cannot reach the endpoint: {e}", where=where)
+        return BackendError(name, f"malformed reply: {type(e).__name__}: {e}", where=where)
 
     def complete(self, messages: list[dict[str, str]]) -> str:
         try:

@@ -14,6 +14,7 @@ when the script is empty):
 ``nochoices``  a 200 reply whose ``choices`` list is empty
 ``garbage``    a 200 reply that is not JSON
 ``slow``       waits ``ChatStub.delay`` seconds, then behaves like ``good``
+``stall``      streams the first piece of a ``good`` reply, then waits ``ChatStub.delay`` seconds
 ``429``/``500`` an error status (``429`` with ``Retry-After: 0``)
 ``condense``   a rewritten standalone question (``ChatStub.condensed``)
 ``raw:TEXT``   exactly TEXT
@@ -24,6 +25,7 @@ A request with ``"stream": true`` gets the same content as Server-Sent Events in
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -51,8 +53,10 @@ class ChatStub(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         ChatStub.requests.append(body)
         mode = ChatStub.script.pop(0) if ChatStub.script else ChatStub.default
+        stall = mode == "stall"
         if mode == "slow":
             time.sleep(ChatStub.delay)
+        if mode in ("slow", "stall"):
             mode = "good"
         if mode == "429":
             self._json(429, {"error": {"message": "rate limited", "type": "rate_limit"}}, {"Retry-After": "0"})
@@ -74,7 +78,7 @@ class ChatStub(BaseHTTPRequestHandler):
             return
         content = self.content(mode, body["messages"])
         if body.get("stream"):
-            self._stream(body["model"], content)
+            self._stream(body["model"], content, stall)
         else:
             self._json(200, {
                 "id": "chatcmpl-stub", "object": "chat.completion", "created": int(time.time()),
@@ -117,7 +121,11 @@ class ChatStub(BaseHTTPRequestHandler):
             return ""
         raise AssertionError(f"unknown stub mode {mode!r}")
 
-    def _stream(self, model: str, content: str) -> None:
+    def _stream(self, model: str, content: str, stall: bool = False) -> None:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up on a stalled stream
+            self._stream_pieces(model, content, stall)
+
+    def _stream_pieces(self, model: str, content: str, stall: bool) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
@@ -127,6 +135,9 @@ class ChatStub(BaseHTTPRequestHandler):
                      "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
             self.wfile.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
             self.wfile.flush()
+            if stall:
+                time.sleep(ChatStub.delay)
+                stall = False
         end = {"id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": 0, "model": model,
                "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
         self.wfile.write(f"data: {json.dumps(end)}\n\ndata: [DONE]\n\n".encode())

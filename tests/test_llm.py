@@ -150,6 +150,19 @@ def test_streaming_reports_endpoint_errors_as_an_event(llm_lib: Library) -> None
     assert events[-1]["event"] == "error" and "HTTP 500" in str(events[-1]["error"])
 
 
+def test_a_stream_that_stalls_is_a_timeout_not_a_malformed_reply(llm_lib: Library) -> None:
+    from api.problems import from_error
+
+    llm_lib.settings.llm_timeout = 0.5
+    ChatStub.delay = 3.0
+    ChatStub.script = ["stall"]
+    events = list(Assistant(llm_lib, support_threshold=0.0).ask_stream(QUESTION))
+    assert [e["event"] for e in events][-1] == "error" and any(e["event"] == "delta" for e in events)
+    err = events[-1]["error"]
+    assert err.timed_out and "no reply within 0.5 s" in str(err) and from_error(err).code == "backend_timeout"
+    assert "127.0.0.1" in str(err) and "127.0.0.1" not in from_error(err).detail  # the URL is the operator's
+
+
 def test_follow_up_is_condensed_by_the_model(llm_lib: Library) -> None:
     conv = [{"role": "user", "text": "客户要求年付订阅全额退款"}, {"role": "assistant", "text": "说明规则。"}]
     ChatStub.condensed = "打印机连不上WiFi，路由器只开了5GHz怎么办"
