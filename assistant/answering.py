@@ -307,7 +307,7 @@ class Assistant:
         the earlier ``conversation`` turns (``[{"role": "user"|"assistant", "text": ...}]``).
         ``on_delta`` receives the engine's text as it is produced (unverified; the returned answer is
         what passed verification)."""
-        from .errors import InputError, NotFound
+        from .errors import InputError, NotFound, QuestionTooLong
 
         t0 = time.perf_counter()
         question = question.strip()
@@ -319,8 +319,7 @@ class Assistant:
             question = redact(question).text
             conversation = [{**t, "text": redact(str(t.get("text") or "")).text} for t in (conversation or [])]
         if len(question) > self.lib.settings.max_question_chars:
-            raise InputError(f"the question is {len(question)} characters; the limit is "
-                             f"{self.lib.settings.max_question_chars}")
+            raise QuestionTooLong(len(question), self.lib.settings.max_question_chars)
         ticket_rec = None
         if ticket:
             ticket_rec = self.lib.store.get(self.lib.tenant, ticket)

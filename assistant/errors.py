@@ -30,6 +30,14 @@ class InputError(CasepilotError):
     exit_code = 2
 
 
+class QuestionTooLong(InputError):
+    """A question over ``CASEPILOT_MAX_QUESTION_CHARS`` (counted after redaction)."""
+
+    def __init__(self, length: int, limit: int) -> None:
+        super().__init__(f"the question is {length} characters; the limit is {limit}")
+        self.length, self.limit = length, limit
+
+
 class NotFound(InputError):
     """An id that does not exist in this tenant."""
 

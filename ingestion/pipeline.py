@@ -109,7 +109,7 @@ class _NoProgress:
         pass
 
 
-def _tag_use(used: dict[str, dict[str, int]], tenant: str) -> str:
+def _describe_tag_use(used: dict[str, dict[str, int]], tenant: str) -> str:
     """"产品线/旧值 (3)", most used first; other tenants' records are named by tenant:
     "产品线/旧值 (3, of which 1 in tenant B)"."""
     parts = []
@@ -316,7 +316,7 @@ class Ingestor:
                 used = self.lib.store.tag_use(set(old.tags) - set(parse_taxonomy(tax.data).tags))
                 if used and warnings is not None:
                     warnings.append(f"the new taxonomy drops {len(used)} values that stored records carry: "
-                                    f"{_tag_use(used, self.lib.tenant)}; the previous taxonomy is kept in "
+                                    f"{_describe_tag_use(used, self.lib.tenant)}; the previous taxonomy is kept in "
                                     f"{target.name}.bak")
             tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
             shutil.copyfile(tax.path, tmp)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING
 
-from assistant.errors import BackendError, CasepilotError, InputError, NotFound
+from assistant.errors import BackendError, CasepilotError, InputError, NotFound, QuestionTooLong
 
 from . import load_channel, platform
 from .common import (
@@ -175,10 +175,9 @@ class BotRuntime:
         try:
             with tenant.read():
                 a = tenant.assistant.ask(msg.text, ticket=ticket, conversation=conversation)
+        except QuestionTooLong as e:  # the channel's people read Chinese: say it in Chinese
+            return Reply(f"问题太长了（{e.length} 字），请精简到 {e.limit} 字以内再问。", notice=True)
         except InputError as e:
-            limit = tenant.library.settings.max_question_chars
-            if len(msg.text.strip()) > limit:  # the channel's people read Chinese: say it in Chinese
-                return Reply(f"问题太长了（{len(msg.text.strip())} 字），请精简到 {limit} 字以内再问。", notice=True)
             return Reply(f"没法回答这个问题：{e}", notice=True)
         except BackendError as e:
             st.metrics.model_failed(tenant.assistant.engine.name)

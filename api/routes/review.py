@@ -37,7 +37,8 @@ def _state(st: State, tenant: str, case_id: str, warnings: list[str] | None = No
 @router.post("/drafts", summary="Draft a case from a stored closed ticket, queued for review",
              description="201 with the new case's id; 200 with `case_id: null` and the reason in `skipped` "
                          "when the ticket gives nothing to draft from (nothing is created).",
-             response_model=DraftOut, status_code=201, responses=ERRORS)
+             response_model=DraftOut, status_code=201,
+             responses={**ERRORS, 200: {"model": DraftOut, "description": "the ticket was skipped: nothing created"}})
 def draft(body: DraftRequest, p: Reviewer, st: State, response: Response) -> DraftOut:
     from ingestion.review import Review
 
