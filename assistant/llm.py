@@ -49,13 +49,14 @@ class ChatModel:
         self.max_retries = max_retries
 
     def _error(self, e: Exception) -> BackendError:
-        import httpx
         import openai
 
         name, where = f"chat model {self.model}", str(self._client.base_url)
         tries = f" (each of {self.max_retries + 1} tries)" if self.max_retries else ""
-        # a read that times out in the middle of a stream is httpx's own error, not the client's
-        if isinstance(e, openai.APITimeoutError | httpx.TimeoutException | TimeoutError):
+        # a read that times out in the middle of a stream is the HTTP library's own error, not the
+        # client's: httpx's TimeoutException with openai 1.x, httpx2's with openai 3.x
+        if isinstance(e, openai.APITimeoutError | TimeoutError) or any(
+                c.__name__ == "TimeoutException" for c in type(e).__mro__):
             return BackendError(name, f"no reply within {self.timeout:g} s{tries}", timed_out=True, where=where)
         if isinstance(e, openai.APIStatusError):
             return BackendError(name, f"endpoint answered HTTP {e.status_code}: {e.message}", e.status_code,
