@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from assistant.errors import QuestionTooLong
 from assistant.index.filters import Filters
 from assistant.settings import Settings
 from assistant.store import Store
@@ -67,8 +68,7 @@ def check_question(question: str, settings: Settings) -> str:
     if not q:
         raise Problem(422, "validation_error", "the question is empty")
     if len(q) > settings.max_question_chars:
-        raise Problem(422, "question_too_long",
-                      f"the question is {len(q)} characters; the limit is {settings.max_question_chars}")
+        raise Problem(422, "question_too_long", str(QuestionTooLong(len(q), settings.max_question_chars)))
     return q
 
 

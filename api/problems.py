@@ -17,7 +17,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from assistant.errors import BackendError, CasepilotError, ConfigError, InputError, NotFound, PermissionDenied
+from assistant.errors import (
+    BackendError,
+    CasepilotError,
+    ConfigError,
+    InputError,
+    NotFound,
+    PermissionDenied,
+    QuestionTooLong,
+)
 
 from .schemas import VISIBLE
 
@@ -84,6 +92,8 @@ def from_error(e: CasepilotError) -> Problem:
     """The problem an error of the tree becomes."""
     if isinstance(e, NotFound):
         return Problem(404, "not_found", str(e))
+    if isinstance(e, QuestionTooLong):  # the same code as the request check (deps.check_question)
+        return Problem(422, "question_too_long", str(e))
     if isinstance(e, InputError):
         return Problem(400, "invalid_input", str(e))
     if isinstance(e, PermissionDenied):
