@@ -84,3 +84,62 @@ def support_ticket_cases(dev: Path = DEFAULT_DEV, limit: int | None = None) -> l
             if limit and len(out) >= limit:
                 break
     return out
+
+
+@dataclass
+class LongDocumentSet:
+    """Long multi-topic documents joined from reading-comprehension passages, and the questions
+    whose gold is the document holding their passage (with the passage's human answer spans)."""
+
+    docs: list[dict[str, Any]]  # {"id", "title", "body", "passages": [passage title, ...]}
+    questions: list[dict[str, Any]]  # {"query", "gold", "heading", "answers": [span, ...]}
+    unanswerable: list[dict[str, Any]]  # questions about held-out passages: {"query", "heading", "answers"}
+
+
+def long_document_set(dev: Path = DEFAULT_DEV, target_chars: int = 2700, seed: int = 2018,
+                      hold_out: int = 10) -> LongDocumentSet:
+    """CMRC 2018 dev passages (~510 characters each) shuffled with a fixed seed and joined, each under
+    its title as a Markdown heading, into documents of about ``target_chars`` characters. A document's
+    own title says nothing of its topics ("百科选编 第12卷"), as a manual's or a policy's title says
+    little of the clause a customer asks about. Every ``hold_out``-th passage is left out of the
+    documents: its questions are real near misses, which the library cannot answer."""
+    import random
+
+    rows = json.loads((dev / "cmrc2018" / "cmrc2018_dev.json").read_text(encoding="utf-8"))
+    rows = [r for r in rows if r.get("title") and r.get("context_text")]
+    random.Random(seed).shuffle(rows)
+    docs: list[dict[str, Any]] = []
+    questions: list[dict[str, Any]] = []
+    unanswerable: list[dict[str, Any]] = []
+    group: list[dict[str, Any]] = []
+
+    def qas(r: dict[str, Any]) -> list[dict[str, Any]]:
+        out = []
+        for qa in r.get("qas", []):
+            answers = [str(a).strip() for a in qa.get("answers", []) if str(a).strip()]
+            if qa.get("query_text") and answers:
+                out.append({"query": qa["query_text"].strip(), "heading": r["title"],
+                            "answers": list(dict.fromkeys(answers))})
+        return out
+
+    def flush() -> None:
+        n = len(docs) + 1
+        did = f"LD-{n:03d}"
+        body = "\n\n".join(f"## {r['title']}\n\n{r['context_text'].strip()}" for r in group)
+        docs.append({"id": did, "title": f"百科选编 第{n}卷", "body": body, "passages": [r["title"] for r in group]})
+        questions.extend({**q, "gold": did} for r in group for q in qas(r))
+        group.clear()
+
+    size = 0
+    for n, r in enumerate(rows, 1):
+        if hold_out and n % hold_out == 0:
+            unanswerable.extend(qas(r))
+            continue
+        group.append(r)
+        size += len(r["context_text"])
+        if size >= target_chars:
+            flush()
+            size = 0
+    if group:
+        flush()
+    return LongDocumentSet(docs, questions, unanswerable)
