@@ -62,12 +62,13 @@ bench-api: setup
 	$(PY) -m evals.bench_api --workers 2
 
 ## make eval: answer quality on the sample library's questions (a run folder with its report in
-## eval-out/sample_questions); retrieval quality on AFQMC and BQ dev;
+## eval-out/sample_questions); retrieval quality on AFQMC and BQ dev; long documents (CMRC 2018) against BM25;
 ## drafting on JDDC and duplicate detection; tag suggestion on CIC intent and BANKING77; verification thresholds
 eval: setup
 	rm -rf eval-out/sample_questions
 	$(PY) -m api.cli eval run --dataset evals/datasets/sample_questions.jsonl --out eval-out/sample_questions
 	$(PY) -m evals.retrieval_eval --dev-data $(DEV_DATA)
+	$(PY) -m evals.longdoc_eval --dev-data $(DEV_DATA)
 	$(PY) -m evals.draft_eval --dev-data $(DEV_DATA)
 	$(PY) -m evals.tag_eval --dev-data $(DEV_DATA)
 	$(PY) -m evals.verify_calibration --dev-data $(DEV_DATA)

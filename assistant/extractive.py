@@ -24,6 +24,7 @@ import numpy as np
 from .answering import INJECTION, Sentence, bigrams
 from .context import ContextRecord
 from .embeddings import Embedder
+from .headings import PATH_SEP
 from .library import Library
 from .text import LIST_MARK, short_text_cache
 from .types import PASSAGE_SPACE, QUESTION_SPACE
@@ -85,7 +86,7 @@ def units(section: str, text: str) -> tuple[Unit, ...]:
             poisoned = True
             continue
         if line.startswith("#"):
-            heading = line.lstrip("#").strip()
+            heading = line.lstrip("#").strip().rstrip("#").strip()
             continue
         if mark := LIST_MARK.match(line):
             item = line[mark.end():].strip()
@@ -122,14 +123,22 @@ class ExtractiveEngine:
         return np.array([float(uv[i] @ qv) + 0.6 * (len(qgrams & bigrams(t)) / len(qgrams) if qgrams else 0.0)
                          + SECTION_PRIOR.get(section, 0.0) for i, (section, t) in enumerate(items)])
 
+    @staticmethod
+    def units_of(c: ContextRecord) -> list[tuple[str, Unit]]:
+        """A retrieved record's sentences and list items; of an article that retrieval matched under
+        a heading, those under that heading (all of them when none is found there)."""
+        out = [(section, u) for section, text in c.sections for u in units(section, text)]
+        place = c.hit.heading.rsplit(PATH_SEP, 1)[-1] if c.hit.heading else ""
+        under = [(section, u) for section, u in out if u.heading == place] if place else []
+        return under or out
+
     def choose(self, question: str, qv: np.ndarray, context: Sequence[ContextRecord]) -> ContextRecord:
         """The record to quote: among the first ``self.candidates`` retrieved, the one whose best
         sentence answers the question best, with a prior for the retrieval rank."""
         emb = self._embedder()
         best, best_score = context[0], -1e9
         for rank, c in enumerate(context[: self.candidates]):
-            us = [(section, u.text) for section, text in c.sections if section != "problem"
-                  for u in units(section, text)]
+            us = [(section, u.text) for section, u in self.units_of(c) if section != "problem"]
             if not us:
                 continue
             rel = float(self._relevance(question, qv, emb.embed_passages([t for _, t in us]), us).max())
@@ -170,7 +179,7 @@ class ExtractiveEngine:
         emb = self._embedder()
         qv = emb.embed_query(question)
         top = self.choose(question, qv, context)
-        cands = [(section, u) for section, text in top.sections for u in units(section, text)]
+        cands = self.units_of(top)
         if not cands:
             return []
         uv = emb.embed_passages([u.text for _, u in cands])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import statistics
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -24,6 +25,7 @@ from .store import Store
 from .text import codes, keyword_tokens, normalise
 from .types import Chunk, SearchHit
 
+FUSIONS = ("score", "sigma", "rrf")
 # a title or question-like view is shown as what it summarises
 VIEW_SECTION = {"case": "problem", "article": "question"}
 
@@ -129,8 +131,14 @@ class HybridRetriever:
       candidate list, then summed with the retriever's weight; robust when one retriever's scores are
       flat (dense similarities of a code-only query) and the other's are sharply peaked.
     * ``fusion="rrf"``: weighted reciprocal-rank fusion, ``w / (rrf_k + rank)``.
+    * ``fusion="sigma"``: each score counts by how many standard deviations it stands above the
+      lowest of its retriever's candidates, capped at ``sigma_cap`` and divided by it. Unlike min-max
+      scaling, a retriever that barely separates its candidates (dense similarities of a question
+      against many sections of long documents) does not hand its first candidate a full vote, while
+      one candidate standing far above the rest (a keyword match on a rare name) keeps its margin.
 
-    Either way the result is scaled so that a record ranked first by every retriever scores 1.0. A
+    The result is scaled so that a record ranked first by every retriever (with "sigma": standing
+    ``sigma_cap`` deviations above the rest in every retriever) scores 1.0. A
     query holding a product or error code weighs the keyword retriever by ``code_boost``: an exact
     code is stronger evidence than any embedding similarity.
 
@@ -142,27 +150,33 @@ class HybridRetriever:
     name = "hybrid"
 
     def __init__(self, parts: Sequence[ChunkRetriever], *, fusion: str = "score",
-                 weights: dict[str, float] | None = None, rrf_k: int = 60, code_boost: float = 2.0) -> None:
-        if fusion not in ("score", "rrf"):
-            raise ValueError(f"fusion must be 'score' or 'rrf', not {fusion!r}")
+                 weights: dict[str, float] | None = None, rrf_k: int = 60, code_boost: float = 2.0,
+                 sigma_cap: float = 6.0) -> None:
+        if fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}, not {fusion!r}")
         self.parts = list(parts)
         self.fusion = fusion
         self.base_weights = weights or {}
         self.rrf_k = rrf_k
         self.code_boost = code_boost
+        self.sigma_cap = sigma_cap
 
     def weights(self, query: str) -> dict[str, float]:
         boost = self.code_boost if codes(query) else 1.0
         return {p.name: self.base_weights.get(p.name, 1.0) * (boost if p.name == "keyword" else 1.0)
                 for p in self.parts}
 
-    def _contributions(self, name: str, cands: list[Candidate]) -> list[float]:
+    def _contributions(self, name: str, cands: list[Candidate], n: int) -> list[float]:
         if self.fusion == "rrf":
             return [(self.rrf_k + 1) / (self.rrf_k + c.ranks[name]) for c in cands]
         scores = [c.scores[name] for c in cands]
         hi, lo = max(scores), min(scores)
         if hi - lo < 1e-9:
             return [1.0] * len(scores)
+        if self.fusion == "sigma":
+            # a retriever asked for n candidates that returned fewer found the rest no better than its last
+            unit = statistics.pstdev(scores + [lo] * max(0, n - len(scores))) * self.sigma_cap
+            return [min((s - lo) / unit, 1.0) for s in scores]
         return [(s - lo) / (hi - lo) for s in scores]
 
     def _all_candidates(self, query: str, n: int, filters: Filters) -> list[list[Candidate]]:
@@ -189,7 +203,7 @@ class HybridRetriever:
         for part, cands in zip(self.parts, self._all_candidates(query, n, filters), strict=True):
             if not cands:
                 continue
-            for c, contrib in zip(cands, self._contributions(part.name, cands), strict=True):
+            for c, contrib in zip(cands, self._contributions(part.name, cands, n), strict=True):
                 rid = record_of(c.chunk_id)
                 rank = c.ranks[part.name]
                 f = fused.setdefault(rid, Candidate(c.chunk_id, 0.0))
@@ -260,6 +274,18 @@ class Retriever:
         """``record id -> its view chunk``, for those that have one."""
         return self._read("view", record_ids, lambda missing: self.store.chunks_of(self.tenant, missing, "view"))
 
+    def _sections(self, places: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Chunk]:
+        """``(record id, heading path) -> the first body chunk under that heading``, for those found
+        (keyed ``RECORD#heading`` in the cache: record ids never hold '#')."""
+        keys = [f"{rid}#{h}" for rid, h in places]
+
+        def fetch(missing: Sequence[str]) -> dict[str, Chunk]:
+            pairs = [(m.split("#", 1)[0], m.split("#", 1)[1]) for m in missing]
+            return {f"{rid}#{h}": ch for (rid, h), ch in self.store.section_chunks(self.tenant, pairs).items()}
+
+        got = self._read("under", keys, fetch)
+        return {p: got[key] for p, key in zip(places, keys, strict=True) if key in got}
+
     def retrieve(self, query: str, k: int = 5, filters: Filters | None = None) -> list[SearchHit]:
         filters = filters or Filters()
         q = normalise(query)
@@ -280,15 +306,20 @@ class Retriever:
             if len(hits) >= k:
                 break
         top = list(hits.items())[:k]
-        # a title says nothing the hit's title does not: show the record's view instead
+        # a title or a heading says nothing the hit's title and heading do not: show the record's view,
+        # or the text under the heading, instead
         views = self._views([rid for rid, (_, ch) in top if ch.section == "title"])
+        under = self._sections([(rid, ch.heading) for rid, (_, ch) in top if ch.section == "heading"])
         out = []
         for rid, (c, ch) in top:
             shown = views.get(rid, ch) if ch.section == "title" else ch
+            if ch.section == "heading":
+                shown = under.get((rid, ch.heading), ch)
             out.append(SearchHit(
                 id=rid, kind=ch.kind, title=ch.title, score=round(c.score, 4),
-                section=VIEW_SECTION.get(ch.kind, ch.section) if shown.section in ("view", "title") else shown.section,
-                snippet=_snippet(shown.text),
+                section=VIEW_SECTION.get(ch.kind, ch.section) if shown.section in ("view", "title") else
+                "body" if shown.section == "heading" else shown.section,
+                snippet=_snippet(shown.text), heading=ch.heading,
                 explain={"chunk": ch.id, "ranks": c.ranks, "scores": {k: round(v, 4) for k, v in c.scores.items()}},
             ))
         return out

@@ -46,9 +46,10 @@ class Settings(BaseSettings):
     article_chunk_tokens: int = 400
     ingest_batch_size: int = 64
     taxonomy: Path | None = None
-    # hybrid retrieval: "score" (weighted min-max score fusion) or "rrf"; weights per retriever
-    fusion: str = "score"
-    fusion_weights: dict[str, float] = {"question": 1.0, "passage": 0.7, "keyword": 0.7}
+    # hybrid retrieval: "sigma" (scores in standard deviations above each retriever's lowest
+    # candidate, weighted), "score" (weighted min-max score fusion) or "rrf"; weights per retriever
+    fusion: str = "sigma"
+    fusion_weights: dict[str, float] = {"question": 1.0, "passage": 0.7, "keyword": 1.0}
     rrf_k: int = 60
     code_boost: float = 2.0
     # answering: abstain when the retrieval support (0..1) is below this. Support is a weighted sum

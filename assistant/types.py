@@ -114,6 +114,7 @@ class Chunk:
     product: str = ""
     tags: tuple[str, ...] = ()
     keyword: bool = True
+    heading: str = ""  # an article chunk's heading path ("安装指南 > 无线网络 > 5GHz"); "" above the first
 
     def metadata(self) -> dict[str, Any]:
         """Metadata stored with the chunk in every index (what filters act on)."""
@@ -139,6 +140,7 @@ class SearchHit:
     score: float
     section: str
     snippet: str
+    heading: str = ""  # where in an article the hit is ("安装指南 > 无线网络 > 5GHz"); "" for the rest
     explain: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self, explain: bool = False) -> dict[str, Any]:

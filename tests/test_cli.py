@@ -59,7 +59,7 @@ def test_search_json_shape(home: Path) -> None:
     assert r.returncode == 0, r.stderr
     results = json.loads(r.stdout)["results"]
     assert results[0]["id"] == "C-3"
-    assert set(results[0]) == {"id", "kind", "title", "score", "section", "snippet"}
+    assert set(results[0]) == {"id", "kind", "title", "score", "section", "snippet", "heading"}
 
 
 def test_search_filter_and_explain(home: Path) -> None:

@@ -68,6 +68,7 @@ chunks = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("product", sa.String(200), nullable=False, server_default=""),
     sa.Column("tags", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("heading", sa.Text, nullable=False, server_default=""),  # an article chunk's heading path
     sa.Index("ix_chunks_record", "tenant", "record_id"),
 )
 

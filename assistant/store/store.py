@@ -153,7 +153,7 @@ def _row_to_chunk(row: Any) -> Chunk:
     return Chunk(
         id=row.chunk_id, record_id=row.record_id, kind=row.kind, section=row.section, ordinal=row.ordinal,
         title=row.title, text=row.text, index_text=row.index_text, space=row.space, status=row.status,
-        product=row.product, tags=tuple(json.loads(row.tags)), keyword=bool(row.keyword),
+        product=row.product, tags=tuple(json.loads(row.tags)), keyword=bool(row.keyword), heading=row.heading,
     )
 
 
@@ -320,7 +320,8 @@ class Store:
                  "section": ch.section, "ordinal": ch.ordinal, "title": ch.title, "text": ch.text,
                  "index_text": ch.index_text, "tokens": " ".join(_tokens_of(ch)) if ch.keyword else "",
                  "space": ch.space, "keyword": ch.keyword,
-                 "status": ch.status, "product": ch.product, "tags": json.dumps(list(ch.tags), ensure_ascii=False)}
+                 "status": ch.status, "product": ch.product, "tags": json.dumps(list(ch.tags), ensure_ascii=False),
+                 "heading": ch.heading}
                 for ch in fresh
             ])
         res.new_chunks.extend(fresh)
@@ -415,6 +416,19 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(_CHUNKS_OF, {"tenant": tenant, "ids": list(record_ids), "section": section})
             return {r.record_id: _row_to_chunk(r) for r in rows}
+
+    def section_chunks(self, tenant: str, places: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Chunk]:
+        """``(record id, heading path) -> the first body chunk under that heading``."""
+        if not places:
+            return {}
+        c = t.chunks.c
+        q = (sa.select(*_CHUNK_COLUMNS)
+             .where(c.tenant == tenant, c.section == "body", c.record_id.in_({r for r, _ in places}),
+                    c.heading.in_({h for _, h in places}))
+             .order_by(c.ordinal.desc()))
+        with self.engine.connect() as conn:
+            found = {(r.record_id, r.heading): _row_to_chunk(r) for r in conn.execute(q)}
+        return {p: found[p] for p in places if p in found}
 
     def chunks_by_id(self, tenant: str, ids: Sequence[str]) -> dict[str, Chunk]:
         out: dict[str, Chunk] = {}
