@@ -157,7 +157,8 @@ def _print_hits(query: str, hits: Sequence[Any], explain: bool) -> None:
     if not hits:
         print(f"no results for {query!r}")
     for n, h in enumerate(hits, 1):
-        print(f"{n:>2}. {h.id}  {h.title}  [{h.kind} · {h.section}]  score {h.score:.3f}")
+        place = f" › {h.heading}" if h.heading else ""
+        print(f"{n:>2}. {h.id}  {h.title}{place}  [{h.kind} · {h.section}]  score {h.score:.3f}")
         print(f"    {h.snippet}")
         if explain:
             parts = ", ".join(f"{name} #{rank} ({h.explain['scores'][name]:.3f})"

@@ -133,6 +133,7 @@ class HitOut(BaseModel):
     score: float
     section: str
     snippet: str
+    heading: str = ""  # where in an article the hit is: "安装指南 > 无线网络 > 5GHz"
     explain: dict[str, Any] | None = None
 
 

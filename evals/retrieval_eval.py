@@ -22,12 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from assistant.index.filters import Filters
 from assistant.library import Library
 from assistant.retrieval import Candidate, ChunkRetriever, HybridRetriever, Retriever
 from assistant.settings import Settings
 from assistant.types import Article
 from evals.devdata import DEFAULT_DEV, FaqRetrievalSet, faq_retrieval_set
+from evals.longdoc_eval import paired_bootstrap, reciprocal_ranks
 from ingestion.pipeline import Ingestor
 
 
@@ -101,20 +104,27 @@ def configurations(lib: Library) -> dict[str, ChunkRetriever]:
     for w in ((1, 0.7, 0.7), (1, 0.7, 1)):
         configs[f"all three, sigma fusion {w[0]}/{w[1]}/{w[2]}"] = HybridRetriever(
             [q, p, k], fusion="sigma", weights={"question": w[0], "passage": w[1], "keyword": w[2]})
-    configs["default (as configured: `casepilot search`)"] = lib.retriever.chunk_retriever
+    configs[DEFAULT] = lib.retriever.chunk_retriever
     return configs
 
 
-def evaluate(ds: FaqRetrievalSet, lib: Library, configs: dict[str, ChunkRetriever]) -> dict[str, Metrics]:
-    out = {}
+PREVIOUS_DEFAULT = "all three, score fusion 1/0.7/0.7"
+DEFAULT = "default (as configured: `casepilot search`)"
+
+
+def evaluate(ds: FaqRetrievalSet, lib: Library,
+             configs: dict[str, ChunkRetriever]) -> tuple[dict[str, Metrics], dict[str, np.ndarray]]:
+    """Each configuration's metrics, and its reciprocal rank (within 10) per query."""
+    out, rr = {}, {}
     gold = [g for _, g in ds.queries]
     for name, part in configs.items():
         r = Retriever(lib.store, lib.tenant, part)
         t0 = time.perf_counter()
         ranked = [[h.id for h in r.retrieve(q, 10, Filters())] for q, _ in ds.queries]
         out[name] = score(ranked, gold)
+        rr[name] = reciprocal_ranks(ranked, gold)
         print(f"  {name}: {out[name].row()}  ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
-    return out
+    return out, rr
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipped: {args.dev_data} not found", file=sys.stderr)
         return 0
     results: dict[str, dict[str, Any]] = {}
+    changes: dict[str, dict[str, float]] = {}
     for name in args.sets:
         ds = faq_retrieval_set(name, args.dev_data)
         if args.limit:
@@ -136,8 +147,10 @@ def main(argv: list[str] | None = None) -> int:
         home = Path(tempfile.mkdtemp(prefix=f"cp-eval-{name}-"))
         try:
             lib = build_index(ds, home)
-            res = evaluate(ds, lib, configurations(lib))
+            res, rr = evaluate(ds, lib, configurations(lib))
             results[name] = {k: vars(v) for k, v in res.items()}
+            d, lo, hi = paired_bootstrap(rr[PREVIOUS_DEFAULT], rr[DEFAULT])
+            changes[name] = {"delta": d, "low": lo, "high": hi}
             lib.close()
         finally:
             shutil.rmtree(home, ignore_errors=True)
@@ -147,8 +160,12 @@ def main(argv: list[str] | None = None) -> int:
     for name, table in results.items():
         for cfg, m in table.items():
             print(f"| {name} | {cfg} | {m['n']} | {Metrics(**m).row()} |")
+    print(f"\nMRR@10 of the default minus that of the previous default ({PREVIOUS_DEFAULT}), 95% paired bootstrap:")
+    for name, c in changes.items():
+        print(f"  {name}: {c['delta']:+.4f} [{c['low']:+.4f}, {c['high']:+.4f}]")
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "retrieval.json").write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
+    (args.out / "retrieval.json").write_text(json.dumps({**results, "default vs previous": changes}, ensure_ascii=False,
+                                                        indent=2), encoding="utf-8")
     return 0
 
 

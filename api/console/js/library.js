@@ -61,6 +61,7 @@ export function renderLibrary(main) {
       clear(results, r.results.length ? r.results.map((x) => h("li.hit", { "data-testid": "hit", "data-id": x.id },
         h("div", caseLink(x.id, x.title), h("span.muted", ` ${x.id} · ${t(`library.kind.${x.kind}`)} · ${t(`section.${x.section}`)} · `),
           h("span.score", t("library.score", x.score.toFixed(3)))),
+        x.heading ? h("p.muted.heading", x.heading) : null,
         h("p.snippet", x.snippet), explainView(x.explain))) : h("li.muted", t("library.noresults")));
     } catch (e) { clear(results, h("li.error", { role: "alert" }, errorText(e))); }
   };
