@@ -24,7 +24,7 @@ import numpy as np
 from .answering import INJECTION, Sentence, bigrams
 from .context import ContextRecord
 from .embeddings import Embedder
-from .headings import PATH_SEP
+from .headings import FENCE, PATH_SEP, heading_of
 from .library import Library
 from .text import LIST_MARK, short_text_cache
 from .types import PASSAGE_SPACE, QUESTION_SPACE
@@ -76,17 +76,21 @@ def units(section: str, text: str) -> tuple[Unit, ...]:
     So are list items that only point to another record ("- C-000101：…")."""
     out: list[Unit] = []
     poisoned = False
+    fenced = False
     heading = ""
-    for line in text.splitlines():
-        line = line.replace("**", "").replace("__", "").strip()  # Markdown emphasis is not content
+    for raw in text.splitlines():
+        if FENCE.match(raw):
+            fenced = not fenced
+        found = None if fenced else heading_of(raw)  # headings read as chunking reads them
+        line = raw.replace("**", "").replace("__", "").strip()  # Markdown emphasis is not content
         if not line:
             poisoned = False
             continue
         if poisoned or INJECTION.search(line):
             poisoned = True
             continue
-        if line.startswith("#"):
-            heading = line.lstrip("#").strip().rstrip("#").strip()
+        if found:
+            heading = found[1]
             continue
         if mark := LIST_MARK.match(line):
             item = line[mark.end():].strip()

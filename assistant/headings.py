@@ -8,8 +8,18 @@ from __future__ import annotations
 
 import re
 
-_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$")
-_FENCE = re.compile(r"^ {0,3}(```|~~~)")
+# an ATX heading; a closing run of '#' counts only after a space ("## C#" is the heading "C#")
+_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")
+FENCE = re.compile(r"^ {0,3}(```|~~~)")
+
+
+def heading_of(line: str) -> tuple[int, str] | None:
+    """``(level, text)`` when ``line`` is a Markdown heading outside a code block, else None."""
+    m = _HEADING.match(line)
+    if not m:
+        return None
+    text = m.group(2).replace("**", "").strip()
+    return (len(m.group(1)), text) if text else None
 PATH_SEP = " > "
 
 
@@ -29,15 +39,15 @@ def heading_sections(body: str) -> list[tuple[tuple[str, ...], str]]:
         lines.clear()
 
     for line in body.splitlines():
-        if _FENCE.match(line):
+        if FENCE.match(line):
             fenced = not fenced
-        m = None if fenced else _HEADING.match(line)
-        if m and m.group(2).strip():
+        found = None if fenced else heading_of(line)
+        if found:
             flush()
-            level = len(m.group(1))
+            level, text = found
             while stack and stack[-1][0] >= level:
                 stack.pop()
-            stack.append((level, m.group(2).replace("**", "").strip()))
+            stack.append((level, text))
         else:
             lines.append(line)
     flush()

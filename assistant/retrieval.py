@@ -36,6 +36,8 @@ class Candidate:
     score: float
     ranks: dict[str, int] = field(default_factory=dict)
     scores: dict[str, float] = field(default_factory=dict)
+    # per retriever: the lowest score and the standard deviation of every chunk it returned (sigma fusion)
+    spread: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 class ChunkRetriever(Protocol):
@@ -46,8 +48,14 @@ class ChunkRetriever(Protocol):
     def candidates(self, query: str, n: int, filters: Filters) -> list[Candidate]: ...
 
 
-def per_record(name: str, hits: list[tuple[str, float]]) -> list[Candidate]:
-    """Keep each record's best chunk; ranks count records, not chunks."""
+def per_record(name: str, hits: list[tuple[str, float]], n: int = 0) -> list[Candidate]:
+    """Keep each record's best chunk; ranks count records, not chunks. Each candidate carries the
+    spread of all ``hits`` (chunks, not records: a long document's many chunks must not shrink the
+    sample), counting the ``n - len(hits)`` chunks a retriever asked for ``n`` did not return as no
+    better than its last."""
+    scores = [s for _, s in hits]
+    lo = min(scores, default=0.0)
+    spread = {name: (lo, statistics.pstdev(scores + [lo] * max(0, n - len(scores))))} if len(scores) > 1 else {}
     seen: set[str] = set()
     out: list[Candidate] = []
     for cid, score in hits:
@@ -55,7 +63,7 @@ def per_record(name: str, hits: list[tuple[str, float]]) -> list[Candidate]:
         if rid in seen:
             continue
         seen.add(rid)
-        out.append(Candidate(cid, score, {name: len(out) + 1}, {name: score}))
+        out.append(Candidate(cid, score, {name: len(out) + 1}, {name: score}, dict(spread)))
     return out
 
 
@@ -77,7 +85,7 @@ class DenseRetriever:
     def prepare(self, query: str, n: int, filters: Filters) -> Callable[[], list[Candidate]]:
         vector = self.embedder.embed_query(query)
         allowed = self.allowed(filters) if self.allowed else None
-        return lambda: per_record(self.name, self.vectors.query(vector, n, filters, allowed))
+        return lambda: per_record(self.name, self.vectors.query(vector, n, filters, allowed), n)
 
     def candidates(self, query: str, n: int, filters: Filters) -> list[Candidate]:
         return self.prepare(query, n, filters)()
@@ -104,7 +112,7 @@ class KeywordRetriever:
         return tokens
 
     def candidates(self, query: str, n: int, filters: Filters) -> list[Candidate]:
-        return per_record(self.name, self.keywords.query(self.tokens(query), n, filters))
+        return per_record(self.name, self.keywords.query(self.tokens(query), n, filters), n)
 
 
 _POOL: tuple[int, ThreadPoolExecutor] | None = None
@@ -132,7 +140,8 @@ class HybridRetriever:
       flat (dense similarities of a code-only query) and the other's are sharply peaked.
     * ``fusion="rrf"``: weighted reciprocal-rank fusion, ``w / (rrf_k + rank)``.
     * ``fusion="sigma"``: each score counts by how many standard deviations it stands above the
-      lowest of its retriever's candidates, capped at ``sigma_cap`` and divided by it. Unlike min-max
+      lowest chunk its retriever returned (``Candidate.spread``), capped at ``sigma_cap`` and
+      divided by it. Unlike min-max
       scaling, a retriever that barely separates its candidates (dense similarities of a question
       against many sections of long documents) does not hand its first candidate a full vote, while
       one candidate standing far above the rest (a keyword match on a rare name) keeps its margin.
@@ -171,12 +180,16 @@ class HybridRetriever:
             return [(self.rrf_k + 1) / (self.rrf_k + c.ranks[name]) for c in cands]
         scores = [c.scores[name] for c in cands]
         hi, lo = max(scores), min(scores)
+        if self.fusion == "sigma":
+            # the spread of every chunk the retriever returned; a part that keeps no such record (a
+            # test's list) is measured on its records, padded like per_record pads chunks
+            lo, sd = next((c.spread[name] for c in cands if name in c.spread),
+                          (lo, statistics.pstdev(scores + [lo] * max(0, n - len(scores)))))
+            if len(cands) == 1 or sd < 1e-12:
+                return [1.0 if s - lo > 1e-12 or len(cands) == 1 else 0.0 for s in scores]
+            return [min(max(s - lo, 0.0) / (sd * self.sigma_cap), 1.0) for s in scores]
         if hi - lo < 1e-9:
             return [1.0] * len(scores)
-        if self.fusion == "sigma":
-            # a retriever asked for n candidates that returned fewer found the rest no better than its last
-            unit = statistics.pstdev(scores + [lo] * max(0, n - len(scores))) * self.sigma_cap
-            return [min((s - lo) / unit, 1.0) for s in scores]
         return [(s - lo) / (hi - lo) for s in scores]
 
     def _all_candidates(self, query: str, n: int, filters: Filters) -> list[list[Candidate]]:

@@ -47,7 +47,7 @@ class CachedPart:
         key = (query, n, filters)
         if key not in self.cache:
             self.cache[key] = self.inner.candidates(query, n, filters)
-        return [Candidate(c.chunk_id, c.score, dict(c.ranks), dict(c.scores)) for c in self.cache[key]]
+        return [Candidate(c.chunk_id, c.score, dict(c.ranks), dict(c.scores), dict(c.spread)) for c in self.cache[key]]
 
 
 @dataclass

@@ -78,9 +78,10 @@ def _chunk(record_id: str, kind: str, section: str, ordinal: int, title: str, te
            meta: _Meta, index_text: str | None = None, keyword: bool = True, heading: str = "") -> Chunk:
     status, product, tags = meta
     index_text = index_text if index_text is not None else normalise(f"{title}\n{text}")
+    # the heading is hashed when there is one (a respelt heading normalises to the same index text)
     digest = hashlib.sha256(json.dumps(
-        [kind, title, text, index_text, space, keyword, status, product, list(tags)], ensure_ascii=False
-    ).encode("utf-8")).hexdigest()[:12]
+        [kind, title, text, index_text, space, keyword, status, product, list(tags)] + ([heading] if heading else []),
+        ensure_ascii=False).encode("utf-8")).hexdigest()[:12]
     return Chunk(
         id=f"{record_id}#{section}.{ordinal}#{digest}", record_id=record_id, kind=kind, section=section,
         ordinal=ordinal, title=title, text=text, index_text=index_text, space=space, status=status,

@@ -14,7 +14,7 @@ from assistant.extractive import ExtractiveEngine
 from assistant.headings import PATH_SEP, article_sections, heading_sections, section_text
 from assistant.index.filters import Filters
 from assistant.library import Library
-from assistant.retrieval import Candidate, HybridRetriever
+from assistant.retrieval import Candidate, HybridRetriever, per_record
 from assistant.types import PASSAGE_SPACE, QUESTION_SPACE, Article
 from evals.devdata import DEFAULT_DEV as DEV_DATA
 from evals.devdata import long_document_set
@@ -192,3 +192,33 @@ def test_the_long_document_dev_set_is_built_from_real_passages() -> None:
     held_out = {q["heading"] for q in ds.unanswerable}
     assert held_out and not any(f"## {h}\n" in d["body"] for d in ds.docs for h in list(held_out)[:20])
     assert long_document_set(DEV_DATA).docs[5]["body"] == ds.docs[5]["body"]  # the same every time
+
+
+def test_sigma_measures_the_spread_over_chunks_not_records() -> None:
+    # two long documents hold all 50 chunks a dense search returned, their scores within 0.002: the
+    # first document must not get a full vote over the second for a difference of 0.00004
+    hits = [(f"D-{1 + i % 2}#body.{i}#x", 0.870 - i * 0.00004) for i in range(50)]
+    cands = per_record("question", hits, 50)
+    assert [c.chunk_id[:3] for c in cands] == ["D-1", "D-2"]
+    votes = HybridRetriever([], fusion="sigma")._contributions("question", cands, 50)
+    assert abs(votes[0] - votes[1]) < 0.05 and votes[0] < 0.7
+    single = per_record("keyword", [("D-7#body.0#k", 3.0)], 50)  # one match: a full vote
+    assert HybridRetriever([], fusion="sigma")._contributions("keyword", single, 50) == [1.0]
+
+
+def test_the_engine_reads_headings_as_chunking_does() -> None:
+    from assistant.extractive import units
+
+    body = ("## 卡纸处理\n\n打开后盖取出纸张。\n\n```\n# 这是注释\nnet stop spooler\n```\n\n"
+            "取出后重新放好纸盒。\n\n## C#\n\n用 C# 调用打印接口。\n\n#1号设备需要单独处理。")
+    assert [p for p, _ in heading_sections(body)] == [("卡纸处理",), ("C#",)]
+    got = {u.text: u.heading for u in units("body", body)}
+    assert got["取出后重新放好纸盒。"] == "卡纸处理"  # a '#' line inside a code block is not a heading
+    assert got["用 C# 调用打印接口。"] == "C#" and got["#1号设备需要单独处理。"] == "C#"
+
+
+def test_a_respelt_heading_gives_new_chunk_ids() -> None:
+    a = chunk_record(Article(id="KB-1", title="手册", body="## 設定\n\n打开设置页面。"))
+    b = chunk_record(Article(id="KB-1", title="手册", body="## 设定\n\n打开设置页面。"))
+    body_a, body_b = (next(c for c in cs if c.section == "body") for cs in (a, b))
+    assert body_a.index_text == body_b.index_text and body_a.id != body_b.id and body_b.heading == "设定"
