@@ -20,6 +20,8 @@ def heading_of(line: str) -> tuple[int, str] | None:
         return None
     text = m.group(2).replace("**", "").strip()
     return (len(m.group(1)), text) if text else None
+
+
 PATH_SEP = " > "
 
 

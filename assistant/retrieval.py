@@ -141,10 +141,10 @@ class HybridRetriever:
     * ``fusion="rrf"``: weighted reciprocal-rank fusion, ``w / (rrf_k + rank)``.
     * ``fusion="sigma"``: each score counts by how many standard deviations it stands above the
       lowest chunk its retriever returned (``Candidate.spread``), capped at ``sigma_cap`` and
-      divided by it. Unlike min-max
-      scaling, a retriever that barely separates its candidates (dense similarities of a question
-      against many sections of long documents) does not hand its first candidate a full vote, while
-      one candidate standing far above the rest (a keyword match on a rare name) keeps its margin.
+      divided by it. Unlike min-max scaling, a retriever that barely separates its candidates
+      (dense similarities of a question against many sections of long documents) does not hand its
+      first candidate a full vote, while one candidate standing far above the rest (a keyword match
+      on a rare name) keeps its margin.
 
     The result is scaled so that a record ranked first by every retriever (with "sigma": standing
     ``sigma_cap`` deviations above the rest in every retriever) scores 1.0. A
