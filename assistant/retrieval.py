@@ -48,14 +48,19 @@ class ChunkRetriever(Protocol):
     def candidates(self, query: str, n: int, filters: Filters) -> list[Candidate]: ...
 
 
+def spread_of(scores: Sequence[float], n: int) -> tuple[float, float]:
+    """The lowest of ``scores`` and their standard deviation, counting the ``n - len(scores)`` results
+    a retriever asked for ``n`` did not return as no better than its last."""
+    lo = min(scores)
+    return lo, statistics.pstdev([*scores, *[lo] * max(0, n - len(scores))])
+
+
 def per_record(name: str, hits: list[tuple[str, float]], n: int = 0) -> list[Candidate]:
     """Keep each record's best chunk; ranks count records, not chunks. Each candidate carries the
     spread of all ``hits`` (chunks, not records: a long document's many chunks must not shrink the
-    sample), counting the ``n - len(hits)`` chunks a retriever asked for ``n`` did not return as no
-    better than its last."""
+    sample; ``spread_of``)."""
     scores = [s for _, s in hits]
-    lo = min(scores, default=0.0)
-    spread = {name: (lo, statistics.pstdev(scores + [lo] * max(0, n - len(scores))))} if len(scores) > 1 else {}
+    spread = {name: spread_of(scores, n)} if len(scores) > 1 else {}
     seen: set[str] = set()
     out: list[Candidate] = []
     for cid, score in hits:
@@ -182,9 +187,8 @@ class HybridRetriever:
         hi, lo = max(scores), min(scores)
         if self.fusion == "sigma":
             # the spread of every chunk the retriever returned; a part that keeps no such record (a
-            # test's list) is measured on its records, padded like per_record pads chunks
-            lo, sd = next((c.spread[name] for c in cands if name in c.spread),
-                          (lo, statistics.pstdev(scores + [lo] * max(0, n - len(scores)))))
+            # test's list) is measured on its records
+            lo, sd = next((c.spread[name] for c in cands if name in c.spread), None) or spread_of(scores, n)
             if len(cands) == 1 or sd < 1e-12:
                 return [1.0 if s - lo > 1e-12 or len(cands) == 1 else 0.0 for s in scores]
             return [min(max(s - lo, 0.0) / (sd * self.sigma_cap), 1.0) for s in scores]

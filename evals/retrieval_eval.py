@@ -30,7 +30,7 @@ from assistant.retrieval import Candidate, ChunkRetriever, HybridRetriever, Retr
 from assistant.settings import Settings
 from assistant.types import Article
 from evals.devdata import DEFAULT_DEV, FaqRetrievalSet, faq_retrieval_set
-from evals.longdoc_eval import paired_bootstrap, reciprocal_ranks
+from evals.longdoc_eval import paired_bootstrap, reciprocal_ranks, table_row
 from ingestion.pipeline import Ingestor
 
 
@@ -62,17 +62,10 @@ class Metrics:
         return f"{self.hit1:.3f} | {self.hit5:.3f} | {self.hit10:.3f} | {self.mrr10:.3f}"
 
 
-def score(ranked: list[list[str]], gold: list[str]) -> Metrics:
-    ranks = []
-    for ids, g in zip(ranked, gold, strict=True):
-        ranks.append(ids.index(g) + 1 if g in ids else None)
-    n = len(ranks)
-
-    def hit(k: int) -> float:
-        return sum(1 for r in ranks if r is not None and r <= k) / n
-
-    mrr = sum(1.0 / r for r in ranks if r is not None and r <= 10) / n
-    return Metrics(n, hit(1), hit(5), hit(10), mrr)
+def score(rr: np.ndarray) -> Metrics:
+    """Metrics from each query's reciprocal rank within 10 (``reciprocal_ranks``)."""
+    row = table_row(rr)
+    return Metrics(len(rr), row["hit@1"], row["hit@5"], row["hit@10"], row["mrr@10"])
 
 
 def build_index(ds: FaqRetrievalSet, home: Path) -> Library:
@@ -121,8 +114,8 @@ def evaluate(ds: FaqRetrievalSet, lib: Library,
         r = Retriever(lib.store, lib.tenant, part)
         t0 = time.perf_counter()
         ranked = [[h.id for h in r.retrieve(q, 10, Filters())] for q, _ in ds.queries]
-        out[name] = score(ranked, gold)
         rr[name] = reciprocal_ranks(ranked, gold)
+        out[name] = score(rr[name])
         print(f"  {name}: {out[name].row()}  ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
     return out, rr
 
