@@ -8,21 +8,33 @@
    duplicate of that case and of no other. Precision and recall over a threshold sweep, with the
    default models, choose ``CASEPILOT_DUPLICATE_THRESHOLD``.
 
-    python -m evals.draft_eval [--dev-data ../shared/data/dev] [--home DIR]
+3. Draft sentence precision and recall per section against a gold annotation written by reading
+   the conversations (``evals/datasets/draft_gold.jsonl``, how it was made: ``evals/datasets/README.md``):
+   a draft sentence is right when the annotated span it overlaps most carries its section; an
+   annotated span of a conversation worth a case is recalled when draft sentences of one of its
+   sections cover at least half of it.
+
+    python -m evals.draft_eval [--dev-data ../shared/data/dev] [--home DIR] [--drafter FILE] [--gold-only]
+
+``--drafter FILE`` drafts with another version of ``assistant/drafting.py`` (e.g. from
+``git show HEAD~1:assistant/drafting.py``) for a before/after comparison.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import importlib.util
 import json
 import shutil
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from assistant.drafting import SECTIONS, draft_extractive
+from assistant.drafting import SECTIONS, Draft, draft_extractive
 from assistant.library import Library
 from assistant.settings import Settings
 from evals.devdata import DEFAULT_DEV
@@ -31,6 +43,8 @@ from ingestion.review import Review
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "ingestion" / "sample_library"
+GOLD = ROOT / "evals" / "datasets" / "draft_gold.jsonl"
+Drafter = Callable[[dict[str, Any]], Draft]
 # which case of the sample library each sample ticket is about (read by hand)
 TICKET_CASE = {
     "T-2024-0301": "C-000101", "T-2024-0302": "C-000113", "T-2024-0303": "C-000118", "T-2024-0304": "C-000127",
@@ -53,11 +67,27 @@ def jddc_tickets(dev: Path) -> list[dict[str, Any]]:
     return [{"id": sid, "subject": "", "status": "closed", "messages": msgs} for sid, msgs in sessions.items()]
 
 
-def drafting_report(tickets: list[dict[str, Any]]) -> dict[str, Any]:
+def support_tickets(dev: Path, language: str = "en") -> list[dict[str, Any]]:
+    """The English/German support tickets (``language``: en, de) as closed two-message tickets: the
+    customer's body, then the agent's answer. Ids follow ``devdata.support_ticket_cases`` (ST-<row>)."""
+    out = []
+    with (dev / "support_tickets" / "tickets_en_de.csv").open(encoding="utf-8", newline="") as f:
+        for n, r in enumerate(csv.DictReader(f), 1):
+            body, answer = (r.get("body") or "").strip(), (r.get("answer") or "").strip()
+            if r.get("language") != language or not body or not answer:
+                continue
+            msgs = [{"id": "m1", "role": "customer", "text": body.replace("\\n", "\n")},
+                    {"id": "m2", "role": "agent", "text": answer.replace("\\n", "\n")}]
+            out.append({"id": f"ST-{n:05d}", "subject": (r.get("subject") or "").strip(), "status": "closed",
+                        "messages": msgs})
+    return out
+
+
+def drafting_report(tickets: list[dict[str, Any]], drafter: Drafter = draft_extractive) -> dict[str, Any]:
     drafted = []
     reasons: Counter[str] = Counter()
     for t in tickets:
-        d = draft_extractive(t)
+        d = drafter(t)
         if d.skipped:
             reasons[d.skipped.split(" (")[0]] += 1
         else:
@@ -71,6 +101,99 @@ def drafting_report(tickets: list[dict[str, Any]]) -> dict[str, Any]:
                       for sec in SECTIONS},
         "sentences_per_draft": round(len(sentences) / max(1, len(drafted)), 1),
     }
+
+
+def load_gold(path: Path = GOLD) -> list[dict[str, Any]]:
+    """The annotated conversations: ``{"set", "id", "draft", "spans": [{"m", "at", "labels", "text"}]}``;
+    a span's first label is what it is, later ones are also acceptable sections for it."""
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+
+
+def _overlap(a: tuple[int, int], b: tuple[int, int]) -> int:
+    return max(0, min(a[1], b[1]) - max(a[0], b[0]))
+
+
+def _where(text: str, sentence: str) -> tuple[int, int]:
+    """Where a draft sentence sits in its message (drafted sentences are cut from it, trimmed)."""
+    i = text.find(sentence)
+    return (i, i + len(sentence)) if i >= 0 else (0, 0)
+
+
+def section_scores(gold: list[dict[str, Any]], tickets: dict[str, dict[str, Any]],
+                   drafts: dict[str, Draft]) -> dict[str, dict[str, float | int]]:
+    """Per section: ``precision`` over all draft sentences of the annotated conversations, ``recall``
+    over the spans annotated with that section in conversations worth a case (``draft``), with counts."""
+    counts = {s: Counter[str]() for s in SECTIONS}
+    for g in gold:
+        d = drafts.get(g["id"])
+        texts = {m["id"]: m["text"] for m in tickets[g["id"]]["messages"]}
+        spans = [(sp, (sp["at"], sp["at"] + len(sp["text"]))) for sp in g["spans"]]
+        placed = [] if d is None or d.skipped else [
+            (s, s.sources[0] if s.sources else "", _where(texts.get(s.sources[0], ""), s.text) if s.sources else (0, 0))
+            for s in d.sentences]
+        for s, mid, pos in placed:
+            best = max(((_overlap(pos, iv), sp) for sp, iv in spans if sp["m"] == mid), default=(0, None),
+                       key=lambda x: x[0])
+            counts[s.section]["drafted"] += 1
+            counts[s.section]["right"] += bool(best[0] and best[1] and s.section in best[1]["labels"])
+        if not g["draft"]:
+            continue
+        for sp, iv in spans:
+            if sp["labels"][0] not in counts:
+                continue
+            counts[sp["labels"][0]]["gold"] += 1
+            covered = sum(_overlap(pos, iv) for s, mid, pos in placed if mid == sp["m"] and s.section in sp["labels"])
+            counts[sp["labels"][0]]["recalled"] += covered * 2 >= iv[1] - iv[0]
+    return {sec: {"precision": round(c["right"] / c["drafted"], 3) if c["drafted"] else float("nan"),
+                  "recall": round(c["recalled"] / c["gold"], 3) if c["gold"] else float("nan"),
+                  "drafted": c["drafted"], "gold": c["gold"]} for sec, c in counts.items()}
+
+
+def gold_report(dev: Path, drafter: Drafter = draft_extractive,
+                gold_path: Path = GOLD) -> dict[str, dict[str, Any]]:
+    """Section precision and recall on each annotated set, and how the drafter's skips agree with the
+    annotation's ``draft`` (a conversation a reviewer would keep as a case)."""
+    gold = load_gold(gold_path)
+    tickets = {t["id"]: t for t in jddc_tickets(dev) + support_tickets(dev, "en")}
+    out = {}
+    for name in dict.fromkeys(g["set"] for g in gold):
+        rows = [g for g in gold if g["set"] == name]
+        drafts = {g["id"]: drafter(tickets[g["id"]]) for g in rows}
+        agree = Counter((g["draft"], not drafts[g["id"]].skipped) for g in rows)
+        out[name] = {"conversations": len(rows), "sections": section_scores(rows, tickets, drafts),
+                     "drafted": {"worth a case, drafted": agree[True, True],
+                                 "worth a case, skipped": agree[True, False],
+                                 "not worth a case, drafted": agree[False, True]}}
+    return out
+
+
+def load_drafter(path: Path | None) -> Drafter:
+    """``draft_extractive`` of this checkout, or of another version of ``assistant/drafting.py``."""
+    if path is None:
+        return draft_extractive
+    spec = importlib.util.spec_from_file_location("assistant._drafting_under_test", path)
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up there
+    spec.loader.exec_module(mod)
+    fn: Drafter = mod.draft_extractive
+    return fn
+
+
+def _num(x: float) -> str:
+    return "–" if x != x else f"{x:.2f}"  # nan: nothing to measure
+
+
+def print_gold_report(report: dict[str, dict[str, Any]]) -> None:
+    print("draft sentences against the gold annotation (precision / recall; drafted sentences, gold spans):")
+    print("| set | " + " | ".join(SECTIONS) + " | worth a case: drafted / skipped | not worth one, drafted |")
+    print("|---|" + "---|" * len(SECTIONS) + "---:|---:|")
+    for name, r in report.items():
+        cells = [f"{_num(c['precision'])} / {_num(c['recall'])} ({c['drafted']}, {c['gold']})"
+                 for c in (r["sections"][s] for s in SECTIONS)]
+        a = r["drafted"]
+        print(f"| {name} ({r['conversations']}) | " + " | ".join(cells) + f" | {a['worth a case, drafted']} / "
+              f"{a['worth a case, skipped']} | {a['not worth a case, drafted']} |")
 
 
 def duplicate_sweep(home: Path) -> list[tuple[float, float, float]]:
@@ -97,13 +220,26 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dev-data", type=Path, default=DEFAULT_DEV)
     ap.add_argument("--home", type=Path, help="keep the imported sample library here")
+    ap.add_argument("--drafter", type=Path, help="draft with this version of assistant/drafting.py")
+    ap.add_argument("--gold-only", action="store_true", help="only the scores against the gold annotation")
     args = ap.parse_args(argv)
-    sample = [json.loads(x) for x in (SAMPLE / "tickets.jsonl").read_text(encoding="utf-8").splitlines() if x]
-    reports = {"sample tickets": drafting_report(sample)}
-    if (args.dev_data / "jddc").exists():
-        reports["JDDC dev (300 real conversations)"] = drafting_report(jddc_tickets(args.dev_data))
+    drafter = load_drafter(args.drafter)
+    has_dev = (args.dev_data / "jddc").exists() and (args.dev_data / "support_tickets").exists()
+    if has_dev:
+        print_gold_report(gold_report(args.dev_data, drafter))
+        print()
     else:
-        print(f"no JDDC data under {args.dev_data}; skipped", file=sys.stderr)
+        print(f"no JDDC or support-ticket data under {args.dev_data}; gold scores skipped", file=sys.stderr)
+    if args.gold_only:
+        return 0
+    sample = [json.loads(x) for x in (SAMPLE / "tickets.jsonl").read_text(encoding="utf-8").splitlines() if x]
+    reports = {"sample tickets": drafting_report(sample, drafter)}
+    if has_dev:
+        reports["JDDC dev (300 real conversations)"] = drafting_report(jddc_tickets(args.dev_data), drafter)
+        tickets = support_tickets(args.dev_data, "en")
+        reports[f"English tickets ({len(tickets)})"] = drafting_report(tickets, drafter)
+        tickets = support_tickets(args.dev_data, "de")
+        reports[f"German tickets ({len(tickets)})"] = drafting_report(tickets, drafter)
     print("| tickets | drafted | skipped (reasons) | sentences with a source | problem / diagnosis / solution / "
           "outcome filled | sentences per draft |\n|---|---:|---|---:|---|---:|")
     for name, r in reports.items():
