@@ -1,4 +1,5 @@
-"""The library's tag taxonomy (``taxonomy.yaml``): dimensions, their allowed values and synonyms."""
+"""The library's tag taxonomy (``taxonomy.yaml``): dimensions, their allowed values and synonyms, and
+which dimensions take a single value (``single: true``: a record has at most one of them)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,11 @@ class TagValue:
 @dataclass
 class Taxonomy:
     dimensions: dict[str, dict[str, TagValue]]
+    single: set[str] = field(default_factory=set)  # dimensions that take one value
+
+    def is_single(self, tag_or_dimension: str) -> bool:
+        """Whether the dimension (or the dimension of a ``dimension/value`` tag) takes one value."""
+        return tag_or_dimension.partition("/")[0] in self.single
 
     @property
     def tags(self) -> list[str]:
@@ -62,12 +68,17 @@ def parse_taxonomy(data: Any) -> Taxonomy:
         raise TaxonomyError("dimensions",
                             "the file needs a top-level 'dimensions:' mapping with at least one dimension")
     dims: dict[str, dict[str, TagValue]] = {}
+    single: set[str] = set()
     for dim, spec in data["dimensions"].items():
         where = f"dimensions.{dim}"
         if not isinstance(dim, str) or "/" in dim or not dim.strip():
             raise TaxonomyError(where, "a dimension name must be non-empty text without '/'")
         if not isinstance(spec, dict) or not isinstance(spec.get("values"), dict) or not spec["values"]:
             raise TaxonomyError(where, "needs a 'values:' mapping with at least one value")
+        if not isinstance(spec.get("single", False), bool):
+            raise TaxonomyError(f"{where}.single", "must be true or false")
+        if spec.get("single"):
+            single.add(dim)
         values: dict[str, TagValue] = {}
         for value, vspec in spec["values"].items():
             vwhere = f"{where}.values.{value}"
@@ -81,4 +92,4 @@ def parse_taxonomy(data: Any) -> Taxonomy:
                 raise TaxonomyError(f"{vwhere}.synonyms", "must be a list of text")
             values[value] = TagValue([str(s) for s in syn], str(vspec.get("description") or ""))
         dims[dim] = values
-    return Taxonomy(dims)
+    return Taxonomy(dims, single)
