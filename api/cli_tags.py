@@ -1,7 +1,8 @@
-"""``casepilot tags suggest``: taxonomy tags for a text, each with a confidence, or an abstention.
+"""``casepilot tags suggest``: taxonomy tags for a text, each with a confidence: the confident picks
+and, always, the best candidates (also when it abstains from a pick).
 
-    casepilot tags suggest TEXT... [-k N] [--json]     # {"tags": [{"tag", "confidence"}], "abstained"}
-    casepilot tags suggest --batch FILE --json         # one {"text", "tags", "abstained"} a line
+    casepilot tags suggest TEXT... [-k N] [--json]     # {"tags": [{"tag", "confidence"}], "abstained", "candidates"}
+    casepilot tags suggest --batch FILE --json         # one {"text", "tags", "abstained", "candidates"} a line
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ from assistant.errors import ConfigError, InputError
 
 
 def _print_suggestion(text: str, s: Any) -> None:
+    """One candidate a line, best first; those not picked say so."""
     if s.abstained:
-        print(f"no tag is likely enough for {text!r} (abstained)")
-    for tag, conf in s.tags:
-        print(f"{conf:.3f}  {tag}")
+        print(f"no tag is likely enough for {text!r} (abstained); the best candidates:" if s.candidates else
+              f"no tag is likely enough for {text!r} (abstained)")
+    picked = {t for t, _ in s.tags}
+    for tag, conf in s.candidates:
+        print(f"{conf:.3f}  {tag}" + ("" if tag in picked else "  (candidate, not picked)"))
     if s.fallback:
         print(f"(model not used: {s.fallback})", file=sys.stderr)
 
@@ -61,9 +65,10 @@ def register_tags(sub: Any, common: argparse.ArgumentParser) -> None:
     s = actions.add_parser("suggest", parents=[common], help="taxonomy tags for a text, with confidences",
                            description="Suggest taxonomy tags for a text from the tags of the most similar "
                                        "approved cases and articles, the taxonomy's synonyms and, with "
-                                       "CASEPILOT_LLM=openai:MODEL, the model's choice; abstain (no tags) when "
-                                       "the best confidence is below CASEPILOT_TAG_ABSTAIN_BELOW.")
+                                       "CASEPILOT_LLM=openai:MODEL, the model's choice. The best candidates are "
+                                       "always listed; those at or above CASEPILOT_TAG_ABSTAIN_BELOW are picked "
+                                       "(one per dimension marked 'single: true'); with none, it abstains.")
     s.add_argument("text", nargs="*", metavar="TEXT")
-    s.add_argument("-k", type=int, default=None, help="at most this many tags (default: CASEPILOT_TAG_TOP_K, 5)")
+    s.add_argument("-k", type=int, default=None, help="at most this many candidates (default: CASEPILOT_TAG_TOP_K, 5)")
     s.add_argument("--batch", metavar="FILE", help="one text a line; prints one JSON object a line")
     s.set_defaults(func=cmd_tags_suggest)

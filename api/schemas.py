@@ -327,8 +327,15 @@ class TagOut(BaseModel):
 
 
 class TagsOut(BaseModel):
-    tags: list[TagOut]
-    abstained: bool
+    tags: list[TagOut] = Field(description="the confident picks, best first; empty when abstained")
+    abstained: bool = Field(description="no candidate was likely enough to pick (the candidates are still listed)")
+    candidates: list[TagOut] = Field(default_factory=list,
+                                     description="the best k tags with their confidences, picked or not, best first")
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"tags": [{"tag": "产品线/打印机", "confidence": 0.81}], "abstained": False,
+         "candidates": [{"tag": "产品线/打印机", "confidence": 0.81},
+                        {"tag": "问题类型/网络连接", "confidence": 0.24}]}]})
 
 
 # ---- the web console's reads -------------------------------------------------------------------

@@ -20,8 +20,11 @@ Three sources of evidence, each giving a tag a probability-like score in 0..1:
 
 The sources are combined by noisy-OR, ``1 - Π(1 - p_source)``: each is treated as independent
 evidence, agreement raises the confidence, and the result stays in 0..1. The best ``k`` tags are
-returned; when the best confidence is below ``tag_abstain_below`` no tag is returned and the
-suggestion says it abstained. The threshold is chosen on data with ``python -m evals.tag_eval``.
+always returned as *candidates*, with their confidences; the confident *picks* (``tags``) are the
+candidates at or above ``tag_abstain_below``, at most one per dimension the taxonomy marks
+``single: true``. With no pick the suggestion says it abstained, and still lists its candidates, so
+that a reviewer has something to choose from. The threshold is chosen on data with
+``python -m evals.tag_eval``.
 """
 
 from __future__ import annotations
@@ -56,13 +59,48 @@ class ChatLike(Protocol):
 
 @dataclass
 class TagSuggestion:
-    tags: list[tuple[str, float]] = field(default_factory=list)  # best first, confidences in 0..1
+    """``tags``: the confident picks, best first (empty when abstained); ``candidates``: the best ``k``
+    tags whether picked or not, best first; confidences in 0..1. From ``rank`` (no picking yet) both
+    hold the ranking."""
+
+    tags: list[tuple[str, float]] = field(default_factory=list)
     abstained: bool = False
     fallback: str = ""  # why the model source was skipped (an endpoint failure), if it was
+    candidates: list[tuple[str, float]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``casepilot tags suggest --json`` shape (DESIGN.md)."""
-        return {"tags": [{"tag": t, "confidence": round(c, 3)} for t, c in self.tags], "abstained": self.abstained}
+        """The ``casepilot tags suggest --json`` shape (DESIGN.md's, plus ``candidates``)."""
+        return {"tags": _tag_dicts(self.tags), "abstained": self.abstained, "candidates": _tag_dicts(self.candidates)}
+
+
+def _tag_dicts(tags: Sequence[tuple[str, float]]) -> list[dict[str, Any]]:
+    return [{"tag": t, "confidence": round(c, 3)} for t, c in tags]
+
+
+def pick(candidates: Sequence[tuple[str, float]], threshold: float,
+         taxonomy: Taxonomy | None = None) -> list[tuple[str, float]]:
+    """The confident picks among ranked candidates: confidence at or above ``threshold``, and only the
+    best value of a dimension that takes one value."""
+    out: list[tuple[str, float]] = []
+    taken: set[str] = set()
+    for tag, conf in candidates:
+        dim = tag.partition("/")[0]
+        if conf < threshold or dim in taken:
+            continue
+        if taxonomy is not None and taxonomy.is_single(dim):
+            taken.add(dim)
+        out.append((tag, conf))
+    return out
+
+
+_warned: set[str] = set()
+
+
+def warn_once(key: str, message: str, *args: Any) -> None:
+    """Log a warning the first time ``key`` is seen in this process (a batch of drafts says it once)."""
+    if key not in _warned:
+        _warned.add(key)
+        log.warning(message, *args)
 
 
 def noisy_or(*sources: dict[str, float]) -> dict[str, float]:
@@ -230,7 +268,9 @@ class TagSuggester:
 
             text = redact(text).text
         if self.taxonomy is None:
-            log.warning("no taxonomy in this library: no tags to suggest (casepilot ingest --kind taxonomy FILE)")
+            path = self.lib.settings.taxonomy_path
+            warn_once(f"no taxonomy {path}", "no taxonomy in this library (%s): no tags to suggest "
+                      "(casepilot ingest --kind taxonomy FILE)", path)
             return TagSuggestion([], abstained=True)
         hits = self.lib.search(text, max(self.neighbours, 1))
         sources = [self.neighbour_scores(hits), self.synonym_scores(text)]
@@ -243,15 +283,14 @@ class TagSuggester:
                 log.warning("tag suggestion: the model failed (%s); using similar records and synonyms only", e)
         combined = noisy_or(*sources)
         ranked = sorted(combined.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
-        return TagSuggestion(ranked, abstained=False, fallback=fallback)
+        return TagSuggestion(ranked, abstained=False, fallback=fallback, candidates=ranked)
 
     def suggest(self, text: str, k: int | None = None) -> TagSuggestion:
-        """Tags of the taxonomy for ``text``, best first, or an abstention (no tags) when the best
-        confidence is below ``tag_abstain_below``."""
+        """The best ``k`` tags of the taxonomy for ``text`` as candidates, and the confident picks among
+        them; an abstention (no pick, the candidates kept) when none reaches ``tag_abstain_below``."""
         s = self.rank(text, k)
-        if s.abstained or not s.tags or s.tags[0][1] < self.abstain_below:
-            return TagSuggestion([], abstained=True, fallback=s.fallback)
-        return s
+        picks = pick(s.candidates, self.abstain_below, self.taxonomy)
+        return TagSuggestion(picks, abstained=not picks, fallback=s.fallback, candidates=s.candidates)
 
 
 def _normalised(words: Iterable[str]) -> set[str]:
