@@ -116,7 +116,11 @@ def _overlap(a: tuple[int, int], b: tuple[int, int]) -> int:
 def _where(text: str, sentence: str) -> tuple[int, int]:
     """Where a draft sentence sits in its message (drafted sentences are cut from it, trimmed)."""
     i = text.find(sentence)
-    return (i, i + len(sentence)) if i >= 0 else (0, 0)
+    if i >= 0:
+        return i, i + len(sentence)
+    # a clause was taken out of its middle: from where its start is to where its end is
+    i, j = text.find(sentence[:6]), text.find(sentence[-6:])
+    return (i, j + 6) if 0 <= i <= j else (0, 0)
 
 
 def section_scores(gold: list[dict[str, Any]], tickets: dict[str, dict[str, Any]],
