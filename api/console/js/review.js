@@ -154,6 +154,11 @@ function draftView(shown, detail, decided) {
       onclick: () => { chosen.has(tag) ? chosen.delete(tag) : chosen.add(tag); drawChips(); } },
     tag, suggested.has(tag) ? h("small", ` ${t("review.suggested")} ${suggested.get(tag).toFixed(2)}`) : null)));
   drawChips();
+  // the candidates the draft did not pick (also when it abstained): offered as chips, not chosen
+  post("/v1/tags/suggest", { text: `${c.title || ""} ${c.problem || ""}`.trim() || id }).then((s) => {
+    for (const x of s.candidates || []) if (!suggested.has(x.tag)) suggested.set(x.tag, x.confidence);
+    drawChips();
+  }).catch(() => {}); // no taxonomy: the chips stay as the draft made them
   const listId = `tax-${Math.random().toString(36).slice(2)}`;
   const addTag = h("input.addtag", { list: listId, placeholder: t("review.addtag"), "aria-label": t("review.addtag"),
     onchange: (ev) => { const v = ev.target.value.trim(); if (taxonomy.includes(v)) { chosen.add(v); drawChips(); } ev.target.value = ""; } });
