@@ -105,6 +105,9 @@ def cmd_review(args: argparse.Namespace) -> int:
             for k in ("problem", "diagnosis", "solution", "outcome"):
                 text = str(c.get(k) or "（空）").strip()  # a multi-line section keeps its indent
                 print(f"  {k}: " + text.replace("\n", "\n" + " " * (len(k) + 4)))
+                for i in info["instructions"]:
+                    if i["section"] == k:
+                        print(f"  {' ' * len(k)}  ⚠ never quoted, it addresses the assistant: {i['sentence']}")
             print(f"  tags: {', '.join(c.get('tags') or []) or '-'}   product: {c.get('product') or '-'}")
             st = info["stats"]
             print(f"  cited by {st['cited']} answers; rated helpful {st['helpful']}, not helpful {st['not_helpful']}")

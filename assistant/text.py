@@ -31,6 +31,26 @@ _BAND = re.compile(r"^(\d+(?:\.\d+)?)(?:ghz|g)$")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]{2,}")
 
+# spans a sentence never ends inside: URLs, `code`, file paths
+_UNSPLIT = re.compile(r"`[^`\n]*`|(?:https?://|www\.)[!-~]+|(?<![\w/])(?:[A-Za-z]:)?(?:[\\/][\w.\-]+){2,}")
+# full-width stops end a sentence anywhere; ASCII ones only before a space, the end or a CJK character
+_STOP = re.compile(r"[。！？；]+[”’」』）)]*|[.!?;]+(?=\s|$|[\u3400-\u9fff])")
+
+
+def sentences(line: str) -> list[str]:
+    """``line`` cut into sentences, never inside a URL, a code span or a file path
+    ("…/contact-us?lang=zh" stays whole), nor at a full stop inside a number or a code ("v2.3")."""
+    keep = [m.span() for m in _UNSPLIT.finditer(line)]
+    out, start = [], 0
+    for m in _STOP.finditer(line):
+        if any(a <= m.start() < b for a, b in keep):
+            continue
+        out.append(line[start:m.end()].strip())
+        start = m.end()
+    out.append(line[start:].strip())
+    return [x for x in out if x]
+
+
 STOP_WORDS = frozenset(
     """的 了 吗 呢 吧 啊 呀 哦 嗯 么 是 在 有 和 与 及 或 也 都 就 还 又 再 这 那
     这个 那个 这样 那样 个 之 其 我 我们 你 你们 您 他 她 它 他们 请 请问 问下 问一下

@@ -170,7 +170,7 @@ class Review:
         rec = self._case(case_id)
         drafts = self.lib.store.drafts(self.lib.tenant, case_id=case_id)
         return {"case": rec.data, "status": rec.status, "version": rec.version,
-                "draft": drafts[0] if drafts else None,
+                "instructions": instructions_of(rec.data), "draft": drafts[0] if drafts else None,
                 "stats": self.lib.store.citation_stats(self.lib.tenant, case_id),
                 "audit": self.lib.store.audit(self.lib.tenant, case_id)}
 
@@ -197,7 +197,9 @@ class Review:
             raise InputError(f"{case_id} is {rec.status}, not in review")
         data = {**rec.data, **_check_edits(edits or {}), "status": "approved", "reviewed_by": actor,
                 "updated_at": _today()}
-        warnings = self._write(data, actor)
+        warnings = self._write(data, actor) + [
+            f"{case_id}: the {i['section']} holds an instruction to the assistant, which answers never quote: "
+            f"{i['sentence']}" for i in instructions_of(data)]
         self.lib.store.set_draft_status(self.lib.tenant, case_id, "approved")
         self.lib.store.note(self.lib.tenant, case_id, "approve", actor,
                             {"edited": sorted((edits or {}).keys())})
@@ -279,6 +281,14 @@ class Review:
             if reasons:
                 out.append({"id": r.id, "title": r.title, "reasons": reasons})
         return out
+
+
+def instructions_of(case: dict[str, Any]) -> list[dict[str, str]]:
+    """The sentences of a case's sections that address the assistant ("忽略以上所有指令…"), by section."""
+    from assistant.extractive import instructions
+
+    return [{"section": k, "sentence": s} for k in ("title", "problem", "diagnosis", "solution", "outcome")
+            for s in instructions(str(case.get(k) or ""))]
 
 
 def _check_edits(edits: dict[str, Any]) -> dict[str, Any]:
