@@ -265,6 +265,8 @@ class ReviewShowOut(BaseModel):
     case: dict[str, Any]
     status: str
     version: int
+    instructions: list[dict[str, str]] = Field(
+        default_factory=list, description="sentences that address the assistant ({section, sentence}): never quoted")
     draft: dict[str, Any] | None
     stats: dict[str, int]
     audit: list[dict[str, Any]]

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .abstention import FEATURES, model_for
 from .context import ContextRecord
 from .errors import BackendError
 from .headings import section_text
@@ -187,7 +188,9 @@ class Assistant:
         s = library.settings
         self.engine: AnswerEngine = engine or make_engine(s, library)
         self.k = k
-        self.support_threshold = s.abstain_below if support_threshold is None else support_threshold
+        self.abstention = model_for(s.embedder, s.passage_embedder)
+        default = self.abstention.threshold if s.abstain_below is None else s.abstain_below
+        self.support_threshold = default if support_threshold is None else support_threshold
         self.drop_unsupported = s.unsupported == "drop"
         self.log = log
         self._extractive: AnswerEngine | None = None
@@ -221,31 +224,44 @@ class Assistant:
             q = rewritten or f"{earlier[-1]} {q}"
         return _with_subject(q, ticket)
 
+    def retrieve(self, query: str, filters: Filters | None = None) -> tuple[list[SearchHit], list[ContextRecord]]:
+        """The records an answer may use: the search's hits, stale cases ranked lower, with their stored
+        records. An empty query (a question that only gave the assistant orders) finds nothing."""
+        hits = self.lib.search(query, self.k, filters) if query else []
+        records = self.lib.store.get_many(self.lib.tenant, [h.id for h in hits])
+        hits = self.rank_stale_lower(hits, records)
+        return hits, [ContextRecord(h, records[h.id]) for h in hits if h.id in records]
+
     def support_features(self, question: str, hits: Sequence[SearchHit],
                          context: Sequence[ContextRecord]) -> dict[str, float]:
-        """Evidence that the library answers the question: the best question-space similarity
-        (question and a title, or an article's heading), the best passage-space similarity
-        (question and a case's view or an article's text), and the best IDF-weighted share of the
-        question's content words found in one retrieved record (the part of it retrieval matched:
-        ``matched_text``). A word the library never uses (硒鼓 in a library without toner cases)
-        weighs most, which is what separates a gap from a near miss."""
+        """Evidence that the library answers the question (``abstention.FEATURES``): the best
+        question-space similarity (question and a title, or an article's heading) and passage-space
+        similarity (question and a case's view or an article's text) among the top hits; the best
+        IDF-weighted share of the question's content words found in the part of one retrieved record
+        that retrieval matched (``matched_text``); and the IDF-weighted share of the question's words
+        that the library never uses at all (硒鼓 in a library without toner cases), which is what
+        separates a gap from a near miss."""
+        f = dict.fromkeys(FEATURES, 0.0)
         if not hits:
-            return {"similarity": 0.0, "passage": 0.0, "coverage": 0.0}
+            return f
         words = content_words(question)
         weights = {w: self.lib.keywords.idf(w) for w in words}
         total = sum(weights.values()) or 1.0
-        sim = max(float(h.explain.get("scores", {}).get(QUESTION_SPACE, 0.0)) for h in hits[:3])
-        psim = max(float(h.explain.get("scores", {}).get(PASSAGE_SPACE, 0.0)) for h in hits[:3])
-        cover = 0.0
-        for c in context[:3]:
-            text = _folded(matched_text(c))
-            cover = max(cover, sum(wt for w, wt in weights.items() if w in text) / total)
-        return {"similarity": sim, "passage": psim, "coverage": cover if words else 0.0}
+        top = [h.explain.get("scores", {}) for h in hits[:3]]
+        f["similarity"] = max(float(sc.get(QUESTION_SPACE, 0.0)) for sc in top)
+        f["passage"] = max(float(sc.get(PASSAGE_SPACE, 0.0)) for sc in top)
+        if words:
+            for c in context[:3]:
+                text = _folded(matched_text(c))
+                f["coverage"] = max(f["coverage"], sum(wt for w, wt in weights.items() if w in text) / total)
+            unseen = self.lib.keywords.unseen_idf()
+            f["unseen"] = sum(wt for wt in weights.values() if wt >= unseen - 1e-9) / total
+        return f
 
     def support(self, question: str, hits: Sequence[SearchHit], context: Sequence[ContextRecord]) -> float:
-        f = self.support_features(question, hits, context)
-        w = self.lib.settings.support_weights
-        return sum(w.get(k, 0.0) * v for k, v in f.items()) / (sum(w.values()) or 1.0)
+        """The calibrated probability that the library answers the question (``abstention``); 0 when
+        nothing was found."""
+        return self.abstention.probability(self.support_features(question, hits, context)) if hits else 0.0
 
     def rank_stale_lower(self, hits: Sequence[SearchHit], records: dict[str, StoredRecord]) -> list[SearchHit]:
         """Stale cases rank below fresh ones: a case written for an older version of its product than
@@ -345,10 +361,7 @@ class Assistant:
         asked = _strip_injection(question)
         searched = asked or _strip_injection(question, clauses=True)
         rq = self.retrieval_query(searched, ticket_rec, conversation) if searched else ""
-        hits = self.lib.search(rq, self.k, filters) if rq else []  # only orders to the assistant: nothing asked
-        records = self.lib.store.get_many(self.lib.tenant, [h.id for h in hits])
-        hits = self.rank_stale_lower(hits, records)
-        context = [ContextRecord(h, records[h.id]) for h in hits if h.id in records]
+        hits, context = self.retrieve(rq, filters)
         support = self.support(rq, hits, context)
         answer = Answer(question=question, answer="", citations=[], abstained=True, context=list(hits),
                         support=support, engine=self.engine.name, retrieval_query=rq,

@@ -52,12 +52,10 @@ class Settings(BaseSettings):
     fusion_weights: dict[str, float] = {"question": 1.0, "passage": 0.7, "keyword": 1.0}
     rrf_k: int = 60
     code_boost: float = 2.0
-    # answering: abstain when the retrieval support (0..1) is below this. Support is a weighted sum
-    # of the best question-space similarity, the best passage-space similarity and the IDF-weighted
-    # share of the question's words found in one retrieved record; weights and threshold calibrated
-    # on evals/datasets/sample_questions.jsonl with the default embedders (make eval: casepilot eval run)
-    abstain_below: float = 0.66
-    support_weights: dict[str, float] = {"similarity": 0.5, "passage": 0.4, "coverage": 0.1}
+    # answering: abstain when the probability that the library answers the question (assistant/
+    # abstention.py, learned on real answerable and unanswerable questions) is below this; unset: the
+    # threshold shipped with the model (chosen by python -m evals.train_abstention, docs/abstention.md)
+    abstain_below: float | None = None
     max_question_chars: int = 2000
     # answer engine: "extractive" (default, no key) or "openai:MODEL" (OPENAI_BASE_URL, OPENAI_API_KEY)
     llm: str = "extractive"

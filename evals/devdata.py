@@ -143,3 +143,79 @@ def long_document_set(dev: Path = DEFAULT_DEV, target_chars: int = 2700, seed: i
     if group:
         flush()
     return LongDocumentSet(docs, questions, unanswerable)
+
+
+@dataclass
+class FaqAbstentionSet:
+    """An FAQ pool with some of its questions held out: queries whose every paraphrase is held out
+    are real near misses the library cannot answer (the pool keeps the pairs' hard negatives)."""
+
+    name: str
+    pool: list[tuple[str, str]]  # (faq id, question) kept in the library
+    answerable: list[tuple[str, str]]  # (query, gold faq id)
+    unanswerable: list[tuple[str, str]]  # (query, id of the held-out faq it paraphrases)
+
+
+def faq_abstention_set(name: str, dev: Path = DEFAULT_DEV, hold_out: int = 5) -> FaqAbstentionSet:
+    """``faq_retrieval_set`` with every ``hold_out``-th paraphrase group left out of the pool. Groups
+    are the connected components of the positive pairs, so no paraphrase of a held-out question stays
+    behind to answer it."""
+    ds = faq_retrieval_set(name, dev)
+    text_of = dict(ds.pool)
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    id_of = {q: i for i, q in ds.pool}
+    for s1, s2, label in _pairs(dev, name):
+        if label == "1" and s2.strip() in id_of:
+            parent[find("q:" + s1.strip())] = find(id_of[s2.strip()])
+    roots = sorted({find(i) for i, _ in ds.pool})
+    held = {r for n, r in enumerate(roots) if hold_out and n % hold_out == hold_out - 1}
+    pool = [(i, q) for i, q in ds.pool if find(i) not in held]
+    answerable = [(q, g) for q, g in ds.queries if find(g) not in held]
+    unanswerable = [(q, g) for q, g in ds.queries if find(g) in held]
+    assert all(text_of[g] for _, g in unanswerable)
+    return FaqAbstentionSet(name, pool, answerable, unanswerable)
+
+
+def intent_abstention_set(name: str, dev: Path = DEFAULT_DEV, faqs: int = 3, hold_out: int = 5,
+                          seed: int = 0) -> FaqAbstentionSet:
+    """An FAQ library from real utterances labelled with intents (CIC e-commerce, BANKING77): ``faqs``
+    utterances of each intent are its FAQ questions, the others ask it. Every ``hold_out``-th intent
+    is left out of the library: its utterances are near misses of the same shop or bank, and unlike
+    paraphrase pairs every utterance has exactly one label, so none of them is secretly answered."""
+    import random
+
+    if name == "cic":
+        rows = [json.loads(x) for x in (dev / "cic_intent" / "dev.json").read_text(encoding="utf-8").splitlines() if x]
+        pairs = [(r["sentence"].strip(), str(r["label_des"])) for r in rows if r["sentence"].strip()]
+    elif name == "banking77":
+        with (dev / "banking77" / "train.csv").open(encoding="utf-8", newline="") as f:
+            pairs = [(r["text"].strip(), r["category"].strip()) for r in csv.DictReader(f) if r["text"].strip()]
+    else:
+        raise ValueError(f"unknown set {name!r}; use cic or banking77")
+    by_intent: dict[str, list[str]] = {}
+    for text, intent in pairs:
+        by_intent.setdefault(intent, []).append(text)
+    rng = random.Random(seed)
+    pool: list[tuple[str, str]] = []
+    answerable: list[tuple[str, str]] = []
+    unanswerable: list[tuple[str, str]] = []
+    for n, intent in enumerate(sorted(by_intent)):
+        texts = list(dict.fromkeys(by_intent[intent]))
+        rng.shuffle(texts)
+        if hold_out and n % hold_out == hold_out - 1:
+            unanswerable.extend((t, intent) for t in texts)
+            continue
+        if len(texts) <= faqs:
+            continue  # an intent with no utterance left to ask it
+        pool.extend((f"{name.upper()}-{len(pool) + 1:05d}", t) for t in texts[:faqs])
+        answerable.extend((t, intent) for t in texts[faqs:])
+    rng.shuffle(answerable)
+    rng.shuffle(unanswerable)
+    return FaqAbstentionSet(name, pool, answerable, unanswerable)

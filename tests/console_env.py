@@ -64,8 +64,7 @@ class ConsoleEnv:
 
 
 def console_settings(home: Path) -> Settings:
-    # the hash embedders give lower similarities than the real models: a lower abstention threshold
-    return Settings(home=home, embedder="hash", passage_embedder="hash", ingest_batch_size=16, abstain_below=0.3)
+    return Settings(home=home, embedder="hash", passage_embedder="hash", ingest_batch_size=16)
 
 
 @contextmanager

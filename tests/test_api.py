@@ -304,7 +304,7 @@ def test_draft_review_and_decisions(env: dict[str, Any]) -> None:
         assert r.status_code == 200 and r.json()["status"] == "approved"
         is_problem(c.post("/v1/review/C-DRAFT-A/approve"), 400, "invalid_input")  # not in review any more
         r = c.post("/v1/tags/suggest", json={"text": "打印机连不上WiFi"})
-        assert r.status_code == 200 and set(r.json()) == {"tags", "abstained"}
+        assert r.status_code == 200 and set(r.json()) == {"tags", "abstained", "candidates"}
 
 
 def test_keys_over_http(env: dict[str, Any]) -> None:

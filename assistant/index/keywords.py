@@ -123,6 +123,11 @@ class BM25Index:
             df = int(indptr[tid + 1] - indptr[tid])
         return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
 
+    def unseen_idf(self) -> float:
+        """The IDF of a token no chunk holds (``idf``'s largest value)."""
+        n = len(self._ids)
+        return float(np.log(1 + (n + 0.5) / 0.5))
+
     def catalogue(self) -> Catalogue:
         """The chunks' metadata in columns, built on first use after each load (0.25 s at 120k chunks)."""
         cat = self._catalogue

@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent.parent
 SAMPLE_LIBRARY = ROOT / "ingestion" / "sample_library"
 SETTINGS_RECORDED = ("embedder", "passage_embedder", "passage_sections", "fusion", "fusion_weights", "rrf_k",
-                     "code_boost", "abstain_below", "support_weights", "llm", "llm_fallback", "llm_temperature",
+                     "code_boost", "abstain_below", "llm", "llm_fallback", "llm_temperature",
                      "context_tokens", "context_chunks_per_record", "verify_overlap", "verify_overlap_min",
                      "verify_similarity", "unsupported", "redact", "tag_top_k", "tag_abstain_below")
 RETRIEVE_K = 10
@@ -241,6 +241,7 @@ class AnswerRun:
                 labels[name] = p.label
         return {"engine": e.name, "prompts": labels or "none (the extractive engine uses no prompt)",
                 "k": self.assistant.k, "retrieve_k": RETRIEVE_K, "support_threshold": self.assistant.support_threshold,
+                "abstention_model": self.assistant.abstention.label,
                 "concurrency": self.concurrency}
 
     def warm_up(self) -> None:

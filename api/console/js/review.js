@@ -116,6 +116,9 @@ function draftView(shown, detail, decided) {
   const light = (ids, on) => {
     for (const mid of ids) ticketPane.querySelector(`[data-mid="${CSS.escape(mid)}"]`)?.classList.toggle("hl", on);
   };
+  // sentences that address the assistant: never quoted in answers, so the reviewer should see them
+  const instructionEls = (section) => (shown.instructions || []).filter((x) => x.section === section)
+    .map((x) => h("p.instruction", { "data-testid": "instruction" }, h("span.badge.warn", t("review.instruction")), x.sentence));
   const sentenceEl = (s) => {
     const ids = (s.sources || []).map(String);
     const el = h("span.sent", {
@@ -135,8 +138,9 @@ function draftView(shown, detail, decided) {
     sentences.length ? SECTIONS.map((s) => {
       const mine = sentences.filter((x) => x.section === s);
       return h("section.case-section", { "data-section": s }, h("h4", t(`section.${s}`)),
-        mine.length ? h("p", mine.map(sentenceEl)) : h("p.muted", "—"));
-    }) : SECTIONS.map((s) => h("section.case-section", h("h4", t(`section.${s}`)), h("div.text", c[s] || "—"))));
+        mine.length ? h("p", mine.map(sentenceEl)) : h("p.muted", "—"), instructionEls(s));
+    }) : SECTIONS.map((s) => h("section.case-section", h("h4", t(`section.${s}`)), h("div.text", c[s] || "—"),
+      instructionEls(s))));
 
   // ---- edit form (replaces the draft pane)
   const inputs = Object.fromEntries(FIELDS.map((f) => [f, ["title", "product", "severity"].includes(f)
