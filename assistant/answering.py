@@ -43,6 +43,33 @@ INJECTION = re.compile(
     re.IGNORECASE,
 )
 FOLLOW_UP = re.compile(r"^(那|那么|如果|要是|假如|还有|另外|这个|它|那个|同样|换成|then|what if|and if)", re.IGNORECASE)
+# a follow-up's answer leaves out what an earlier answer already said: a record's sentence whose
+# character bigrams are at least this share in one earlier answer (a quote of it is 1.0)
+SAID_OVERLAP = 0.6
+NOTHING_NEW = "案例库中没有找到比之前的回答更多的内容。"
+
+
+def is_follow_up(question: str, earlier: Sequence[str]) -> bool:
+    """Whether ``question``, asked after the user turns ``earlier``, only makes sense against them:
+    it opens like a follow-up ("那如果…", "换成…") or is short."""
+    return bool(earlier) and bool(FOLLOW_UP.match(question) or len(question) < 15)
+
+
+def new_words(question: str, earlier: str) -> list[str]:
+    """The follow-up's content words that the earlier question does not use (有线, 连接 in
+    "那如果是有线连接呢？" after "打印机连不上WiFi怎么办"): the condition it changes."""
+    before = set(content_words(earlier))
+    folded = normalise(earlier).lower()
+    return [w for w in content_words(question) if w not in before and w not in folded]
+
+
+@dataclass
+class FollowUp:
+    """A follow-up answered without a model: the earlier answers (``said``), and its new words
+    that the library uses (``new``)."""
+
+    said: list[str]
+    new: list[str]
 
 
 @dataclass
@@ -208,12 +235,14 @@ class Assistant:
     def retrieval_query(self, question: str, ticket: StoredRecord | None,
                         conversation: Sequence[dict[str, str]] | None) -> str:
         """A follow-up ("那如果是有线连接呢？") is made standalone: rewritten by the model when the
-        engine has one (the condense prompt), else the earlier question's words are carried over.
-        A ticket adds its subject."""
+        engine has one (the condense prompt), else the earlier question's words are carried over and
+        the follow-up's own new words (有线, 连接: not in the earlier question, used by the library)
+        are given once more, so that they weigh more than the earlier question's in both the keyword
+        and the vector search. A ticket adds its subject."""
         q = question.strip()
         turns = [t for t in (conversation or []) if t.get("text")]
         earlier = [t.get("text", "") for t in turns if t.get("role") == "user"]
-        if earlier and (FOLLOW_UP.match(q) or len(q) < 15):
+        if is_follow_up(q, earlier):
             condense = getattr(self.engine, "condense", None)
             rewritten = ""
             if condense is not None:
@@ -221,8 +250,45 @@ class Assistant:
                     rewritten = _strip_injection(condense(q, turns))
                 except BackendError as e:
                     log.warning("condensing the follow-up failed (%s); carrying the earlier question over", e)
-            q = rewritten or f"{earlier[-1]} {q}"
+            q = rewritten or " ".join((earlier[-1], q, *self.known_new_words(q, earlier[-1])))
         return _with_subject(q, ticket)
+
+    def follow_up(self, question: str, conversation: Sequence[dict[str, str]] | None) -> FollowUp | None:
+        """What an extractive answer to a follow-up must not repeat and should add to: the earlier
+        answers' texts, and the follow-up's new words that the library uses at all (a word no record
+        holds says nothing about which sentence answers). None for a question that is not a
+        follow-up, or when a model answers (it reads the condensed question instead)."""
+        turns = [t for t in (conversation or []) if t.get("text")]
+        earlier = [t.get("text", "") for t in turns if t.get("role") == "user"]
+        if not is_follow_up(question.strip(), earlier) or getattr(self.engine, "condense", None) is not None:
+            return None
+        said = [t.get("text", "") for t in turns if t.get("role") == "assistant"
+                and not t.get("text", "").startswith((NOT_FOUND, NOTHING_NEW))]
+        return FollowUp(said, self.known_new_words(question, earlier[-1]))
+
+    def known_new_words(self, question: str, earlier: str) -> list[str]:
+        """``new_words`` that the library uses: a word no record holds (要是, 那种, or a term the
+        library lacks) can neither find a record nor show which sentence answers."""
+        unseen = self.lib.keywords.unseen_idf()
+        return [w for w in new_words(question, earlier) if self.lib.keywords.idf(w) < unseen - 1e-9]
+
+    def already_said(self, context: Sequence[ContextRecord], said: Sequence[str]) -> frozenset[str]:
+        """The retrieved records' sentences that an earlier answer already gave: at least
+        ``SAID_OVERLAP`` of the sentence's character bigrams are in one earlier answer (its quote,
+        or a model's or an agent's close paraphrase of it)."""
+        from .extractive import units
+
+        answers = [bigrams(a) for a in said if a.strip()]
+        if not answers:
+            return frozenset()
+        out = set()
+        for c in context:
+            for section, text in c.sections:
+                for u in units(section, text):
+                    grams = bigrams(u.text)
+                    if grams and any(len(grams & a) >= SAID_OVERLAP * len(grams) for a in answers):
+                        out.add(u.text)
+        return frozenset(out)
 
     def retrieve(self, query: str, filters: Filters | None = None) -> tuple[list[SearchHit], list[ContextRecord]]:
         """The records an answer may use: the search's hits, stale cases ranked lower, with their stored
@@ -366,11 +432,16 @@ class Assistant:
         answer = Answer(question=question, answer="", citations=[], abstained=True, context=list(hits),
                         support=support, engine=self.engine.name, retrieval_query=rq,
                         prompt=getattr(self.engine, "prompt_label", ""))
+        follow = self.follow_up(searched, conversation) if searched else None
+        nothing_new = False
         if support >= self.support_threshold and context:
+            said = self.already_said(context, follow.said) if follow else frozenset()
             sentences = self._compose(answer, rq if asked else _with_subject(question, ticket_rec), context,
-                                      ticket_text(ticket_rec), on_delta)
+                                      ticket_text(ticket_rec), on_delta, said)
             sentences, citations, dropped = self.verify(sentences, context)
             answer.unsupported = dropped
+            if said and follow is not None and not adds_to(sentences, follow):  # only the earlier answer again
+                nothing_new, citations = True, []
             if citations:
                 answer.answer = render(sentences)
                 answer.citations = citations
@@ -378,7 +449,8 @@ class Assistant:
                 cited = {c.id for c in citations}
                 answer.related = [h for h in hits[:3] if h.id not in cited]
         if answer.abstained:
-            answer.answer = NOT_FOUND + (" 最接近的记录列在下面，供参考。" if hits else "")
+            answer.answer = NOTHING_NEW if nothing_new else NOT_FOUND
+            answer.answer += " 最接近的记录列在下面，供参考。" if hits else ""
             answer.related = list(hits[:3])
         answer.id = uuid.uuid4().hex
         answer.seconds = time.perf_counter() - t0
@@ -391,8 +463,14 @@ class Assistant:
         return answer
 
     def _compose(self, answer: Answer, question: str, context: Sequence[ContextRecord], ticket: str,
-                 on_delta: Callable[[str], None] | None) -> list[Sentence]:
+                 on_delta: Callable[[str], None] | None, said: frozenset[str] = frozenset()) -> list[Sentence]:
+        """The engine's sentences; ``said``: sentences an earlier answer gave, which the extractive
+        engine does not quote again."""
+        from .extractive import ExtractiveEngine
+
         try:
+            if said and isinstance(self.engine, ExtractiveEngine):
+                return self.engine.compose(question, context, ticket=ticket, on_delta=on_delta, exclude=said)
             return self.engine.compose(question, context, ticket=ticket, on_delta=on_delta)
         except BackendError as e:
             if self.lib.settings.llm_fallback != "extractive" or self.engine.name == "extractive":
@@ -429,6 +507,17 @@ class Assistant:
             yield ev
             if ev["event"] != "delta":
                 return
+
+
+def adds_to(sentences: Sequence[Sentence], follow: FollowUp) -> bool:
+    """Whether an answer to a follow-up tells something new: it says anything at all, and, when the
+    follow-up names a condition in words the library uses ("有线连接"), one of its sentences is
+    about it (holds one of those words). Else it would only restate what the earlier answer's
+    record says around it."""
+    said = [s for s in sentences if s.source_id]
+    if not said:
+        return False
+    return not follow.new or any(w in _folded(s.text) for s in said for w in follow.new)
 
 
 def ticket_text(ticket: StoredRecord | None, last: int = 6) -> str:

@@ -16,7 +16,7 @@ precision; they are now listed as related records, not cited.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -148,13 +148,15 @@ class ExtractiveEngine:
         under = [(section, u) for section, u in out if u.heading == place] if place else []
         return under or out
 
-    def choose(self, question: str, qv: np.ndarray, context: Sequence[ContextRecord]) -> ContextRecord:
+    def choose(self, question: str, qv: np.ndarray, context: Sequence[ContextRecord],
+               exclude: Collection[str] = ()) -> ContextRecord:
         """The record to quote: among the first ``self.candidates`` retrieved, the one whose best
-        sentence answers the question best, with a prior for the retrieval rank."""
+        sentence (not one of ``exclude``) answers the question best, with a prior for the retrieval rank."""
         emb = self._embedder()
         best, best_score = context[0], -1e9
         for rank, c in enumerate(context[: self.candidates]):
-            us = [(section, u.text) for section, u in self.units_of(c) if section != "problem"]
+            us = [(section, u.text) for section, u in self.units_of(c)
+                  if section != "problem" and u.text not in exclude]
             if not us:
                 continue
             rel = float(self._relevance(question, qv, emb.embed_passages([t for _, t in us]), us).max())
@@ -183,34 +185,41 @@ class ExtractiveEngine:
         return steps if len(steps) >= 2 else []
 
     def compose(self, question: str, context: Sequence[ContextRecord], *, ticket: str = "",
-                on_delta: Callable[[str], None] | None = None) -> list[Sentence]:
+                on_delta: Callable[[str], None] | None = None, exclude: Collection[str] = ()) -> list[Sentence]:
         """From the best record: its root cause (role "cause", shown as 原因, only for a sentence that
         says it is one; else the most relevant finding, unlabelled, and never one that rules a cause
         out) and its procedure (all steps, in order; for an
         article, the numbered list where it answers best), or its most relevant sentences (MMR), shown
         in the record's order; an FAQ's short answer is quoted whole. ``ticket`` is not used: the
-        ticket's subject is already part of the retrieval query."""
+        ticket's subject is already part of the retrieval query.
+
+        ``exclude``: sentences already said (a follow-up's earlier answers), never quoted again; of a
+        record some of whose sentences were said, the most relevant of the rest are quoted as points,
+        not as a procedure (its steps were given)."""
         if not context:
             return []
         emb = self._embedder()
         qv = emb.embed_query(question)
-        top = self.choose(question, qv, context)
-        cands = self.units_of(top)
+        top = self.choose(question, qv, context, exclude)
+        everything = self.units_of(top)
+        cands = [(section, u) for section, u in everything if u.text not in exclude]
         if not cands:
             return []
+        partly_said = len(cands) < len(everything)
         uv = emb.embed_passages([u.text for _, u in cands])
         rel = self._relevance(question, qv, uv, [(section, u.text) for section, u in cands])
         chosen: list[int] = []
         ruled_out = {i for i, (section, u) in enumerate(cands) if section == "diagnosis" and _rules_out(u.text)}
         findings = [i for i, (section, _) in enumerate(cands) if section == "diagnosis" and i not in ruled_out]
         stated = [i for i in findings if _CAUSE.search(cands[i][1].text)]
-        cause = max(stated or findings, key=lambda i: rel[i]) if findings else None
+        # once the cause was said, another finding is only a point if it answers (never the cause)
+        cause = max(stated or findings, key=lambda i: rel[i]) if stated or (findings and not partly_said) else None
         if cause is not None:  # the root cause: the sentence that says so, else the most relevant finding
             chosen.append(cause)
         steps = [i for i, (section, u) in enumerate(cands) if u.step and section in ("solution", "answer")]
         if len(steps) < 2 and all(section == "body" for section, _ in cands):
             steps = self._article_procedure(question, qv, cands, rel)
-        procedure = len(steps) >= 2
+        procedure = len(steps) >= 2 and not partly_said
         if procedure:  # a case's (or FAQ's, or an article's) procedure: every step, in order
             chosen += steps[: self.max_steps]
         else:  # single sentences, list items among them: not numbered, they are not a procedure
