@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 DEV_DATA ?= ../shared/data/dev
 
-.PHONY: setup demo test test-fast lint bench bench-ingest bench-search bench-answer bench-api eval eval-gate train-abstention screenshots clean
+.PHONY: setup demo test test-fast lint bench bench-ingest bench-search bench-answer bench-api eval eval-gate train screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -64,7 +64,7 @@ bench-api: setup
 ## make eval: answer quality on the sample library's questions (a run folder with its report in
 ## eval-out/sample_questions); retrieval quality on AFQMC and BQ dev; long documents (CMRC 2018) against BM25;
 ## drafting on JDDC and duplicate detection; tag suggestion on CIC intent and BANKING77; verification thresholds;
-## when to abstain (the shipped model's report; make train-abstention rebuilds it)
+## when to abstain and a learned ranking (the shipped models' reports; make train rebuilds them)
 eval: setup
 	rm -rf eval-out/sample_questions
 	$(PY) -m api.cli eval run --dataset evals/datasets/sample_questions.jsonl --out eval-out/sample_questions
@@ -74,10 +74,12 @@ eval: setup
 	$(PY) -m evals.tag_eval --dev-data $(DEV_DATA)
 	$(PY) -m evals.verify_calibration --dev-data $(DEV_DATA)
 	$(PY) -m evals.train_abstention --dev-data $(DEV_DATA)
+	$(PY) -m evals.train_ranker --dev-data $(DEV_DATA)
 
-## make train-abstention: relearn when to abstain from the dev data and write assistant/models/abstention.json
-train-abstention: setup
+## make train: relearn the shipped models from the dev data (assistant/models/abstention.json, ranker.json)
+train: setup
 	$(PY) -m evals.train_abstention --dev-data $(DEV_DATA) --write
+	$(PY) -m evals.train_ranker --dev-data $(DEV_DATA) --write
 
 ## make eval-gate: answer the sample questions with the current code (default models, a few minutes)
 ## and fail when a gated metric regressed against the committed baseline

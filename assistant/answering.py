@@ -28,7 +28,7 @@ from .headings import section_text
 from .index.filters import Filters
 from .library import Library
 from .store import StoredRecord
-from .text import content_words, normalise, short_text_cache, version_key
+from .text import content_words, is_word, normalise, short_text_cache, version_key
 from .types import PASSAGE_SPACE, QUESTION_SPACE, SearchHit
 
 log = logging.getLogger(__name__)
@@ -60,16 +60,19 @@ def new_words(question: str, earlier: str) -> list[str]:
     "那如果是有线连接呢？" after "打印机连不上WiFi怎么办"): the condition it changes."""
     before = set(content_words(earlier))
     folded = normalise(earlier).lower()
+    question = FOLLOW_UP.sub("", question.strip(), count=1)  # "那要开哪个频段" is not about 那要
     return [w for w in content_words(question) if w not in before and w not in folded]
 
 
 @dataclass
 class FollowUp:
-    """A follow-up answered without a model: the earlier answers (``said``), and its new words
-    that the library uses (``new``)."""
+    """A follow-up answered without a model: the earlier answers (``said``), its new words that the
+    library uses (``new``), and all its new words that are words, known to the library or not
+    (``asked``; default: ``new``)."""
 
     said: list[str]
     new: list[str]
+    asked: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -264,7 +267,8 @@ class Assistant:
             return None
         said = [t.get("text", "") for t in turns if t.get("role") == "assistant"
                 and not t.get("text", "").startswith((NOT_FOUND, NOTHING_NEW))]
-        return FollowUp(said, self.known_new_words(question, earlier[-1]))
+        asked = [w for w in new_words(question, earlier[-1]) if is_word(w)]
+        return FollowUp(said, self.known_new_words(question, earlier[-1]), asked)
 
     def known_new_words(self, question: str, earlier: str) -> list[str]:
         """``new_words`` that the library uses: a word no record holds (要是, 那种, or a term the
@@ -272,13 +276,15 @@ class Assistant:
         unseen = self.lib.keywords.unseen_idf()
         return [w for w in new_words(question, earlier) if self.lib.keywords.idf(w) < unseen - 1e-9]
 
-    def already_said(self, context: Sequence[ContextRecord], said: Sequence[str]) -> frozenset[str]:
+    def already_said(self, context: Sequence[ContextRecord], follow: FollowUp) -> frozenset[str]:
         """The retrieved records' sentences that an earlier answer already gave: at least
         ``SAID_OVERLAP`` of the sentence's character bigrams are in one earlier answer (its quote,
-        or a model's or an agent's close paraphrase of it)."""
+        or a model's or an agent's close paraphrase of it). A sentence that holds every new word of
+        the follow-up, known to the library or not, answers what it asks ("那要开哪个频段？": the step
+        that names the band) and may be given again."""
         from .extractive import units
 
-        answers = [bigrams(a) for a in said if a.strip()]
+        answers = [bigrams(a) for a in follow.said if a.strip()]
         if not answers:
             return frozenset()
         out = set()
@@ -286,6 +292,9 @@ class Assistant:
             for section, text in c.sections:
                 for u in units(section, text):
                     grams = bigrams(u.text)
+                    asked = follow.asked or follow.new
+                    if asked and all(w in _folded(u.text) for w in asked):
+                        continue
                     if grams and any(len(grams & a) >= SAID_OVERLAP * len(grams) for a in answers):
                         out.add(u.text)
         return frozenset(out)
@@ -435,7 +444,7 @@ class Assistant:
         follow = self.follow_up(searched, conversation) if searched else None
         nothing_new = False
         if support >= self.support_threshold and context:
-            said = self.already_said(context, follow.said) if follow else frozenset()
+            said = self.already_said(context, follow) if follow else frozenset()
             sentences = self._compose(answer, rq if asked else _with_subject(question, ticket_rec), context,
                                       ticket_text(ticket_rec), on_delta, said)
             sentences, citations, dropped = self.verify(sentences, context)

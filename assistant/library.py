@@ -6,6 +6,7 @@ This is where backends are wired together; everything else receives them ready-m
 
 from __future__ import annotations
 
+import logging
 from functools import cached_property
 from typing import Any
 
@@ -14,11 +15,14 @@ from .index.filters import Filters
 from .index.keywords import BM25Index
 from .index.sync import Indexes, VectorSpace
 from .index.vectors import ChromaVectorStore, chroma_client, collection_name
+from .logistic import LogisticModel
 from .retrieval import ChunkRetriever, DenseRetriever, HybridRetriever, KeywordRetriever, Retriever
 from .settings import Settings
 from .store import Store
 from .taxonomy import Taxonomy
 from .types import PASSAGE_SPACE, QUESTION_SPACE, SearchHit
+
+log = logging.getLogger(__name__)
 
 
 class Library:
@@ -118,11 +122,27 @@ class Library:
         parts: list[ChunkRetriever] = [DenseRetriever(s.vectors, s.embedder, s.name, self.keywords.allowed)
                                        for s in self.spaces.values()]
         parts.append(KeywordRetriever(self.keywords, groups))
-        hybrid = HybridRetriever(parts, fusion=self.settings.fusion, weights=self.settings.fusion_weights,
-                                 rrf_k=self.settings.rrf_k, code_boost=self.settings.code_boost)
+        learned = self.settings.fusion == "learned"
+        hybrid = HybridRetriever(parts, fusion="sigma" if learned else self.settings.fusion,
+                                 weights=self.settings.fusion_weights, rrf_k=self.settings.rrf_k,
+                                 code_boost=self.settings.code_boost, ranker=self.ranker if learned else None)
         # the tenant's chunks change only with the keyword index's generation or a write through the store
         return Retriever(self.store, self.tenant, hybrid,
                          version=lambda: (self.keywords.generation, self.store.chunk_writes))
+
+    @cached_property
+    def ranker(self) -> LogisticModel | None:
+        """The learned ranker for this library's embedders, or None (sigma fusion ranks alone)."""
+        from .logistic import for_embedders, read_models
+        from .retrieval import RANKER_FEATURES
+
+        models, _ = read_models("ranker.json", RANKER_FEATURES)
+        found = for_embedders(models, self.settings.embedder, self.settings.passage_embedder)
+        if found is None:
+            log.warning("no learned ranker for the embedders %s + %s: ranking with sigma fusion "
+                        "(python -m evals.train_ranker --write learns one)", self.settings.embedder,
+                        self.settings.passage_embedder)
+        return found
 
     def search(self, query: str, k: int = 5, filters: Filters | None = None) -> list[SearchHit]:
         self.keywords.refresh()

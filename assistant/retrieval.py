@@ -38,6 +38,7 @@ class Candidate:
     scores: dict[str, float] = field(default_factory=dict)
     # per retriever: the lowest score and the standard deviation of every chunk it returned (sigma fusion)
     spread: dict[str, tuple[float, float]] = field(default_factory=dict)
+    features: dict[str, float] = field(default_factory=dict)  # of a fused candidate: what a ranker reads
 
 
 class ChunkRetriever(Protocol):
@@ -136,6 +137,32 @@ def _search_pool() -> ThreadPoolExecutor:
         return _POOL[1]
 
 
+RANKER_PARTS = ("question", "passage", "keyword")
+RANKER_FEATURES = ("question_fused", "question_inverse_rank", "question_score", "passage_fused",
+                   "passage_inverse_rank", "passage_score", "keyword_fused", "keyword_inverse_rank", "found_by",
+                   "keyword_if_code")
+
+
+class Ranker(Protocol):
+    def probability(self, features: dict[str, float]) -> float: ...
+
+
+def ranker_features(c: Candidate, contributions: dict[str, float], coded: bool) -> dict[str, float]:
+    """What the learned ranker reads of a fused candidate: per retriever its fusion contribution (0 to
+    1), the inverse of its rank and its raw score (a dense similarity; BM25's unbounded score is left
+    out), how many retrievers found the record, and the keyword contribution again when the query
+    holds a product or error code."""
+    f = {}
+    for p in RANKER_PARTS:
+        f[f"{p}_fused"] = float(contributions.get(p, 0.0))
+        f[f"{p}_inverse_rank"] = 1.0 / c.ranks[p] if p in c.ranks else 0.0
+        if p != "keyword":
+            f[f"{p}_score"] = float(c.scores.get(p, 0.0))
+    f["found_by"] = float(len(c.ranks))
+    f["keyword_if_code"] = f["keyword_fused"] if coded else 0.0
+    return f
+
+
 class HybridRetriever:
     """Fuses several retrievers over records. A record's chunk is the one from the retriever that
     ranked it best (the keyword retriever's on ties, since it sees every section).
@@ -165,7 +192,7 @@ class HybridRetriever:
 
     def __init__(self, parts: Sequence[ChunkRetriever], *, fusion: str = "score",
                  weights: dict[str, float] | None = None, rrf_k: int = 60, code_boost: float = 2.0,
-                 sigma_cap: float = 6.0) -> None:
+                 sigma_cap: float = 6.0, ranker: Ranker | None = None) -> None:
         if fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}, not {fusion!r}")
         self.parts = list(parts)
@@ -174,6 +201,8 @@ class HybridRetriever:
         self.rrf_k = rrf_k
         self.code_boost = code_boost
         self.sigma_cap = sigma_cap
+        self.ranker = ranker
+        self.keep_features = False  # set by evals.train_ranker: fused candidates carry ranker_features
 
     def weights(self, query: str) -> dict[str, float]:
         boost = self.code_boost if codes(query) else 1.0
@@ -213,11 +242,17 @@ class HybridRetriever:
             _SPREAD.release()
 
     def candidates(self, query: str, n: int, filters: Filters) -> list[Candidate]:
+        return self.fuse(query, self._all_candidates(query, n, filters), n)
+
+    def fuse(self, query: str, lists: Sequence[list[Candidate]], n: int) -> list[Candidate]:
+        """One candidate per record from the parts' lists (in the parts' order), best first: by the
+        fusion, or with a ``ranker`` by its probability that the record is the one asked for."""
         fused: dict[str, Candidate] = {}
         weights = self.weights(query)
         total = sum(weights.values())
         best_rank: dict[str, int] = {}
-        for part, cands in zip(self.parts, self._all_candidates(query, n, filters), strict=True):
+        contribs: dict[str, dict[str, float]] = {}
+        for part, cands in zip(self.parts, lists, strict=True):
             if not cands:
                 continue
             for c, contrib in zip(cands, self._contributions(part.name, cands, n), strict=True):
@@ -230,6 +265,13 @@ class HybridRetriever:
                 f.score += weights[part.name] * contrib / total
                 f.ranks.update(c.ranks)
                 f.scores.update(c.scores)
+                contribs.setdefault(rid, {})[part.name] = contrib
+        if self.ranker is not None or self.keep_features:
+            coded = bool(codes(query))
+            for rid, f in fused.items():
+                f.features = ranker_features(f, contribs[rid], coded)
+                if self.ranker is not None:
+                    f.score = self.ranker.probability(f.features)
         # ties: found by more retrievers first, then the better best rank
         return sorted(fused.values(), key=lambda c: (-c.score, -len(c.ranks), best_rank[record_of(c.chunk_id)]))
 

@@ -47,7 +47,9 @@ class Settings(BaseSettings):
     ingest_batch_size: int = 64
     taxonomy: Path | None = None
     # hybrid retrieval: "sigma" (scores in standard deviations above each retriever's lowest
-    # candidate, weighted), "score" (weighted min-max score fusion) or "rrf"; weights per retriever
+    # candidate, weighted), "score" (weighted min-max score fusion), "rrf", or "learned" (sigma's
+    # candidates ranked by the model of python -m evals.train_ranker, when it was learned with these
+    # embedders; else sigma); weights per retriever
     fusion: str = "sigma"
     fusion_weights: dict[str, float] = {"question": 1.0, "passage": 0.7, "keyword": 1.0}
     rrf_k: int = 60

@@ -147,6 +147,12 @@ def codes(text: str) -> list[str]:
     return found
 
 
+def is_word(token: str) -> bool:
+    """A word jieba's dictionary knows, or a Latin word or code; not a piece its HMM made of unknown
+    text ("要开" of "要开哪个频段")."""
+    return not _CJK.match(token) or bool(_jieba().dt.FREQ.get(token))
+
+
 def content_words(text: str) -> list[str]:
     """The words that carry a question's meaning: jieba words of two or more characters (and codes),
     without stop words or filler, lower-cased, in order, without repeats."""

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from assistant.answering import NOTHING_NEW, Answer, Assistant
+from assistant.answering import NOTHING_NEW, Answer, Assistant, FollowUp
 from assistant.conversation import chat
 from assistant.library import Library
 from ingestion.pipeline import Ingestor
@@ -78,7 +78,8 @@ def test_the_earlier_answer_quoted_verbatim_or_closely_is_not_quoted_again(
     conversation = [{"role": "user", "text": "打印机连不上WiFi怎么办"},
                     {"role": "assistant", "text": "根因是路由器关闭了2.4GHz频段，打印机只支持2.4GHz。先登录路由器后台，"
                                                   "开启2.4GHz频段并单独命名，再在打印机面板重新连接WiFi。"}]
-    said = assistant.already_said(assistant.retrieve("打印机连不上WiFi")[1], [conversation[1]["text"]])
+    new = assistant.known_new_words("那如果是有线连接呢？", conversation[0]["text"])
+    said = assistant.already_said(assistant.retrieve("打印机连不上WiFi")[1], FollowUp([conversation[1]["text"]], new))
     assert {"登录路由器后台", "开启2.4GHz频段并单独命名", "在打印机面板重新连接WiFi"} <= said
     assert "把网线从WAN口拔下，改插任意LAN口" not in said
     follow = assistant.ask("那如果是有线连接呢？", conversation=conversation)
@@ -104,3 +105,12 @@ def test_without_a_conversation_nothing_changes(tmp_path: Path, library: Library
     assert a.retrieval_query == "那如果是有线连接呢？"
     assert assistant.follow_up("那如果是有线连接呢？", None) is None
     assert assistant.follow_up("那如果是有线连接呢？", [{"role": "assistant", "text": "先重启"}]) is None
+
+
+def test_a_follow_up_asking_about_what_was_said_gets_that_sentence_again(
+        tmp_path: Path, library: Library, ingestor: Ingestor) -> None:
+    assistant = make(tmp_path, library, ingestor, [WIFI, WIRED, REFUND])
+    first = chat(assistant, "T-10", "打印机连不上WiFi怎么办")
+    follow = chat(assistant, "T-10", "那要开哪个频段？")  # the earlier answer named it: say it again
+    assert not follow.abstained and any("2.4GHz频段" in q for q in lines(follow))
+    assert lines(follow) & lines(first)
