@@ -7,6 +7,8 @@ import getpass
 import sys
 from typing import Any
 
+SECTIONS_SHOWN = ("title", "problem", "diagnosis", "solution", "outcome")  # what `review show` marks
+
 
 def _reviewer(args: argparse.Namespace) -> str:
     return args.reviewer or getpass.getuser() or "reviewer"
@@ -102,12 +104,14 @@ def cmd_review(args: argparse.Namespace) -> int:
         else:
             c = info["case"]
             print(f"{c['id']}  {c['title']}   [{info['status']}, version {info['version']}]")
-            for k in ("problem", "diagnosis", "solution", "outcome"):
+            marks = {k: [i["sentence"] for i in info["instructions"] if i["section"] == k] for k in SECTIONS_SHOWN}
+            for sentence in marks["title"]:
+                print(f"  ⚠ never quoted, it addresses the assistant: {sentence}")
+            for k in SECTIONS_SHOWN[1:]:
                 text = str(c.get(k) or "（空）").strip()  # a multi-line section keeps its indent
                 print(f"  {k}: " + text.replace("\n", "\n" + " " * (len(k) + 4)))
-                for i in info["instructions"]:
-                    if i["section"] == k:
-                        print(f"  {' ' * len(k)}  ⚠ never quoted, it addresses the assistant: {i['sentence']}")
+                for sentence in marks[k]:
+                    print(f"  {' ' * len(k)}  ⚠ never quoted, it addresses the assistant: {sentence}")
             print(f"  tags: {', '.join(c.get('tags') or []) or '-'}   product: {c.get('product') or '-'}")
             st = info["stats"]
             print(f"  cited by {st['cited']} answers; rated helpful {st['helpful']}, not helpful {st['not_helpful']}")

@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from .errors import ConfigError
 from .logistic import ANY_EMBEDDER, LogisticModel, for_embedders, models_json, read_models
 
 __all__ = ["ANY_EMBEDDER", "FEATURES", "LEXICAL", "SHIPPED", "AbstentionModel", "load_models", "model_for",
@@ -26,7 +27,10 @@ AbstentionModel = LogisticModel
 
 def load_models(path: Path | None = None) -> tuple[list[LogisticModel], dict[str, Any]]:
     """The models in the package's file (or ``path``) and how they were made."""
-    models, meta = read_models("abstention.json", FEATURES, path)
+    try:
+        models, meta = read_models("abstention.json", FEATURES, path)
+    except FileNotFoundError as e:
+        raise ConfigError(f"the abstention model is missing ({e.filename}); rebuild it with: make train") from None
     if not any(m.embedders == ANY_EMBEDDER for m in models):
         raise ValueError("the abstention models must include one for any embedder (lexical features only)")
     if any(m.embedders == ANY_EMBEDDER and not set(m.features) <= set(LEXICAL) for m in models):
@@ -34,10 +38,10 @@ def load_models(path: Path | None = None) -> tuple[list[LogisticModel], dict[str
     return models, meta
 
 
-def model_for(question_embedder: str, passage_embedder: str, path: Path | None = None) -> LogisticModel:
-    """The model learned with these embedders, else the lexical one."""
+def model_for(embedder_key: str, path: Path | None = None) -> LogisticModel:
+    """The model learned with these embedders (``Library.embedder_key``), else the lexical one."""
     models = _shipped() if path is None else tuple(load_models(path)[0])
-    found = for_embedders(models, question_embedder, passage_embedder)
+    found = for_embedders(models, embedder_key)
     assert found is not None  # load_models insists on a model for any embedder
     return found
 

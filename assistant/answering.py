@@ -218,7 +218,7 @@ class Assistant:
         s = library.settings
         self.engine: AnswerEngine = engine or make_engine(s, library)
         self.k = k
-        self.abstention = model_for(s.embedder, s.passage_embedder)
+        self.abstention = model_for(library.embedder_key)
         default = self.abstention.threshold if s.abstain_below is None else s.abstain_below
         self.support_threshold = default if support_threshold is None else support_threshold
         self.drop_unsupported = s.unsupported == "drop"

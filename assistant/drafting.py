@@ -27,11 +27,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .errors import BackendError, InputError
-from .text import LIST_MARK, normalise
+from .text import LIST_MARK, normalise, sentences
 
 SECTIONS = ("problem", "diagnosis", "solution", "outcome")
 
-_SPLIT = re.compile(r"(?<=[。！？!?；;])\s*|(?<=[a-z0-9)\]>][.])\s+(?=[A-Z<])|\n+|!@@@!|<sep>")
+_LINES = re.compile(r"\n+|!@@@!|<sep>")  # message lines; each is cut into sentences by text.sentences
 _FILLER = re.compile(
     r"^(您好|你好|在吗|在的|嗯+|哦+|好的?|好滴|亲爱?的?|亲爱哒|谢谢|多谢|感谢|收到|了解|明白|稍等|请稍等|不客气|没问题)[，,。！!~～\s]*$"
     r"|请问还有(其他|什么)|还有其他.{0,6}帮到您|很高兴为您服务|很抱歉给您带来不便|给您带来的?不便|祝您生活愉快|感谢您对.{0,10}的支持"
@@ -178,7 +178,7 @@ def _items(text: str, *, agent: bool = False, clean: bool = True) -> list[tuple[
     own), each with whether it was an item of a list. An agent's leading acknowledgement ("很好，请打印
     一张测试页确认") is not part of the step; a customer's ("好的，谢谢") is the outcome."""
     out = []
-    for s in _SPLIT.split(text):
+    for s in (x for line in _LINES.split(text) for x in sentences(line)):
         s = (s or "").strip()
         s = _GREETING.sub("", _clean(s) if clean else s)
         listed = bool(LIST_MARK.match(s))

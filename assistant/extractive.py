@@ -81,16 +81,15 @@ def units(section: str, text: str) -> tuple[Unit, ...]:
         if FENCE.match(raw):
             fenced = not fenced
         found = None if fenced else heading_of(raw)  # headings read as chunking reads them
-        line = raw.replace("**", "").replace("__", "").strip()  # Markdown emphasis is not content
+        line = _plain(raw)
         if not line:
             continue
         if INJECTION.search(line):
-            if found or LIST_MARK.match(line):
-                continue
-            parts = sentences(line)
-            line = "".join(parts[:next((i for i, x in enumerate(parts) if INJECTION.search(x)), 0)])
-            if not line:
-                continue
+            if not (found or LIST_MARK.match(line)):  # a heading or list item that gives orders goes whole
+                parts = sentences(line)
+                before = parts[:next((i for i, x in enumerate(parts) if INJECTION.search(x)), 0)]
+                out.extend(Unit(x, False, False, heading) for x in before)
+            continue
         if found:
             heading = found[1]
             continue
@@ -104,13 +103,22 @@ def units(section: str, text: str) -> tuple[Unit, ...]:
     return tuple(u for u in out if len(u.text) >= 4)
 
 
+def _plain(line: str) -> str:
+    return line.replace("**", "").replace("__", "").strip()  # Markdown emphasis is not content
+
+
 def instructions(text: str) -> list[str]:
-    """The sentences of ``text`` that address the assistant: ``units`` never quotes them (nor the
-    rest of their line), and a reviewer approving the text is told so."""
+    """What ``units`` never quotes because it addresses the assistant: from the first sentence that
+    does to the end of its line (a heading or list item whole), as the reviewer is shown it."""
     out = []
-    for line in text.splitlines():
-        if INJECTION.search(line):
-            out.extend([s for s in sentences(line) if INJECTION.search(s)] or [line.strip()])
+    for raw in text.splitlines():
+        line = _plain(raw)
+        if not INJECTION.search(line):
+            continue
+        parts = sentences(line)
+        first = next((i for i, x in enumerate(parts) if INJECTION.search(x)), 0)
+        whole = heading_of(raw) or LIST_MARK.match(line)
+        out.append(line if whole else "".join(parts[first:]))
     return out
 
 

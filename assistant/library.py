@@ -15,8 +15,8 @@ from .index.filters import Filters
 from .index.keywords import BM25Index
 from .index.sync import Indexes, VectorSpace
 from .index.vectors import ChromaVectorStore, chroma_client, collection_name
-from .logistic import LogisticModel
-from .retrieval import ChunkRetriever, DenseRetriever, HybridRetriever, KeywordRetriever, Retriever
+from .logistic import LogisticModel, for_embedders, read_models
+from .retrieval import RANKER_FEATURES, ChunkRetriever, DenseRetriever, HybridRetriever, KeywordRetriever, Retriever
 from .settings import Settings
 from .store import Store
 from .taxonomy import Taxonomy
@@ -56,6 +56,12 @@ class Library:
     @property
     def embedder(self) -> Embedder:
         return self.embedders[QUESTION_SPACE]
+
+    @property
+    def embedder_key(self) -> str:
+        """The embedders in use, as learned models name them: "QUESTION_MODEL+PASSAGE_MODEL"."""
+        passage = self.embedders.get(PASSAGE_SPACE)
+        return f"{self.embedder.model_id}+{passage.model_id if passage else ''}"
 
     @cached_property
     def chroma(self) -> Any:
@@ -133,15 +139,13 @@ class Library:
     @cached_property
     def ranker(self) -> LogisticModel | None:
         """The learned ranker for this library's embedders, or None (sigma fusion ranks alone)."""
-        from .logistic import for_embedders, read_models
-        from .retrieval import RANKER_FEATURES
-
-        models, _ = read_models("ranker.json", RANKER_FEATURES)
-        found = for_embedders(models, self.settings.embedder, self.settings.passage_embedder)
+        try:
+            found = for_embedders(read_models("ranker.json", RANKER_FEATURES)[0], self.embedder_key)
+        except FileNotFoundError:
+            found = None
         if found is None:
-            log.warning("no learned ranker for the embedders %s + %s: ranking with sigma fusion "
-                        "(python -m evals.train_ranker --write learns one)", self.settings.embedder,
-                        self.settings.passage_embedder)
+            log.warning("no learned ranker for the embedders %s: ranking with sigma fusion "
+                        "(make train learns one)", self.embedder_key)
         return found
 
     def search(self, query: str, k: int = 5, filters: Filters | None = None) -> list[SearchHit]:

@@ -26,7 +26,7 @@ class LogisticModel:
     coef: tuple[float, ...]
     intercept: float
     threshold: float = 0.5
-    embedders: str = ANY_EMBEDDER  # "question+passage" embedder names it was learned with, or any
+    embedders: str = ANY_EMBEDDER  # the Library.embedder_key it was learned with, or any
 
     def logit(self, f: Mapping[str, float]) -> float:
         return self.intercept + sum(c * (float(f.get(n, 0.0)) - m) / s for n, m, s, c in
@@ -74,8 +74,8 @@ def read_models(name: str, known: Sequence[str],
     return [LogisticModel.from_dict(m, known) for m in d.get("models") or []], dict(d.get("meta") or {})
 
 
-def for_embedders(models: Sequence[LogisticModel], question: str, passage: str) -> LogisticModel | None:
-    """The model learned with these embedders, else one for any embedder, else None."""
-    want = f"{question}+{passage}"
-    return next((m for m in models if m.embedders == want), None) or \
+def for_embedders(models: Sequence[LogisticModel], key: str) -> LogisticModel | None:
+    """The model learned with the embedders ``key`` names (``Library.embedder_key``), else one for
+    any embedder, else None."""
+    return next((m for m in models if m.embedders == key), None) or \
         next((m for m in models if m.embedders == ANY_EMBEDDER), None)

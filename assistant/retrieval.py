@@ -246,7 +246,8 @@ class HybridRetriever:
 
     def fuse(self, query: str, lists: Sequence[list[Candidate]], n: int) -> list[Candidate]:
         """One candidate per record from the parts' lists (in the parts' order), best first: by the
-        fusion, or with a ``ranker`` by its probability that the record is the one asked for."""
+        fusion's score, or with a ``ranker`` by its probability that the record is the one asked for
+        (the score stays the fusion's)."""
         fused: dict[str, Candidate] = {}
         weights = self.weights(query)
         total = sum(weights.values())
@@ -266,14 +267,16 @@ class HybridRetriever:
                 f.ranks.update(c.ranks)
                 f.scores.update(c.scores)
                 contribs.setdefault(rid, {})[part.name] = contrib
+        order = {rid: f.score for rid, f in fused.items()}
         if self.ranker is not None or self.keep_features:
             coded = bool(codes(query))
             for rid, f in fused.items():
                 f.features = ranker_features(f, contribs[rid], coded)
-                if self.ranker is not None:
-                    f.score = self.ranker.probability(f.features)
+                if self.ranker is not None:  # it orders; the score stays the fusion's, which tags read
+                    order[rid] = self.ranker.probability(f.features)
         # ties: found by more retrievers first, then the better best rank
-        return sorted(fused.values(), key=lambda c: (-c.score, -len(c.ranks), best_rank[record_of(c.chunk_id)]))
+        return sorted(fused.values(), key=lambda c: (-order[record_of(c.chunk_id)], -len(c.ranks),
+                                                     best_rank[record_of(c.chunk_id)]))
 
 
 _HEADING_MARK = re.compile(r"^#{1,6}\s+", re.MULTILINE)

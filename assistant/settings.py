@@ -90,6 +90,13 @@ class Settings(BaseSettings):
     # review: a case not reviewed for this many days is stale
     stale_after_days: int = Field(default=365, ge=1)
 
+    @field_validator("fusion")
+    @classmethod
+    def _fusion_ok(cls, v: str) -> str:
+        if v not in ("score", "sigma", "rrf", "learned"):
+            raise ValueError("fusion must be one of score, sigma, rrf, learned")
+        return v
+
     @field_validator("tenant")
     @classmethod
     def _tenant_ok(cls, v: str) -> str:

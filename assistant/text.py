@@ -32,7 +32,8 @@ _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]{2,}")
 
 # spans a sentence never ends inside: URLs, `code`, file paths
-_UNSPLIT = re.compile(r"`[^`\n]*`|(?:https?://|www\.)[!-~]+|(?<![\w/])(?:[A-Za-z]:)?(?:[\\/][\w.\-]+){2,}")
+_UNSPLIT = re.compile(r"`[^`\n]*`|(?:https?://|www\.)[!-~]*[\w/=&#%~-]"
+                      r"|(?<![\w/])(?:[A-Za-z]:)?(?:[\\/][\w.\-]*[\w\-]){2,}")  # not a trailing stop
 # full-width stops end a sentence anywhere; ASCII ones only before a space, the end or a CJK character
 _STOP = re.compile(r"[。！？；]+[”’」』）)]*|[.!?;]+(?=\s|$|[\u3400-\u9fff])")
 
@@ -41,9 +42,10 @@ def sentences(line: str) -> list[str]:
     """``line`` cut into sentences, never inside a URL, a code span or a file path
     ("…/contact-us?lang=zh" stays whole), nor at a full stop inside a number or a code ("v2.3")."""
     keep = [m.span() for m in _UNSPLIT.finditer(line)]
+    mark = LIST_MARK.match(line)  # "1. net stop spooler" is one item, not "1." and the rest
     out, start = [], 0
     for m in _STOP.finditer(line):
-        if any(a <= m.start() < b for a, b in keep):
+        if any(a <= m.start() < b for a, b in keep) or (mark and m.start() < mark.end()):
             continue
         out.append(line[start:m.end()].strip())
         start = m.end()

@@ -113,7 +113,9 @@ def run_size(n_chunks: int, pool: list[str], queries: list[str], models: dict[st
                  for name, s in lib.spaces.items()]
         keyword = KeywordRetriever(lib.keywords)
         configs: dict[str, ChunkRetriever] = {
-            "hybrid": HybridRetriever([*dense, keyword], fusion=settings.fusion, weights=settings.fusion_weights),
+            # hash embedders here: no learned ranker, so "learned" ranks as sigma
+            "hybrid": HybridRetriever([*dense, keyword], fusion="sigma" if settings.fusion == "learned"
+                                      else settings.fusion, weights=settings.fusion_weights),
             "keyword only": keyword,
         }
         out: dict[str, Any] = {"chunks": summary.chunks_written, "records": len(cases), "build_s": round(build, 1)}

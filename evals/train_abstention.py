@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
               f"({ {s: len(part[s]) for s in part} }); features saved in {args.out}", file=sys.stderr)
         return 0
     wts = {s: set_weights(part[s]) for s in part}
-    embedders = _default_embedders()
+    embedders = default_embedder_key()
     models = [learn(part, y, wts, FEATURES, args.precision, embedders),
               learn(part, y, wts, LEXICAL, args.precision, ANY_EMBEDDER)]
     print(f"\nquestions: train {len(part['train'])}, choose {len(part['choose'])}, report {len(part['report'])}")
@@ -259,11 +259,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _default_embedders() -> str:
+def default_embedder_key() -> str:
+    """``Library.embedder_key`` of the default settings, which the dev libraries are built with."""
+    from assistant.embeddings import make_embedder
     from assistant.settings import Settings
 
     s = Settings()
-    return f"{s.embedder}+{s.passage_embedder}"
+    passage = make_embedder(s.passage_embedder).model_id if s.passage_embedder else ""
+    return f"{make_embedder(s.embedder).model_id}+{passage}"
 
 
 def learn(part: dict[str, list[dict[str, Any]]], y: dict[str, np.ndarray], wts: dict[str, np.ndarray],

@@ -4,16 +4,18 @@ For each question of AFQMC and BQ (FAQ pools, ``devdata.faq_retrieval_set``) and
 long documents (``devdata.long_document_set``), casepilot's real retrievers run with the default
 settings, and every fused candidate yields ``retrieval.ranker_features`` (each retriever's fusion
 contribution, inverse rank and dense similarity). A candidate is positive when it is the question's
-gold record. Questions are split by their gold record (a stable hash): 60% train a logistic model
-(each set weighted equally), 20% choose its L2 strength by MRR@10, and 20% report. The report
+gold record. Questions are split by their gold FAQ or, for CMRC, by their passage (a stable hash):
+60% train a logistic model (each set weighted equally), 20% choose its L2 strength by MRR@10, and
+20% report. The report
 compares, per set, today's fusion with the learned ranking: hit@1/5/10 and MRR@10, and the MRR@10
 difference with a 95% paired bootstrap interval.
 
     python -m evals.train_ranker [--per-set N] [--features FILE] [--write]
 
 ``--write`` stores the model in ``assistant/models/ranker.json``, with the sets on which it beat the
-fusion by an interval above zero; casepilot ranks with it by default only when that holds for every
-set (``CASEPILOT_FUSION=learned`` asks for it anyway).
+fusion by an interval above zero. casepilot ranks with it only under ``CASEPILOT_FUSION=learned``;
+make it the default in ``settings.py`` only when that list holds every set (it holds none today:
+docs/ranking.md).
 """
 
 from __future__ import annotations
@@ -193,12 +195,12 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "ranker.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     if args.write:
         from assistant.abstention import AbstentionModel, models_json
-        from evals.train_abstention import _default_embedders
+        from evals.train_abstention import default_embedder_key
 
         mean, scale, coef, intercept = model
         r6 = lambda v: tuple(round(float(x), 6) for x in v)  # noqa: E731
         m = AbstentionModel(RANKER_FEATURES, r6(mean), r6(scale), r6(coef), round(intercept, 6), 0.0,
-                            _default_embedders())
+                            default_embedder_key())
         meta = {"trained": dt.date.today().isoformat(), "command": "python -m evals.train_ranker --write",
                 "better than the fusion on": wins, "sets": sorted({r["set"] for r in rows})}
         target = Path(__file__).resolve().parent.parent / "assistant" / "models" / "ranker.json"

