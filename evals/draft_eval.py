@@ -15,9 +15,12 @@
    sections cover at least half of it.
 
     python -m evals.draft_eval [--dev-data ../shared/data/dev] [--home DIR] [--drafter FILE] [--gold-only]
+                               [--gold FILE]
 
 ``--drafter FILE`` drafts with another version of ``assistant/drafting.py`` (e.g. from
-``git show HEAD~1:assistant/drafting.py``) for a before/after comparison.
+``git show HEAD~1:assistant/drafting.py``) for a before/after comparison. ``--gold FILE`` scores
+against another annotation in the same format (``evals/datasets/draft_gold_heldout.jsonl``: 40 JDDC
+conversations the drafter's rules were not written on); it may hold JDDC conversations only.
 """
 
 from __future__ import annotations
@@ -158,7 +161,9 @@ def gold_report(dev: Path, drafter: Drafter = draft_extractive,
     """Section precision and recall on each annotated set, and how the drafter's skips agree with the
     annotation's ``draft`` (a conversation a reviewer would keep as a case)."""
     gold = load_gold(gold_path)
-    tickets = {t["id"]: t for t in jddc_tickets(dev) + support_tickets(dev, "en")}
+    sets = {g["set"] for g in gold}  # a gold file may hold JDDC conversations only
+    tickets = {t["id"]: t for t in (jddc_tickets(dev) if "jddc" in sets else [])
+               + (support_tickets(dev, "en") if "support_tickets_en" in sets else [])}
     out = {}
     for name in dict.fromkeys(g["set"] for g in gold):
         rows = [g for g in gold if g["set"] == name]
@@ -226,11 +231,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--home", type=Path, help="keep the imported sample library here")
     ap.add_argument("--drafter", type=Path, help="draft with this version of assistant/drafting.py")
     ap.add_argument("--gold-only", action="store_true", help="only the scores against the gold annotation")
+    ap.add_argument("--gold", type=Path, default=GOLD, help="the gold annotation to score against")
     args = ap.parse_args(argv)
     drafter = load_drafter(args.drafter)
     has_dev = (args.dev_data / "jddc").exists() and (args.dev_data / "support_tickets").exists()
-    if has_dev:
-        print_gold_report(gold_report(args.dev_data, drafter))
+    sets = {g["set"] for g in load_gold(args.gold)}
+    has_gold_dev = ((args.dev_data / "jddc").exists() or "jddc" not in sets) and (
+        (args.dev_data / "support_tickets").exists() or "support_tickets_en" not in sets)
+    if has_gold_dev:
+        print_gold_report(gold_report(args.dev_data, drafter, args.gold))
         print()
     else:
         print(f"no JDDC or support-ticket data under {args.dev_data}; gold scores skipped", file=sys.stderr)

@@ -142,3 +142,21 @@ def test_a_url_in_an_agents_message_stays_whole_in_the_draft() -> None:
         {"id": "m3", "role": "customer", "text": "看到了，已经到账了，谢谢。"}]}
     d = draft_extractive(ticket)
     assert any("https://help.example.com/refund?lang=zh&step=2 重新提交申请" in x.text for x in d.sentences)
+
+
+def test_the_held_out_annotation_loads_with_known_labels_and_matches_its_sessions() -> None:
+    known = {"problem", "diagnosis", "solution", "outcome", "greeting", "filler", "transfer", "waiting",
+             "politeness", "apology", "emoji", "rating", "procedural", "question", "other"}
+    held = load_gold(GOLD.with_name("draft_gold_heldout.jsonl"))
+    assert len(held) == 40 and {g["set"] for g in held} == {"jddc"}
+    assert all(sp["labels"] and set(sp["labels"]) <= known for g in held for sp in g["spans"])
+    assert all(sp["at"] >= 0 and sp["text"] for g in held for sp in g["spans"])
+    assert not {g["id"] for g in held} & {g["id"] for g in load_gold(GOLD)}  # held out: no in-sample session
+    if not (Path(DEV_DATA) / "jddc").is_dir():
+        pytest.skip(f"{DEV_DATA} not found: spans not checked against the conversations")
+    sessions = jddc_tickets(DEV_DATA)
+    assert [g["id"] for g in held] == [t["id"] for t in sessions[3::7][:40]]  # the 4th, 11th, 18th, … session
+    tickets = {t["id"]: t for t in sessions}
+    for g in held:
+        texts = {m["id"]: m["text"] for m in tickets[g["id"]]["messages"]}
+        assert all(texts[sp["m"]][sp["at"]:sp["at"] + len(sp["text"])] == sp["text"] for sp in g["spans"])
