@@ -202,7 +202,7 @@ class HybridRetriever:
         self.code_boost = code_boost
         self.sigma_cap = sigma_cap
         self.ranker = ranker
-        self.keep_features = False  # set by evals.train_ranker: fused candidates carry ranker_features
+        self.keep_features = False  # fused candidates carry ranker_features (evals.train_ranker reads them)
 
     def weights(self, query: str) -> dict[str, float]:
         boost = self.code_boost if codes(query) else 1.0
@@ -225,7 +225,7 @@ class HybridRetriever:
             return [1.0] * len(scores)
         return [(s - lo) / (hi - lo) for s in scores]
 
-    def _all_candidates(self, query: str, n: int, filters: Filters) -> list[list[Candidate]]:
+    def part_candidates(self, query: str, n: int, filters: Filters) -> list[list[Candidate]]:
         """Every part's candidates, in the parts' order; the prepared searches run concurrently when
         no other search is running in this process."""
         if not _SPREAD.acquire(blocking=False):
@@ -242,7 +242,7 @@ class HybridRetriever:
             _SPREAD.release()
 
     def candidates(self, query: str, n: int, filters: Filters) -> list[Candidate]:
-        return self.fuse(query, self._all_candidates(query, n, filters), n)
+        return self.fuse(query, self.part_candidates(query, n, filters), n)
 
     def fuse(self, query: str, lists: Sequence[list[Candidate]], n: int) -> list[Candidate]:
         """One candidate per record from the parts' lists (in the parts' order), best first: by the

@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
             report["answers"] = ans
             print_answers(ans, time.perf_counter() - t0)
             # the abstention model learned from 60% of these passages: the 20% it only reported on
-            from evals.train_abstention import split_of
+            from evals.logistic_training import split_of
 
             held = {q["heading"] for q in ds.questions + ds.unanswerable if split_of(q["heading"]) == "report"}
             t0 = time.perf_counter()

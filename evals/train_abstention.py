@@ -33,7 +33,6 @@ import shutil
 import sys
 import tempfile
 import time
-import zlib
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -41,7 +40,16 @@ from typing import Any
 
 import numpy as np
 
-from assistant.abstention import ANY_EMBEDDER, FEATURES, LEXICAL, SHIPPED, AbstentionModel, models_json
+from assistant.abstention import ANY_EMBEDDER, FEATURES, LEXICAL, AbstentionModel
+from evals.logistic_training import (
+    default_embedder_key,
+    fit_logistic,
+    sample,
+    set_weights,
+    split_of,
+    to_model,
+    write_models,
+)
 
 SETS = ("cmrc-longdoc", "cmrc-passages", "cic-faq", "banking77-faq", "afqmc", "bq")
 # learned from: the CMRC sets. Reported only: the paraphrase FAQ sets, whose held-out questions often
@@ -50,19 +58,6 @@ SETS = ("cmrc-longdoc", "cmrc-passages", "cic-faq", "banking77-faq", "afqmc", "b
 TRAIN_SETS = ("cmrc-longdoc", "cmrc-passages")
 OLD_WEIGHTS = {"similarity": 0.5, "passage": 0.4, "coverage": 0.1}  # the rule before this model
 OLD_THRESHOLD = 0.66
-
-
-def split_of(gold: str) -> str:
-    h = zlib.crc32(gold.encode("utf-8")) % 5
-    return "report" if h == 0 else "choose" if h == 1 else "train"
-
-
-def _sample(items: Sequence[Any], n: int) -> list[Any]:
-    """Every k-th item, so a sample spreads over the whole set."""
-    if not n or len(items) <= n:
-        return list(items)
-    step = len(items) / n
-    return [items[int(i * step)] for i in range(n)]
 
 
 def collect(dev: Path, per_set: int, sets: Sequence[str] = SETS) -> list[dict[str, Any]]:
@@ -96,8 +91,8 @@ def collect(dev: Path, per_set: int, sets: Sequence[str] = SETS) -> list[dict[st
             split_key = {q: g for q, g in fs.answerable + fs.unanswerable}
             records = [Article(id=i, title=q, body="", faq=True) for i, q in fs.pool]
             answerable, unanswerable = fs.answerable, fs.unanswerable
-        questions = [(q, g, 1) for q, g in _sample(answerable, per_set)]
-        questions += [(q, g, 0) for q, g in _sample(unanswerable, per_set)]
+        questions = [(q, g, 1) for q, g in sample(answerable, per_set)]
+        questions += [(q, g, 0) for q, g in sample(unanswerable, per_set)]
         home = Path(tempfile.mkdtemp(prefix=f"cp-abstain-{name}-"))
         try:
             lib = Library(Settings(home=home))
@@ -123,35 +118,6 @@ def collect(dev: Path, per_set: int, sets: Sequence[str] = SETS) -> list[dict[st
 
 def matrix(rows: Sequence[dict[str, Any]], features: Sequence[str] = FEATURES) -> np.ndarray:
     return np.array([[float(r[f]) for f in features] for r in rows], dtype=float).reshape(len(rows), len(features))
-
-
-def set_weights(rows: Sequence[dict[str, Any]]) -> np.ndarray:
-    """Each set weighs the same in total, whatever its number of questions."""
-    counts: dict[str, int] = {}
-    for r in rows:
-        counts[r["set"]] = counts.get(r["set"], 0) + 1
-    return np.array([len(rows) / (len(counts) * counts[r["set"]]) for r in rows])
-
-
-def fit_logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float = 1.0,
-                 iterations: int = 50) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """Weighted L2-regularised logistic regression on standardised features, by Newton's method.
-    Returns (mean, scale, coef, intercept)."""
-    mean, scale = x.mean(axis=0), x.std(axis=0)
-    scale[scale < 1e-9] = 1.0
-    z = np.hstack([np.ones((len(x), 1)), (x - mean) / scale])
-    beta = np.zeros(z.shape[1])
-    reg = np.full(z.shape[1], l2)
-    reg[0] = 0.0  # the intercept is not shrunk
-    for _ in range(iterations):
-        p = 1 / (1 + np.exp(-np.clip(z @ beta, -30, 30)))
-        grad = z.T @ (w * (p - y)) + reg * beta
-        hess = (z * (w * p * (1 - p))[:, None]).T @ z + np.diag(reg)
-        step = np.linalg.solve(hess, grad)
-        beta -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    return mean, scale, beta[1:], float(beta[0])
 
 
 def auc(score: np.ndarray, y: np.ndarray) -> float:
@@ -220,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--precision", type=float, default=0.85, help="abstention precision the threshold is chosen for")
     ap.add_argument("--features", type=Path, help="reuse the features saved by an earlier run")
     ap.add_argument("--out", type=Path, default=Path("eval-out"))
-    ap.add_argument("--write", action="store_true", help=f"store the model as assistant/{SHIPPED}")
+    ap.add_argument("--write", action="store_true", help="store the models in assistant/models/abstention.json")
     args = ap.parse_args(argv)
     if args.features:
         rows = [json.loads(x) for x in args.features.read_text(encoding="utf-8").splitlines() if x]
@@ -253,28 +219,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         meta = {"trained": dt.date.today().isoformat(), "command": "python -m evals.train_abstention --write",
                 "sets": sorted({r["set"] for r in trainable}), "questions": {s: len(part[s]) for s in part}}
-        target = Path(__file__).resolve().parent.parent / "assistant" / SHIPPED
-        target.write_text(models_json(models, meta), encoding="utf-8")
-        print(f"wrote {target}", file=sys.stderr)
+        print(f"wrote {write_models('abstention.json', models, meta)}", file=sys.stderr)
     return 0
-
-
-def default_embedder_key() -> str:
-    """``Library.embedder_key`` of the default settings, which the dev libraries are built with."""
-    from assistant.embeddings import make_embedder
-    from assistant.settings import Settings
-
-    s = Settings()
-    passage = make_embedder(s.passage_embedder).model_id if s.passage_embedder else ""
-    return f"{make_embedder(s.embedder).model_id}+{passage}"
 
 
 def learn(part: dict[str, list[dict[str, Any]]], y: dict[str, np.ndarray], wts: dict[str, np.ndarray],
           features: Sequence[str], precision: float, embedders: str) -> AbstentionModel:
     """Fit on the training split, choose the threshold on the choosing split."""
-    mean, scale, coef, intercept = fit_logistic(matrix(part["train"], features), y["train"], wts["train"])
-    r6 = lambda v: tuple(round(float(x), 6) for x in v)  # noqa: E731
-    model = AbstentionModel(tuple(features), r6(mean), r6(scale), r6(coef), round(intercept, 6), 0.5, embedders)
+    model = to_model(fit_logistic(matrix(part["train"], features), y["train"], wts["train"]), features, 0.5,
+                     embedders)
     p = np.array([model.probability(r) for r in part["choose"]])
     return replace(model, threshold=round(choose_threshold(p, y["choose"], wts["choose"], precision), 3))
 

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from assistant.retrieval import RANKER_FEATURES
-from evals.train_abstention import _sample, fit_logistic, split_of
+from evals.logistic_training import default_embedder_key, fit_logistic, sample, split_of, to_model, write_models
 
 SETS = ("afqmc", "bq", "cmrc-longdoc")
 K = 10
@@ -66,7 +66,7 @@ def collect(dev: Path, per_set: int, sets: Sequence[str] = SETS) -> list[dict[st
             fs = faq_retrieval_set(name, dev)
             records = [Article(id=i, title=q, body="", faq=True) for i, q in fs.pool]
             questions = [(q, g, g) for q, g in fs.queries]
-        questions = _sample(questions, per_set)
+        questions = sample(questions, per_set)
         home = Path(tempfile.mkdtemp(prefix=f"cp-ranker-{name}-"))
         try:
             lib = Library(Settings(home=home))
@@ -76,11 +76,11 @@ def collect(dev: Path, per_set: int, sets: Sequence[str] = SETS) -> list[dict[st
                   f"{len(questions)} questions", file=sys.stderr)
             hybrid = lib.retriever.chunk_retriever
             assert isinstance(hybrid, HybridRetriever)
-            hybrid.keep_features = True
+            hybrid.keep_features = True  # fused candidates carry ranker_features
             t0 = time.perf_counter()
             for i, (query, gold, key) in enumerate(questions, 1):
                 q = normalise(query)
-                fused = hybrid.fuse(q, hybrid._all_candidates(q, N, Filters()), N)
+                fused = hybrid.fuse(q, hybrid.part_candidates(q, N, Filters()), N)
                 rows.append({"set": name, "split": split_of(key), "gold": gold,
                              "candidates": [[record_of(c.chunk_id), [round(c.features.get(f, 0.0), 5)
                                                                       for f in RANKER_FEATURES]] for c in fused]})
@@ -194,18 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "ranker.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     if args.write:
-        from assistant.abstention import AbstentionModel, models_json
-        from evals.train_abstention import default_embedder_key
-
-        mean, scale, coef, intercept = model
-        r6 = lambda v: tuple(round(float(x), 6) for x in v)  # noqa: E731
-        m = AbstentionModel(RANKER_FEATURES, r6(mean), r6(scale), r6(coef), round(intercept, 6), 0.0,
-                            default_embedder_key())
         meta = {"trained": dt.date.today().isoformat(), "command": "python -m evals.train_ranker --write",
                 "better than the fusion on": wins, "sets": sorted({r["set"] for r in rows})}
-        target = Path(__file__).resolve().parent.parent / "assistant" / "models" / "ranker.json"
-        target.write_text(models_json([m], meta), encoding="utf-8")
-        print(f"wrote {target}", file=sys.stderr)
+        m = to_model(model, RANKER_FEATURES, 0.0, default_embedder_key())
+        print(f"wrote {write_models('ranker.json', [m], meta)}", file=sys.stderr)
     return 0
 
 

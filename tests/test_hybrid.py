@@ -67,7 +67,7 @@ def test_vector_searches_overlap_and_fuse_in_the_parts_order() -> None:
     sequential = HybridRetriever([DenseRetriever(ListedStore(A), emb, "question"),
                                   DenseRetriever(ListedStore(B), emb, "passage"), ListedKeywords(K)],
                                  weights={"question": 1.0, "passage": 0.5})
-    sequential._all_candidates = lambda q, n, f: [p.candidates(q, n, f) for p in sequential.parts]  # type: ignore[method-assign]
+    sequential.part_candidates = lambda q, n, f: [p.candidates(q, n, f) for p in sequential.parts]  # type: ignore[method-assign]
     assert got == fused(sequential)
     # min-max scaled, weighted, over a total weight of 2.5: C-2 (0.75 + 1) / 2.5 = 0.7,
     # C-1 (1 + 0.5 * 0.833) / 2.5 = 0.567, C-3 0.5 / 2.5 = 0.2, C-4 0

@@ -89,3 +89,20 @@ def test_training_learns_a_better_ranking_and_reports_it_with_intervals(tmp_path
     assert R.reciprocal_rank(["a", "b"], "b") == 0.5 and R.reciprocal_rank(["a"], "z") == 0.0
     x, y, w = R.training_matrix(_rows(30, 4))
     assert x.shape == (240, len(RANKER_FEATURES)) and y.sum() == 30 and np.isclose(w.mean(), 1.0)
+
+
+def test_writing_a_model_keeps_the_models_learned_with_other_embedders(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from assistant.logistic import LogisticModel
+    from evals import logistic_training as L
+
+    monkeypatch.setattr(L, "MODELS", tmp_path)
+
+    def model(key: str, coef: float) -> LogisticModel:
+        return LogisticModel(("found_by",), (0.0,), (1.0,), (coef,), 0.0, 0.5, key)
+
+    L.write_models("ranker.json", [model("a+b", 1.0), model("c+d", 1.0)], {"trained": "first"})
+    L.write_models("ranker.json", [model("a+b", 2.0)], {"trained": "second"})
+    models, meta = read_models("ranker.json", RANKER_FEATURES, tmp_path / "ranker.json")
+    assert {(m.embedders, m.coef) for m in models} == {("a+b", (2.0,)), ("c+d", (1.0,))}
+    assert meta["trained"] == "second" and meta["other embedders"]["trained"] == "first"
