@@ -18,7 +18,9 @@
                                [--gold FILE]
 
 ``--drafter FILE`` drafts with another version of ``assistant/drafting.py`` (e.g. from
-``git show HEAD~1:assistant/drafting.py``) for a before/after comparison. ``--gold FILE`` scores
+``git show HEAD~1:assistant/drafting.py``) for a before/after comparison; against the gold
+annotation it then also prints, per section, this checkout's precision and recall minus that
+version's, with 95% bootstrap intervals over conversations. ``--gold FILE`` scores
 against another annotation in the same format (``evals/datasets/draft_gold_heldout.jsonl``: 40 JDDC
 conversations the drafter's rules were not written on); it may hold JDDC conversations only.
 """
@@ -33,9 +35,11 @@ import shutil
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from assistant.drafting import SECTIONS, Draft, draft_extractive
 from assistant.library import Library
@@ -126,34 +130,88 @@ def _where(text: str, sentence: str) -> tuple[int, int]:
     return (i, j + 6) if 0 <= i <= j else (0, 0)
 
 
+def conversation_counts(g: dict[str, Any], ticket: dict[str, Any], d: Draft | None) -> dict[str, Counter[str]]:
+    """One annotated conversation's counts per section: ``drafted`` sentences and the ``right`` ones,
+    and (if it is worth a case) ``gold`` spans and the ``recalled`` ones."""
+    counts = {s: Counter[str]() for s in SECTIONS}
+    texts = {m["id"]: m["text"] for m in ticket["messages"]}
+    spans = [(sp, (sp["at"], sp["at"] + len(sp["text"]))) for sp in g["spans"]]
+    placed = [] if d is None or d.skipped else [
+        (s, s.sources[0] if s.sources else "", _where(texts.get(s.sources[0], ""), s.text) if s.sources else (0, 0))
+        for s in d.sentences]
+    for s, mid, pos in placed:
+        best = max(((_overlap(pos, iv), sp) for sp, iv in spans if sp["m"] == mid), default=(0, None),
+                   key=lambda x: x[0])
+        counts[s.section]["drafted"] += 1
+        counts[s.section]["right"] += bool(best[0] and best[1] and s.section in best[1]["labels"])
+    if not g["draft"]:
+        return counts
+    for sp, iv in spans:
+        if sp["labels"][0] not in counts:
+            continue
+        counts[sp["labels"][0]]["gold"] += 1
+        covered = sum(_overlap(pos, iv) for s, mid, pos in placed if mid == sp["m"] and s.section in sp["labels"])
+        counts[sp["labels"][0]]["recalled"] += covered * 2 >= iv[1] - iv[0]
+    return counts
+
+
 def section_scores(gold: list[dict[str, Any]], tickets: dict[str, dict[str, Any]],
                    drafts: dict[str, Draft]) -> dict[str, dict[str, float | int]]:
     """Per section: ``precision`` over all draft sentences of the annotated conversations, ``recall``
     over the spans annotated with that section in conversations worth a case (``draft``), with counts."""
     counts = {s: Counter[str]() for s in SECTIONS}
     for g in gold:
-        d = drafts.get(g["id"])
-        texts = {m["id"]: m["text"] for m in tickets[g["id"]]["messages"]}
-        spans = [(sp, (sp["at"], sp["at"] + len(sp["text"]))) for sp in g["spans"]]
-        placed = [] if d is None or d.skipped else [
-            (s, s.sources[0] if s.sources else "", _where(texts.get(s.sources[0], ""), s.text) if s.sources else (0, 0))
-            for s in d.sentences]
-        for s, mid, pos in placed:
-            best = max(((_overlap(pos, iv), sp) for sp, iv in spans if sp["m"] == mid), default=(0, None),
-                       key=lambda x: x[0])
-            counts[s.section]["drafted"] += 1
-            counts[s.section]["right"] += bool(best[0] and best[1] and s.section in best[1]["labels"])
-        if not g["draft"]:
-            continue
-        for sp, iv in spans:
-            if sp["labels"][0] not in counts:
-                continue
-            counts[sp["labels"][0]]["gold"] += 1
-            covered = sum(_overlap(pos, iv) for s, mid, pos in placed if mid == sp["m"] and s.section in sp["labels"])
-            counts[sp["labels"][0]]["recalled"] += covered * 2 >= iv[1] - iv[0]
+        for sec, c in conversation_counts(g, tickets[g["id"]], drafts.get(g["id"])).items():
+            counts[sec].update(c)
     return {sec: {"precision": round(c["right"] / c["drafted"], 3) if c["drafted"] else float("nan"),
                   "recall": round(c["recalled"] / c["gold"], 3) if c["gold"] else float("nan"),
                   "drafted": c["drafted"], "gold": c["gold"]} for sec, c in counts.items()}
+
+
+def paired_ratio_bootstrap(before: Sequence[tuple[int, int]], after: Sequence[tuple[int, int]],
+                           resamples: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """``after - before`` of a ratio of sums (e.g. precision: right sentences / drafted sentences), each
+    entry being one conversation's ``(hits, total)`` under either drafter, and its 95% percentile
+    interval, resampling conversations with replacement and recomputing both ratios on each resample.
+    Resamples where either ratio has no denominator are left out; nan when the ratio is undefined."""
+    a, b = np.asarray(before, dtype=float).reshape(-1, 2), np.asarray(after, dtype=float).reshape(-1, 2)
+    if len(a) != len(b):
+        raise ValueError("before and after must hold the same conversations")
+    nan = float("nan")
+    if not len(a) or not a[:, 1].sum() or not b[:, 1].sum():
+        return nan, nan, nan
+    idx = np.random.default_rng(seed).integers(0, len(a), size=(resamples, len(a)))
+    sa, sb = a[idx].sum(axis=1), b[idx].sum(axis=1)  # (resamples, 2): hits, total
+    ok = (sa[:, 1] > 0) & (sb[:, 1] > 0)
+    point = float(b[:, 0].sum() / b[:, 1].sum() - a[:, 0].sum() / a[:, 1].sum())
+    if not ok.any():
+        return point, nan, nan
+    lo, hi = np.percentile(sb[ok, 0] / sb[ok, 1] - sa[ok, 0] / sa[ok, 1], [2.5, 97.5])
+    return point, float(lo), float(hi)
+
+
+def paired_gold_changes(dev: Path, before: Drafter, after: Drafter = draft_extractive,
+                        gold_path: Path = GOLD) -> dict[str, dict[str, dict[str, tuple[float, float, float]]]]:
+    """Per annotated set and section, the change (after minus before) of ``precision`` and ``recall``
+    with a 95% bootstrap interval over conversations, the unit the two drafters share."""
+    gold = load_gold(gold_path)
+    tickets = _gold_tickets(dev, gold)
+    out: dict[str, dict[str, dict[str, tuple[float, float, float]]]] = {}
+    for name in dict.fromkeys(g["set"] for g in gold):
+        rows = [g for g in gold if g["set"] == name]
+        per = {w: [conversation_counts(g, tickets[g["id"]], fn(tickets[g["id"]])) for g in rows]
+               for w, fn in (("before", before), ("after", after))}
+        out[name] = {sec: {m: paired_ratio_bootstrap([(c[sec][hit], c[sec][tot]) for c in per["before"]],
+                                                     [(c[sec][hit], c[sec][tot]) for c in per["after"]])
+                           for m, hit, tot in (("precision", "right", "drafted"), ("recall", "recalled", "gold"))}
+                     for sec in SECTIONS}
+    return out
+
+
+def _gold_tickets(dev: Path, gold: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    sets = {g["set"] for g in gold}  # a gold file may hold JDDC conversations only
+    return {t["id"]: t for t in (jddc_tickets(dev) if "jddc" in sets else [])
+            + (support_tickets(dev, "en") if "support_tickets_en" in sets else [])}
 
 
 def gold_report(dev: Path, drafter: Drafter = draft_extractive,
@@ -161,9 +219,7 @@ def gold_report(dev: Path, drafter: Drafter = draft_extractive,
     """Section precision and recall on each annotated set, and how the drafter's skips agree with the
     annotation's ``draft`` (a conversation a reviewer would keep as a case)."""
     gold = load_gold(gold_path)
-    sets = {g["set"] for g in gold}  # a gold file may hold JDDC conversations only
-    tickets = {t["id"]: t for t in (jddc_tickets(dev) if "jddc" in sets else [])
-               + (support_tickets(dev, "en") if "support_tickets_en" in sets else [])}
+    tickets = _gold_tickets(dev, gold)
     out = {}
     for name in dict.fromkeys(g["set"] for g in gold):
         rows = [g for g in gold if g["set"] == name]
@@ -205,6 +261,16 @@ def print_gold_report(report: dict[str, dict[str, Any]]) -> None:
               f"{a['worth a case, skipped']} | {a['not worth a case, drafted']} |")
 
 
+def print_gold_changes(changes: dict[str, dict[str, dict[str, tuple[float, float, float]]]]) -> None:
+    print("after minus before, with 95% paired bootstrap intervals over conversations:")
+    print("| set | section | precision | recall |\n|---|---|---|---|")
+    for name, secs in changes.items():
+        for sec, m in secs.items():
+            cells = ["–" if d != d else f"{d:+.2f} [{lo:+.2f}, {hi:+.2f}]" for d, lo, hi in
+                     (m["precision"], m["recall"])]
+            print(f"| {name} | {sec} | {cells[0]} | {cells[1]} |")
+
+
 def duplicate_sweep(home: Path) -> list[tuple[float, float, float]]:
     lib = Library(Settings(home=home))
     Ingestor(lib).ingest_paths([SAMPLE])
@@ -241,6 +307,9 @@ def main(argv: list[str] | None = None) -> int:
     if has_gold_dev:
         print_gold_report(gold_report(args.dev_data, drafter, args.gold))
         print()
+        if args.drafter:  # the given drafter is "before", this checkout's is "after"
+            print_gold_changes(paired_gold_changes(args.dev_data, drafter, draft_extractive, args.gold))
+            print()
     else:
         print(f"no JDDC or support-ticket data under {args.dev_data}; gold scores skipped", file=sys.stderr)
     if args.gold_only:

@@ -160,3 +160,43 @@ def test_the_held_out_annotation_loads_with_known_labels_and_matches_its_session
     for g in held:
         texts = {m["id"]: m["text"] for m in tickets[g["id"]]["messages"]}
         assert all(texts[sp["m"]][sp["at"]:sp["at"] + len(sp["text"])] == sp["text"] for sp in g["spans"])
+
+
+def test_paired_ratio_bootstrap_resamples_conversations_and_recomputes_the_ratio_of_sums() -> None:
+    from evals.draft_eval import paired_ratio_bootstrap
+
+    # precision is a ratio of sums: before 1 of 10 sentences right (0.1), not the mean of 1/1 and 0/9
+    before, after = [(1, 1), (0, 9)], [(1, 1), (9, 9)]
+    d, lo, hi = paired_ratio_bootstrap(before, after, resamples=500)
+    assert d == pytest.approx(0.9) and 0.0 <= lo <= d <= hi <= 1.0
+    # a resample of only the first conversation changes nothing; of only the second, +1.0
+    assert lo == pytest.approx(0.0) and hi == pytest.approx(1.0)
+    same = [(1, 2), (0, 3), (2, 2)]
+    assert paired_ratio_bootstrap(same, same) == (0.0, 0.0, 0.0)
+    assert paired_ratio_bootstrap(same, same, seed=1) == paired_ratio_bootstrap(same, same, seed=1)
+    better = [(2, 2), (1, 3), (2, 2)]  # a hit more in two conversations: worse in no resample
+    d, lo, hi = paired_ratio_bootstrap(same, better)
+    assert d == pytest.approx(2 / 7) and lo >= 0.0 and hi > d
+    nan = paired_ratio_bootstrap([(0, 0), (0, 0)], [(1, 1), (0, 1)])  # nothing drafted before: no precision
+    assert all(x != x for x in nan)
+    with pytest.raises(ValueError):
+        paired_ratio_bootstrap([(1, 1)], [(1, 1), (0, 1)])
+
+
+def test_paired_gold_changes_agree_with_the_two_gold_reports() -> None:
+    from evals.draft_eval import paired_gold_changes
+
+    if not (Path(DEV_DATA) / "jddc").is_dir() or not (Path(DEV_DATA) / "support_tickets").is_dir():
+        pytest.skip(f"{DEV_DATA} not found")
+
+    def nothing(t: dict) -> Draft:
+        return Draft(ticket_id=t["id"], title="", skipped="no solution")
+
+    changes = paired_gold_changes(DEV_DATA, nothing, draft_extractive)
+    after = gold_report(DEV_DATA)
+    for name, secs in after.items():
+        for sec, c in secs["sections"].items():
+            d, lo, hi = changes[name][sec]["recall"]
+            if c["gold"]:  # from drafting nothing, the change of recall is the recall
+                assert d == pytest.approx(c["recall"], abs=1e-3) and lo <= d <= hi
+            assert all(x != x for x in changes[name][sec]["precision"])  # nothing drafted before
