@@ -15,7 +15,9 @@ fusion and tagging run for real.
 
 Reported: top-1 and top-5 accuracy over every utterance, and, for a sweep of ``tag_abstain_below``
 thresholds, the abstention rate, the top-1 / top-5 accuracy on the utterances not abstained on, and
-the net right-minus-wrong top-1 suggestions per 100 utterances.
+the net right-minus-wrong top-1 suggestions per 100 utterances. At the configured threshold, the
+listed candidates' top-1 / top-5 minus the same with abstentions counted as misses, with a 95%
+paired bootstrap interval over utterances.
 
     python -m evals.tag_eval [--dev-data ../shared/data/dev] [--sets cic banking77] [--folds 5]
                              [--cic-sample 2000] [--banking-sample 2000]
@@ -46,6 +48,7 @@ from assistant.tagging import TagSuggester
 from assistant.text import normalise
 from assistant.types import Article
 from evals.devdata import DEFAULT_DEV
+from evals.longdoc_eval import paired_bootstrap
 from ingestion.pipeline import Ingestor
 
 THRESHOLDS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7)
@@ -208,6 +211,15 @@ def sweep_rows(outcomes: list[Outcome]) -> list[dict[str, float]]:
     return rows
 
 
+def hits(outcomes: list[Outcome], threshold: float) -> dict[str, np.ndarray]:
+    """Per utterance, 1.0 when right: ``top1`` / ``top5`` of the listed candidates, and ``top1_misses`` /
+    ``top5_misses`` with an abstention (best confidence below ``threshold``) counted as a miss."""
+    kept = np.array([bool(o.tags) and o.best >= threshold for o in outcomes])
+    top1 = np.array([bool(o.tags) and o.tags[0] == o.gold for o in outcomes], dtype=float)
+    top5 = np.array([o.gold in o.tags for o in outcomes], dtype=float)
+    return {"top1": top1, "top5": top5, "top1_misses": top1 * kept, "top5_misses": top5 * kept}
+
+
 def report(ds: IntentSet, outcomes: list[Outcome], timing: dict[str, float], folds: int, neighbours: int,
            default_threshold: float) -> str:
     n = len(outcomes)
@@ -235,6 +247,11 @@ def report(ds: IntentSet, outcomes: list[Outcome], timing: dict[str, float], fol
                      f"{at['top5_answered'] * kept:.3f} | {at['top1_answered']:.3f} | {at['top5_answered']:.3f} |")
     else:
         lines.append(f"| {n} | {top1:.3f} | {top5:.3f} | – | – | – | – | – |")
+    h = hits(outcomes, default_threshold)
+    lines += ["", f"listed minus as misses at {default_threshold:g} (95% paired bootstrap over utterances):"]
+    for k in ("top1", "top5"):
+        d, lo, hi = paired_bootstrap(h[f"{k}_misses"], h[k])
+        lines.append(f"- {k[:3]}-{k[3:]}: {d:+.3f} [{lo:+.3f}, {hi:+.3f}]")
     lines += ["", "| tag_abstain_below | abstained | top-1 on the rest | top-5 on the rest | right − wrong top-1 "
                   "per 100 |", "|---:|---:|---:|---:|---:|"]
     for r in rows:

@@ -182,3 +182,18 @@ def test_cli_shows_candidates_and_the_flag(tmp_path: Path) -> None:
     rows = [json.loads(x) for x in r.stdout.splitlines()]
     assert [set(x) for x in rows] == [{"text", "tags", "abstained", "candidates"}] * 2
     assert all(x["abstained"] and x["candidates"] for x in rows)
+
+
+def test_tag_eval_keeps_per_utterance_hits_listed_and_as_misses() -> None:
+    from evals.longdoc_eval import paired_bootstrap
+    from evals.tag_eval import Outcome, hits
+
+    outcomes = [Outcome("d/a", ["d/a", "d/b"], 0.5),  # picked and right
+                Outcome("d/a", ["d/b", "d/a"], 0.1),  # abstained: right in the top-5 listed only
+                Outcome("d/a", ["d/a"], 0.1),  # abstained: right in the top-1 listed only
+                Outcome("d/a", [], 0.0)]  # nothing to list
+    h = hits(outcomes, 0.3)
+    assert h["top1"].tolist() == [1, 0, 1, 0] and h["top5"].tolist() == [1, 1, 1, 0]
+    assert h["top1_misses"].tolist() == [1, 0, 0, 0] and h["top5_misses"].tolist() == [1, 0, 0, 0]
+    d, lo, hi = paired_bootstrap(h["top5_misses"], h["top5"])
+    assert d == 0.5 and 0.0 <= lo <= d <= hi <= 1.0
