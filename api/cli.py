@@ -94,18 +94,22 @@ def _reading(args: argparse.Namespace) -> Library:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from ingestion.pipeline import Ingestor
+    from ingestion.pipeline import Ingestor, describe_conflict
 
     lib = _library(args)
-    summary = Ingestor(lib, progress=_progress_factory(not args.json)).ingest_paths(args.paths, args.kind)
+    summary = Ingestor(lib, progress=_progress_factory(not args.json),
+                       overwrite_reviewed=args.overwrite_reviewed).ingest_paths(args.paths, args.kind)
     for r in summary.rejected:
         print(f"rejected: {r}", file=sys.stderr)
     if args.json:
+        for c in summary.conflicts:  # named on standard error too: stdout holds only the JSON
+            print(f"conflict: {describe_conflict(c)}", file=sys.stderr)
         _emit(summary.to_dict())
     else:
         d = summary.to_dict()
         print(f"{summary.records} records in {d['seconds']:.1f} s: {d['added']} added, {d['updated']} updated, "
-              f"{d['unchanged']} unchanged, {d['removed']} removed, {len(summary.rejected)} rejected")
+              f"{d['unchanged']} unchanged, {d['removed']} removed, {len(summary.rejected)} rejected"
+              + (f", {len(summary.conflicts)} conflicts" if summary.conflicts else ""))
         if summary.chunks_written or summary.chunks_removed:
             share = f" ({summary.embed_seconds / summary.seconds:.0%} of the time)" if summary.seconds else ""
             print(f"chunks: {summary.chunks_written} written ({d['chunks_per_second']}/s), "
@@ -121,7 +125,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             print(line)
         if summary.repaired:
             print("note: the indexes had fallen behind the store (an interrupted run?) and were repaired")
-    return 2 if summary.rejected else 0
+    # a conflict (a record changed in review since its last import) is reported after the rest is imported
+    return 2 if summary.rejected or summary.conflicts else 0
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
@@ -468,8 +473,13 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("ingest", parents=[common], help="import cases, articles, FAQs, tickets or a taxonomy",
                        description="Import JSON Lines (cases, articles, tickets), FAQ CSV (id,question,answer[,tags]), "
                                    "Markdown with YAML front matter, or a taxonomy YAML. Folders are walked. "
-                                   "Re-importing unchanged records changes nothing.")
+                                   "Re-importing unchanged records changes nothing. A record changed in review "
+                                   "since its last import is kept and reported as a conflict (exit 2) when the "
+                                   "file's version differs from that import, unless --overwrite-reviewed.")
     s.add_argument("paths", nargs="+", metavar="PATH")
+    s.add_argument("--overwrite-reviewed", action="store_true",
+                   help="apply the file's version of records changed in review since their last import "
+                        "(audited as overwrite_reviewed)")
     s.add_argument("--kind", choices=["case", "article", "faq", "ticket", "taxonomy"],
                    help="what the files hold, where a record does not say")
     s.set_defaults(func=cmd_ingest)

@@ -56,14 +56,16 @@ class ImportJobs:
         job_id = uuid.uuid4().hex
         return job_id, self.folder / f"{job_id}.jsonl"
 
-    def submit(self, principal: Principal, job_id: str, path: Path, total: int, kind: str | None) -> None:
+    def submit(self, principal: Principal, job_id: str, path: Path, total: int, kind: str | None,
+               overwrite_reviewed: bool = False) -> None:
         self.tenants.store.add_import_job(job_id, principal.tenant, principal.actor, total)
         with self._lock:  # made on first use, and again after close() (an app may be started twice)
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="casepilot-import")
-            self._pool.submit(self._run, principal, job_id, path, kind, total)
+            self._pool.submit(self._run, principal, job_id, path, kind, total, overwrite_reviewed)
 
-    def _run(self, principal: Principal, job_id: str, path: Path, kind: str | None, total: int) -> None:
+    def _run(self, principal: Principal, job_id: str, path: Path, kind: str | None, total: int,
+             overwrite_reviewed: bool = False) -> None:
         from ingestion.pipeline import Ingestor
 
         store = self.tenants.store
@@ -73,12 +75,15 @@ class ImportJobs:
             store.update_import_job(job_id, status="running")
             progress = _Progress(store, job_id)
             with tenant.write() as lib:
-                summary = Ingestor(lib, actor=principal.actor, progress=lambda total, desc: progress).ingest_paths(
-                    [path], kind)
+                summary = Ingestor(lib, actor=principal.actor, progress=lambda total, desc: progress,
+                                   overwrite_reviewed=overwrite_reviewed).ingest_paths([path], kind)
             d = summary.to_dict()
             # the upload's server-side path means nothing to the client: a reject names its line
             d["rejected"] = [{k: v for k, v in r.items() if k != "file"} for r in d["rejected"]]
             d["warnings"] = [w.replace(str(path), "upload") for w in d["warnings"]]
+            # records changed in review since their last import: kept (or replaced on purpose), by line
+            for c in [*d["conflicts"], *d["overwritten"]]:
+                c["file"] = c["file"].replace(str(path), "upload")
             # every line was dealt with, imported or rejected: done counts them all
             store.update_import_job(job_id, status="done", summary=d, done=total)
             status = "done"

@@ -203,6 +203,17 @@ class RejectOut(BaseModel):
     error: str
 
 
+class ImportConflictOut(BaseModel):
+    id: str
+    reviewed_version: int = Field(description="the version written in review since the record's last import")
+    reviewed_by: str
+    reviewed_at: str
+    imported_version: int | None = Field(None, description="the record's last imported version")
+    file: str = Field("", description="where the import's version is: upload:LINE")
+    applied: bool = Field(False, description="whether the import's version replaced the reviewed one "
+                                             "(overwrite_reviewed=true)")
+
+
 class ImportSummaryOut(BaseModel):
     added: int = 0
     updated: int = 0
@@ -214,6 +225,14 @@ class ImportSummaryOut(BaseModel):
     seconds: float = 0.0
     redacted: dict[str, int] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list)
+    conflicts: list[ImportConflictOut] = Field(
+        default_factory=list, description="records changed in review since their last import whose upload "
+                                          "version differs from that import: the reviewed version was kept")
+    overwritten: list[ImportConflictOut] = Field(
+        default_factory=list, description="the same, replaced on purpose (overwrite_reviewed=true; audited)")
+    kept_reviewed: list[str] = Field(
+        default_factory=list, description="records changed in review whose upload holds what was last "
+                                          "imported: nothing applied, counted unchanged")
 
 
 class ImportJobOut(BaseModel):

@@ -8,7 +8,15 @@ vector and keyword indexes.
   run (or the next search) sees that the indexes lag the store and repairs them;
 * with ``settings.redact`` (the default) every text field is redacted (``assistant.redact``) before
   it is hashed, stored, chunked, indexed or logged; the summary counts what was replaced by kind;
-* tags that are not values of the installed taxonomy are reported, not rejected.
+* tags that are not values of the installed taxonomy are reported, not rejected;
+* no review is lost to a re-import: a file import (``ingest_paths``) marks the versions it writes, and a
+  record changed since its last import by anything else (a review's edit, approval, merge...) is not
+  overwritten by a file whose version of it differs from that last import: it is reported in
+  ``conflicts`` (the reviewed version stays) unless the Ingestor was made with
+  ``overwrite_reviewed=True``, which applies the file's version and audits an ``overwrite_reviewed``
+  entry naming the version it replaced. A file that still holds what was last imported (only review
+  changed the record) applies nothing and is no conflict: the record is counted unchanged and listed
+  in ``kept_reviewed``.
 """
 
 from __future__ import annotations
@@ -58,10 +66,17 @@ class IngestSummary:
     # (record id, tag) for each tag that is not a value of the installed taxonomy
     unknown_tags: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # records changed in review since their last import whose file version differs from that import:
+    # not applied (dicts: id, reviewed_version/_by/_at, imported_version, file, applied)
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    # the same, applied on purpose (``overwrite_reviewed``)
+    overwritten: list[dict[str, Any]] = field(default_factory=list)
+    # records changed in review whose file still holds what was last imported: kept, counted unchanged
+    kept_reviewed: list[str] = field(default_factory=list)
 
     @property
     def records(self) -> int:
-        return len(self.added) + len(self.updated) + len(self.unchanged) + len(self.removed)
+        return len(self.added) + len(self.updated) + len(self.unchanged) + len(self.removed) + len(self.conflicts)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -74,13 +89,30 @@ class IngestSummary:
             "redacted": dict(self.redacted),
             "unknown_tags": [{"id": rid, "tag": tag} for rid, tag in self.unknown_tags],
             "warnings": list(self.warnings),
+            "conflicts": [dict(c) for c in self.conflicts], "overwritten": [dict(c) for c in self.overwritten],
+            "kept_reviewed": list(self.kept_reviewed),
         }
 
     def notes(self) -> list[str]:
         """Lines for a person, after the counts line: what was redacted, and each warning."""
         out = [f"redacted: {format_counts(self.redacted)}"] if self.redacted else []
         out += [f"warning: {w}" for w in self.warnings]
+        out += [f"conflict: {describe_conflict(c)}" for c in self.conflicts]
+        out += [f"overwrote: {describe_conflict(c)}" for c in self.overwritten]
+        if self.kept_reviewed:
+            out.append(f"kept as reviewed (the file holds what was last imported): {', '.join(self.kept_reviewed)}")
         return out
+
+
+def describe_conflict(c: dict[str, Any], overwrite: str = "--overwrite-reviewed") -> str:
+    """One line naming both versions of a record changed in review since its last import."""
+    reviewed = f"version {c['reviewed_version']} by {c['reviewed_by']} at {c['reviewed_at']}"
+    since = f" (after imported version {c['imported_version']})" if c.get("imported_version") else ""
+    file = c.get("file") or "the file"
+    if c.get("applied"):
+        return f"{c['id']}: the version in {file} replaced reviewed {reviewed}{since} ({overwrite})"
+    return (f"{c['id']}: changed in review since its last import: kept {reviewed}{since}; the version in "
+            f"{file} was not applied ({overwrite} applies it)")
 
 
 def ignored_fields(loaded: Sequence[Loaded], shown: int = 3) -> list[str]:
@@ -124,10 +156,14 @@ def _no_progress(total: int, desc: str) -> Any:
 
 
 class Ingestor:
-    def __init__(self, library: Library, *, actor: str = "import", progress: ProgressFactory = _no_progress) -> None:
+    def __init__(self, library: Library, *, actor: str = "import", progress: ProgressFactory = _no_progress,
+                 overwrite_reviewed: bool = False) -> None:
         self.lib = library
         self.actor = actor
         self.progress = progress
+        self.overwrite_reviewed = overwrite_reviewed
+        # during ingest_paths: where each record was read ("file:line"), for the conflicts it reports
+        self._sources: dict[str, str] | None = None
         s = library.settings
         self.passage_sections = tuple(s.passage_sections) if library.has_passage_space else ()
         self.article_chunk_tokens = s.article_chunk_tokens
@@ -165,7 +201,11 @@ class Ingestor:
         if not loaded and not summary.rejected and summary.taxonomy is None:
             summary.warnings.append("the files hold no records (an empty file, or a folder without "
                                     ".jsonl, .csv or .md files?)")
-        self.ingest_records([x.record for x in loaded], summary)
+        self._sources = {x.record.id: f"{x.file}:{x.line}" for x in loaded}
+        try:
+            self.ingest_records([x.record for x in loaded], summary)
+        finally:
+            self._sources = None
         summary.seconds = time.perf_counter() - t0
         return summary
 
@@ -249,15 +289,42 @@ class Ingestor:
         hashes = {r.id: content_hash(r) for r in batch}
         stored = lib.store.content_hashes(lib.tenant, list(hashes))
         writes = []
+        changed = []
         for r in batch:
             old = stored.get(r.id)
             if old is not None and old[0] == hashes[r.id] and not old[1]:
                 summary.unchanged.append(r.id)
                 continue
+            changed.append(r)
+        importing = self._sources is not None
+        overwrote: dict[str, dict[str, Any]] = {}
+        state = (lib.store.import_state(lib.tenant, [r.id for r in changed if r.id in stored and not stored[r.id][1]])
+                 if importing else {})
+        for r in changed:
+            st = state.get(r.id)
+            if st is not None and st["imported_hash"] is not None and st["content_hash"] != st["imported_hash"]:
+                # changed since its last import by something other than an import (a review)
+                if hashes[r.id] == st["imported_hash"]:  # the file did not change: nothing to apply
+                    summary.unchanged.append(r.id)
+                    summary.kept_reviewed.append(r.id)
+                    continue
+                c = {"id": r.id, "reviewed_version": st["version"], "reviewed_by": st["actor"],
+                     "reviewed_at": st["at"], "imported_version": st["imported_version"],
+                     "file": (self._sources or {}).get(r.id, ""), "applied": self.overwrite_reviewed}
+                if not self.overwrite_reviewed:
+                    summary.conflicts.append(c)
+                    continue
+                summary.overwritten.append(c)
+                overwrote[r.id] = {"replaced_version": st["version"], "replaced_by": st["actor"],
+                                   "replaced_at": st["at"], "imported_version": st["imported_version"],
+                                   "version": st["version"] + 1, "file": c["file"]}
             writes.append(RecordWrite(r.to_dict(), hashes[r.id], self.chunks_for(r)))
         if not writes:
             return
-        res = lib.store.write(lib.tenant, writes, actor=self.actor)
+        if importing:
+            res = lib.store.write_import(lib.tenant, writes, actor=self.actor, overwrote=overwrote)
+        else:
+            res = lib.store.write(lib.tenant, writes, actor=self.actor)
         summary.added += res.added
         summary.updated += res.updated
         summary.removed += res.removed

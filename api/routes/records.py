@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from assistant.types import SERVED_STATUSES
 
@@ -12,7 +12,7 @@ from ..auth import Admin, Agent
 from ..deps import State, to_filters
 from ..problems import Problem
 from ..schemas import CaseStateOut, ImportJobOut, RecordOut, SearchOut, SearchRequest
-from . import ERRORS
+from . import ERRORS, _problem
 
 router = APIRouter(prefix="/v1", tags=["library"])
 RecordId = Annotated[str, Path(min_length=1, max_length=200)]
@@ -48,10 +48,18 @@ IMPORT_BODY = {"content": {"application/x-ndjson": {
 
 @router.post("/imports", summary="Import JSON Lines (cases, articles, tickets) in the background",
              response_model=ImportJobOut, status_code=202, openapi_extra={"requestBody": IMPORT_BODY},
-             responses=ERRORS)
-async def create_import(request: Request, p: Admin, st: State,
+             responses={**ERRORS, 409: _problem(
+                 "with wait=true: records changed in review since their last import were kept, not "
+                 "overwritten (named in conflicts; everything else was imported)")})
+async def create_import(request: Request, response: Response, p: Admin, st: State,
                         kind: Annotated[Literal["case", "article", "ticket"] | None,
                                         Query(description="the kind of records without a kind field")] = None,
+                        overwrite_reviewed: Annotated[bool, Query(
+                            description="apply the upload's version of records changed in review since their "
+                                        "last import (audited as overwrite_reviewed)")] = False,
+                        wait: Annotated[bool, Query(
+                            description="answer when the import is done (200), or 409 when it kept reviewed "
+                                        "records in conflict with the upload")] = False,
                         ) -> ImportJobOut:
     import anyio
 
@@ -78,9 +86,23 @@ async def create_import(request: Request, p: Admin, st: State,
     if total == 0:
         path.unlink(missing_ok=True)
         raise Problem(422, "validation_error", "the upload holds no records (send JSON Lines)")
-    await anyio.to_thread.run_sync(jobs.submit, p, job_id, path, total, kind)
+    await anyio.to_thread.run_sync(jobs.submit, p, job_id, path, total, kind, overwrite_reviewed)
     job = jobs.get(p.tenant, job_id)
     assert job is not None
+    if wait:
+        while job["status"] not in ("done", "failed"):
+            await anyio.sleep(0.05)
+            job = await anyio.to_thread.run_sync(jobs.get, p.tenant, job_id)
+            assert job is not None
+        response.status_code = 200
+        conflicts = (job["summary"] or {}).get("conflicts") or []
+        if conflicts:
+            from ingestion.pipeline import describe_conflict
+
+            raise Problem(409, "conflict", "changed in review since the last import, kept: "
+                          + "; ".join(describe_conflict(c, "overwrite_reviewed=true") for c in conflicts),
+                          extra={"conflicts": conflicts, "job": ImportJobOut.model_validate(
+                              {**job, "summary": job["summary"]}).model_dump()})
     return ImportJobOut.model_validate({**job, "summary": job["summary"] or None})
 
 
