@@ -16,6 +16,7 @@ from .index.keywords import BM25Index
 from .index.sync import Indexes, VectorSpace
 from .index.vectors import ChromaVectorStore, chroma_client, collection_name
 from .logistic import LogisticModel, for_embedders, read_models
+from .redact import AllowList, load_allowlist
 from .retrieval import RANKER_FEATURES, ChunkRetriever, DenseRetriever, HybridRetriever, KeywordRetriever, Retriever
 from .settings import Settings
 from .store import Store
@@ -39,6 +40,11 @@ class Library:
         self._embedder = embedder
         # one model for both spaces when only one is given, unless the settings want no passage space
         self._passage_embedder = passage_embedder or (embedder if settings.passage_embedder else None)
+
+    @property
+    def redaction_allowlist(self) -> AllowList:
+        """The organisation contacts never redacted in this library (``<home>/redaction.yaml``)."""
+        return load_allowlist(self.settings.home)
 
     @property
     def has_passage_space(self) -> bool:

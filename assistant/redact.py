@@ -4,9 +4,13 @@ What is found, in this order (a later kind never looks inside an earlier kind's 
 
 * ``[邮箱]`` e-mail addresses;
 * ``[身份证号]`` 18-digit resident ID numbers whose GB 11643 check digit (and province, birth date)
-  hold; ``[银行卡号]`` 16–19-digit card numbers with a card-scheme prefix that pass Luhn. Both also
-  when split by spaces or dashes (``6222 0212 3456 7890 128``). A number failing its check is kept:
-  it is an order number, a serial number, something else;
+  hold; ``[银行卡号]`` 15–19-digit numbers that pass Luhn *and* either follow a card cue
+  (``卡号``, ``银行卡``, ``信用卡``, ``card``…) or start with a known issuer's prefix at a length that
+  issuer uses (UnionPay 62, Visa 4, Mastercard 51–55 and 2221–2720, Amex 34/37, JCB 35). A number
+  after a serial or order cue (``序列号``, ``单号``, ``订单``, ``SN``, ``serial``…; the nearest cue
+  wins) is never a card, Luhn or not. Both also when split by spaces or dashes
+  (``6222 0212 3456 7890 128``). A number failing its check is kept: it is an order number, a serial
+  number, something else;
 * ``[IP地址]`` public IPv4 and IPv6 addresses. Private, loopback, link-local and documentation
   addresses (``192.168.1.1``, ``10.0.8.21``) identify nobody outside a LAN and are what setup guides
   quote, so they are kept, as are the well-known public DNS resolvers (``114.114.114.114``) and
@@ -16,7 +20,27 @@ What is found, in this order (a later kind never looks inside an earlier kind's 
   as 400/800/95xxx numbers are a company's, not a person's, and are kept;
 * ``[姓名]``, ``[地址]``: the values the caller passes (``names=``, ``addresses=``, e.g. a ticket's
   customer), and names and addresses that a clear cue marks (``姓名：张三``, ``收件人 王五``,
-  ``我叫赵六``, ``收货地址：北京市朝阳区…号``).
+  ``我叫赵六``, ``收货地址：北京市朝阳区…号``). An address after a cue is a run of address parts
+  (``北京市`` ``朝阳区`` ``建国路`` ``88号院`` ``3 号楼`` ``501室``…) and ends with the last of them: a
+  question particle (吗, 呢…), a chat word (不是, 可以, 的话…), a clause end or words that are no
+  address part end it, and a value that starts like a sentence (``地址 是不是要填写``) is none.
+
+Every kind has a maximum length (``MAX_LENGTH``, one table below); no rule ever replaces more.
+Values the caller passes are bounded the same way (a longer "name" is not looked for).
+
+Organisation contacts (a support mailbox, a service hotline) are not personal. The library owner
+lists them in ``<home>/redaction.yaml`` (``load_allowlist(home)``; ``Library.redaction_allowlist``)::
+
+    # contacts of the organisation: never redacted
+    allow_emails:
+      - ESUNPAY_cservice@esunpay.example     # one address (case-insensitive)
+      - "*@support.example.com"              # every address of a domain
+    allow_phones:
+      - 0571-86001234                        # compared by digits; +86/0086 and an extension ignored
+      - 13800138000
+
+and the ``AllowList`` is passed as ``Redactor(allow=…)`` or ``redact(…, allow=…)``. A missing file
+allows nothing; a malformed one is an error (``ConfigError``) naming the file.
 
 Matching runs on a copy folded character by character (full-width digits, letters, ``＠`` and
 punctuation to ASCII, dash variants to ``-``) of the same length, so offsets map back and the
@@ -30,9 +54,12 @@ The redacted values are never logged and never part of an exception message.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 EMAIL = "邮箱"
 ID_NUMBER = "身份证号"
@@ -44,6 +71,20 @@ NAME = "姓名"
 ADDRESS = "地址"
 # the kinds in the order they are reported
 KINDS = (MOBILE, LANDLINE, EMAIL, ID_NUMBER, BANK_CARD, IP, NAME, ADDRESS)
+
+# The longest value (in characters of the original text) each kind can replace. Every rule is bounded
+# by its row; tests/test_redact_corpus.py fails on any replacement longer than this.
+MAX_LENGTH: dict[str, int] = {
+    MOBILE: 19,      # "(+86) 138-1234-5678"
+    LANDLINE: 33,    # "0086 (0755) 8888 9999 ext. 123456"
+    EMAIL: 254,      # RFC 5321 path limit, local part at most 64
+    ID_NUMBER: 28,   # 18 characters in at most 6 groups, separators of at most 2 characters
+    BANK_CARD: 29,   # 19 digits in at most 6 groups, separators of at most 2 characters
+    IP: 39,          # a full IPv6 address (IPv4: 15)
+    NAME: 40,        # cued: 4 Chinese characters (12 with ·), or 3 Latin words of up to 12 letters
+    ADDRESS: 64,     # parts after a cue, at most 64 characters; a given address longer than this is ignored
+}
+_MAX_GROUPS = 6      # digit groups of one ID or card number
 
 
 def placeholder(kind: str) -> str:
@@ -127,12 +168,25 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
-# UnionPay 62/60/9xxx, Visa 4, Mastercard 51-55 and 2221-2720, JCB 35, Discover 65/64/6011
-_CARD_PREFIX = re.compile(r"^(?:62|60|65|64|9|4|5[1-5]|2[2-7]|35)")
-
-
 def valid_bank_card(digits: str) -> bool:
-    return 16 <= len(digits) <= 19 and digits.isdigit() and bool(_CARD_PREFIX.match(digits)) and luhn_ok(digits)
+    """A number that can be a card: 15–19 digits passing Luhn. Alone this is not enough to redact
+    it (one number in ten passes Luhn): see ``known_issuer`` and the cues in ``Redactor``."""
+    return 15 <= len(digits) <= 19 and digits.isdigit() and luhn_ok(digits)
+
+
+# the issuers whose prefix alone makes a Luhn-valid number a card, with the lengths they issue
+_ISSUERS: tuple[tuple[re.Pattern[str], frozenset[int]], ...] = (
+    (re.compile(r"62"), frozenset({16, 17, 18, 19})),                          # UnionPay
+    (re.compile(r"4"), frozenset({16, 19})),                                   # Visa
+    (re.compile(r"5[1-5]|222[1-9]|22[3-9]\d|2[3-6]\d\d|27[01]\d|2720"), frozenset({16})),  # Mastercard
+    (re.compile(r"3[47]"), frozenset({15})),                                   # Amex
+    (re.compile(r"35(?:2[89]|[3-8]\d)"), frozenset({16, 17, 18, 19})),          # JCB
+)
+
+
+def known_issuer(digits: str) -> bool:
+    """The number starts with a known issuer's prefix and has a length that issuer uses."""
+    return any(p.match(digits) and len(digits) in lengths for p, lengths in _ISSUERS)
 
 
 _PUBLIC_RESOLVERS = frozenset({
@@ -145,11 +199,13 @@ _PUBLIC_RESOLVERS = frozenset({
 
 _MASK = "\ue000"  # stands in for text already claimed (a private-use character: no digit, no letter)
 _PLACEHOLDER = re.compile(r"\[(?:" + "|".join(map(re.escape, KINDS)) + r")\]")
-_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9][A-Za-z0-9._%+\-]*@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"
+_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}"
+                    r"@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![A-Za-z0-9])")
 # a run of digit groups separated by one dash or one or two spaces, possibly ending in X (ID numbers);
-# not part of a code (E-1024, 0x0000011b, 13.B2) or of a decimal number
-_DIGIT_RUN = re.compile(r"(?<![0-9A-Za-z_.])(?<![A-Za-z]-)\d+(?:(?: {1,2}|-)\d+)*[Xx]?(?![0-9A-Za-z_])(?!\.\d)")
+# not part of a code (E-1024, 0x0000011b, 13.B2) or of a decimal number; after an ID number's X and a
+# dash it starts a new number (…002X-110105…), as it does once the first is redacted ([身份证号]-110105…)
+_DIGIT_RUN = re.compile(r"(?<![0-9A-Za-z_.])(?<![A-WYZa-wyz]-)(?<![^\d][Xx]-)(?<!^[Xx]-)\d+(?:(?: {1,2}|-)\d+)*[Xx]?(?![0-9A-Za-z_])(?!\.\d)")
 _GROUP = re.compile(r"\d+[Xx]?")
 _IPV4 = re.compile(r"(?<![0-9A-Za-z_.])(?:\d{1,3}\.){3}\d{1,3}(?![0-9A-Za-z_])(?!\.\d)")
 _IPV6 = re.compile(r"(?<![0-9A-Za-z_:.])(?=[0-9A-Fa-f:]*:[0-9A-Fa-f]*:)[0-9A-Fa-f:]{3,39}(?![0-9A-Za-z_:])")
@@ -181,20 +237,51 @@ _LABEL_NAME = re.compile(_alt(
     "持卡人 开户人 開戶人 开户名 開戶名 户名 戶名 申请人 申請人 报修人 報修人 投诉人 投訴人 下单人") + r"\s*:\s*")
 _SOFT_NAME = re.compile(r"(?:我叫|我的名字(?:是|叫)|本人姓名|(?:收件人|收货人|联系人|寄件人)(?:是|为| +))\s*")
 # a name, not a word of a code or a network name (Li-Home, Kevin_01, a.b@c)
-_LATIN_NAME = re.compile(r"[A-Z][a-z]+(?: [A-Z][a-z]+){0,2}(?![A-Za-z0-9_\-@]|\.[A-Za-z0-9])")
+_LATIN_NAME = re.compile(r"[A-Z][a-z]{1,11}(?: [A-Z][a-z]{1,11}){0,2}(?![A-Za-z0-9_\-@]|\.[A-Za-z0-9])")
 _ADDRESS_CUE = re.compile(_alt(
     "收货地址 收貨地址 收件地址 寄件地址 送货地址 送貨地址 配送地址 邮寄地址 郵寄地址 家庭住址 家庭地址",
     "联系地址 聯繫地址 通讯地址 通訊地址 通信地址 详细地址 詳細地址 居住地址",
     "户籍地址 戶籍地址 现住址 現住址 住址 新地址 地址")
     + r"\s*(?::|是|为|為)\s*")
-_ADDRESS_MARK = re.compile(r"[省市区區县縣镇鎮乡鄉村路街道巷弄号號栋棟幢楼樓室]|"
-                           + _alt("小区 小區 大厦 大廈 公寓 单元 單元 花园 花園"))
-_CLAUSE_END = re.compile(r"[，,。；;！!？?\n\r\ue000)）]|\s+[" + _CJK + r"A-Za-z]{1,6}\s*:|\[")
+# an address after a cue is a run of these parts (spaces between them allowed) and ends with the last
+_UNIT = "号院 號院 号楼 號樓 号 號 弄 栋 棟 幢 楼 樓 层 層 室 单元 單元 座 期 巷 排 户 戶 段 门 門"
+_PLACE = ("特别行政区 特別行政區 自治区 自治區 自治州 自治县 自治縣 省 市 区 區 县 縣 镇 鎮 乡 鄉 村 屯 组 組 "
+          "街道 大道 大街 道 路 街 巷 弄 胡同 段 小区 小區 社区 社區 大厦 大廈 公寓 花园 花園 广场 廣場 中心 "
+          "园区 園區 医院 醫院 大学 大學 学校 學校 院 苑 府 城 园 園 庭 湾 灣 坊 阁 閣 厂 廠 "
+          + _UNIT)
+# characters of a sentence, not of a place name (国内的英文网站, 我家这个小区)
+_NOT_IN_PLACE = "[的了吗嗎呢吧是我你您他她它们們这這那哪什么麼怎个個有没沒想要请請问問]"
+_ADDRESS_PART = re.compile(
+    r"\d{1,6}[A-Za-z]?\s?" + _alt(_UNIT)            # 88号院, 1888 号, 12 楼, 501室
+    + r"|[A-Za-z]\d{0,4}\s?" + _alt("座 栋 棟 幢 区 區 单元 單元 楼 樓")  # A座, B2栋
+    + f"|(?:(?!{_NOT_IN_PLACE})[{_CJK}]){{0,10}}?" + _alt(_PLACE)  # 北京市, 朝阳区, 人民南路, 华西医院
+    + r"|\d{1,6}(?:-\d{1,6}){0,2}(?![\d.])")           # a bare house / room number (after other parts)
+_ADDRESS_MARK = re.compile(f"[{_CJK}]")  # a part with a Chinese character, not only a number
+# words after which what follows is the customer's question, not an address
+_ADDRESS_STOP = re.compile(r"[吗嗎呢吧啊呀嘛哦喔啦么麼？?]|" + _alt(
+    "的话 的話 可以 能否 能不能 是否 是不是 不是 还是 還是 就是 怎么 怎麼 为什么 為什麼 什么 什麼 哪里 哪裡",
+    "请问 請問 谢谢 謝謝 麻烦 麻煩 一下 帮我 幫我 我想 我要 需要 填写 填寫 修改 改成 改为 改為 没有 沒有",
+    "现在 現在 已经 已經 收不到 不对 不對 错了 錯了"))
+# a value that starts with one of these is a sentence, not an address (在同一个区的话, 不是要填写)
+_NOT_ADDRESS_START = frozenset("在是不要的这這那哪我你您他她它们們同请請如和与與或等已还還都就也"
+                               "没沒无無未能可会會该該啥")
+_CLAUSE_END = re.compile(r"[，,。；;！!？?\n\r\ue000)）\t]|\s+[" + _CJK + r"A-Za-z]{1,6}\s*:|\[|\s{3,}")
 # "地址" after these is a machine's or a page's address, not a person's
 _NOT_ADDRESS_BEFORE = re.compile(r"(?:[A-Za-z]|" + _alt(
     "管理 服务器 伺服器 网关 網關 网页 網頁 网站 網站 邮箱 郵箱 链接 鏈接 下载 下載 接口 回调 登录 登錄 访问 訪問",
     "注册 註冊 物理 网络 網絡 内存 記憶體") + r")\s*$")
 _DIGIT = re.compile(r"\d")
+# the nearest of these before a Luhn-valid number decides: a card, or a serial / order number
+_CARD_CUE = re.compile(_alt(
+    "卡号 卡號 银行卡 銀行卡 信用卡 借记卡 借記卡 储蓄卡 儲蓄卡 银联卡 銀聯卡 卡尾号 银行账号 銀行賬號 银行帐号",
+    "收款账号 收款賬號 开户账号 開戶賬號 card visa mastercard 万事达 萬事達 银联 銀聯"), re.IGNORECASE)
+_SERIAL_CUE = re.compile(_alt(
+    "序列号 序列號 序号 序號 单号 單號 订单 訂單 编号 編號 流水号 流水號 运单 運單 工单 工單 发票 發票 条码 條碼",
+    "批次 型号 型號 串号 串號 机身号 機身號 激活码 激活碼 券码 券碼 卡密 imei meid serial order tracking invoice")
+    + r"|(?<![A-Za-z])S/?N(?![A-Za-z])", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[，,。；;！!？?\n\r]")  # a cue is looked for within the number's clause
+_CUE_BEFORE, _CUE_AFTER = 16, 8  # characters searched for a cue before and after a number
+
 # any of the words that can introduce a name or an address (a cheap test before the cue patterns)
 _ANY_CUE = re.compile(_alt("姓名 联系人 聯繫人 收件人 收货人 收貨人 寄件人 持卡人 开户 開戶 户名 戶名 申请人 申請人",
                            "报修人 報修人 投诉人 投訴人 下单人 我叫 名字 地址 住址"))
@@ -204,6 +291,102 @@ _NOT_NAME_START = frozenset("请請填无無空未不需必可见見同与與为
 _NOT_NAMES = frozenset(_words("系统 系統 客服 用户 用戶 客户 客戶 顾客 顧客 买家 買家 卖家 賣家 会员 會員 "
                               "访客 訪客 匿名 "
                               "unknown system customer user client buyer guest visitor member agent anonymous"))
+
+
+# ---- organisation contacts ---------------------------------------------------------------------
+
+ALLOWLIST_FILE = "redaction.yaml"
+
+
+def _phone_key(s: str) -> str:
+    """The digits of a phone number without a +86 / 0086 country code."""
+    d = "".join(c for c in fold(s) if c.isdigit())
+    for cc in ("0086", "86"):
+        if d.startswith(cc) and len(d) - len(cc) >= 10 and d[len(cc)] in "01":
+            return d[len(cc):]
+    return d
+
+
+@dataclass(frozen=True)
+class AllowList:
+    """Organisation contacts that are never redacted: e-mail addresses (exact, case-insensitive) and
+    domains (from ``*@domain``; the domain's subdomains are not included), and phone numbers compared
+    by digits (a +86/0086 prefix, and an extension after an allowed number, do not matter)."""
+
+    emails: frozenset[str] = frozenset()
+    email_domains: frozenset[str] = frozenset()
+    phones: frozenset[str] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.emails or self.email_domains or self.phones)
+
+    @classmethod
+    def of(cls, emails: Iterable[str] = (), phones: Iterable[str] = ()) -> AllowList:
+        exact: set[str] = set()
+        domains: set[str] = set()
+        for e in emails:
+            e = fold(str(e)).strip().lower()
+            if e.startswith("*@") and len(e) > 2:
+                domains.add(e[2:])
+            elif "@" in e:
+                exact.add(e)
+            else:
+                raise ValueError("an allowed e-mail is an address or *@domain")
+        keys = set()
+        for ph in phones:
+            k = _phone_key(str(ph))
+            if len(k) < 5:
+                raise ValueError("an allowed phone number has at least 5 digits")
+            keys.add(k)
+        return cls(frozenset(exact), frozenset(domains), frozenset(keys))
+
+    def allows_email(self, value: str) -> bool:
+        v = fold(value).lower()
+        return v in self.emails or v.rpartition("@")[2] in self.email_domains
+
+    def allows_phone(self, value: str) -> bool:
+        k = _phone_key(value)
+        # an allowed switchboard number followed by an extension (…转123, …-8021) is allowed too
+        return k in self.phones or any(k.startswith(p) and len(p) >= 10 for p in self.phones)
+
+
+_ALLOW_CACHE: dict[Path, tuple[float, AllowList]] = {}
+
+
+def load_allowlist(home: Path | str) -> AllowList:
+    """The allow-list in ``<home>/redaction.yaml`` (empty when there is none); re-read when the file
+    changes. A malformed file raises ``ConfigError`` naming the file (never its values)."""
+    from .errors import ConfigError
+
+    path = Path(home) / ALLOWLIST_FILE
+    try:
+        mtime = os.stat(path).st_mtime
+    except FileNotFoundError:
+        return AllowList()
+    cached = _ALLOW_CACHE.get(path)
+    if cached and cached[0] == mtime:
+        return cached[1]
+    import yaml
+
+    try:
+        data: Any = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
+        if not isinstance(data, dict):
+            raise ValueError("expected a mapping with allow_emails and allow_phones")
+        unknown = set(data) - {"allow_emails", "allow_phones"}
+        if unknown:
+            raise ValueError(f"unknown keys {sorted(map(str, unknown))}; expected allow_emails, allow_phones")
+        lists = {k: data.get(k) or [] for k in ("allow_emails", "allow_phones")}
+        for k, v in lists.items():
+            if not isinstance(v, list):
+                raise ValueError(f"{k} must be a list")
+        allow = AllowList.of(lists["allow_emails"], lists["allow_phones"])
+    except (OSError, UnicodeError, yaml.YAMLError, ValueError) as e:
+        raise ConfigError(f"{path}: {e}") from None
+    _ALLOW_CACHE[path] = (mtime, allow)
+    return allow
+
+
+_KEEP = ""  # the kind of an allowed value: masked so no later rule looks inside it, but not replaced
 
 
 @dataclass
@@ -244,13 +427,19 @@ class _Scan:
 class Redactor:
     """Finds and replaces personal values; see the module docstring for what and how.
 
-    ``keep_private_ips``: keep private, loopback, link-local and documentation IP addresses."""
+    ``keep_private_ips``: keep private, loopback, link-local and documentation IP addresses.
+    ``allow``: organisation contacts that are never redacted (``load_allowlist``)."""
 
-    def __init__(self, *, keep_private_ips: bool = True) -> None:
+    def __init__(self, *, keep_private_ips: bool = True, allow: AllowList | None = None) -> None:
         self.keep_private_ips = keep_private_ips
+        self.allow = allow or AllowList()
 
     def __call__(self, text: str, *, names: Iterable[str] = (), addresses: Iterable[str] = ()) -> Redacted:
         return self.redact(text, names=names, addresses=addresses)
+
+    def spans(self, text: str) -> list[tuple[int, int, str]]:
+        """``(start, end, kind)`` of each value ``redact`` replaces in ``text`` (for measuring)."""
+        return [(sp.start, sp.end, sp.kind) for sp in self._find(text, (), ())] if text else []
 
     def redact(self, text: str, *, names: Iterable[str] = (), addresses: Iterable[str] = ()) -> Redacted:
         if not text:
@@ -287,7 +476,8 @@ class Redactor:
         """The values to replace, by offset (the same in ``text`` and its folded copy), in order."""
         scan = _Scan(text)
         if "@" in scan.work:
-            scan.claim((m.start(), m.end(), EMAIL) for m in _EMAIL.finditer(scan.work))
+            scan.claim((m.start(), m.end(), _KEEP if self.allow.allows_email(m.group(0)) else EMAIL)
+                       for m in _EMAIL.finditer(scan.work) if m.end() - m.start() <= MAX_LENGTH[EMAIL])
         if _DIGIT.search(scan.work):
             self._numbers(scan)
         for kind, values in ((ADDRESS, addresses), (NAME, names)):
@@ -298,14 +488,16 @@ class Redactor:
             self._cued_addresses(scan)
             self._cued_names(scan)
         # a name or address a cue revealed is personal wherever else this text mentions it
-        for kind, value in sorted({(sp.kind, fold(text[sp.start: sp.end])) for sp in scan.spans[n_given:]}):
+        for kind, value in sorted({(sp.kind, fold(text[sp.start: sp.end])) for sp in scan.spans[n_given:]
+                                   if sp.kind != _KEEP}):
             self._claim_literal(scan, value, kind)
-        return sorted(scan.spans, key=lambda sp: sp.start)
+        return sorted((sp for sp in scan.spans if sp.kind != _KEEP), key=lambda sp: sp.start)
 
     def _numbers(self, scan: _Scan) -> None:
         """ID and card numbers, IP addresses, mobile and landline numbers, in that order."""
         work = scan.work
-        scan.claim(hit for m in _DIGIT_RUN.finditer(work) for hit in self._numbers_in_run(m.group(0), m.start()))
+        scan.claim(hit for m in _DIGIT_RUN.finditer(work)
+                   for hit in self._numbers_in_run(m.group(0), m.start(), work))
         work = scan.work
         scan.claim((m.start(), m.end(), IP) for m in _IPV4.finditer(work)
                    if self._ipv4_is_personal(m.group(0), work[max(0, m.start() - 16): m.start()]))
@@ -322,16 +514,17 @@ class Redactor:
                 # phone just found: two numbers written side by side ("138… 139…")
                 if s >= 2 and work[s - 1] in " -" and _group_before(work, s - 1) == 4 and prev_end != s - 1:
                     continue
-                found.append((s, m.end(), kind))
+                found.append((s, m.end(), _KEEP if self.allow.allows_phone(m.group(0)) else kind))
                 prev_end = m.end()
             scan.claim(found)
 
     # ---- helpers ---------------------------------------------------------------------------------
 
     @staticmethod
-    def _numbers_in_run(run: str, offset: int) -> list[tuple[int, int, str]]:
-        """ID and card numbers made of whole consecutive groups of a digit run, leftmost-longest."""
-        if sum(c.isdigit() for c in run) < 16:
+    def _numbers_in_run(run: str, offset: int, work: str = "") -> list[tuple[int, int, str]]:
+        """ID and card numbers made of whole consecutive groups (at most ``_MAX_GROUPS``) of a digit
+        run, leftmost-longest. ``work``: the whole folded text, where the cues around a number are."""
+        if sum(c.isdigit() for c in run) < 15:
             return []
         groups = [(g.start(), g.end(), g.group(0)) for g in _GROUP.finditer(run)]
         found: list[tuple[int, int, str]] = []
@@ -339,18 +532,19 @@ class Redactor:
         while i < len(groups):
             hit = None
             digits = ""
-            for j in range(i, len(groups)):
+            for j in range(i, min(len(groups), i + _MAX_GROUPS)):
                 part = groups[j][2]
                 if part[-1] in "Xx" and j < len(groups) - 1:
                     break  # an X only ends a run
                 digits += part
                 if len(digits) > 19:
                     break
-                if len(digits) < 16:
+                if len(digits) < 15:
                     continue
                 if len(digits) == 18 and valid_id_number(digits):
                     hit = (j, ID_NUMBER)
-                elif digits.isdigit() and valid_bank_card(digits):
+                elif digits.isdigit() and valid_bank_card(digits) and _is_card(
+                        digits, work, offset + groups[i][0], offset + groups[j][1]):
                     hit = (j, BANK_CARD)
             if hit is None:
                 i += 1
@@ -384,7 +578,8 @@ class Redactor:
     def _claim_literal(scan: _Scan, value: str, kind: str) -> None:
         latin = value.isascii()
         if latin:
-            pattern = re.compile(r"(?<![A-Za-z])" + re.escape(value) + r"(?![A-Za-z])", re.IGNORECASE)
+            # not glued to a number either: 13812345678Kevin would become a phone number once redacted
+            pattern = re.compile(r"(?<![A-Za-z0-9])" + re.escape(value) + r"(?![A-Za-z0-9])", re.IGNORECASE)
         else:
             pattern = re.compile(re.escape(value))
         scan.claim((m.start(), m.end(), kind) for m in pattern.finditer(scan.work))
@@ -397,11 +592,9 @@ class Redactor:
             if _NOT_ADDRESS_BEFORE.search(work[max(0, m.start() - 6): m.start()]):
                 continue
             start = m.end()
-            end_m = _CLAUSE_END.search(work, start, start + 81)
-            end = end_m.start() if end_m else min(len(work), start + 80)
-            value = work[start:end].rstrip()
-            if len(value) >= 4 and _ADDRESS_MARK.search(value) and _MASK not in value:
-                found.append((start, start + len(value), ADDRESS))
+            n = _address_length(work, start)
+            if n:
+                found.append((start, start + n, ADDRESS))
         scan.claim(found)
 
     @staticmethod
@@ -416,6 +609,53 @@ class Redactor:
                 if n:
                     found.append((start, start + n, NAME))
         scan.claim(found)
+
+
+def _address_length(work: str, start: int) -> int:
+    """The length of the address that starts at ``start`` (after a cue), 0 for none: the address
+    parts that follow one another (spaces between them allowed), up to a clause end, a question
+    particle or chat word, or ``MAX_LENGTH[ADDRESS]``."""
+    limit = start + MAX_LENGTH[ADDRESS]
+    end_m = _CLAUSE_END.search(work, start, limit)
+    limit = end_m.start() if end_m else min(len(work), limit)
+    stop = _ADDRESS_STOP.search(work, start, limit)
+    if stop:
+        limit = stop.start()
+    if limit - start < 3 or work[start] in _NOT_ADDRESS_START:
+        return 0
+    pos, end, places = start, start, 0
+    while pos < limit:
+        m = _ADDRESS_PART.match(work, pos)  # a part that does not fit whole ends the address before it
+        if not m or m.end() == pos or m.end() > limit:
+            break
+        if m.group(0)[0] in _NOT_ADDRESS_START:
+            break
+        places += bool(_ADDRESS_MARK.search(m.group(0)))
+        end = m.end()
+        pos = end
+        while pos < limit and pos - end < 2 and work[pos] == " ":
+            pos += 1
+    value = work[start:end]
+    # an address has a place part (a number alone is none) and some length: 北京市, not 区
+    if not places or len(value) < 3 or not _ADDRESS_MARK.search(value[0]):
+        return 0
+    return end - start
+
+
+def _is_card(digits: str, work: str, start: int, end: int) -> bool:
+    """A Luhn-valid number is a card after a card cue, or, with no cue, with a known issuer's prefix
+    and length; after a serial or order cue it never is. The nearest cue before the number decides;
+    with none before, one just after it (``6222… 是我的卡号``)."""
+    before = _SENTENCE_END.split(work[max(0, start - _CUE_BEFORE): start])[-1]
+    cues = [(m.end(), True) for m in _CARD_CUE.finditer(before)]
+    cues += [(m.end(), False) for m in _SERIAL_CUE.finditer(before)]
+    if not cues:
+        after = _SENTENCE_END.split(work[end: end + _CUE_AFTER])[0]
+        cues = [(-m.start(), True) for m in _CARD_CUE.finditer(after)]
+        cues += [(-m.start(), False) for m in _SERIAL_CUE.finditer(after)]
+    if cues:
+        return max(cues)[1]
+    return known_issuer(digits)
 
 
 def _cjk_name_length(work: str, start: int, *, strict: bool) -> int:
@@ -451,7 +691,7 @@ def _variants(values: Iterable[str], kind: str) -> list[str]:
         for f in forms:
             if f.lower() in _NOT_NAMES or _PLACEHOLDER.fullmatch(f):
                 continue
-            if len(f) >= (3 if f.isascii() else 2):
+            if (3 if f.isascii() else 2) <= len(f) <= MAX_LENGTH[kind]:
                 out.add(f)
     return sorted(out, key=lambda s: (-len(s), s))
 
@@ -459,10 +699,13 @@ def _variants(values: Iterable[str], kind: str) -> list[str]:
 _DEFAULT = Redactor()
 
 
-def redact(text: str, *, names: Iterable[str] = (), addresses: Iterable[str] = ()) -> Redacted:
+def redact(text: str, *, names: Iterable[str] = (), addresses: Iterable[str] = (),
+           allow: AllowList | None = None) -> Redacted:
     """Redact ``text`` with the default ``Redactor``; ``names`` and ``addresses`` are values known
-    to be personal (e.g. a ticket's customer) and are replaced wherever they occur."""
-    return _DEFAULT.redact(text, names=names, addresses=addresses)
+    to be personal (e.g. a ticket's customer) and are replaced wherever they occur; ``allow``: the
+    library's organisation contacts, kept (``load_allowlist``)."""
+    rd = Redactor(allow=allow) if allow else _DEFAULT
+    return rd.redact(text, names=names, addresses=addresses)
 
 
 def _group_before(text: str, end: int) -> int:

@@ -14,14 +14,18 @@ from hypothesis import settings as settings_h
 from hypothesis import strategies as st
 
 from assistant.embeddings import HashEmbedder
+from assistant.errors import ConfigError
 from assistant.library import Library
 from assistant.redact import (
     BANK_CARD,
     ID_NUMBER,
+    MAX_LENGTH,
     Redactor,
     add_counts,
     fold,
     format_counts,
+    known_issuer,
+    load_allowlist,
     luhn_ok,
     redact,
     valid_bank_card,
@@ -452,3 +456,99 @@ def test_any_text_redacts_without_error_and_idempotently(text: str) -> None:
                                   "数量 2 13812345678"])
 def test_a_phone_after_another_number_is_still_caught(text: str) -> None:
     assert "13812345678" not in redact(text).text
+
+
+# ---- issue 22: redaction never eats the customer's words -----------------------------------------
+
+def luhn_number(prefix: str) -> str:
+    """``prefix`` completed with the digit that makes it pass Luhn."""
+    return next(prefix + d for d in "0123456789" if luhn_ok(prefix + d))
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # the issue's example: a question after "地址 是" is no address
+    ("公司地址 是不是要填写 在吗 单号1", "公司地址 是不是要填写 在吗 单号1"),
+    ("原地址是在同一个区的话，可以转站点吗", "原地址是在同一个区的话，可以转站点吗"),
+    ("有没有收货地址是国内的英文网站?", "有没有收货地址是国内的英文网站?"),
+    # an address ends with its last part; the question after it survives
+    ("收货地址：北京市朝阳区建国路88号可以改吗 明天到不了", "收货地址：[地址]可以改吗 明天到不了"),
+    ("地址是上海市浦东新区张江路 100 号 3 楼 301 室 麻烦改一下 谢谢", "地址是[地址] 麻烦改一下 谢谢"),
+    ("新地址：杭州市西湖区文三路 90 号 我想问下什么时候能到呢", "新地址：[地址] 我想问下什么时候能到呢"),
+    ("收货地址：北京市朝阳区我想改一下", "收货地址：[地址]我想改一下"),
+])
+def test_an_address_stops_where_the_address_ends(text: str, expected: str) -> None:
+    assert redact(text).text == expected
+
+
+def test_no_rule_replaces_more_than_its_kind_can_be() -> None:
+    long_tail = "地址：北京市朝阳区" + "建国路88号" * 30
+    res = Redactor().spans(long_tail)
+    assert res and all(end - start <= MAX_LENGTH[kind] for start, end, kind in res)
+    out = redact(long_tail).text  # the address ends at a whole part, the rest is kept, not eaten
+    assert out.startswith("地址：[地址]") and out.endswith("建国路88号" * 20) and out.count("[地址]") == 1
+    # a given name or address longer than its kind can be is not looked for
+    assert redact("请联系 " + "很长" * 40, names=["很长" * 40]).counts == {}
+
+
+def test_allow_listed_company_mailbox_is_kept_and_a_personal_one_redacted(tmp_path: Path) -> None:
+    (tmp_path / "redaction.yaml").write_text(
+        "allow_emails:\n  - ESUNPAY_cservice@esunpay.example\n  - '*@help.fastprint.example'\n"
+        "allow_phones:\n  - 0571-86001234\n  - '+86 139 0000 1111'\n", encoding="utf-8")
+    allow = load_allowlist(tmp_path)
+    text = ("如有疑问请发邮件至 esunpay_cservice@esunpay.example 或 repair@help.fastprint.example，"
+            "客户邮箱 li.na88@qq.com，总机 0571-86001234 转 802，客服手机 13900001111，客户手机 13812345678")
+    out = redact(text, allow=allow)
+    assert out.text == ("如有疑问请发邮件至 esunpay_cservice@esunpay.example 或 repair@help.fastprint.example，"
+                        "客户邮箱 [邮箱]，总机 0571-86001234 转 802，客服手机 13900001111，客户手机 [手机号]")
+    assert out.counts == {"邮箱": 1, "手机号": 1}
+    assert Redactor(allow=allow).redact(text).text == out.text
+    # without the allow-list all of them are redacted; a sub-domain is not the allowed domain
+    assert redact(text).counts == {"邮箱": 3, "电话": 1, "手机号": 2}
+    assert redact("x@evil.help.fastprint.example", allow=allow).counts == {"邮箱": 1}
+    # an allowed mailbox whose local part is a phone number is not redacted as a phone either
+    assert redact("13812345678@help.fastprint.example", allow=allow).counts == {}
+
+
+def test_allow_list_file(tmp_path: Path, settings: Settings) -> None:
+    assert not load_allowlist(tmp_path)  # no file: nothing allowed
+    (tmp_path / "redaction.yaml").write_text("allow_emails: [a@b.example]\n", encoding="utf-8")
+    assert load_allowlist(tmp_path).allows_email("A@B.example")
+    (tmp_path / "redaction.yaml").write_text("allow_email: [a@b.example]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"redaction\.yaml"):
+        load_allowlist(tmp_path)
+    (tmp_path / "redaction.yaml").write_text("allow_phones: [12]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="at least 5 digits"):
+        load_allowlist(tmp_path)
+    # the library reads it from its home
+    (settings.home).mkdir(parents=True, exist_ok=True)
+    (settings.home / "redaction.yaml").write_text("allow_phones: ['010-62345678']\n", encoding="utf-8")
+    lib = Library(settings, embedder=HashEmbedder())
+    try:
+        assert redact("热线 010-62345678", allow=lib.redaction_allowlist).counts == {}
+    finally:
+        lib.close()
+
+
+def test_a_luhn_valid_serial_number_is_no_card() -> None:
+    serial = luhn_number("622202100112345")  # 16 digits, UnionPay's prefix, passes Luhn
+    assert valid_bank_card(serial) and known_issuer(serial)
+    for text in (f"设备序列号 {serial}", f"序列号：{serial}", f"SN:{serial}", f"Serial No. {serial}",
+                 f"订单号 {serial}", f"运单号{serial}", f"{serial} 是订单号"):
+        kept(text)
+    # a Luhn-valid number with no cue and no issuer prefix is no card either
+    kept(f"编码 {luhn_number('123456789012345')}")
+    kept(luhn_number("123456789012345"))
+
+
+def test_a_card_number_after_a_card_cue_is_still_redacted() -> None:
+    card = luhn_number("622202100112345")
+    assert only(f"卡号 {card}", "银行卡号") == "卡号 [银行卡号]"
+    assert only(f"请退款到我的银行卡{card}", "银行卡号") == "请退款到我的银行卡[银行卡号]"
+    # a card cue nearer than an order cue decides; an order cue in another clause does not count
+    assert only(f"订单 2024 的退款请打到卡号 {card}", "银行卡号").endswith("卡号 [银行卡号]")
+    assert only(f"订单已取消，{card} 是我的信用卡", "银行卡号") == "订单已取消，[银行卡号] 是我的信用卡"
+    # with no cue, a known issuer's prefix at that issuer's length is enough; Amex has 15 digits
+    assert only(f"退到 {card}", "银行卡号") == "退到 [银行卡号]"
+    assert only(f"退到 {luhn_number('37828224631000')}", "银行卡号") == "退到 [银行卡号]"
+    assert only(f"退到 {luhn_number('522222222222222')}", "银行卡号") == "退到 [银行卡号]"
+    kept(f"退到 {luhn_number('28000000000000000')}")  # 2800…: outside Mastercard's 2221–2720
