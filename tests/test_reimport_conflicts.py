@@ -9,12 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from api.app import create_app
 from api.config import ApiSettings
 from assistant.library import Library
+from assistant.store import StoredRecord
 from ingestion.pipeline import Ingestor
 from ingestion.review import Review
 from tests.conftest import case, write_jsonl
@@ -24,13 +24,19 @@ from tests.test_cli import run
 REVIEWED = "1. 重启设备\n2. 按审核意见：先升级固件再重新配置"
 
 
+def stored(lib: Library, rid: str) -> StoredRecord:
+    rec = lib.store.get(lib.tenant, rid)
+    assert rec is not None, rid
+    return rec
+
+
 def test_a_review_edit_survives_a_reimport_of_a_changed_file(tmp_path: Path, library: Library) -> None:
     Ingestor(library).ingest_paths([write_jsonl(tmp_path / "a.jsonl", [case("C-1"), case("C-2", "扫码枪无法识别")])])
     Review(library).edit("C-1", "alice", {"solution": REVIEWED})
     changed = write_jsonl(tmp_path / "b.jsonl", [case("C-1", outcome="客户已回访。"),
                                                  case("C-2", "扫码枪无法识别", outcome="客户已回访。")])
     res = Ingestor(library).ingest_paths([changed])
-    assert library.store.get(library.tenant, "C-1").data["solution"] == REVIEWED  # kept
+    assert stored(library, "C-1").data["solution"] == REVIEWED  # kept
     assert res.updated == ["C-2"]  # the rest is imported
     [c] = res.conflicts
     assert c == {"id": "C-1", "reviewed_version": 2, "reviewed_by": "alice", "reviewed_at": c["reviewed_at"],
@@ -38,7 +44,7 @@ def test_a_review_edit_survives_a_reimport_of_a_changed_file(tmp_path: Path, lib
     assert res.to_dict()["conflicts"] == [c]
 
     over = Ingestor(library, overwrite_reviewed=True).ingest_paths([changed])
-    rec = library.store.get(library.tenant, "C-1")
+    rec = stored(library, "C-1")
     assert rec.data["solution"] != REVIEWED and rec.data["outcome"] == "客户已回访。" and rec.version == 3
     assert over.updated == ["C-1"] and not over.conflicts and [o["id"] for o in over.overwritten] == ["C-1"]
     entry = library.store.audit(library.tenant, "C-1")[-1]
@@ -56,11 +62,11 @@ def test_an_unchanged_file_after_review_changes_nothing(tmp_path: Path, library:
     review.edit("C-1", "alice", {"solution": REVIEWED})
     review.approve("C-2", "bob", {"outcome": "已解决。"})
     res = Ingestor(library).ingest_paths([src])
-    assert not res.conflicts and not res.updated and res.unchanged == ["C-1", "C-2"]
-    assert res.kept_reviewed == ["C-1", "C-2"]
-    assert library.store.get(library.tenant, "C-1").data["solution"] == REVIEWED
-    c2 = library.store.get(library.tenant, "C-2")
+    assert stored(library, "C-1").data["solution"] == REVIEWED
+    c2 = stored(library, "C-2")
     assert c2.status == "approved" and c2.data["reviewed_by"] == "bob" and c2.version == 2
+    assert not res.updated and res.unchanged == ["C-1", "C-2"]  # nothing applied, and no conflict either
+    assert not res.conflicts and res.kept_reviewed == ["C-1", "C-2"]
 
 
 def test_cli_reimport_after_review_edit_exits_2_and_overwrite_is_audited(tmp_path: Path) -> None:
@@ -84,7 +90,7 @@ def test_cli_reimport_after_review_edit_exits_2_and_overwrite_is_audited(tmp_pat
     assert "conflict: C-000114" in r.stderr
     lib = Library(settings_for(home))
     try:
-        assert lib.store.get(lib.tenant, "C-000114").data["solution"] == REVIEWED
+        assert stored(lib, "C-000114").data["solution"] == REVIEWED
     finally:
         lib.close()
 
@@ -94,7 +100,7 @@ def test_cli_reimport_after_review_edit_exits_2_and_overwrite_is_audited(tmp_pat
     assert out["updated"] == 1 and out["conflicts"] == [] and out["overwritten"][0]["id"] == "C-000114"
     lib = Library(settings_for(home))
     try:
-        assert lib.store.get(lib.tenant, "C-000114").data["outcome"] == "客户已回访。"
+        assert stored(lib, "C-000114").data["outcome"] == "客户已回访。"
         entry = lib.store.audit(lib.tenant, "C-000114")[-1]
         assert entry["action"] == "overwrite_reviewed" and entry["detail"]["replaced_version"] == 2
     finally:
@@ -128,7 +134,7 @@ def test_http_import_reports_the_conflict_409_when_waited_and_in_the_job(api: di
         assert conflict["id"] == "C-1" and conflict["reviewed_version"] == 2 and conflict["reviewed_by"] == "alice"
         assert conflict["file"] == "upload:1" and "C-1" in p["detail"] and "version 2 by alice" in p["detail"]
         assert p["job"]["summary"]["updated"] == 1
-        assert lib.store.get(lib.tenant, "C-1").data["solution"] == REVIEWED
+        assert stored(lib, "C-1").data["solution"] == REVIEWED
 
         r = c.post("/v1/imports", content=body, headers=ndjson)  # in the background: in the job's result
         assert r.status_code == 202
@@ -138,5 +144,5 @@ def test_http_import_reports_the_conflict_409_when_waited_and_in_the_job(api: di
         r = c.post("/v1/imports", params={"wait": "true", "overwrite_reviewed": "true"}, content=body, headers=ndjson)
         assert r.status_code == 200, r.text
         assert r.json()["summary"]["updated"] == 1 and r.json()["summary"]["overwritten"][0]["id"] == "C-1"
-    assert lib.store.get(lib.tenant, "C-1").data["outcome"] == "客户已回访。"
+    assert stored(lib, "C-1").data["outcome"] == "客户已回访。"
     assert lib.store.audit(lib.tenant, "C-1")[-1]["action"] == "overwrite_reviewed"
