@@ -48,7 +48,8 @@ IMPORT_BODY = {"content": {"application/x-ndjson": {
 
 @router.post("/imports", summary="Import JSON Lines (cases, articles, tickets) in the background",
              response_model=ImportJobOut, status_code=202, openapi_extra={"requestBody": IMPORT_BODY},
-             responses={**ERRORS, 409: _problem(
+             responses={**ERRORS, 200: {"model": ImportJobOut, "description": "with wait=true: the import, done"},
+                        409: _problem(
                  "with wait=true: records changed in review since their last import were kept, not "
                  "overwritten (named in conflicts; everything else was imported)")})
 async def create_import(request: Request, response: Response, p: Admin, st: State,
