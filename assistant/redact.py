@@ -205,7 +205,8 @@ _EMAIL = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}"
 # a run of digit groups separated by one dash or one or two spaces, possibly ending in X (ID numbers);
 # not part of a code (E-1024, 0x0000011b, 13.B2) or of a decimal number; after an ID number's X and a
 # dash it starts a new number (…002X-110105…), as it does once the first is redacted ([身份证号]-110105…)
-_DIGIT_RUN = re.compile(r"(?<![0-9A-Za-z_.])(?<![A-WYZa-wyz]-)(?<![^\d][Xx]-)(?<!^[Xx]-)\d+(?:(?: {1,2}|-)\d+)*[Xx]?(?![0-9A-Za-z_])(?!\.\d)")
+_DIGIT_RUN = re.compile(r"(?<![0-9A-Za-z_.])(?<![A-WYZa-wyz]-)(?<![^\d][Xx]-)(?<!^[Xx]-)"
+                        r"\d+(?:(?: {1,2}|-)\d+)*[Xx]?(?![0-9A-Za-z_])(?!\.\d)")
 _GROUP = re.compile(r"\d+[Xx]?")
 _IPV4 = re.compile(r"(?<![0-9A-Za-z_.])(?:\d{1,3}\.){3}\d{1,3}(?![0-9A-Za-z_])(?!\.\d)")
 _IPV6 = re.compile(r"(?<![0-9A-Za-z_:.])(?=[0-9A-Fa-f:]*:[0-9A-Fa-f]*:)[0-9A-Fa-f:]{3,39}(?![0-9A-Za-z_:])")
@@ -242,7 +243,7 @@ _ADDRESS_CUE = re.compile(_alt(
     "收货地址 收貨地址 收件地址 寄件地址 送货地址 送貨地址 配送地址 邮寄地址 郵寄地址 家庭住址 家庭地址",
     "联系地址 聯繫地址 通讯地址 通訊地址 通信地址 详细地址 詳細地址 居住地址",
     "户籍地址 戶籍地址 现住址 現住址 住址 新地址 地址")
-    + r"\s*(?::|是|为|為)\s*")
+    + r"\s*(?::|(?:是|为|為)\s*:?)\s*")  # 地址：, 地址是, 地址是:
 # an address after a cue is a run of these parts (spaces between them allowed) and ends with the last
 _UNIT = "号院 號院 号楼 號樓 号 號 弄 栋 棟 幢 楼 樓 层 層 室 单元 單元 座 期 巷 排 户 戶 段 门 門"
 _PLACE = ("特别行政区 特別行政區 自治区 自治區 自治州 自治县 自治縣 省 市 区 區 县 縣 镇 鎮 乡 鄉 村 屯 组 組 "

@@ -552,3 +552,8 @@ def test_a_card_number_after_a_card_cue_is_still_redacted() -> None:
     assert only(f"退到 {luhn_number('37828224631000')}", "银行卡号") == "退到 [银行卡号]"
     assert only(f"退到 {luhn_number('522222222222222')}", "银行卡号") == "退到 [银行卡号]"
     kept(f"退到 {luhn_number('28000000000000000')}")  # 2800…: outside Mastercard's 2221–2720
+
+
+def test_an_address_after_a_cue_and_a_colon_keeps_the_word_after_it() -> None:
+    # from JDDC: the old rule took ":湖北…号 对" (the colon and the customer's answer)
+    assert redact("新地址是:湖北省武汉市洪山区珞喻路 1037 号 对").text == "新地址是:[地址] 对"
