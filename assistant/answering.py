@@ -421,8 +421,10 @@ class Assistant:
         if self.lib.settings.redact:  # personal data in a question or earlier turns never reaches a prompt or a log
             from .redact import redact
 
-            question = redact(question).text
-            conversation = [{**t, "text": redact(str(t.get("text") or "")).text} for t in (conversation or [])]
+            allow = self.lib.redaction_allowlist
+            question = redact(question, allow=allow).text
+            conversation = [{**t, "text": redact(str(t.get("text") or ""), allow=allow).text}
+                            for t in (conversation or [])]
         if len(question) > self.lib.settings.max_question_chars:
             raise QuestionTooLong(len(question), self.lib.settings.max_question_chars)
         ticket_rec = None

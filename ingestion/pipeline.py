@@ -168,7 +168,7 @@ class Ingestor:
         self.passage_sections = tuple(s.passage_sections) if library.has_passage_space else ()
         self.article_chunk_tokens = s.article_chunk_tokens
         self.batch_size = s.ingest_batch_size
-        self.redactor = Redactor() if s.redact else None
+        self.redactor = Redactor(allow=library.redaction_allowlist) if s.redact else None
 
     def chunks_for(self, record: Record) -> list[Chunk]:
         return chunk_record(record, passage_sections=self.passage_sections,

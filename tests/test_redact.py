@@ -557,3 +557,19 @@ def test_a_card_number_after_a_card_cue_is_still_redacted() -> None:
 def test_an_address_after_a_cue_and_a_colon_keeps_the_word_after_it() -> None:
     # from JDDC: the old rule took ":湖北…号 对" (the colon and the customer's answer)
     assert redact("新地址是:湖北省武汉市洪山区珞喻路 1037 号 对").text == "新地址是:[地址] 对"
+
+
+def test_ingest_keeps_allow_listed_contacts_and_still_redacts_the_customers(tmp_path: Path, settings: Settings) -> None:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    (settings.home / "redaction.yaml").write_text(
+        "allow_emails: ['*@help.fastprint.example']\nallow_phones: ['400-820-1234']\n", encoding="utf-8")
+    lib = Library(settings, embedder=HashEmbedder())
+    try:
+        Ingestor(lib).ingest_paths([write_jsonl(tmp_path / "c.jsonl", [case(
+            "C-77", "退款咨询", problem="客户王先生留的手机 13812345678，邮箱 wang.li@mail.example。",
+            solution="请客户拨打热线 400-820-1234 或发信到 refund@help.fastprint.example 办理。")])])
+        data = lib.store.get(lib.tenant, "C-77").data  # type: ignore[union-attr]
+        assert "400-820-1234" in data["solution"] and "refund@help.fastprint.example" in data["solution"]
+        assert "13812345678" not in data["problem"] and "wang.li@mail.example" not in data["problem"]
+    finally:
+        lib.close()
