@@ -287,12 +287,12 @@ class Assistant:
         answers = [bigrams(a) for a in follow.said if a.strip()]
         if not answers:
             return frozenset()
+        asked = follow.asked or follow.new
         out = set()
         for c in context:
             for section, text in c.sections:
                 for u in units(section, text):
                     grams = bigrams(u.text)
-                    asked = follow.asked or follow.new
                     if asked and all(w in _folded(u.text) for w in asked):
                         continue
                     if grams and any(len(grams & a) >= SAID_OVERLAP * len(grams) for a in answers):
