@@ -15,20 +15,19 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .logistic import ANY_EMBEDDER, LogisticModel, for_embedders, models_json, read_models
+from .logistic import ANY_EMBEDDER, LogisticModel, for_embedders, read_models
 
-__all__ = ["ANY_EMBEDDER", "FEATURES", "LEXICAL", "SHIPPED", "AbstentionModel", "load_models", "model_for",
-           "models_json"]
+__all__ = ["ANY_EMBEDDER", "FEATURES", "FILE", "LEXICAL", "load_models", "model_for"]
 
 FEATURES = ("similarity", "passage", "coverage", "unseen")
 LEXICAL = ("coverage", "unseen")  # what does not depend on the embedders
-AbstentionModel = LogisticModel
+FILE = "abstention.json"  # in assistant/models/
 
 
 def load_models(path: Path | None = None) -> tuple[list[LogisticModel], dict[str, Any]]:
     """The models in the package's file (or ``path``) and how they were made."""
     try:
-        models, meta = read_models("abstention.json", FEATURES, path)
+        models, meta = read_models(FILE, FEATURES, path)
     except FileNotFoundError as e:
         raise ConfigError(f"the abstention model is missing ({e.filename}); rebuild it with: make train") from None
     if not any(m.embedders == ANY_EMBEDDER for m in models):
@@ -44,9 +43,6 @@ def model_for(embedder_key: str, path: Path | None = None) -> LogisticModel:
     found = for_embedders(models, embedder_key)
     assert found is not None  # load_models insists on a model for any embedder
     return found
-
-
-SHIPPED = "models/abstention.json"
 
 
 @lru_cache(maxsize=1)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,24 @@ def default_embedder_key() -> str:
     s = Settings()
     passage = make_embedder(s.passage_embedder).model_id if s.passage_embedder else ""
     return f"{make_embedder(s.embedder).model_id}+{passage}"
+
+
+def load_or_collect(features: Path | None, dev: Path, out: Path, name: str,
+                    collect: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]] | None:
+    """The rows of a saved ``features`` file, or ``collect()``'s from the dev data, saved as
+    ``out/name`` for the next ``--features``; None (said why) when the dev data is absent."""
+    import sys
+
+    if features:
+        return [json.loads(x) for x in features.read_text(encoding="utf-8").splitlines() if x]
+    if not dev.is_dir():
+        print(f"skipped: {dev} not found", file=sys.stderr)
+        return None
+    rows = collect()
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / name).open("w", encoding="utf-8") as f:
+        f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    return rows
 
 
 def to_model(fit: tuple[np.ndarray, np.ndarray, np.ndarray, float], features: Sequence[str], threshold: float,

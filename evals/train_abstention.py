@@ -40,10 +40,12 @@ from typing import Any
 
 import numpy as np
 
-from assistant.abstention import ANY_EMBEDDER, FEATURES, LEXICAL, AbstentionModel
+from assistant.abstention import ANY_EMBEDDER, FEATURES, LEXICAL
+from assistant.logistic import LogisticModel
 from evals.logistic_training import (
     default_embedder_key,
     fit_logistic,
+    load_or_collect,
     sample,
     set_weights,
     split_of,
@@ -188,16 +190,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("eval-out"))
     ap.add_argument("--write", action="store_true", help="store the models in assistant/models/abstention.json")
     args = ap.parse_args(argv)
-    if args.features:
-        rows = [json.loads(x) for x in args.features.read_text(encoding="utf-8").splitlines() if x]
-    else:
-        if not args.dev_data.is_dir():
-            print(f"skipped: {args.dev_data} not found", file=sys.stderr)
-            return 0
-        rows = collect(args.dev_data, args.per_set, args.sets)
-        args.out.mkdir(parents=True, exist_ok=True)
-        with (args.out / "abstention-features.jsonl").open("w", encoding="utf-8") as f:
-            f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    rows = load_or_collect(args.features, args.dev_data, args.out, "abstention-features.jsonl",
+                           lambda: collect(args.dev_data, args.per_set, args.sets))
+    if rows is None:
+        return 0
     if not rows:
         print("skipped: no dev set found", file=sys.stderr)
         return 0
@@ -224,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def learn(part: dict[str, list[dict[str, Any]]], y: dict[str, np.ndarray], wts: dict[str, np.ndarray],
-          features: Sequence[str], precision: float, embedders: str) -> AbstentionModel:
+          features: Sequence[str], precision: float, embedders: str) -> LogisticModel:
     """Fit on the training split, choose the threshold on the choosing split."""
     model = to_model(fit_logistic(matrix(part["train"], features), y["train"], wts["train"]), features, 0.5,
                      embedders)
@@ -232,7 +228,7 @@ def learn(part: dict[str, list[dict[str, Any]]], y: dict[str, np.ndarray], wts: 
     return replace(model, threshold=round(choose_threshold(p, y["choose"], wts["choose"], precision), 3))
 
 
-def report(model: AbstentionModel, rows: Sequence[dict[str, Any]], part: dict[str, list[dict[str, Any]]],
+def report(model: LogisticModel, rows: Sequence[dict[str, Any]], part: dict[str, list[dict[str, Any]]],
            precision: float) -> dict[str, Any]:
     """The model against the old rule on every set's reporting split, printed as a table."""
     from evals.longdoc_eval import paired_bootstrap

@@ -34,7 +34,15 @@ from typing import Any
 import numpy as np
 
 from assistant.retrieval import RANKER_FEATURES
-from evals.logistic_training import default_embedder_key, fit_logistic, sample, split_of, to_model, write_models
+from evals.logistic_training import (
+    default_embedder_key,
+    fit_logistic,
+    load_or_collect,
+    sample,
+    split_of,
+    to_model,
+    write_models,
+)
 
 SETS = ("afqmc", "bq", "cmrc-longdoc")
 K = 10
@@ -140,16 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("eval-out"))
     ap.add_argument("--write", action="store_true", help="store the model as assistant/models/ranker.json")
     args = ap.parse_args(argv)
-    if args.features:
-        rows = [json.loads(x) for x in args.features.read_text(encoding="utf-8").splitlines() if x]
-    else:
-        if not args.dev_data.is_dir():
-            print(f"skipped: {args.dev_data} not found", file=sys.stderr)
-            return 0
-        rows = collect(args.dev_data, args.per_set, args.sets)
-        args.out.mkdir(parents=True, exist_ok=True)
-        with (args.out / "ranker-features.jsonl").open("w", encoding="utf-8") as f:
-            f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    rows = load_or_collect(args.features, args.dev_data, args.out, "ranker-features.jsonl",
+                           lambda: collect(args.dev_data, args.per_set, args.sets))
+    if rows is None:
+        return 0
     part = {s: [r for r in rows if r["split"] == s] for s in ("train", "choose", "report")}
     if not all(any(rid == r["gold"] for r in part[s] for rid, _ in r["candidates"]) for s in part):
         print(f"too few questions to learn from ({ {s: len(part[s]) for s in part} })", file=sys.stderr)

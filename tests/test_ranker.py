@@ -18,6 +18,7 @@ from assistant.logistic import read_models
 from assistant.retrieval import RANKER_FEATURES, HybridRetriever
 from assistant.settings import Settings
 from evals import train_ranker as R
+from evals.logistic_training import MODELS
 from tests.test_long_documents import FLAT, PEAKED
 
 
@@ -76,7 +77,7 @@ def _rows(n: int, seed: int) -> list[dict]:
 
 
 def test_training_learns_a_better_ranking_and_reports_it_with_intervals(tmp_path: Path) -> None:
-    shipped = (Path(R.__file__).resolve().parent.parent / "assistant" / "models" / "ranker.json").read_bytes()
+    shipped = (MODELS / "ranker.json").read_bytes()
     feats = tmp_path / "f.jsonl"
     feats.write_text("".join(json.dumps(r) + "\n" for r in _rows(600, 3)), encoding="utf-8")
     assert R.main(["--features", str(feats), "--out", str(tmp_path / "out")]) == 0
@@ -85,7 +86,7 @@ def test_training_learns_a_better_ranking_and_reports_it_with_intervals(tmp_path
         row = report["sets"][name]
         assert row["learned"]["mrr@10"] > 0.95 > row["fusion"]["mrr@10"] and row["mrr change"][1] > 0
     assert report["better on"] == ["afqmc", "bq", "cmrc-longdoc"]
-    assert (Path(R.__file__).resolve().parent.parent / "assistant" / "models" / "ranker.json").read_bytes() == shipped
+    assert (MODELS / "ranker.json").read_bytes() == shipped
     assert R.reciprocal_rank(["a", "b"], "b") == 0.5 and R.reciprocal_rank(["a"], "z") == 0.0
     x, y, w = R.training_matrix(_rows(30, 4))
     assert x.shape == (240, len(RANKER_FEATURES)) and y.sum() == 30 and np.isclose(w.mean(), 1.0)
