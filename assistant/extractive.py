@@ -16,7 +16,7 @@ precision; they are now listed as related records, not cited.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -75,20 +75,11 @@ def units(section: str, text: str) -> tuple[Unit, ...]:
     (the order's payload), and nothing else, so the lines around it stay citable. So are list items
     that only point to another record ("- C-000101：…")."""
     out: list[Unit] = []
-    fenced = False
     heading = ""
-    for raw in text.splitlines():
-        if FENCE.match(raw):
-            fenced = not fenced
-        found = None if fenced else heading_of(raw)  # headings read as chunking reads them
-        line = _plain(raw)
-        if not line:
-            continue
+    for line, found in _lines(text):
         if INJECTION.search(line):
-            if not (found or LIST_MARK.match(line)):  # a heading or list item that gives orders goes whole
-                parts = sentences(line)
-                before = parts[:next((i for i, x in enumerate(parts) if INJECTION.search(x)), 0)]
-                out.extend(Unit(x, False, False, heading) for x in before)
+            before, _ = _split_at_order(line, whole=bool(found or LIST_MARK.match(line)))
+            out.extend(Unit(x, False, False, heading) for x in before)
             continue
         if found:
             heading = found[1]
@@ -103,23 +94,33 @@ def units(section: str, text: str) -> tuple[Unit, ...]:
     return tuple(u for u in out if len(u.text) >= 4)
 
 
-def _plain(line: str) -> str:
-    return line.replace("**", "").replace("__", "").strip()  # Markdown emphasis is not content
+def _lines(text: str) -> Iterator[tuple[str, tuple[int, str] | None]]:
+    """Each non-empty line without Markdown emphasis (not content), with the heading it is, read as
+    chunking reads headings (never inside a code fence)."""
+    fenced = False
+    for raw in text.splitlines():
+        if FENCE.match(raw):
+            fenced = not fenced
+        line = raw.replace("**", "").replace("__", "").strip()
+        if line:
+            yield line, None if fenced else heading_of(raw)
+
+
+def _split_at_order(line: str, *, whole: bool) -> tuple[list[str], str]:
+    """A line that addresses the assistant: its sentences before the first one that does (quotable),
+    and the rest, that sentence and its payload (never quoted). A heading or list item goes ``whole``."""
+    if whole:
+        return [], line
+    parts = sentences(line)
+    first = next((i for i, x in enumerate(parts) if INJECTION.search(x)), 0)
+    return parts[:first], "".join(parts[first:])
 
 
 def instructions(text: str) -> list[str]:
-    """What ``units`` never quotes because it addresses the assistant: from the first sentence that
-    does to the end of its line (a heading or list item whole), as the reviewer is shown it."""
-    out = []
-    for raw in text.splitlines():
-        line = _plain(raw)
-        if not INJECTION.search(line):
-            continue
-        parts = sentences(line)
-        first = next((i for i, x in enumerate(parts) if INJECTION.search(x)), 0)
-        whole = heading_of(raw) or LIST_MARK.match(line)
-        out.append(line if whole else "".join(parts[first:]))
-    return out
+    """What ``units`` never quotes because it addresses the assistant, line by line, as the reviewer
+    is shown it."""
+    return [_split_at_order(line, whole=bool(found or LIST_MARK.match(line)))[1]
+            for line, found in _lines(text) if INJECTION.search(line)]
 
 
 class ExtractiveEngine:
