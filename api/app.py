@@ -28,6 +28,7 @@ from .config import ApiSettings
 from .deps import AppState, reject_unknown_query
 from .jobs import ImportJobs
 from .metrics import Metrics
+from .ratebuckets import shared_buckets
 from .routes import answers, bots, console, keys, openai_compat, ops, records, review
 from .tenants import Tenants
 
@@ -48,8 +49,8 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
     tenants = Tenants(settings, metrics, api.max_concurrent_reads)
     jobs = ImportJobs(tenants, metrics, api.max_import_jobs_running)
     state = AppState(settings=settings, api=api, tenants=tenants, metrics=metrics,
-                     limiter=RateLimiter(api.rate_per_minute, api.rate_burst,
-                                         settings.home / "ratelimits.sqlite"), jobs=jobs)
+                     limiter=RateLimiter(api.rate_per_minute, api.rate_burst, settings.home / "ratelimits.sqlite",
+                                         shared_buckets(tenants.store, api.rate_per_minute)), jobs=jobs)
 
     def warm_up() -> None:
         """Load what the first request would otherwise wait for, before this worker serves: the

@@ -32,6 +32,7 @@ from assistant.errors import InputError
 from assistant.store import Store
 
 from .problems import Problem
+from .ratebuckets import SharedBuckets
 
 ROLES = ("agent", "reviewer", "admin")
 RANK = {r: i for i, r in enumerate(ROLES)}
@@ -99,16 +100,19 @@ class RateLimiter:
     With ``path`` the buckets live in a small SQLite file (``CASEPILOT_HOME/ratelimits.sqlite``),
     updated in one ``BEGIN IMMEDIATE`` transaction per request, so every worker process serving the
     home draws from the same bucket and ``--workers 4`` does not give a key four times its rate
-    (about 0.2 ms a request). Without it they live in this process's memory."""
+    (about 0.2 ms a request). With ``shared`` they live in PostgreSQL, shared by every host
+    (``api.ratebuckets``). Without either they live in this process's memory."""
 
-    def __init__(self, per_minute: float, burst: int, path: Path | None = None) -> None:
+    def __init__(self, per_minute: float, burst: int, path: Path | None = None,
+                 shared: SharedBuckets | None = None) -> None:
         self.rate = per_minute / 60.0
         self.burst = float(burst)
-        self.path = path
+        self.shared = shared if self.rate > 0 else None
+        self.path = None if shared else path
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
         self._local = threading.local()
-        if path is not None and self.rate > 0:
+        if self.path is not None and self.rate > 0:
             with closing(self._connect()) as db:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("CREATE TABLE IF NOT EXISTS buckets (key TEXT PRIMARY KEY, tokens REAL, at REAL)")
@@ -126,6 +130,8 @@ class RateLimiter:
         """0 when the request may go ahead; else the seconds until it may."""
         if self.rate <= 0:
             return 0.0
+        if self.shared is not None:
+            return self.shared.take(key, self.rate, self.burst)
         if self.path is not None:
             return self._take_shared(key)
         now = time.monotonic()

@@ -3,8 +3,8 @@
 The library is not designed for concurrent mutation, so each tenant has a readers-writer lock:
 
 * **writes** (imports, drafting, review decisions, archive) take it exclusively, and also an
-  exclusive ``flock`` on ``CASEPILOT_HOME/locks/<tenant>.lock``, so that writers in other worker
-  processes on the same home wait too;
+  exclusive ``flock`` on ``CASEPILOT_HOME/locks/<tenant>.lock`` (SQLite), or the tenant's advisory
+  lock in PostgreSQL, so that writers in other worker processes, or on other hosts, wait too;
 * **reads** (search, ask, chat) share it. Concurrent reads were measured safe and about twice as fast
   on 2 cores (tests/test_api_concurrency.py: identical answers from 8 threads as from one). The one
   thing a read may mutate is the keyword index reloading a build that another process published, or
@@ -150,10 +150,14 @@ class Tenant:
             stack = ExitStack()
             stack.enter_context(self.tenants.chroma_lock.read())
             stack.enter_context(self._lock.write())
-            self._lock_file.parent.mkdir(parents=True, exist_ok=True)
-            f = stack.enter_context(self._lock_file.open("a"))
-            fcntl.flock(f, fcntl.LOCK_EX)
-            stack.callback(fcntl.flock, f, fcntl.LOCK_UN)
+            shared = self.library.store.writer_lock(self.name)
+            if shared is not None:  # PostgreSQL: every host's writers of the tenant wait on it
+                stack.enter_context(shared)
+            else:
+                self._lock_file.parent.mkdir(parents=True, exist_ok=True)
+                f = stack.enter_context(self._lock_file.open("a"))
+                fcntl.flock(f, fcntl.LOCK_EX)
+                stack.callback(fcntl.flock, f, fcntl.LOCK_UN)
             if not self._foreign():
                 break
             stack.close()  # another process wrote in between: reopen and try again

@@ -15,10 +15,12 @@ from assistant.embeddings import HashEmbedder
 from assistant.library import Library
 from assistant.settings import Settings
 from ingestion.pipeline import Ingestor
+from tests.postgres import PostgresServer
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "ingestion" / "sample_library"
 DEV_DATA = ROOT.parent / "shared" / "data" / "dev"
+BACKENDS = ("sqlite", "postgresql")  # the store's suite and the API tests run on both
 
 
 @pytest.fixture(autouse=True)
@@ -34,6 +36,23 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_connect(self, address)
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL cluster for the session (skips, saying why, where none is installed)."""
+    server = PostgresServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, migrated database on each backend: SQLite in the test's folder, and PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'db.sqlite'}"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.database()
 
 
 @pytest.fixture

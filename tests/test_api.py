@@ -20,7 +20,7 @@ from api.auth import create_key
 from api.config import ApiSettings
 from assistant.settings import Settings
 from ingestion.pipeline import Ingestor
-from tests.conftest import case, write_jsonl
+from tests.conftest import BACKENDS, case, write_jsonl
 
 A_ONLY = "碎纸机吞卡"  # words only tenant A's cases hold
 B_ONLY = "冷链疫苗运输温控报警"  # words only tenant B's cases hold
@@ -58,10 +58,13 @@ def settings_for(home: Path) -> Settings:
     return Settings(home=home, embedder="hash", passage_embedder="hash", abstain_below=0.0, ingest_batch_size=8)
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The API over a home whose store is SQLite, then over a PostgreSQL database."""
     d = tmp_path_factory.mktemp("api")
     settings = settings_for(d / "home")
+    if request.param == "postgresql":
+        settings.database_url = request.getfixturevalue("postgres").database()
     app = create_app(settings, ApiSettings(rate_per_minute=0))
     st = app.state.casepilot
     keys = {f"{t}-{r}": create_key(st.store, t, r, f"{t} {r}") for t in ("A", "B") for r in ("agent", "reviewer", "admin")}
@@ -511,10 +514,15 @@ def test_malformed_oversized_and_wrongly_encoded_bodies(env: dict[str, Any]) -> 
         is_problem(c.get("/v1/gaps", params={"limit": "lots"}), 422)
 
 
-def test_rate_limit_gives_429_with_retry_after(tmp_path: Path) -> None:
+def test_rate_limit_gives_429_with_retry_after(tmp_path: Path, db_url: str) -> None:
     from fastapi.testclient import TestClient
 
-    app = create_app(settings_for(tmp_path / "h"), ApiSettings(rate_per_minute=60, rate_burst=3))
+    def host(home: str) -> Settings:
+        s = settings_for(tmp_path / home)
+        s.database_url = None if db_url.startswith("sqlite") else db_url
+        return s
+
+    app = create_app(host("h"), ApiSettings(rate_per_minute=60, rate_burst=3))
     key = create_key(app.state.casepilot.store, "A", "agent")["key"]
     other = create_key(app.state.casepilot.store, "A", "agent")["key"]
     with TestClient(app) as c:
@@ -524,26 +532,35 @@ def test_rate_limit_gives_429_with_retry_after(tmp_path: Path) -> None:
         is_problem(r, 429, "rate_limited")  # type: ignore[arg-type]
         assert 1 <= int(r.headers["retry-after"]) <= 2
         assert c.get("/v1/models", headers={"Authorization": f"Bearer {other}"}).status_code == 200  # per key
-    # a second app on the same home (another worker process) draws from the same bucket
-    app2 = create_app(settings_for(tmp_path / "h"), ApiSettings(rate_per_minute=60, rate_burst=3))
+    # a second app on the same home (another worker process), or on another host sharing PostgreSQL,
+    # draws from the same bucket
+    app2 = create_app(host("h" if db_url.startswith("sqlite") else "other-host"),
+                      ApiSettings(rate_per_minute=60, rate_burst=3))
     with TestClient(app2) as c:
         is_problem(c.get("/v1/models", headers={"Authorization": f"Bearer {key}"}), 429, "rate_limited")  # type: ignore[arg-type]
 
 
-def _take_many(path: str, n: int) -> int:
+def _take_many(where: str, n: int) -> int:
     from api.auth import RateLimiter
+    from api.ratebuckets import SharedBuckets
+    from assistant.store.store import make_engine
 
-    lim = RateLimiter(0.001, 30, Path(path))  # no refill to speak of during the test
+    # no refill to speak of during the test
+    if where.startswith("postgresql"):
+        lim = RateLimiter(0.001, 30, shared=SharedBuckets(make_engine(where)))
+    else:
+        lim = RateLimiter(0.001, 30, Path(where))
     return sum(1 for _ in range(n) if lim.take("k") == 0.0)
 
 
-def test_rate_limit_is_shared_by_worker_processes(tmp_path: Path) -> None:
+def test_rate_limit_is_shared_by_worker_processes(tmp_path: Path, db_url: str) -> None:
+    """Processes on one home share the SQLite file; hosts on one PostgreSQL share its table."""
     import multiprocessing
 
-    path = str(tmp_path / "ratelimits.sqlite")
-    _take_many(path, 0)  # creates the table
+    where = str(tmp_path / "ratelimits.sqlite") if db_url.startswith("sqlite") else db_url
+    _take_many(where, 0)  # creates the table
     with multiprocessing.get_context("spawn").Pool(3) as pool:
-        granted = pool.starmap(_take_many, [(path, 20)] * 3)
+        granted = pool.starmap(_take_many, [(where, 20)] * 3)
     assert sum(granted) == 30  # the burst, once, across the three processes
 
 

@@ -3,11 +3,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from assistant.store import Store
 from assistant.store.schema import metadata
 from assistant.store.store import _migrations_dir, make_engine, upgrade_schema
+from tests.conftest import BACKENDS
+from tests.postgres import PostgresServer
 
 
 def _head() -> str:
@@ -22,14 +25,23 @@ def _head() -> str:
     return head
 
 
-def test_migrations_upgrade_an_existing_database_in_place(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'old.db'}"
+def _empty_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'old.db'}"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.empty_database()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_migrations_upgrade_an_existing_database_in_place(backend: str, tmp_path: Path,
+                                                          request: pytest.FixtureRequest) -> None:
+    url = _empty_url(backend, tmp_path, request)
     engine = make_engine(url)
     upgrade_schema(engine, "0001")  # a database created by the first release
     with engine.begin() as conn:
         conn.execute(sa.text(
             "INSERT INTO records (tenant, id, kind, status, title, data, content_hash, version, deleted, "
-            "created_at, updated_at) VALUES ('default', 'C-1', 'case', 'approved', '旧案例', :data, 'h', 1, 0, "
+            "created_at, updated_at) VALUES ('default', 'C-1', 'case', 'approved', '旧案例', :data, 'h', 1, false, "
             "'2024-01-01', '2024-01-01')"), {"data": json.dumps({"id": "C-1", "product": "HP-M227"})})
     engine.dispose()
 
@@ -39,12 +51,13 @@ def test_migrations_upgrade_an_existing_database_in_place(tmp_path: Path) -> Non
     assert store.generation("default") == 0 and store.chunks("default") == []
     with store.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == _head()
-        assert conn.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
+        if backend == "sqlite":
+            assert conn.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
     store.close()
 
 
-def test_migrated_schema_matches_the_table_definitions(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'db.db'}")
+def test_migrated_schema_matches_the_table_definitions(db_url: str) -> None:
+    store = Store(db_url)
     insp = sa.inspect(store.engine)
     for table in metadata.sorted_tables:
         assert {c["name"] for c in insp.get_columns(table.name)} == {c.name for c in table.columns}, table.name
@@ -52,12 +65,10 @@ def test_migrated_schema_matches_the_table_definitions(tmp_path: Path) -> None:
     store.close()
 
 
-def test_failed_batch_writes_nothing(tmp_path: Path) -> None:
-    import pytest
-
+def test_failed_batch_writes_nothing(db_url: str) -> None:
     from assistant.store import RecordWrite
 
-    store = Store(f"sqlite:///{tmp_path / 'db.db'}")
+    store = Store(db_url)
     good = RecordWrite({"kind": "case", "id": "C-1", "title": "t", "status": "approved"}, "h1")
     broken = RecordWrite({"kind": "case", "id": "C-2", "title": "t", "status": "approved", "x": object()}, "h2")
     with pytest.raises(TypeError):
@@ -66,8 +77,8 @@ def test_failed_batch_writes_nothing(tmp_path: Path) -> None:
     store.close()
 
 
-def test_citation_stats_count_exact_ids_only(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+def test_citation_stats_count_exact_ids_only(db_url: str) -> None:
+    store = Store(db_url)
     for n, cited in enumerate(["C-1", "c-1", "C_1", "CX1", "C-1"]):
         store.log_answer("t", {"id": f"a{n}", "ticket_id": None, "question": "q", "answer": "a",
                                "citations": json.dumps([{"id": cited, "quote": "x"}]), "abstained": False,
@@ -79,10 +90,10 @@ def test_citation_stats_count_exact_ids_only(tmp_path: Path) -> None:
     store.close()
 
 
-def test_get_many_reads_only_live_records_of_the_tenant(tmp_path: Path) -> None:
+def test_get_many_reads_only_live_records_of_the_tenant(db_url: str) -> None:
     from assistant.store import RecordWrite
 
-    store = Store(f"sqlite:///{tmp_path / 'db.db'}")
+    store = Store(db_url)
     for tenant, rid in (("a", "C-1"), ("a", "C-2"), ("a", "C-3"), ("b", "C-4")):
         store.write(tenant, [RecordWrite({"kind": "case", "id": rid, "title": rid, "status": "approved"}, rid)],
                     actor="test")
@@ -96,8 +107,8 @@ def test_get_many_reads_only_live_records_of_the_tenant(tmp_path: Path) -> None:
     store.close()
 
 
-def test_a_bot_event_is_claimed_once_per_window_and_expired_ones_are_pruned_once_a_minute(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+def test_a_bot_event_is_claimed_once_per_window_and_expired_ones_are_pruned_once_a_minute(db_url: str) -> None:
+    store = Store(db_url)
 
     def rows() -> int:
         with store.engine.connect() as conn:
@@ -120,14 +131,16 @@ def _open_store_after(barrier, url: str) -> None:  # runs in a child process
     Store(url).close()
 
 
-def test_processes_opening_a_new_database_at_once_all_get_the_schema(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_processes_opening_a_new_database_at_once_all_get_the_schema(backend: str, tmp_path: Path,
+                                                                       request: pytest.FixtureRequest) -> None:
     """Server workers start together on a new home; each used to find no schema, and all but the
     first failed with "table records already exists"."""
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(4)
-    url = f"sqlite:///{tmp_path / 'new.sqlite'}"
+    url = _empty_url(backend, tmp_path, request)
     procs = [ctx.Process(target=_open_store_after, args=(barrier, url)) for _ in range(4)]
     for p in procs:
         p.start()
@@ -140,7 +153,7 @@ def test_processes_opening_a_new_database_at_once_all_get_the_schema(tmp_path: P
     store.close()
 
 
-def test_keyword_tokens_are_read_back_as_one_string_object_per_distinct_token(tmp_path: Path) -> None:
+def test_keyword_tokens_are_read_back_as_one_string_object_per_distinct_token(tmp_path: Path, db_url: str) -> None:
     """The keyword rebuild reads every chunk's tokens at once; one object per distinct token keeps a
     large library's rebuild within memory (see ``Store.chunk_tokens``)."""
     from assistant.embeddings import HashEmbedder
@@ -149,7 +162,7 @@ def test_keyword_tokens_are_read_back_as_one_string_object_per_distinct_token(tm
     from ingestion.pipeline import Ingestor
     from tests.conftest import case, write_jsonl
 
-    lib = Library(Settings(home=tmp_path / "home", embedder="hash"), embedder=HashEmbedder())
+    lib = Library(Settings(home=tmp_path / "home", embedder="hash", database_url=db_url), embedder=HashEmbedder())
     Ingestor(lib).ingest_paths([write_jsonl(tmp_path / "c.jsonl", [case("C-1", "打印机脱机"), case("C-2", "打印机卡纸")])])
     items = lib.store.chunk_tokens(lib.tenant)
     found = [tok for _, toks in items for tok in toks if tok == "打印机"]

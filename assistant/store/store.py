@@ -11,7 +11,7 @@ import json
 import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -21,10 +21,11 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ..errors import BackendError, InputError, NotFound
+from ..errors import BackendError, ConfigError, InputError, NotFound
 from ..text import keyword_tokens
 from ..types import SEARCHABLE_KINDS, Chunk
 from . import schema as t
+from .locks import advisory_lock
 
 TURN_ROLES = ("user", "assistant")
 MAX_COMMENT_CHARS = 2000
@@ -116,7 +117,14 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]  # psycopg 3, the `postgres` extra
+    try:
+        # pre-ping: a server restarted since a connection was pooled costs a reconnect, not an error
+        return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_recycle=1800)
+    except ModuleNotFoundError as e:
+        raise ConfigError(f"no driver for {url.split('://', 1)[0]}: install the postgres extra "
+                          "(pip install 'casepilot[postgres]'; make setup does)") from e
 
 
 def _row_to_record(row: Any) -> StoredRecord:
@@ -179,6 +187,16 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    @property
+    def shared(self) -> bool:
+        """A database server that several hosts may share (PostgreSQL), not a file of this host."""
+        return self.engine.dialect.name == "postgresql"
+
+    def writer_lock(self, tenant: str) -> AbstractContextManager[None] | None:
+        """The tenant's cross-host write lock when the database is shared; None for SQLite, whose
+        writers serialise on a file lock of the home (``api.tenants``)."""
+        return advisory_lock(self.engine, f"tenant-write:{tenant}") if self.shared else None
 
     # ---- records -------------------------------------------------------------------------------
 
