@@ -49,6 +49,9 @@ class ImportJobs:
         self.folder = tenants.settings.home / "uploads"
         self.workers = workers
         self._pool: ThreadPoolExecutor | None = None
+        # why a job of this process failed, for the request waiting on it (``wait=true``): a backend
+        # that is down answers 503, as it would to any other request
+        self.failures: dict[str, Exception] = {}
         self._lock = threading.Lock()
 
     def new_upload(self) -> tuple[str, Path]:
@@ -88,11 +91,15 @@ class ImportJobs:
             store.update_import_job(job_id, status="done", summary=d, done=total)
             status = "done"
         except CasepilotError as e:
+            self.failures[job_id] = e
             store.update_import_job(job_id, status="failed", error=str(e))
         except Exception as e:  # reported in the job, never lost in the thread
+            self.failures[job_id] = e
             log.exception("import job %s failed", job_id)
             store.update_import_job(job_id, status="failed", error=f"internal error: {type(e).__name__}")
         finally:
+            while len(self.failures) > 100:  # kept for a waiting request; unwaited ones age out
+                self.failures.pop(next(iter(self.failures)))
             self.metrics.imports.labels(status).inc()
             path.unlink(missing_ok=True)
 

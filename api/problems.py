@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -21,6 +22,7 @@ from assistant.errors import (
     BackendError,
     CasepilotError,
     ConfigError,
+    Conflict,
     InputError,
     NotFound,
     PermissionDenied,
@@ -92,6 +94,8 @@ def from_error(e: CasepilotError) -> Problem:
     """The problem an error of the tree becomes."""
     if isinstance(e, NotFound):
         return Problem(404, "not_found", str(e))
+    if isinstance(e, Conflict):
+        return Problem(409, "conflict", str(e))
     if isinstance(e, QuestionTooLong):  # the same code as the request check (deps.check_question)
         return Problem(422, "question_too_long", str(e))
     if isinstance(e, InputError):
@@ -182,6 +186,12 @@ def install(app: FastAPI) -> None:
             headers["Allow"] = _allowed_methods(request)
         return problem_response(exc.status_code, code, detail, headers=headers, path=request.url.path)
 
+    async def on_database(request: Request, exc: Exception) -> JSONResponse:
+        # the database server went away (a restart, a network cut): the pool reconnects once it is back
+        log.warning("%s %s: the database is unavailable: %s", request.method, request.url.path, exc)
+        return problem_response(503, "backend_unavailable", "database is unavailable", path=request.url.path,
+                                headers={"Retry-After": "5"})
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("%s %s failed", request.method, request.url.path)
         return problem_response(500, "internal_error", "an unexpected error; it was logged", path=request.url.path)
@@ -190,4 +200,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(CasepilotError, on_casepilot)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(sa.exc.OperationalError, on_database)
+    app.add_exception_handler(sa.exc.InterfaceError, on_database)
     app.add_exception_handler(Exception, on_unexpected)

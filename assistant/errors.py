@@ -42,6 +42,11 @@ class NotFound(InputError):
     """An id that does not exist in this tenant."""
 
 
+class Conflict(InputError):
+    """A valid request that the record's current state refuses (approving what is already approved,
+    drafting a ticket drafted before): 409 over HTTP, exit code 2 on the command line."""
+
+
 class PermissionDenied(CasepilotError):
     """The caller is not allowed to do this."""
 

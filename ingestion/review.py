@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from assistant.drafting import Draft, draft_extractive
-from assistant.errors import InputError, NotFound
+from assistant.errors import Conflict, InputError, NotFound
 from assistant.index.filters import Filters
 from assistant.library import Library
 from assistant.text import version_key
@@ -112,7 +112,7 @@ class Review:
             raise NotFound(f"no ticket {ticket_id!r} in tenant {self.lib.tenant!r}")
         earlier = self.lib.store.drafts(self.lib.tenant, ticket_id=ticket_id)
         if earlier and earlier[0]["status"] not in ("skipped", "in_review") and not redraft:
-            raise InputError(f"ticket {ticket_id!r} was already drafted and {earlier[0]['status']}")
+            raise Conflict(f"ticket {ticket_id!r} was already drafted and {earlier[0]['status']}")
         d = self._drafter(rec.data)
         if d.skipped:
             self.lib.store.put_draft(self.lib.tenant, ticket_id, status="skipped", reason=d.skipped,
@@ -123,7 +123,7 @@ class Review:
         cid = case_id_for(ticket_id)
         existing = self.lib.store.get(self.lib.tenant, cid)
         if existing is not None and ticket_id not in (existing.data.get("source_tickets") or []):
-            raise InputError(f"case {cid} exists and was not drafted from ticket {ticket_id}; not overwriting it")
+            raise Conflict(f"case {cid} exists and was not drafted from ticket {ticket_id}; not overwriting it")
         try:
             case = parse_record(d.case(cid))
         except RecordError as e:
@@ -194,7 +194,7 @@ class Review:
         """Approve the draft (with ``edits``); returns the write's warnings."""
         rec = self._case(case_id)
         if rec.status != "in_review":
-            raise InputError(f"{case_id} is {rec.status}, not in review")
+            raise Conflict(f"{case_id} is {rec.status}, not in review")
         data = {**rec.data, **_check_edits(edits or {}), "status": "approved", "reviewed_by": actor,
                 "updated_at": _today()}
         warnings = self._write(data, actor) + [
@@ -215,7 +215,7 @@ class Review:
             reason = redact(reason).text
         rec = self._case(case_id)
         if rec.status != "in_review":
-            raise InputError(f"{case_id} is {rec.status}, not in review")
+            raise Conflict(f"{case_id} is {rec.status}, not in review")
         self._write({**rec.data, "status": "rejected", "reviewed_by": actor}, actor)
         self.lib.store.set_draft_status(self.lib.tenant, case_id, "rejected", reason)
         self.lib.store.note(self.lib.tenant, case_id, "reject", actor, {"reason": reason})
@@ -234,9 +234,9 @@ class Review:
         draft = self._case(case_id)
         target = self._case(into)
         if draft.status != "in_review":
-            raise InputError(f"{case_id} is {draft.status}, not in review")
+            raise Conflict(f"{case_id} is {draft.status}, not in review")
         if target.status != "approved":
-            raise InputError(f"{into} is {target.status}; merge into an approved case")
+            raise Conflict(f"{into} is {target.status}; merge into an approved case")
         sources = list(dict.fromkeys([*(target.data.get("source_tickets") or []),
                                       *(draft.data.get("source_tickets") or [])]))
         self._write({**target.data, "source_tickets": sources, "reviewed_by": actor, "updated_at": _today()}, actor)

@@ -305,7 +305,7 @@ def test_draft_review_and_decisions(env: dict[str, Any]) -> None:
         assert c.get(f"/v1/review/{cid}").json()["status"] == "rejected"
         r = c.post("/v1/review/C-DRAFT-A/approve", json={"edits": {"severity": "P3"}})
         assert r.status_code == 200 and r.json()["status"] == "approved"
-        is_problem(c.post("/v1/review/C-DRAFT-A/approve"), 400, "invalid_input")  # not in review any more
+        is_problem(c.post("/v1/review/C-DRAFT-A/approve"), 409, "conflict")  # not in review any more: a state conflict
         r = c.post("/v1/tags/suggest", json={"text": "打印机连不上WiFi"})
         assert r.status_code == 200 and set(r.json()) == {"tags", "abstained", "candidates"}
 

@@ -3,12 +3,7 @@ started on loopback by the test."""
 
 from __future__ import annotations
 
-import shutil
 import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,9 +13,8 @@ from assistant.embeddings import HashEmbedder
 from assistant.library import Library
 from assistant.settings import Settings
 from ingestion.pipeline import Ingestor
+from tests.chroma_server import ChromaServer
 from tests.conftest import assert_indexes_match_store, case, write_jsonl
-
-CHROMA = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
 
 
 def _free_port() -> int:
@@ -31,26 +25,11 @@ def _free_port() -> int:
 
 @pytest.fixture
 def chroma_url(tmp_path: Path) -> Iterator[str]:
-    if not Path(CHROMA).exists():
-        pytest.skip("the chroma command is not installed")
-    port = _free_port()
-    proc = subprocess.Popen([CHROMA, "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1",
-                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    server = ChromaServer(tmp_path / "server", _free_port())
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    pytest.fail("the Chroma server did not start")
-                time.sleep(0.2)
-        yield url
+        yield server.url
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        server.stop()
 
 
 def test_library_on_a_chroma_server(tmp_path: Path, chroma_url: str) -> None:

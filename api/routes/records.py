@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Path, Query, Request, Response
 
+from assistant.errors import BackendError
 from assistant.types import SERVED_STATUSES
 
 from ..auth import Admin, Agent
 from ..deps import State, to_filters
-from ..problems import Problem
+from ..problems import Problem, from_error
 from ..schemas import CaseStateOut, ImportJobOut, RecordOut, SearchOut, SearchRequest
 from . import ERRORS, _problem
 
@@ -96,6 +98,11 @@ async def create_import(request: Request, response: Response, p: Admin, st: Stat
             job = await anyio.to_thread.run_sync(jobs.get, p.tenant, job_id)
             assert job is not None
         response.status_code = 200
+        failure = jobs.failures.pop(job_id, None)
+        if isinstance(failure, BackendError):
+            raise from_error(failure)
+        if isinstance(failure, sa.exc.OperationalError | sa.exc.InterfaceError):
+            raise Problem(503, "backend_unavailable", "database is unavailable")
         conflicts = (job["summary"] or {}).get("conflicts") or []
         if conflicts:
             from ingestion.pipeline import describe_conflict

@@ -22,7 +22,10 @@ from ..schemas import (
     TagsOut,
     TagsRequest,
 )
-from . import ERRORS
+from . import ERRORS, _problem
+
+# a decision on a case that another reviewer (on any host) decided first, or a ticket drafted before
+DECIDED = {**ERRORS, 409: _problem("the case is not in review any more, or the ticket was drafted before")}
 
 router = APIRouter(prefix="/v1", tags=["review"])
 CaseId = Annotated[str, Path(min_length=1, max_length=200)]
@@ -38,7 +41,7 @@ def _state(st: State, tenant: str, case_id: str, warnings: list[str] | None = No
              description="201 with the new case's id; 200 with `case_id: null` and the reason in `skipped` "
                          "when the ticket gives nothing to draft from (nothing is created).",
              response_model=DraftOut, status_code=201,
-             responses={**ERRORS, 200: {"model": DraftOut, "description": "the ticket was skipped: nothing created"}})
+             responses={**DECIDED, 200: {"model": DraftOut, "description": "the ticket was skipped: nothing created"}})
 def draft(body: DraftRequest, p: Reviewer, st: State, response: Response) -> DraftOut:
     from ingestion.review import Review
 
@@ -80,7 +83,7 @@ def show(case_id: CaseId, p: Reviewer, st: State) -> ReviewShowOut:
 
 
 @router.post("/review/{case_id}/approve", summary="Approve a draft (with optional edits): citable at once",
-             response_model=CaseStateOut, responses=ERRORS)
+             response_model=CaseStateOut, responses=DECIDED)
 def approve(case_id: CaseId, p: Reviewer, st: State, body: ApproveRequest | None = None) -> CaseStateOut:
     from ingestion.review import Review
 
@@ -91,7 +94,7 @@ def approve(case_id: CaseId, p: Reviewer, st: State, body: ApproveRequest | None
 
 
 @router.post("/review/{case_id}/reject", summary="Reject a draft, with the reason", response_model=CaseStateOut,
-             responses=ERRORS)
+             responses=DECIDED)
 def reject(case_id: CaseId, body: RejectRequest, p: Reviewer, st: State) -> CaseStateOut:
     from ingestion.review import Review
 
@@ -111,7 +114,7 @@ def edit(case_id: CaseId, body: EditRequest, p: Reviewer, st: State) -> CaseStat
 
 
 @router.post("/review/{case_id}/merge", summary="Merge a draft into an existing approved case",
-             response_model=CaseStateOut, responses=ERRORS)
+             response_model=CaseStateOut, responses=DECIDED)
 def merge(case_id: CaseId, body: MergeRequest, p: Reviewer, st: State) -> CaseStateOut:
     from ingestion.review import Review
 

@@ -8,11 +8,12 @@ import contextlib
 import hashlib
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
+import httpx
 import numpy as np
 
 from ..errors import BackendError, ConfigError
@@ -37,6 +38,15 @@ def collection_name(tenant: str, space: str = "") -> str:
     """Chroma names allow [a-zA-Z0-9._-]; tenants may be any text, so keep a readable part plus a hash."""
     slug = re.sub(r"[^a-zA-Z0-9_-]+", "-", tenant).strip("-_")[:40] or "t"
     return f"cp-{slug}-{hashlib.sha1(tenant.encode()).hexdigest()[:8]}" + (f"-{space}" if space else "")
+
+
+@contextlib.contextmanager
+def reachable(collection: str) -> Iterator[None]:
+    """A Chroma server that went away (connection refused or dropped) is a backend error, not a bug."""
+    try:
+        yield
+    except httpx.TransportError as e:
+        raise BackendError("chroma", f"the Chroma server is unreachable ({collection}): {e}") from e
 
 
 def chroma_client(path: Path | None = None, url: str | None = None) -> Any:
@@ -166,7 +176,8 @@ class ChromaVectorStore:
             metas: list[dict[str, Any]] = []
             parts: list[np.ndarray] = []
             while True:  # in pages: Chroma's reply for 10,000 vectors at once held ~150 MB of RSS
-                got = self.col.get(include=["embeddings", "metadatas"], limit=self.PAGE, offset=len(ids))
+                with reachable(self.name):
+                    got = self.col.get(include=["embeddings", "metadatas"], limit=self.PAGE, offset=len(ids))
                 if got["ids"]:
                     ids.extend(got["ids"])
                     metas.extend(got["metadatas"] or [])
@@ -181,25 +192,25 @@ class ChromaVectorStore:
         out: set[str] = set()
         offset = 0
         while True:
-            got = self.col.get(include=[], limit=10_000, offset=offset)["ids"]
+            with reachable(self.name):
+                got = self.col.get(include=[], limit=10_000, offset=offset)["ids"]
             out.update(got)
             if len(got) < 10_000:
                 return out
             offset += len(got)
 
     def count(self) -> int:
-        return int(self.col.count())
+        with reachable(self.name):
+            return int(self.col.count())
 
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         try:
             for i in range(0, len(chunks), self.BATCH):
                 part = chunks[i : i + self.BATCH]
-                self.col.upsert(
-                    ids=[c.id for c in part],
-                    embeddings=np.asarray(vectors[i : i + self.BATCH], dtype=np.float32),
-                    documents=[c.index_text for c in part],
-                    metadatas=[c.metadata() for c in part],
-                )
+                with reachable(self.name):
+                    self.col.upsert(ids=[c.id for c in part],
+                                    embeddings=np.asarray(vectors[i : i + self.BATCH], dtype=np.float32),
+                                    documents=[c.index_text for c in part], metadatas=[c.metadata() for c in part])
         finally:
             self._writes += 1
 
@@ -207,16 +218,19 @@ class ChromaVectorStore:
         ids = list(ids)
         try:
             for i in range(0, len(ids), self.BATCH):
-                self.col.delete(ids=ids[i : i + self.BATCH])
+                with reachable(self.name):
+                    self.col.delete(ids=ids[i : i + self.BATCH])
         finally:
             self._writes += 1
 
     def documents(self, ids: Sequence[str]) -> dict[str, str]:
-        got = self.col.get(ids=list(ids), include=["documents"])
+        with reachable(self.name):
+            got = self.col.get(ids=list(ids), include=["documents"])
         return dict(zip(got["ids"], got["documents"] or [], strict=False))
 
     def _nearest(self, vec: list[np.ndarray], n: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
-        res = self.col.query(query_embeddings=vec, n_results=n, where=where, include=["distances"])
+        with reachable(self.name):
+            res = self.col.query(query_embeddings=vec, n_results=n, where=where, include=["distances"])
         return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], (res["distances"] or [[]])[0], strict=True)]
 
     def query(self, vector: np.ndarray, n: int, filters: Filters,
