@@ -44,7 +44,8 @@ lint: setup
 	$(VENV)/bin/mypy
 
 ## make bench: ingestion throughput (sample library, dev data), search latency at 10k / 100k chunks,
-## answer latency over the sample questions, a load test of the HTTP API (20 clients, 60 s; 1 and 2 workers)
+## answer latency over the sample questions, a load test of the HTTP API (20 clients, 60 s; 1 and 2 workers,
+## and two hosts sharing a PostgreSQL and a Chroma server)
 bench: bench-ingest bench-search bench-answer bench-api
 
 bench-ingest: setup
@@ -60,6 +61,7 @@ bench-answer: setup
 bench-api: setup
 	$(PY) -m evals.bench_api --workers 1
 	$(PY) -m evals.bench_api --workers 2
+	$(PY) -m evals.bench_api --hosts 2
 
 ## make eval: answer quality on the sample library's questions (a run folder with its report in
 ## eval-out/sample_questions); retrieval quality on AFQMC and BQ dev; long documents (CMRC 2018) against BM25;

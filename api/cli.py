@@ -97,8 +97,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from ingestion.pipeline import Ingestor, describe_conflict
 
     lib = _library(args)
-    summary = Ingestor(lib, progress=_progress_factory(not args.json),
-                       overwrite_reviewed=args.overwrite_reviewed).ingest_paths(args.paths, args.kind)
+    with lib.write_lock():
+        summary = Ingestor(lib, progress=_progress_factory(not args.json),
+                           overwrite_reviewed=args.overwrite_reviewed).ingest_paths(args.paths, args.kind)
     for r in summary.rejected:
         print(f"rejected: {r}", file=sys.stderr)
     if args.json:
@@ -133,7 +134,8 @@ def cmd_delete(args: argparse.Namespace) -> int:
     from ingestion.pipeline import Ingestor
 
     lib = _library(args)
-    deleted, unknown = Ingestor(lib, actor="cli").delete(args.ids)
+    with lib.write_lock():
+        deleted, unknown = Ingestor(lib, actor="cli").delete(args.ids)
     if args.json:
         _emit({"deleted": deleted, "unknown": unknown})
     else:
@@ -148,13 +150,16 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     from ingestion.pipeline import Ingestor
 
     lib = _library(args)
-    # the guard against a different model does not apply: rebuilding is how the model is changed
-    report = Ingestor(lib, progress=_progress_factory(not args.json)).reindex()
-    if args.json:
-        _emit(report)
-    else:
-        print(f"reindexed {report['records']} records, {report['chunks']} chunks ({report['vectors']} vectors, "
-              f"{report['embedded']} newly embedded) in {report['seconds']:.1f} s")
+    for tenant in lib.store.tenants() if args.all_tenants else [lib.tenant]:
+        one = lib if tenant == lib.tenant else Library(lib.settings, tenant, store=lib.store)
+        # the guard against a different model does not apply: rebuilding is how the model is changed
+        with one.write_lock():
+            report = Ingestor(one, progress=_progress_factory(not args.json)).reindex()
+        if args.json:
+            _emit({"tenant": tenant, **report})
+        else:
+            print(f"{tenant}: reindexed {report['records']} records, {report['chunks']} chunks "
+                  f"({report['vectors']} vectors, {report['embedded']} newly embedded) in {report['seconds']:.1f} s")
     return 0
 
 
@@ -551,7 +556,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("reindex", parents=[common], help="rebuild both indexes from the store",
                        description="Re-chunk every stored record and rebuild the vector and keyword indexes. "
-                                   "Use it after changing CASEPILOT_EMBEDDER or the chunking settings.")
+                                   "Use it after changing CASEPILOT_EMBEDDER or the chunking settings, or after "
+                                   "restoring the database from a backup (with --all-tenants).")
+    s.add_argument("--all-tenants", action="store_true", help="every tenant in the store, one after another")
     s.set_defaults(func=cmd_reindex)
 
     s = sub.add_parser("status", parents=[common], help="what the library holds",

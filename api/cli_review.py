@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from assistant.library import Library
 
 SECTIONS_SHOWN = ("title", "problem", "diagnosis", "solution", "outcome")  # what `review show` marks
 
@@ -38,12 +41,19 @@ def _print_draft(d: Any, cid: str | None) -> None:
 
 
 def cmd_draft(args: argparse.Namespace) -> int:
-    from api.cli import _emit, _library
+    from api.cli import _library
+
+    lib = _library(args)
+    with lib.write_lock():
+        return _draft(args, lib)
+
+
+def _draft(args: argparse.Namespace, lib: Library) -> int:
+    from api.cli import _emit
     from assistant.errors import InputError
     from ingestion.pipeline import Ingestor
     from ingestion.review import Review
 
-    lib = _library(args)
     review = Review(lib, actor="drafting")
     ids: list[str] = list(args.ticket or [])
     rejected = 0
@@ -76,11 +86,20 @@ def cmd_draft(args: argparse.Namespace) -> int:
 
 
 def cmd_review(args: argparse.Namespace) -> int:
-    from api.cli import _emit, _library
+    from api.cli import _library
+
+    lib = _library(args)
+    if args.action in ("list", "show", "stale"):
+        return _review(args, lib)
+    with lib.write_lock():
+        return _review(args, lib)
+
+
+def _review(args: argparse.Namespace, lib: Library) -> int:
+    from api.cli import _emit
     from assistant.errors import InputError
     from ingestion.review import Review, parse_edits
 
-    lib = _library(args)
     actor = _reviewer(args)
     review = Review(lib, actor=actor)
     act = args.action

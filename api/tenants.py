@@ -15,14 +15,12 @@ The library is not designed for concurrent mutation, so each tenant has a reader
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.answering import Assistant
@@ -106,14 +104,13 @@ class InstrumentedLibrary(Library):
 
 
 class Tenant:
-    def __init__(self, name: str, library: InstrumentedLibrary, lock_file: Path, tenants: Tenants) -> None:
+    def __init__(self, name: str, library: InstrumentedLibrary, tenants: Tenants) -> None:
         self.name = name
         self.library = library
         self.assistant = Assistant(library)
         self.tenants = tenants
         self._lock = RWLock()
         library.reading = self._lock
-        self._lock_file = lock_file
         self.seen = library.store.generation(name)  # the store generation this process's indexes reflect
         self._writing = 0  # writes of this process in progress: the generation they move is not foreign
 
@@ -150,14 +147,7 @@ class Tenant:
             stack = ExitStack()
             stack.enter_context(self.tenants.chroma_lock.read())
             stack.enter_context(self._lock.write())
-            shared = self.library.store.writer_lock(self.name)
-            if shared is not None:  # PostgreSQL: every host's writers of the tenant wait on it
-                stack.enter_context(shared)
-            else:
-                self._lock_file.parent.mkdir(parents=True, exist_ok=True)
-                f = stack.enter_context(self._lock_file.open("a"))
-                fcntl.flock(f, fcntl.LOCK_EX)
-                stack.callback(fcntl.flock, f, fcntl.LOCK_UN)
+            stack.enter_context(self.library.write_lock())
             if not self._foreign():
                 break
             stack.close()  # another process wrote in between: reopen and try again
@@ -233,7 +223,7 @@ class Tenants:
                 lib.metrics = self.metrics
                 # open everything now, under the lock, rather than racing on first use in two threads
                 _ = lib.retriever, lib.indexes, lib.taxonomy
-                t = Tenant(tenant, lib, self.settings.home / "locks" / f"{_slug(tenant)}.lock", self)
+                t = Tenant(tenant, lib, self)
                 self._tenants[tenant] = t
                 if self.metrics is not None:
                     self.metrics.tenants.set(len(self._tenants))
@@ -242,8 +232,3 @@ class Tenants:
     def close(self) -> None:
         self.store.close()
 
-
-def _slug(tenant: str) -> str:
-    from assistant.index.vectors import collection_name
-
-    return collection_name(tenant)

@@ -7,6 +7,7 @@ This is where backends are wired together; everything else receives them ready-m
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractContextManager
 from functools import cached_property
 from typing import Any
 
@@ -158,6 +159,12 @@ class Library:
         self.keywords.refresh()
         self.indexes.ensure_synced()
         return self.retriever.retrieve(query, k, filters)
+
+    def write_lock(self) -> AbstractContextManager[None]:
+        """Held for a write of this tenant: writers in other processes, or on other hosts sharing
+        PostgreSQL, wait for it."""
+        lock_file = self.settings.home / "locks" / f"{collection_name(self.tenant)}.lock"
+        return self.store.writer_lock(self.tenant, lock_file)
 
     def close(self) -> None:
         self.store.close()

@@ -4,7 +4,11 @@ D seconds. Prints throughput, p50 / p95 / p99 latency and the error count as a M
 latency of answers to questions asked the first time in the run (cold embedding caches) apart from
 repeated ones.
 
-    python -m evals.bench_api [--clients 20] [--seconds 60] [--workers 1] [--out bench-out]
+With ``--hosts 2`` the library lives in a throwaway PostgreSQL and a ``chroma run`` server, and two
+``casepilot serve`` processes with homes of their own share them (two hosts on one machine); the
+clients are split evenly between the hosts.
+
+    python -m evals.bench_api [--clients 20] [--seconds 60] [--workers 1] [--hosts 1] [--out bench-out]
 """
 
 from __future__ import annotations
@@ -36,31 +40,53 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _cli(home: Path, *args: str) -> str:
-    env = {**os.environ, "CASEPILOT_HOME": str(home)}
+def _cli(home: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    env = {**os.environ, **(env or {}), "CASEPILOT_HOME": str(home)}
     r = subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, capture_output=True, text=True, check=False)
     if r.returncode not in (0, 2):
         raise SystemExit(f"casepilot {' '.join(args)} failed:\n{r.stderr}")
     return r.stdout
 
 
-def run(clients: int, seconds: float, workers: int) -> dict[str, Any]:
-    home = Path(tempfile.mkdtemp(prefix="cp-bench-api-"))
-    server = None
+def _serve(home: Path, workers: int, shared: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    env = {**os.environ, **shared, "CASEPILOT_HOME": str(home), "CASEPILOT_API_RATE_PER_MINUTE": "0"}
+    server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port),
+                               "--workers", str(workers)], env=env, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return server, url
+
+
+def run(clients: int, seconds: float, workers: int, hosts: int = 1) -> dict[str, Any]:
+    root = Path(tempfile.mkdtemp(prefix="cp-bench-api-"))
+    homes = [root / f"host-{n}" for n in range(hosts)]
+    servers: list[subprocess.Popen[bytes]] = []
+    backends: list[Any] = []  # throwaway servers, closed last
     try:
-        _cli(home, "ingest", str(SAMPLE), "--json")
-        key = json.loads(_cli(home, "keys", "create", "--role", "agent", "--name", "bench", "--json"))["key"]
-        port = _free_port()
-        env = {**os.environ, "CASEPILOT_HOME": str(home), "CASEPILOT_API_RATE_PER_MINUTE": "0"}
-        server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port),
-                                   "--workers", str(workers)], env=env, stderr=subprocess.DEVNULL)
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(600):
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        shared: dict[str, str] = {}
+        if hosts > 1:  # one PostgreSQL and one Chroma server, shared by the hosts
+            from evals.throwaway import ChromaServer, PostgresCluster
+
+            pg = PostgresCluster()
+            backends.append(pg)
+            chroma = ChromaServer(root / "chroma")
+            backends.append(chroma)
+            shared = {"CASEPILOT_DATABASE_URL": pg.database(), "CASEPILOT_CHROMA_URL": chroma.url}
+        _cli(homes[0], "ingest", str(SAMPLE), "--json", env=shared)
+        key = json.loads(_cli(homes[0], "keys", "create", "--role", "agent", "--name", "bench", "--json",
+                              env=shared))["key"]
+        urls = []
+        for home in homes:
+            server, url = _serve(home, workers, shared)
+            servers.append(server)
+            urls.append(url)
+        url = urls[0]
         questions = [json.loads(ln)["question"] for ln in QUESTIONS.read_text(encoding="utf-8").splitlines() if ln]
         headers = {"Authorization": f"Bearer {key}"}
         with httpx.Client(base_url=url, headers=headers, timeout=120) as c:  # warm up: models, indexes
@@ -76,7 +102,7 @@ def run(clients: int, seconds: float, workers: int) -> dict[str, Any]:
 
         def client(n: int) -> None:
             i = n
-            with httpx.Client(base_url=url, headers=headers, timeout=120) as c:
+            with httpx.Client(base_url=urls[n % len(urls)], headers=headers, timeout=120) as c:
                 while time.perf_counter() < stop:
                     q = questions[i % len(questions)]
                     i += clients
@@ -109,7 +135,8 @@ def run(clients: int, seconds: float, workers: int) -> dict[str, Any]:
         is_first = np.array(first, dtype=bool)
         cold = lat[is_first] if latencies else lat[:0]
         warm = lat[~is_first] if latencies else lat[:0]
-        return {"clients": clients, "seconds": round(wall, 1), "workers": workers, "requests": len(latencies),
+        return {"clients": clients, "seconds": round(wall, 1), "workers": workers, "hosts": hosts,
+                "requests": len(latencies),
                 "throughput": round(len(latencies) / wall, 2), "p50_ms": round(float(np.percentile(lat, 50)), 1),
                 "p95_ms": round(float(np.percentile(lat, 95)), 1), "p99_ms": round(float(np.percentile(lat, 99)), 1),
                 "errors": len(errors), "first_errors": errors[:3],
@@ -118,26 +145,31 @@ def run(clients: int, seconds: float, workers: int) -> dict[str, Any]:
                 "repeated_p50_ms": round(float(np.percentile(warm, 50)), 1) if len(warm) else None,
                 "repeated_p95_ms": round(float(np.percentile(warm, 95)), 1) if len(warm) else None}
     finally:
-        if server is not None:
+        for server in servers:
             server.terminate()
             server.wait(30)
-        shutil.rmtree(home, ignore_errors=True)
+        for backend in reversed(backends):
+            backend.close()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=60.0)
-    ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes per host")
+    ap.add_argument("--hosts", type=int, default=1,
+                    help="casepilot serve processes with homes of their own; 2 or more share a throwaway "
+                         "PostgreSQL and Chroma server")
     ap.add_argument("--out", type=Path, help="also write api.json here")
     args = ap.parse_args()
-    r = run(args.clients, args.seconds, args.workers)
-    print("| clients | workers | seconds | answers | answers/s | p50 ms | p95 ms | p99 ms | errors "
+    r = run(args.clients, args.seconds, args.workers, args.hosts)
+    print("| clients | hosts | workers | seconds | answers | answers/s | p50 ms | p95 ms | p99 ms | errors "
           "| first-asked p50 ms | repeated p50 / p95 ms |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    print(f"| {r['clients']} | {r['workers']} | {r['seconds']} | {r['requests']} | {r['throughput']} | {r['p50_ms']} | "
-          f"{r['p95_ms']} | {r['p99_ms']} | {r['errors']} | {r['first_asked_p50_ms']} | "
-          f"{r['repeated_p50_ms']} / {r['repeated_p95_ms']} |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"| {r['clients']} | {r['hosts']} | {r['workers']} | {r['seconds']} | {r['requests']} | "
+          f"{r['throughput']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['errors']} | "
+          f"{r['first_asked_p50_ms']} | {r['repeated_p50_ms']} / {r['repeated_p95_ms']} |")
     print(f"({r['first_asked']} answers were to a question asked the first time in the run: its embedding, and the "
           "sentence vectors of records not quoted before, are computed then; they all come at the start, "
           "while every client waits on them)")

@@ -14,8 +14,9 @@ import pytest
 from assistant.embeddings import HashEmbedder
 from assistant.library import Library
 from assistant.settings import Settings
+from evals.throwaway import PostgresCluster
 from ingestion.pipeline import Ingestor
-from tests.postgres import PostgresServer
+from tests.postgres import start_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "ingestion" / "sample_library"
@@ -39,9 +40,9 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
+def postgres() -> Iterator[PostgresCluster]:
     """A throwaway PostgreSQL cluster for the session (skips, saying why, where none is installed)."""
-    server = PostgresServer()
+    server = start_cluster()
     yield server
     server.close()
 
@@ -51,7 +52,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh, migrated database on each backend: SQLite in the test's folder, and PostgreSQL."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'db.sqlite'}"
-    server: PostgresServer = request.getfixturevalue("postgres")
+    server: PostgresCluster = request.getfixturevalue("postgres")
     return server.database()
 
 

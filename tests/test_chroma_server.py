@@ -3,7 +3,6 @@ started on loopback by the test."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,19 +12,13 @@ from assistant.embeddings import HashEmbedder
 from assistant.library import Library
 from assistant.settings import Settings
 from ingestion.pipeline import Ingestor
-from tests.chroma_server import ChromaServer
+from tests.chroma_server import start_chroma
 from tests.conftest import assert_indexes_match_store, case, write_jsonl
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
 def chroma_url(tmp_path: Path) -> Iterator[str]:
-    server = ChromaServer(tmp_path / "server", _free_port())
+    server = start_chroma(tmp_path / "server")
     try:
         yield server.url
     finally:

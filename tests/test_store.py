@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from assistant.store import Store
 from assistant.store.schema import metadata
 from assistant.store.store import _migrations_dir, make_engine, upgrade_schema
+from evals.throwaway import PostgresCluster
 from tests.conftest import BACKENDS
-from tests.postgres import PostgresServer
 
 
 def _head() -> str:
@@ -28,7 +28,7 @@ def _head() -> str:
 def _empty_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'old.db'}"
-    server: PostgresServer = request.getfixturevalue("postgres")
+    server: PostgresCluster = request.getfixturevalue("postgres")
     return server.empty_database()
 
 

@@ -1,13 +1,17 @@
-"""Write serialisation across hosts: a PostgreSQL session-level advisory lock per tenant, held on a
-connection of its own for the length of the write. The server drops it when that connection ends, so
-a host killed mid-write (or a server restart) never leaves a tenant locked."""
+"""Write serialisation across processes and hosts. With PostgreSQL: a session-level advisory lock per
+tenant, held on a connection of its own for the length of the write; the server drops it when that
+connection ends, so a host killed mid-write (or a server restart) never leaves a tenant locked. With
+SQLite (one host): an exclusive ``flock`` on a file of the home, which the kernel drops with the
+process."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -42,3 +46,14 @@ def advisory_lock(engine: Engine, name: str) -> Iterator[None]:
             conn.invalidate()
         finally:
             conn.close()
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

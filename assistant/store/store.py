@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,7 @@ from ..errors import BackendError, ConfigError, InputError, NotFound
 from ..text import keyword_tokens
 from ..types import SEARCHABLE_KINDS, Chunk
 from . import schema as t
-from .locks import advisory_lock
+from .locks import advisory_lock, file_lock
 
 TURN_ROLES = ("user", "assistant")
 MAX_COMMENT_CHARS = 2000
@@ -193,10 +194,10 @@ class Store:
         """A database server that several hosts may share (PostgreSQL), not a file of this host."""
         return self.engine.dialect.name == "postgresql"
 
-    def writer_lock(self, tenant: str) -> AbstractContextManager[None] | None:
-        """The tenant's cross-host write lock when the database is shared; None for SQLite, whose
-        writers serialise on a file lock of the home (``api.tenants``)."""
-        return advisory_lock(self.engine, f"tenant-write:{tenant}") if self.shared else None
+    def writer_lock(self, tenant: str, lock_file: Path) -> AbstractContextManager[None]:
+        """The tenant's write lock across processes and hosts: an advisory lock when the database is
+        shared, else ``lock_file`` (SQLite lives on one host)."""
+        return advisory_lock(self.engine, f"tenant-write:{tenant}") if self.shared else file_lock(lock_file)
 
     # ---- records -------------------------------------------------------------------------------
 
@@ -212,6 +213,11 @@ class Store:
         with self.engine.connect() as conn:
             return {r.id: _row_to_record(r)
                     for r in conn.execute(_LIVE_RECORDS, {"tenant": tenant, "ids": list(record_ids)})}
+
+    def tenants(self) -> list[str]:
+        """Every tenant that holds a record, sorted."""
+        with self.engine.connect() as conn:
+            return sorted(conn.execute(sa.select(t.records.c.tenant).distinct()).scalars())
 
     def has_searchable(self, tenant: str) -> bool:
         """Whether the tenant holds any case or article that is not deleted (one indexed query)."""
