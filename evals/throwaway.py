@@ -1,8 +1,7 @@
 """Throwaway servers on loopback for benchmarks and tests: a PostgreSQL cluster from Debian's
-``postgresql`` package (``initdb`` into a temporary folder, ``pg_ctl start`` on a free port), a
-``chroma run`` server, and nginx as a least-connections proxy. Each raises ``Unavailable`` (saying
-why) where its program is not installed. PostgreSQL refuses to run as root, so as root the cluster
-runs as the ``postgres`` user."""
+``postgresql`` package (``initdb`` into a temporary folder, ``pg_ctl start`` on a free port) and a
+``chroma run`` server. Each raises ``Unavailable`` (saying why) where its program is not installed.
+PostgreSQL refuses to run as root, so as root the cluster runs as the ``postgres`` user."""
 
 from __future__ import annotations
 

@@ -86,7 +86,7 @@ def test_two_hosts_share_one_library(cluster: dict[str, Any]) -> None:
 def test_a_host_killed_mid_import_loses_nothing(cluster: dict[str, Any]) -> None:
     a, b = cluster["a"], cluster["b"]
     records = [case(f"C-{n:05d}", f"第{n}号问题：设备报错代码E{n}", solution=f"1. 重启\n2. 更换部件{n}")
-               for n in range(3000)]
+               for n in range(2000)]
     r = import_(a.url, records, new_key(cluster["db"]), wait=False)
     assert r.status_code == 202, r.text
     job = r.json()["id"]
@@ -100,14 +100,14 @@ def test_a_host_killed_mid_import_loses_nothing(cluster: dict[str, Any]) -> None
         raise AssertionError(f"the import did not start: {a.log()}")
     a.kill()
     ids = [r["id"] for r in records]
-    assert 0 < len(store.get_many("default", ids)) < 3000, "killed before or after the import, not in the middle"
+    assert 0 < len(store.get_many("default", ids)) < 2000, "killed before or after the import, not in the middle"
 
     # the re-run (through the other host) completes it; the write lock died with host A's connection
     r = import_(b.url, records, new_key(cluster["db"]))
     assert r.status_code == 200 and r.json()["status"] == "done", r.text
-    assert len(store.get_many("default", ids)) == 3000
+    assert len(store.get_many("default", ids)) == 2000
     store.close()
-    assert search(b.url, "设备报错代码E2999", new_key(cluster["db"], "agent"))[0] == "C-02999"
+    assert search(b.url, "设备报错代码E1999", new_key(cluster["db"], "agent"))[0] == "C-01999"
     lib = Library(Settings(home=cluster["tmp"] / "checker", database_url=cluster["db"], chroma_url=cluster["chroma"].url,
                            embedder="hash", passage_embedder="hash"), embedder=HashEmbedder())
     for name, space in lib.spaces.items():  # the server's vectors are the store's chunks: nothing half-written
