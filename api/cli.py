@@ -99,7 +99,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     lib = _library(args)
     with lib.write_lock():
         summary = Ingestor(lib, progress=_progress_factory(not args.json),
-                           overwrite_reviewed=args.overwrite_reviewed).ingest_paths(args.paths, args.kind)
+                           overwrite_reviewed=args.overwrite_reviewed).ingest_paths(args.paths, args.kind,
+                                                                                    product=args.product)
     for r in summary.rejected:
         print(f"rejected: {r}", file=sys.stderr)
     if args.json:
@@ -239,7 +240,8 @@ def _print_answer(a: Any) -> None:
             if c.id not in seen:
                 seen.add(c.id)
                 title = next((h.title for h in a.context if h.id == c.id), "")
-                print(f"  [{c.id}] {title}")
+                place = (f" › {c.heading}" if c.heading else "") + (f", p. {c.page}" if c.page else "")
+                print(f"  [{c.id}] {title}{place}")
         if a.related:
             print("相关记录（未引用）：")
             for h in a.related:
@@ -477,7 +479,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("ingest", parents=[common], help="import cases, articles, FAQs, tickets or a taxonomy",
                        description="Import JSON Lines (cases, articles, tickets), FAQ CSV (id,question,answer[,tags]), "
-                                   "Markdown with YAML front matter, or a taxonomy YAML. Folders are walked. "
+                                   "Markdown with YAML front matter, a taxonomy YAML, or documents (PDF, HTML, .docx, "
+                                   ".txt) as articles. Folders are walked. "
                                    "Re-importing unchanged records changes nothing. A record changed in review "
                                    "since its last import is kept and reported as a conflict (exit 2) when the "
                                    "file's version differs from that import, unless --overwrite-reviewed.")
@@ -487,6 +490,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(audited as overwrite_reviewed)")
     s.add_argument("--kind", choices=["case", "article", "faq", "ticket", "taxonomy"],
                    help="what the files hold, where a record does not say")
+    s.add_argument("--product", default="", help="the product of every document (PDF, HTML, .docx, .txt) "
+                   "imported, unless its sidecar FILE.meta.yaml names one (docs/documents.md)")
     s.set_defaults(func=cmd_ingest)
 
     s = sub.add_parser("delete", parents=[common], help="delete records (kept in the audit log)",

@@ -86,6 +86,8 @@ class CitationOut(BaseModel):
     quote: str = Field(description="the sentence of the record that supports the answer's sentence")
     section: str
     verified: bool
+    heading: str | None = Field(default=None, description="where in an article the quote is: 安装指南 > 无线网络")
+    page: int | None = Field(default=None, description="the page of a PDF document the quote is on")
 
 
 class RelatedOut(BaseModel):

@@ -24,7 +24,7 @@ import numpy as np
 from .abstention import FEATURES, model_for
 from .context import ContextRecord
 from .errors import BackendError
-from .headings import section_text
+from .headings import locate, section_text
 from .index.filters import Filters
 from .library import Library
 from .store import StoredRecord
@@ -82,6 +82,8 @@ class Citation:
     section: str
     verified: bool = True
     support: float = 1.0
+    heading: str = ""  # where in an article the quote is ("安装指南 > 无线网络 > 5GHz")
+    page: int | None = None  # the page of a PDF the quote is on
 
 
 @dataclass
@@ -118,8 +120,9 @@ class Answer:
         d: dict[str, Any] = {
             "id": self.id,
             "answer": self.answer,
-            "citations": [{"id": c.id, "quote": c.quote, "section": c.section, "verified": c.verified}
-                          for c in self.citations],
+            "citations": [{"id": c.id, "quote": c.quote, "section": c.section, "verified": c.verified,
+                           **({"heading": c.heading} if c.heading else {}),
+                           **({"page": c.page} if c.page else {})} for c in self.citations],
             "abstained": self.abstained,
             "related": [{"id": h.id, "title": h.title, "kind": h.kind, "score": h.score} for h in self.related],
             "support": round(self.support, 3),
@@ -400,8 +403,9 @@ class Assistant:
             if not quote:
                 quote = _closest_sentence(s.text, src or "")
             kept.append(Sentence(s.text, s.source_id, s.section, quote, s.role))
+            heading, page = _place_of(quote, context, s.source_id)
             cites.append(Citation(s.source_id or "", quote, s.section or _section_of(quote, context, s.source_id),
-                                  True, round(score, 3)))
+                                  True, round(score, 3), heading, page))
         return kept, cites, dropped
 
     # ---- the public calls ----------------------------------------------------------------------
@@ -556,6 +560,15 @@ def _section_of(quote: str, context: Sequence[ContextRecord], rid: str | None) -
                 if quote and quote in text:
                     return section
     return ""
+
+
+def _place_of(quote: str, context: Sequence[ContextRecord], rid: str | None) -> tuple[str, int | None]:
+    """The heading path and page of an article's quoted sentence (``("", None)`` for cases)."""
+    for c in context:
+        if c.record.id == rid and c.record.kind == "article":
+            d = c.record.data
+            return locate(d.get("title") or "", d.get("body") or "", quote)
+    return "", None
 
 
 def _with_subject(question: str, ticket: StoredRecord | None) -> str:

@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .headings import PAGE_MARK
 from .store import StoredRecord
 from .tokens import count_tokens, encoding
 from .types import SearchHit
@@ -43,7 +44,8 @@ class ContextRecord:
         if self.record.kind == "case":
             return [(s, d[s]) for s in CASE_SECTIONS if d.get(s)]
         section = "answer" if d.get("faq") else "body"
-        paras = [p.strip() for p in re.split(r"\n\s*\n", d.get("body") or "") if p.strip()]
+        body = "\n".join(ln for ln in (d.get("body") or "").splitlines() if not PAGE_MARK.match(ln))
+        paras = [p.strip() for p in re.split(r"\n\s*\n", body) if p.strip()]
         best = self.hit.snippet.rstrip("…").strip()[:30] if self.hit else ""
         first = [p for p in paras if best and best in p][:1]
         return [(section, p) for p in first + [p for p in paras if p not in first]]

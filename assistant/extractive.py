@@ -24,7 +24,7 @@ import numpy as np
 from .answering import INJECTION, Sentence, bigrams
 from .context import ContextRecord
 from .embeddings import Embedder
-from .headings import FENCE, PATH_SEP, heading_of
+from .headings import FENCE, PAGE_MARK, PATH_SEP, heading_of
 from .library import Library
 from .text import LIST_MARK, sentences, short_text_cache
 from .types import PASSAGE_SPACE, QUESTION_SPACE
@@ -102,7 +102,7 @@ def _lines(text: str) -> Iterator[tuple[str, tuple[int, str] | None]]:
         if FENCE.match(raw):
             fenced = not fenced
         line = raw.replace("**", "").replace("__", "").strip()
-        if line:
+        if line and not (not fenced and PAGE_MARK.match(line)):  # a page mark is no content
             yield line, None if fenced else heading_of(raw)
 
 

@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     # HNSW below ~10k: measured in evals.bench_search); larger ones through Chroma; 0 = always Chroma
     exact_search_limit: int = Field(default=10000, ge=0)
     article_chunk_tokens: int = 400
+    # documents (PDF, HTML, .docx, .txt): a larger file is rejected; a .docx (a ZIP archive) that
+    # unpacks to more is rejected as a likely ZIP bomb
+    max_document_bytes: int = Field(default=200_000_000, gt=0)
+    max_document_unzipped_bytes: int = Field(default=500_000_000, gt=0)
     ingest_batch_size: int = 64
     taxonomy: Path | None = None
     # hybrid retrieval: "sigma" (scores in standard deviations above each retriever's lowest

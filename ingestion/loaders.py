@@ -17,37 +17,15 @@ from typing import Any
 
 import yaml
 
-from assistant.types import Record
-
+from .documents import DocumentOptions, load_documents
+from .items import Loaded, Reject
 from .records import RecordError, closest, parse_record, unknown_fields
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
-SUFFIXES = (*JSONL_SUFFIXES, ".csv", ".md", ".markdown", ".yaml", ".yml")
+DOCUMENT_SUFFIXES = (".html", ".htm", ".docx", ".pdf", ".txt")  # ingestion/documents.py
+SUFFIXES = (*JSONL_SUFFIXES, ".csv", ".md", ".markdown", ".yaml", ".yml", *DOCUMENT_SUFFIXES)
 MAX_LINE_BYTES = 5_000_000
 FAQ_COLUMNS = ("id", "question", "answer")
-
-
-@dataclass
-class Loaded:
-    record: Record
-    file: str
-    line: int
-    ignored: tuple[str, ...] = ()  # fields of the input that the record does not store
-
-
-@dataclass
-class Reject:
-    file: str
-    line: int | None
-    field: str | None
-    error: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "line": self.line, "field": self.field, "error": self.error}
-
-    def __str__(self) -> str:
-        where = self.file + (f":{self.line}" if self.line else "")
-        return f"{where}: {self.field + ': ' if self.field else ''}{self.error}"
 
 
 @dataclass
@@ -246,19 +224,24 @@ def expand(paths: Iterable[str | Path]) -> Iterator[Path | Reject]:
     for p in map(Path, paths):
         if p.is_dir():
             for f in sorted(p.rglob("*")):
-                if f.is_file() and f.suffix.lower() in SUFFIXES and not f.name.startswith("."):
-                    yield f
+                if f.is_file() and f.suffix.lower() in SUFFIXES and not f.name.startswith(".") and not (
+                        f.name.lower().endswith(".meta.yaml") and f.with_name(f.name[:-10]).is_file()):
+                    yield f  # a document's sidecar (FILE.meta.yaml) is read with the document
         elif p.is_file():
             yield p
         else:
             yield Reject(str(p), None, None, "no such file or folder")
 
 
-def load_paths(paths: Iterable[str | Path], kind: str | None = None) -> Iterator[Item]:
+def load_paths(paths: Iterable[str | Path], kind: str | None = None,
+               documents: DocumentOptions | None = None) -> Iterator[Item]:
     """Every record, reject and taxonomy in ``paths`` (folders are walked). ``kind`` is a record kind,
-    or ``faq`` (CSV or article records) or ``taxonomy``."""
+    or ``faq`` (CSV or article records) or ``taxonomy``. ``documents``: the ``DocumentOptions`` for
+    PDF, HTML, .docx and .txt files (read last, together: a folder's pages share their boilerplate)."""
+    given = [Path(p) for p in paths]
     record_kind = {"faq": "article", "taxonomy": None}.get(kind or "", kind)
-    for p in expand(paths):
+    docs: list[Path] = []
+    for p in expand(given):
         if isinstance(p, Reject):
             yield p
             continue
@@ -274,9 +257,13 @@ def load_paths(paths: Iterable[str | Path], kind: str | None = None) -> Iterator
             yield from load_markdown(p, record_kind)
         elif suffix in JSONL_SUFFIXES:
             yield from load_jsonl(p, record_kind)
+        elif suffix in DOCUMENT_SUFFIXES:
+            docs.append(p)
         elif suffix in (".yaml", ".yml"):
             yield Reject(str(p), None, None, "YAML files are read as a taxonomy only when named taxonomy.yaml "
                          "or given with --kind taxonomy")
         else:
             yield Reject(str(p), None, None, f"unknown file type {suffix or '(none)'}; expected one of "
                          f"{', '.join(SUFFIXES)}")
+    if docs:
+        yield from load_documents(docs, record_kind, documents, roots=[p for p in given if p.is_dir()])

@@ -38,6 +38,7 @@ from assistant.taxonomy import Taxonomy, parse_taxonomy
 from assistant.types import Article, Case, Chunk, Record, Ticket
 
 from .chunking import chunk_record
+from .documents import DocumentOptions
 from .loaders import Loaded, Reject, TaxonomyFile, load_paths
 from .records import FIELDS, closest, content_hash
 
@@ -176,12 +177,17 @@ class Ingestor:
 
     # ---- ingest --------------------------------------------------------------------------------
 
-    def ingest_paths(self, paths: Iterable[str | Path], kind: str | None = None) -> IngestSummary:
+    def ingest_paths(self, paths: Iterable[str | Path], kind: str | None = None, *,
+                     product: str = "") -> IngestSummary:
+        """``product``: given to every document (PDF, HTML, .docx, .txt) without one in its sidecar."""
         t0 = time.perf_counter()
         summary = IngestSummary()
         loaded: list[Loaded] = []
         seen: dict[str, Loaded] = {}
-        for item in load_paths(paths, kind):
+        s = self.lib.settings
+        documents = DocumentOptions(max_bytes=s.max_document_bytes, max_unzipped_bytes=s.max_document_unzipped_bytes,
+                                    product=product)
+        for item in load_paths(paths, kind, documents):
             if isinstance(item, Reject):
                 summary.rejected.append(item)
             elif isinstance(item, TaxonomyFile):

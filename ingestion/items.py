@@ -1,0 +1,31 @@
+"""What a loader yields for each record it reads: the record, or why it was rejected and where."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from assistant.types import Record
+
+
+@dataclass
+class Loaded:
+    record: Record
+    file: str
+    line: int
+    ignored: tuple[str, ...] = ()  # fields of the input that the record does not store
+
+
+@dataclass
+class Reject:
+    file: str
+    line: int | None
+    field: str | None
+    error: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "field": self.field, "error": self.error}
+
+    def __str__(self) -> str:
+        where = self.file + (f":{self.line}" if self.line else "")
+        return f"{where}: {self.field + ': ' if self.field else ''}{self.error}"
