@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -66,6 +67,74 @@ def split_text(text: str, chunk_tokens: int) -> list[str]:
     if count_tokens(text) <= chunk_tokens:
         return [text]
     return [p for p in _splitter(chunk_tokens).split_text(text) if p.strip()]
+
+
+_ITEM = re.compile(r"^\s*(?:[-*+•]\s|\d{1,3}[.)、]\s?|[(（]\d{1,3}[)）])")
+_ROW = re.compile(r"^\s*\|")
+
+
+def _kind(block: str) -> str:
+    first = block.lstrip("\n").split("\n", 1)[0]
+    return "table" if _ROW.match(first) else "list" if _ITEM.match(first) else "text"
+
+
+def split_blocks(text: str, chunk_tokens: int) -> list[str]:
+    """``split_text``, but numbered steps and tables stay whole: a list (its items together, blank
+    lines between them or not) or a table up to twice the budget is one piece; a longer one is cut
+    between items or rows, each piece of a table under its header rows again."""
+    text = text.strip()
+    if not text or count_tokens(text) <= chunk_tokens:
+        return [text] if text else []
+    blocks: list[tuple[str, str]] = []
+    for b in (x.strip("\n") for x in re.split(r"\n\s*\n", text) if x.strip()):
+        kind = _kind(b)
+        if blocks and kind == blocks[-1][0] == "list":  # a loose list's items belong together
+            blocks[-1] = (kind, blocks[-1][1] + "\n" + b)
+        else:
+            blocks.append((kind, b))
+    if all(kind == "text" for kind, _ in blocks):
+        return split_text(text, chunk_tokens)
+    pieces: list[str] = []
+    prose: list[str] = []
+
+    def flush() -> None:
+        if prose:
+            pieces.extend(split_text("\n\n".join(prose), chunk_tokens))
+            prose.clear()
+
+    for kind, b in blocks:
+        if kind == "text":
+            prose.append(b)
+            continue
+        lead = prose.pop() if prose and re.search(r"[：:]$|如下", prose[-1]) and count_tokens(
+            prose[-1]) < chunk_tokens // 2 else ""  # "操作步骤如下：" goes with its steps
+        flush()
+        cut = [b] if count_tokens(b) <= 2 * chunk_tokens else _cut_block(kind, b, chunk_tokens)
+        pieces.extend([f"{lead}\n{cut[0]}" if lead else cut[0], *cut[1:]])
+    flush()
+    return [p for p in pieces if p.strip()]
+
+
+def _cut_block(kind: str, block: str, chunk_tokens: int) -> list[str]:
+    lines = block.split("\n")
+    head = lines[:2] if kind == "table" and len(lines) > 2 and set(lines[1].replace("|", "").strip()) <= set("-: ") \
+        else []
+    units: list[str] = []
+    for line in lines[len(head):]:  # a list item's continuation lines stay with it
+        if units and kind == "list" and not _ITEM.match(line):
+            units[-1] += "\n" + line
+        else:
+            units.append(line)
+    out: list[str] = []
+    cur: list[str] = []
+    for u in units:
+        if cur and count_tokens("\n".join([*head, *cur, u])) > chunk_tokens:
+            out.append("\n".join([*head, *cur]))
+            cur = []
+        cur.append(u)
+    if cur:
+        out.append("\n".join([*head, *cur]))
+    return out
 
 
 class _Meta(NamedTuple):
@@ -142,7 +211,7 @@ def _chunk_article(article: Article, passage_sections: Sequence[str], max_tokens
         if path:  # a section's heading path is a question-like summary of it, like a title
             out.append(_chunk(article.id, "article", "heading", n, article.title, path[-1], QUESTION_SPACE, meta,
                               index_text=normalise(context), keyword=False, heading=PATH_SEP.join(path)))
-        for part in split_text(text, max_tokens):
+        for part in split_blocks(text, max_tokens):
             out.append(_chunk(article.id, "article", "body", i, article.title, part, _space("body", passage_sections),
                               meta, index_text=normalise(f"{context}\n{part}"), heading=PATH_SEP.join(path)))
             i += 1

@@ -158,6 +158,6 @@ def test_taxonomy_file(tmp_path: Path) -> None:
 
 
 def test_missing_path_and_unknown_suffix(tmp_path: Path) -> None:
-    (tmp_path / "x.txt").write_text("hi")
-    items = list(load_paths([tmp_path / "nope.jsonl", tmp_path / "x.txt"]))
-    assert [i.error.split(";")[0] for i in items] == ["no such file or folder", "unknown file type .txt"]
+    (tmp_path / "x.xyz").write_text("hi")
+    items = list(load_paths([tmp_path / "nope.jsonl", tmp_path / "x.xyz"]))
+    assert [i.error.split(";")[0] for i in items] == ["no such file or folder", "unknown file type .xyz"]
