@@ -31,7 +31,7 @@ def _compact(s: str) -> str:
 
 def _key(line: str) -> str:
     """A line with its numbers (page numbers, roman ones too) folded: "手册 12 / 57" and "手册 v" match."""
-    return _compact(re.sub(r"\d+|\b[ivxlcdm]+\b", "#", line.lower()))
+    return _compact(re.sub(r"\d+(?:\s*/\s*\d+)?|\b[ivxlcdm]+\b", "#", line.lower()))
 
 
 def _running(pages: list[list[str]], edge: int = 2) -> set[str]:
