@@ -184,9 +184,9 @@ def split_parts(body: str, limit: int = PART_CHARS) -> list[str]:
         return [body]
     lines = body.split("\n")
     for level in range(1, 7):
-        starts = [i for i, x in enumerate(lines) if (h := heading_of(x)) and h[0] <= level]
+        starts = [_back(lines, i) for i, x in enumerate(lines) if (h := heading_of(x)) and h[0] <= level]
         pieces = ["\n".join(lines[a:b]) for a, b in zip([0, *starts], [*starts, len(lines)], strict=True)]
-        pieces = [p for p in pieces if p.strip()]
+        pieces = [p.strip("\n") for p in pieces if p.strip()]
         if all(len(p) <= limit for p in pieces):
             break
     parts: list[str] = []
@@ -200,6 +200,14 @@ def split_parts(body: str, limit: int = PART_CHARS) -> list[str]:
             marks = [x for x in q.split("\n") if PAGE_MARK.match(x)]
             page = marks[-1] if marks else page
     return parts
+
+
+def _back(lines: list[str], i: int) -> int:
+    """A heading's line, or the page mark (and blank lines) just above it: the page it opens."""
+    j = i
+    while j > 0 and (not lines[j - 1].strip() or PAGE_MARK.match(lines[j - 1])):
+        j -= 1
+    return j if any(PAGE_MARK.match(x) for x in lines[j:i]) else i
 
 
 def _cut(text: str, limit: int) -> list[str]:

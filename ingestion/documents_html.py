@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+import zlib
 from typing import Any
 
 from .documents_text import CJK, DocumentError, Markdown, decode_text, escape_line
@@ -190,7 +191,10 @@ def docx_to_markdown(raw: bytes, max_unzipped: int) -> Markdown:
     zf = check_zip(raw, max_unzipped)
     if "word/document.xml" not in zf.namelist():
         raise DocumentError("not a Word document: the archive has no word/document.xml")
-    bad = zf.testzip()  # reads every member once (bounded above) and checks its CRC
+    try:
+        bad = zf.testzip()  # reads every member once (bounded above) and checks its CRC
+    except (zipfile.BadZipFile, zlib.error, EOFError) as e:
+        raise DocumentError(f"the archive is corrupt ({e}): is it truncated?") from None
     if bad is not None:
         raise DocumentError("a part of the archive is corrupt (its checksum does not match)", bad)
     try:
