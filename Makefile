@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 DEV_DATA ?= ../shared/data/dev
 
-.PHONY: setup demo test test-fast lint bench bench-ingest bench-search bench-answer bench-api eval eval-gate train screenshots clean
+.PHONY: setup demo test test-fast lint bench bench-ingest bench-search bench-answer bench-api bench-documents eval eval-gate train screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,8 +45,8 @@ lint: setup
 
 ## make bench: ingestion throughput (sample library, dev data), search latency at 10k / 100k chunks,
 ## answer latency over the sample questions, a load test of the HTTP API (20 clients, 60 s; 1 and 2 workers,
-## and two hosts sharing a PostgreSQL and a Chroma server)
-bench: bench-ingest bench-search bench-answer bench-api
+## and two hosts sharing a PostgreSQL and a Chroma server), documents (a 500-page PDF, a 2,000-page HTML folder)
+bench: bench-ingest bench-search bench-answer bench-api bench-documents
 
 bench-ingest: setup
 	$(PY) -m evals.bench --dev-data $(DEV_DATA)
@@ -57,6 +57,14 @@ bench-search: setup
 bench-answer: setup
 	rm -rf bench-out/answers
 	$(PY) -m api.cli eval run --dataset evals/datasets/sample_questions.jsonl --out bench-out/answers
+
+## make bench-documents: pages/s and peak memory importing documents built from Debian's manuals
+## (maint-guide-zh-cn, debian-faq-zh-cn: from apt when missing); docs/documents.md
+bench-documents: setup
+	@if [ ! -f /usr/share/doc/maint-guide-zh-cn/maint-guide.zh-cn.pdf ] || [ ! -d /usr/share/doc/debian/FAQ/zh-cn ]; then \
+	    SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO="sudo"; \
+	    $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends maint-guide-zh-cn debian-faq-zh-cn; fi
+	$(PY) -m evals.bench_documents
 
 bench-api: setup
 	$(PY) -m evals.bench_api --workers 1

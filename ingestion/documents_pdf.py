@@ -101,9 +101,13 @@ def _read(doc: object) -> Markdown:
     for i in range(len(doc)):
         page = doc[i]
         try:
-            text = page.get_textpage().get_text_range()
+            textpage = page.get_textpage()
+            text = textpage.get_text_range()
+            textpage.close()
         except pdfium.PdfiumError as e:
             raise DocumentError(f"cannot read the text of this page ({e})", f"page {i + 1}") from None
+        finally:
+            page.close()
         pages.append([x for x in text.replace("\r\n", "\n").replace("\r", "\n").split("\n") if x.strip()])
     if not any(pages):
         raise DocumentError(f"no text layer on any of its {len(doc)} pages: it looks like a scanned PDF; run "

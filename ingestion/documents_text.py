@@ -79,8 +79,12 @@ def join_lines(lines: list[str]) -> str:
     return text
 
 
+_CJK_CHAR = re.compile(f"[{CJK}]")
+
+
 def _width(s: str) -> int:
-    return sum(2 if re.match(f"[{CJK}]", c) else 1 for c in s)
+    """Display width: a Chinese character is two columns."""
+    return len(s) + len(_CJK_CHAR.findall(s))
 
 
 def clause_headings(body: str) -> str:
