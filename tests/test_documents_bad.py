@@ -231,3 +231,28 @@ def test_documents_go_through_the_pipeline_like_other_articles(library: Library,
     assert {c.heading for c in chunks} == {"安装指南 > 无线网络"}
     steps = next(c.text for c in chunks if "登录路由器后台" in c.text)
     assert "操作步骤如下：\n\n1. 登录路由器后台\n2. 开启 2.4GHz 频段\n3. 在打印机面板重新连接 WiFi" in steps
+
+
+def test_a_sidecar_in_a_folder_is_read_with_its_document_not_imported_by_itself(tmp_path: Path) -> None:
+    from ingestion.loaders import load_paths
+
+    _docx(tmp_path / "manual.docx")
+    (tmp_path / "manual.docx.meta.yaml").write_text("id: KB-7\nproduct: RP-M227\n", encoding="utf-8")
+    items = list(load_paths([tmp_path], None, DocumentOptions(product="其他")))
+    assert [(type(x).__name__, getattr(getattr(x, "record", None), "id", None)) for x in items] == [("Loaded", "KB-7")]
+    assert isinstance(items[0], Loaded) and items[0].record.product == "RP-M227"  # the sidecar wins over --product
+
+
+def test_a_paragraph_on_most_pages_of_a_site_folder_is_dropped(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    for n, topic in enumerate(("打印机连不上网", "卡纸", "墨盒", "驱动安装", "扫描")):
+        (site / f"topic{n}").mkdir(parents=True)
+        (site / f"topic{n}" / "index.html").write_text(
+            f"<html><body><h1>{topic}</h1><p>关于{topic}的说明：请先重启设备，再检查连接。</p>"
+            "<div class='legal'>© 2024 速达科技 版权所有，未经许可不得转载。</div></body></html>", encoding="utf-8")
+    good, bad = _load(*sorted(site.rglob("*.html")))
+    assert not bad
+    for item in good:
+        assert "版权所有" not in getattr(item.record, "body", "") and "请先重启设备" in getattr(item.record, "body", "")
+    ids = [x.record.id for x in load_documents(sorted(site.rglob("*.html")), roots=[site]) if isinstance(x, Loaded)]
+    assert ids == [f"topic{n}-index" for n in range(5)]  # index.html in each folder: ids from the path

@@ -54,7 +54,9 @@ function answerView(turn) {
         : h("p.muted", t("ask.norelated"))) : null,
     a.citations.length ? h("details.sources", { open: true }, h("summary", t("ask.sources")),
       h("ul", a.citations.filter((c) => !seen.has(c.id + c.quote) && seen.add(c.id + c.quote)).map((c) =>
-        h("li", caseLink(c.id), h("span.section", t(`section.${c.section}`)), h("q", c.quote))))) : null,
+        h("li", caseLink(c.id), h("span.section", t(`section.${c.section}`)),
+          c.heading || c.page ? h("span.muted", ` ${c.heading || ""}${c.page ? ` · p. ${c.page}` : ""}`) : null,
+          h("q", c.quote))))) : null,
     a.unsupported ? h("p.muted", t("ask.unsupported", a.unsupported)) : null,
     h("div.feedback", turn.rated !== undefined ? h("span.muted", t("ask.rated")) : [
       h("button.small", { type: "button", "data-testid": "helpful", onclick: (ev) => rate(true, ev) }, t("ask.helpful")),
@@ -146,7 +148,9 @@ export function renderCase(main, id) {
           h("span", t("case.unhelpful", stats.not_helpful))),
         tagChips(d.tags),
         rec.kind === "case" ? SECTIONS.map((s) => sectionBlock(s, d[s]))
-          : h("section.case-section", h("h3", t("case.body")), h("div.text", d.body || "")),
+          : h("section.case-section", h("h3", t("case.body")),
+            // a PDF's page marks (<!-- page N -->) are no text
+            h("div.text", (d.body || "").replace(/^<!-- page \d+ -->\n*/gm, ""))),
         d.source_tickets && d.source_tickets.length ? h("p.muted", `${t("case.sources")}: ${d.source_tickets.join(", ")}`) : null));
     })
     .catch((e) => clear(main, h("div.card", h("p.error", { role: "alert" }, errorText(e)),
