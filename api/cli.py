@@ -240,7 +240,10 @@ def _print_answer(a: Any) -> None:
             if c.id not in seen:
                 seen.add(c.id)
                 title = next((h.title for h in a.context if h.id == c.id), "")
-                place = (f" › {c.heading}" if c.heading else "") + (f", p. {c.page}" if c.page else "")
+                mine = [x for x in a.citations if x.id == c.id]  # where in a document its quotes are
+                heads = "; ".join(dict.fromkeys(x.heading for x in mine if x.heading))
+                pages = ", ".join(str(n) for n in sorted({x.page for x in mine if x.page}))
+                place = (f" › {heads}" if heads else "") + (f", p. {pages}" if pages else "")
                 print(f"  [{c.id}] {title}{place}")
         if a.related:
             print("相关记录（未引用）：")
