@@ -191,14 +191,22 @@ def split_parts(body: str, limit: int = PART_CHARS) -> list[str]:
             break
     parts: list[str] = []
     page = ""  # the last page mark before the part being filled
+    stack: list[tuple[int, str]] = []  # the headings above it
     for p in pieces:
         for q in ([p] if len(p) <= limit else _cut(p, limit)):
-            if parts and len(parts[-1]) + len(q) + 1 <= limit:
-                parts[-1] += "\n" + q
-            else:
-                parts.append(f"{page}\n\n{q}" if page and not PAGE_MARK.match(q.split("\n", 1)[0]) else q)
-            marks = [x for x in q.split("\n") if PAGE_MARK.match(x)]
-            page = marks[-1] if marks else page
+            if parts and len(parts[-1]) + len(q) + 2 <= limit:
+                parts[-1] += "\n\n" + q
+            else:  # a new part opens on its page, under the headings above it (for its heading paths)
+                first = next((h for x in q.split("\n") if (h := heading_of(x))), None)
+                above = [f"{'#' * lv} {t}" for lv, t in stack if first is None or lv < first[0]]
+                head, _, rest = q.partition("\n")
+                opens, body = ([head], rest.strip("\n")) if PAGE_MARK.match(head) else ([page] if page else [], q)
+                parts.append("\n\n".join([*opens, *above, body]))
+            for x in q.split("\n"):
+                if PAGE_MARK.match(x):
+                    page = x
+                elif h := heading_of(x):
+                    stack = [*(e for e in stack if e[0] < h[0]), h]
     return parts
 
 

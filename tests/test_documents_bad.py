@@ -181,6 +181,10 @@ def test_a_very_long_document_is_stored_in_parts_cut_at_its_headings() -> None:
     parts = split_parts(body, limit=1500)
     assert len(parts) == 5 and all(p.startswith(f"<!-- page {n} -->\n\n# 第{n}章") for n, p in enumerate(parts, 1))
     assert split_parts(body, limit=len(body)) == [body]
+    nested = "# 手册\n\n" + "\n\n".join(f"<!-- page {n} -->\n\n## 第{n}节\n\n" + "内容。" * 400 for n in range(1, 4))
+    parts = split_parts(nested, limit=1500)  # cut at the second level: each part under "# 手册" again
+    assert [p.split("\n\n")[:3] for p in parts[1:]] == [["<!-- page 2 -->", "# 手册", "## 第2节"],
+                                                         ["<!-- page 3 -->", "# 手册", "## 第3节"]]
 
 
 def test_bad_documents_in_one_import_exit_2_and_leave_the_rest_and_the_store_intact(
