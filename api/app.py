@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
     api = api_settings or ApiSettings()
     metrics = Metrics()
     tenants = Tenants(settings, metrics, api.max_concurrent_reads)
-    jobs = ImportJobs(tenants, metrics, api.max_import_jobs_running)
+    jobs = ImportJobs(tenants, metrics, api.max_import_jobs_running, api.import_heartbeat_seconds)
     state = AppState(settings=settings, api=api, tenants=tenants, metrics=metrics,
                      limiter=RateLimiter(api.rate_per_minute, api.rate_burst, settings.home / "ratelimits.sqlite",
                                          shared_buckets(tenants.store, api.rate_per_minute)), jobs=jobs)

@@ -237,7 +237,8 @@ class ImportSummaryOut(BaseModel):
 
 class ImportJobOut(BaseModel):
     id: str
-    status: Literal["queued", "running", "done", "failed"]
+    status: Literal["queued", "running", "done", "failed", "interrupted"] = Field(
+        description="interrupted: the host running it stopped; post the upload again")
     total: int = Field(description="records in the upload (lines that are not blank)")
     done: int = Field(description="records imported so far")
     summary: ImportSummaryOut | None = None

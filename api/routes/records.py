@@ -93,7 +93,7 @@ async def create_import(request: Request, response: Response, p: Admin, st: Stat
     job = jobs.get(p.tenant, job_id)
     assert job is not None
     if wait:
-        while job["status"] not in ("done", "failed"):
+        while job["status"] not in ("done", "failed", "interrupted"):
             await anyio.sleep(0.05)
             job = await anyio.to_thread.run_sync(jobs.get, p.tenant, job_id)
             assert job is not None

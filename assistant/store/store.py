@@ -831,6 +831,12 @@ class Store:
             conn.execute(sa.update(t.import_jobs).where(t.import_jobs.c.id == job_id)
                          .values(updated_at=now_iso(), **values))
 
+    def touch_import_jobs(self, job_ids: Sequence[str]) -> None:
+        """Mark jobs as alive (their ``updated_at``): the heartbeat of the process running them."""
+        with self.engine.begin() as conn:
+            conn.execute(sa.update(t.import_jobs).where(t.import_jobs.c.id.in_(list(job_ids)))
+                         .values(updated_at=now_iso()))
+
     def import_job(self, tenant: str, job_id: str) -> dict[str, Any] | None:
         """One job of ``tenant``, summary parsed; ``None`` when the tenant has no such job."""
         c = t.import_jobs.c
