@@ -21,6 +21,7 @@ from assistant.errors import (
     BackendError,
     CasepilotError,
     ConfigError,
+    Conflict,
     InputError,
     NotFound,
     PermissionDenied,
@@ -92,6 +93,8 @@ def from_error(e: CasepilotError) -> Problem:
     """The problem an error of the tree becomes."""
     if isinstance(e, NotFound):
         return Problem(404, "not_found", str(e))
+    if isinstance(e, Conflict):
+        return Problem(409, "conflict", str(e))
     if isinstance(e, QuestionTooLong):  # the same code as the request check (deps.check_question)
         return Problem(422, "question_too_long", str(e))
     if isinstance(e, InputError):

@@ -3,7 +3,8 @@
     CasepilotError
     ├── ConfigError        settings or installed state that cannot work (wrong embedding model for an index, ...)
     ├── InputError         the caller gave something malformed (bad file, bad field, bad filter)
-    │   └── NotFound       an id that does not exist (in this tenant)
+    │   ├── NotFound       an id that does not exist (in this tenant)
+    │   └── Conflict       the request is valid but the current state forbids it (the last admin key)
     ├── PermissionDenied   the caller may not do this
     └── BackendError       a backend (model endpoint, vector store, database) failed
 
@@ -40,6 +41,10 @@ class QuestionTooLong(InputError):
 
 class NotFound(InputError):
     """An id that does not exist in this tenant."""
+
+
+class Conflict(InputError):
+    """A valid request that the current state forbids (revoking a tenant's last admin key)."""
 
 
 class PermissionDenied(CasepilotError):
