@@ -48,7 +48,8 @@ def _emit(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
 
 
-def _library(args: argparse.Namespace) -> Library:
+def _library(args: argparse.Namespace, *, create: bool = False) -> Library:
+    """The library of --home and --tenant; only a command that writes (``create``) makes a new home."""
     overrides: dict[str, Any] = {}
     if args.home:
         overrides["home"] = Path(args.home)
@@ -57,7 +58,7 @@ def _library(args: argparse.Namespace) -> Library:
     if getattr(args, "embedder", None):
         overrides["embedder"] = args.embedder
     settings = load_settings(Settings, {"home": "--home", "tenant": "--tenant", "embedder": "--embedder"}, **overrides)
-    return Library(settings)
+    return Library(settings, create=create)
 
 
 class _Version(argparse.Action):
@@ -96,7 +97,7 @@ def _reading(args: argparse.Namespace) -> Library:
 def cmd_ingest(args: argparse.Namespace) -> int:
     from ingestion.pipeline import Ingestor, describe_conflict
 
-    lib = _library(args)
+    lib = _library(args, create=True)
     summary = Ingestor(lib, progress=_progress_factory(not args.json),
                        overwrite_reviewed=args.overwrite_reviewed).ingest_paths(args.paths, args.kind)
     for r in summary.rejected:

@@ -43,7 +43,7 @@ def cmd_draft(args: argparse.Namespace) -> int:
     from ingestion.pipeline import Ingestor
     from ingestion.review import Review
 
-    lib = _library(args)
+    lib = _library(args, create=bool(args.files))  # ticket files are imported first
     review = Review(lib, actor="drafting")
     ids: list[str] = list(args.ticket or [])
     rejected = 0
