@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Response
 
 from ..auth import Reviewer
-from ..deps import State
+from ..deps import PathId, State
 from ..schemas import (
     ApproveRequest,
     CaseStateOut,
@@ -25,7 +23,7 @@ from ..schemas import (
 from . import ERRORS
 
 router = APIRouter(prefix="/v1", tags=["review"])
-CaseId = Annotated[str, Path(min_length=1, max_length=200)]
+CaseId = PathId
 
 
 def _state(st: State, tenant: str, case_id: str, warnings: list[str] | None = None) -> CaseStateOut:
