@@ -12,6 +12,7 @@ from functools import cached_property
 from typing import Any
 
 from .embeddings import Embedder, make_embedder
+from .errors import InputError
 from .index.filters import Filters
 from .index.keywords import BM25Index
 from .index.sync import Indexes, VectorSpace
@@ -27,16 +28,32 @@ from .types import PASSAGE_SPACE, QUESTION_SPACE, SearchHit
 log = logging.getLogger(__name__)
 
 
+def _require_library(settings: Settings) -> None:
+    """An ``InputError`` when the settings' home holds no library: a mistyped --home is then named, not
+    taken for an empty library. With a database URL the store is elsewhere and the home holds only
+    caches rebuilt from it, so any home will do."""
+    if settings.database_url is not None or settings.sqlite_file.exists():
+        return
+    home = settings.home.resolve()
+    what = "no such folder" if not home.exists() else f"it holds no {settings.sqlite_file.name}"
+    raise InputError(f"no casepilot library at {home} ({what}); create one with: casepilot ingest FILE... "
+                     f"--home {settings.home}, or point --home / CASEPILOT_HOME at your library")
+
+
 class Library:
     """``embedder`` / ``passage_embedder`` override the settings (tests pass fakes); with only
     ``embedder`` given, it serves both spaces, unless the settings turn the passage space off
-    (``passage_embedder=""``)."""
+    (``passage_embedder=""``). With ``create=False`` (what a command that only reads opens) a home
+    that holds no library is an ``InputError`` naming it, and nothing is created."""
 
     def __init__(self, settings: Settings, tenant: str | None = None, *, embedder: Embedder | None = None,
-                 passage_embedder: Embedder | None = None, store: Store | None = None) -> None:
+                 passage_embedder: Embedder | None = None, store: Store | None = None, create: bool = True) -> None:
         self.settings = settings
         self.tenant = tenant or settings.tenant
-        settings.home.mkdir(parents=True, exist_ok=True)
+        if create:
+            settings.home.mkdir(parents=True, exist_ok=True)
+        elif store is None:
+            _require_library(settings)
         self.store = store or Store(settings.db_url)
         self._embedder = embedder
         # one model for both spaces when only one is given, unless the settings want no passage space

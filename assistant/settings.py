@@ -106,8 +106,13 @@ class Settings(BaseSettings):
         return v
 
     @property
+    def sqlite_file(self) -> Path:
+        """The database file in the home (used unless ``database_url`` is set)."""
+        return self.home / "casepilot.db"
+
+    @property
     def db_url(self) -> str:
-        return self.database_url or f"sqlite:///{(self.home / 'casepilot.db').resolve()}"
+        return self.database_url or f"sqlite:///{self.sqlite_file.resolve()}"
 
     @property
     def chroma_dir(self) -> Path:

@@ -198,6 +198,7 @@ class Ingestor:
             for r in summary.rejected:
                 r.error = self.redactor.redact(r.error).text
         summary.warnings.extend(ignored_fields(loaded))
+        summary.warnings.extend(f"{x.file}:{x.line}: {x.record.id}: {note}" for x in loaded for note in x.notes)
         if not loaded and not summary.rejected and summary.taxonomy is None:
             summary.warnings.append("the files hold no records (an empty file, or a folder without "
                                     ".jsonl, .csv or .md files?)")

@@ -13,7 +13,7 @@ from fastapi.responses import StreamingResponse
 
 from assistant.answering import Answer, Assistant
 from assistant.conversation import chat as chat_turn
-from assistant.conversation import chat_stream, check_ticket_id
+from assistant.conversation import chat_stream, conversation_of
 from assistant.errors import BackendError, CasepilotError
 
 from ..auth import Agent, Reviewer
@@ -110,7 +110,7 @@ def _stream(st: AppState, tenant_name: str, events: Callable[[Assistant], Iterat
         yield item
 
 
-@router.post("/chat", summary="Ask the next question of a ticket's conversation (turns are kept per ticket)",
+@router.post("/chat", summary="Ask the next question of a ticket's (or a free thread's) conversation; turns are kept",
              response_model=AnswerOut,
              responses={200: {"content": SSE_DOC, "description": "the answer (JSON), or Server-Sent Events as for "
                               "/v1/ask; the turns are stored when the `answer` event is sent"},
@@ -119,13 +119,15 @@ def chat(body: ChatRequest, p: Agent, st: State,
          accept: Annotated[str, Header(include_in_schema=False)] = "") -> Any:
     question = check_question(body.question, st.settings)
     tenant = st.tenants.get(p.tenant)
+    thread = body.thread_id is not None
+    # an unknown ticket (a thread named like a stored ticket) is refused before a stream starts
+    conv_id, _ = conversation_of(tenant.library, body.thread_id or body.ticket_id or "", thread=thread)
     if body.stream or "text/event-stream" in accept:
-        check_ticket_id(body.ticket_id)  # refused before the stream starts, as without streaming
-        return _sse_response(st, p.tenant, lambda a: chat_stream(a, body.ticket_id, question,
+        return _sse_response(st, p.tenant, lambda a: chat_stream(a, conv_id, question, thread=thread,
                                                                  history=st.api.chat_history_turns))
     with tenant.read():
         try:
-            a = chat_turn(tenant.assistant, body.ticket_id, question, history=st.api.chat_history_turns)
+            a = chat_turn(tenant.assistant, conv_id, question, history=st.api.chat_history_turns, thread=thread)
         except BackendError:
             st.metrics.model_failed(tenant.assistant.engine.name)
             raise

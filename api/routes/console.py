@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query
-from fastapi import Path as PathParam
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
@@ -17,13 +16,13 @@ from starlette.types import Scope
 from assistant.types import SERVED_STATUSES
 
 from ..auth import Agent, Reviewer
-from ..deps import State
+from ..deps import PathId, State
 from ..problems import Problem
 from ..schemas import CaseStatsOut, LibraryStatsOut, MeOut, TaxonomyOut
 from . import ERRORS
 
 router = APIRouter(prefix="/v1", tags=["console"])
-RecordId = Annotated[str, PathParam(min_length=1, max_length=200)]
+RecordId = PathId
 
 CONSOLE_DIR = Path(__file__).resolve().parent.parent / "console"
 # the page may load and call nothing but this server

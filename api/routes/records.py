@@ -11,13 +11,13 @@ from assistant.errors import BackendError
 from assistant.types import SERVED_STATUSES
 
 from ..auth import Admin, Agent
-from ..deps import State, to_filters
+from ..deps import PathId, State, to_filters
 from ..problems import Problem, from_error
 from ..schemas import CaseStateOut, ImportJobOut, RecordOut, SearchOut, SearchRequest
 from . import ERRORS, _problem
 
 router = APIRouter(prefix="/v1", tags=["library"])
-RecordId = Annotated[str, Path(min_length=1, max_length=200)]
+RecordId = PathId
 
 
 @router.post("/search", summary="Hybrid search over the tenant's approved cases and published articles",

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Response
 
 from ..auth import Reviewer
-from ..deps import State
+from ..deps import PathId, State
 from ..schemas import (
     ApproveRequest,
     CaseStateOut,
@@ -28,7 +26,7 @@ from . import ERRORS, _problem
 DECIDED = {**ERRORS, 409: _problem("the case is not in review any more, or the ticket was drafted before")}
 
 router = APIRouter(prefix="/v1", tags=["review"])
-CaseId = Annotated[str, Path(min_length=1, max_length=200)]
+CaseId = PathId
 
 
 def _state(st: State, tenant: str, case_id: str, warnings: list[str] | None = None) -> CaseStateOut:

@@ -22,7 +22,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ..errors import BackendError, ConfigError, InputError, NotFound
+from ..errors import BackendError, ConfigError, Conflict, InputError, NotFound
 from ..text import keyword_tokens
 from ..types import SEARCHABLE_KINDS, Chunk
 from . import schema as t
@@ -731,13 +731,26 @@ class Store:
             return [r._asdict() for r in conn.execute(q)]
 
     def revoke_api_key(self, key_id: str, tenant: str | None = None) -> bool:
-        """Revoke a key (of ``tenant`` only, when given); False when there is no such unrevoked key."""
+        """Revoke a key (of ``tenant`` only, when given); False when there is no such unrevoked key;
+        ``Conflict`` for its tenant's last active admin key (nobody could manage the tenant's keys)."""
         c = t.api_keys.c
-        q = sa.update(t.api_keys).where(c.id == key_id, c.revoked_at.is_(None))
-        if tenant is not None:
-            q = q.where(c.tenant == tenant)
+        live = sa.and_(c.id == key_id, c.revoked_at.is_(None), *([c.tenant == tenant] if tenant is not None else []))
+        other = t.api_keys.alias("other")
+        admins = sa.select(sa.func.count()).where(other.c.tenant == c.tenant, other.c.role == "admin",
+                                                  other.c.revoked_at.is_(None)).scalar_subquery()
         with self.engine.begin() as conn:
-            return bool(conn.execute(q.values(revoked_at=now_iso())).rowcount)
+            row = conn.execute(sa.select(c.tenant, c.role).where(live)).first()
+            if row is None:
+                return False
+            if row.role == "admin":  # lock the tenant's admin keys: two revokes cannot each leave the other one
+                conn.execute(sa.select(c.id).where(c.tenant == row.tenant, c.role == "admin").with_for_update())
+            # one statement, so that SQLite (one writer) sees the count it acts on
+            done = conn.execute(sa.update(t.api_keys).where(live, sa.or_(c.role != "admin", admins > 1))
+                                .values(revoked_at=now_iso())).rowcount
+        if not done:
+            raise Conflict(f"key {key_id} is the last active admin key of tenant {row.tenant!r}; create another "
+                           f"admin key first (casepilot keys create --role admin --tenant {row.tenant})")
+        return True
 
     # ---- chat-channel bots ---------------------------------------------------------------------
 
