@@ -1,5 +1,6 @@
-"""The library's tag taxonomy (``taxonomy.yaml``): dimensions, their allowed values and synonyms, and
-which dimensions take a single value (``single: true``: a record has at most one of them)."""
+"""A tenant's tag taxonomy: dimensions, their allowed values and synonyms, and which dimensions take a
+single value (``single: true``: a record has at most one of them). It is stored per tenant in the
+store (``assistant.store.taxonomies``); YAML (``taxonomy.yaml``) is its import and export format."""
 
 from __future__ import annotations
 
@@ -17,6 +18,15 @@ class TaxonomyError(InputError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class TaxonomySyntaxError(InputError):
+    """The text is not YAML at all (the API answers 400, where a well-formed but wrong taxonomy is a 422)."""
+
+    def __init__(self, where: str, line: int | None, problem: str) -> None:
+        super().__init__(f"{where}{f' line {line}' if line else ''}: invalid YAML: {problem}")
+        self.line = line
+        self.problem = problem
 
 
 @dataclass
@@ -51,6 +61,18 @@ class Taxonomy:
         from .text import normalise
 
         return [sorted({normalise(w).lower() for w in words if str(w).strip()}) for words in self.synonyms().values()]
+
+    @classmethod
+    def parse(cls, text: str, where: str = "the taxonomy") -> Taxonomy:
+        """The taxonomy a YAML (or JSON) text holds; ``TaxonomySyntaxError`` when it is not YAML,
+        ``TaxonomyError`` naming the field when it is not a taxonomy."""
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            raise TaxonomySyntaxError(where, mark.line + 1 if mark is not None else None,
+                                      str(e).splitlines()[0]) from None
+        return parse_taxonomy(data)
 
     @classmethod
     def load(cls, path: Path) -> Taxonomy:
