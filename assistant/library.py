@@ -145,8 +145,12 @@ class Library:
 
     @property
     def taxonomy(self) -> Taxonomy | None:
-        """The tenant's taxonomy, or None when it has none. It is read from the store again when its
-        stored version moved: at once after a write through this library's store, else checked at
+        """The tenant's taxonomy, or None when it has none (see ``versioned_taxonomy``)."""
+        return self.versioned_taxonomy()[1]
+
+    def versioned_taxonomy(self) -> tuple[int, Taxonomy | None]:
+        """The tenant's taxonomy with its stored version (0: none). It is read from the store again
+        when that version moved: at once after a write through this library's store, else checked at
         most every ``taxonomy_refresh_seconds`` (one indexed query), so another host's change is seen
         within that bound."""
         now = time.monotonic()
@@ -154,12 +158,12 @@ class Library:
         cached = self._taxonomy
         if (cached is not None and writes == self._taxonomy_writes
                 and now - self._taxonomy_checked < self.settings.taxonomy_refresh_seconds):
-            return cached[1]
+            return cached
         version = self.store.taxonomy_version(self.tenant)
         if cached is None or cached[0] != version:
             cached = self._load_taxonomy()
         self._taxonomy, self._taxonomy_checked, self._taxonomy_writes = cached, now, writes
-        return cached[1]
+        return cached
 
     def _load_taxonomy(self) -> tuple[int, Taxonomy | None]:
         stored = self.stored_taxonomy()
@@ -197,6 +201,7 @@ class Library:
         """Validate ``source`` (YAML) and store it as the tenant's taxonomy (``InputError`` when it is
         not one); naming the values it drops that the tenant's records still carry."""
         new = Taxonomy.parse(source, origin or "the taxonomy")
+        self.reload_taxonomy()  # compared with the stored one, not a cached one another host replaced
         try:
             old = self.taxonomy
         except InputError:  # the current one is unreadable: nothing to compare with

@@ -42,9 +42,7 @@ def _dimensions(tax: Taxonomy | None) -> list[dict[str, Any]]:
 @router.get("/taxonomy", summary="The tenant's tag taxonomy: dimensions and their values",
             response_model=TaxonomyOut, responses=ERRORS)
 def get_taxonomy(p: Agent, st: State) -> TaxonomyOut:
-    lib = st.tenants.get(p.tenant).library
-    tax = lib.taxonomy
-    version = lib.store.taxonomy_version(p.tenant) if tax is not None else 0
+    version, tax = st.tenants.get(p.tenant).library.versioned_taxonomy()
     return TaxonomyOut.model_validate({"version": version, "dimensions": _dimensions(tax)})
 
 
