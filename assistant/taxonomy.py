@@ -106,12 +106,23 @@ def parse_taxonomy(data: Any) -> Taxonomy:
             vwhere = f"{where}.values.{value}"
             if not isinstance(value, str) or "/" in value or not value.strip():
                 raise TaxonomyError(vwhere, "a value must be non-empty text without '/'")
-            vspec = vspec or {}
+            vspec = {} if vspec is None else vspec  # "打印机:" with nothing after it
             if not isinstance(vspec, dict):
                 raise TaxonomyError(vwhere, "must be a mapping like {synonyms: [...], description: ...}")
-            syn = vspec.get("synonyms") or []
-            if not isinstance(syn, list) or not all(isinstance(s, str | int) for s in syn):
+            syn = vspec.get("synonyms")
+            syn = [] if syn is None else syn
+            if not isinstance(syn, list) or not all(_scalar(s, float_ok=False) for s in syn):
                 raise TaxonomyError(f"{vwhere}.synonyms", "must be a list of text")
-            values[value] = TagValue([str(s) for s in syn], str(vspec.get("description") or ""))
+            desc = vspec.get("description")
+            if desc is not None and not _scalar(desc):
+                raise TaxonomyError(f"{vwhere}.description", "must be text")
+            values[value] = TagValue([str(s) for s in syn], "" if desc is None else str(desc))
         dims[dim] = values
     return Taxonomy(dims, single)
+
+
+def _scalar(x: Any, float_ok: bool = True) -> bool:
+    """Text, or a number YAML read from unquoted digits (never true/false, lists or mappings)."""
+    if isinstance(x, bool):
+        return False
+    return isinstance(x, str | int | float) if float_ok else isinstance(x, str | int)

@@ -4,11 +4,13 @@ its own; no route reads another tenant's."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import yaml
 from fastapi import APIRouter, Request
 
-from assistant.taxonomy import Taxonomy, TaxonomyError, TaxonomySyntaxError
+from assistant.taxonomy import Taxonomy, TaxonomyError, TaxonomySyntaxError, parse_taxonomy
 
 from ..auth import Admin, Agent
 from ..deps import State
@@ -28,9 +30,30 @@ EXAMPLE = """dimensions:
     values:
       网络连接: {synonyms: [连不上网, 断网, WiFi]}
 """
-TAXONOMY_BODY = {"content": {t: {"schema": {"type": "string", "minLength": 1}, "example": EXAMPLE}
-                             for t in ("application/yaml", "application/json")},
-                 "required": True, "description": "the taxonomy file (YAML, or the same as JSON), UTF-8"}
+# the taxonomy as JSON Schema: exactly what assistant.taxonomy.parse_taxonomy accepts
+_NAME = {"type": "string", "pattern": r"^[^/]*[^\s/][^/]*$", "description": "non-empty, without '/'"}
+_VALUE = {"anyOf": [{"type": "null"}, {"type": "object", "properties": {
+    "synonyms": {"anyOf": [{"type": "null"}, {"type": "array", "items": {"type": ["string", "integer"]}}]},
+    "description": {"type": ["string", "number", "null"]}}}]}
+_DIMENSION = {"type": "object", "required": ["values"], "properties": {
+    "single": {"type": "boolean", "description": "a record takes at most one value of this dimension"},
+    "values": {"type": "object", "minProperties": 1, "propertyNames": _NAME, "additionalProperties": _VALUE}}}
+TAXONOMY_SCHEMA = {"type": "object", "required": ["dimensions"], "properties": {
+    "dimensions": {"type": "object", "minProperties": 1, "propertyNames": _NAME, "additionalProperties": _DIMENSION}}}
+TAXONOMY_BODY = {"content": {"application/yaml": {"schema": TAXONOMY_SCHEMA, "example": EXAMPLE},
+                             "application/json": {"schema": TAXONOMY_SCHEMA}},
+                 "required": True, "description": "the taxonomy file as YAML (stored as sent, comments and all), "
+                                                  "or the same structure as JSON; UTF-8"}
+
+
+def _json_as_yaml(text: str) -> str:
+    """A JSON taxonomy, checked, as the YAML that is stored (and exported)."""
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        raise TaxonomySyntaxError("the body", None, f"not JSON: {e}") from None
+    parse_taxonomy(data)
+    return str(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
 
 
 def _dimensions(tax: Taxonomy | None) -> list[dict[str, Any]]:
@@ -56,8 +79,12 @@ async def put_taxonomy(request: Request, p: Admin, st: State) -> TaxonomyPutOut:
     source = (await request.body()).decode("utf-8-sig")  # the middleware refused bytes that are not UTF-8
     if not source.strip():
         raise Problem(422, "validation_error", "the body is empty: send the taxonomy file")
+    media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     try:  # checked before the tenant's write lock is taken (set_taxonomy checks it again)
-        Taxonomy.parse(source, "the body")
+        if media == "application/json" or media.endswith("+json"):
+            source = _json_as_yaml(source)
+        else:
+            Taxonomy.parse(source, "the body")
     except TaxonomySyntaxError as e:
         raise Problem(400, "malformed_body", str(e), extra={"line": e.line}) from None
     except TaxonomyError as e:
