@@ -17,6 +17,7 @@ from api.auth import create_key
 from api.cli import main
 from api.config import ApiSettings
 from assistant.embeddings import HashEmbedder
+from assistant.errors import InputError
 from assistant.library import Library
 from assistant.retrieval import KeywordRetriever
 from assistant.settings import Settings
@@ -65,7 +66,7 @@ def test_a_broken_legacy_file_is_reported_not_stored(tmp_path: Path) -> None:
     home.mkdir()
     (home / "taxonomy.yaml").write_text("dimensions: [打印机\n", encoding="utf-8")
     lib = Library(_settings(home), embedder=HashEmbedder())
-    with pytest.raises(Exception, match="invalid YAML"):
+    with pytest.raises(InputError, match="invalid YAML"):
         _ = lib.taxonomy
     assert lib.store.taxonomy_version("default") == 0
 
