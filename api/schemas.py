@@ -430,7 +430,14 @@ class TaxonomyDimensionOut(BaseModel):
 
 
 class TaxonomyOut(BaseModel):
+    version: int = Field(0, description="the tenant's taxonomy version (each change makes one); 0: none imported")
     dimensions: list[TaxonomyDimensionOut] = Field(description="empty when no taxonomy was imported")
+
+
+class TaxonomyPutOut(TaxonomyOut):
+    changed: bool = Field(description="false when the body is the taxonomy already stored (no new version)")
+    warnings: list[str] = Field(default_factory=list,
+                                description="values the new taxonomy drops that the tenant's records still carry")
 
 
 class CaseStatsOut(BaseModel):

@@ -45,7 +45,13 @@ class Settings(BaseSettings):
     exact_search_limit: int = Field(default=10000, ge=0)
     article_chunk_tokens: int = 400
     ingest_batch_size: int = 64
+    # each tenant's taxonomy lives in the store; this YAML file (default: taxonomy.yaml in home, where
+    # earlier versions kept the one taxonomy of every tenant) seeds the default tenant's, once, when
+    # that tenant has none
     taxonomy: Path | None = None
+    # a taxonomy stored by another process (another API host) is seen within this many seconds; one
+    # written through the same store at once
+    taxonomy_refresh_seconds: float = Field(default=1.0, ge=0)
     # hybrid retrieval: "sigma" (scores in standard deviations above each retriever's lowest
     # candidate, weighted), "score" (weighted min-max score fusion), "rrf", or "learned" (sigma's
     # candidates ranked by the model of python -m evals.train_ranker, when it was learned with these
@@ -124,6 +130,7 @@ class Settings(BaseSettings):
 
     @property
     def taxonomy_path(self) -> Path:
+        """The YAML file that seeds the default tenant's taxonomy when it has none."""
         return self.taxonomy or self.home / "taxonomy.yaml"
 
 

@@ -268,9 +268,9 @@ class TagSuggester:
 
             text = redact(text).text
         if self.taxonomy is None:
-            path = self.lib.settings.taxonomy_path
-            warn_once(f"no taxonomy {path}", "no taxonomy in this library (%s): no tags to suggest "
-                      "(casepilot ingest --kind taxonomy FILE)", path)
+            where = f"tenant {self.lib.tenant}"
+            warn_once(f"no taxonomy {self.lib.settings.home} {where}", "no taxonomy in this library (%s): no tags "
+                      "to suggest (casepilot ingest --kind taxonomy FILE)", where)
             return TagSuggestion([], abstained=True)
         hits = self.lib.search(text, max(self.neighbours, 1))
         sources = [self.neighbour_scores(hits), self.synonym_scores(text)]

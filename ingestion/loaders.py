@@ -55,6 +55,7 @@ class Reject:
 class TaxonomyFile:
     path: Path
     data: dict[str, Any]
+    text: str = ""  # the file as read: what the tenant's taxonomy stores, comments and all
 
 
 Item = Loaded | Reject | TaxonomyFile
@@ -244,7 +245,7 @@ def load_taxonomy_file(path: Path) -> Iterator[Item]:
     except TaxonomyError as e:
         yield Reject(file, None, e.field, str(e.message))
         return
-    yield TaxonomyFile(path, data)
+    yield TaxonomyFile(path, data, text)
 
 
 def expand(paths: Iterable[str | Path]) -> Iterator[Path | Reject]:

@@ -1,5 +1,5 @@
-"""What the web console (``/console/``) reads besides the other routes: who the key is, the taxonomy,
-how often a record was cited and rated, the most-cited and lowest-rated records; and the console's
+"""What the web console (``/console/``) reads besides the other routes (the taxonomy: ``taxonomy.py``):
+who the key is, how often a record was cited and rated, the most-cited and lowest-rated records; and the console's
 own files, served from the package with a policy that lets the page load nothing from elsewhere."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from assistant.types import SERVED_STATUSES
 from ..auth import Agent, Reviewer
 from ..deps import PathId, State
 from ..problems import Problem
-from ..schemas import CaseStatsOut, LibraryStatsOut, MeOut, TaxonomyOut
+from ..schemas import CaseStatsOut, LibraryStatsOut, MeOut
 from . import ERRORS
 
 router = APIRouter(prefix="/v1", tags=["console"])
@@ -34,16 +34,6 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
             responses=ERRORS)
 def me(p: Agent) -> MeOut:
     return MeOut(key_id=p.key_id, tenant=p.tenant, role=p.role, name=p.name)  # type: ignore[arg-type]
-
-
-@router.get("/taxonomy", summary="The library's tag taxonomy: dimensions and their values",
-            response_model=TaxonomyOut, responses=ERRORS)
-def taxonomy(p: Agent, st: State) -> TaxonomyOut:
-    tax = st.tenants.get(p.tenant).library.taxonomy
-    dims = [] if tax is None else [
-        {"name": d, "values": [{"tag": f"{d}/{v}", "value": v, "synonyms": tv.synonyms, "description": tv.description}
-                               for v, tv in values.items()]} for d, values in tax.dimensions.items()]
-    return TaxonomyOut.model_validate({"dimensions": dims})
 
 
 @router.get("/cases/{record_id}/stats", summary="How often answers cited a case or article, and how they were rated",

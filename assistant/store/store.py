@@ -27,6 +27,7 @@ from ..text import keyword_tokens
 from ..types import SEARCHABLE_KINDS, Chunk
 from . import schema as t
 from .locks import advisory_lock, file_lock
+from .taxonomies import TaxonomyStore
 
 TURN_ROLES = ("user", "assistant")
 MAX_COMMENT_CHARS = 2000
@@ -170,7 +171,7 @@ def _changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
 
 
-class Store:
+class Store(TaxonomyStore):
     BOT_EVENTS_PRUNE_SECONDS = 60.0
 
     def __init__(self, url: str, *, migrate: bool = True) -> None:
@@ -243,14 +244,16 @@ class Store:
         with self.engine.connect() as conn:
             return [_row_to_record(r) for r in conn.execute(q)]
 
-    def tag_use(self, tags: Iterable[str]) -> dict[str, dict[str, int]]:
-        """``tag -> {tenant: records}`` for the stored records (of every tenant: the taxonomy file is
-        the home's) that carry any of ``tags``."""
+    def tag_use(self, tags: Iterable[str], tenant: str | None = None) -> dict[str, dict[str, int]]:
+        """``tag -> {tenant: records}`` for the stored records (of ``tenant``, or of every tenant)
+        that carry any of ``tags``."""
         wanted = set(tags)
         out: dict[str, dict[str, int]] = {}
         if not wanted:
             return out
         q = sa.select(t.records.c.tenant, t.records.c.data).where(t.records.c.deleted == sa.false())
+        if tenant is not None:
+            q = q.where(t.records.c.tenant == tenant)
         with self.engine.connect() as conn:
             for row in conn.execute(q):
                 for tag in set(json.loads(row.data).get("tags") or []) & wanted:
