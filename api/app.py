@@ -26,6 +26,7 @@ from .auth import RateLimiter
 from .bots.middleware import BotAwareMiddleware
 from .config import ApiSettings
 from .deps import AppState, reject_unknown_query
+from .fairness import FairShare
 from .jobs import ImportJobs
 from .metrics import Metrics
 from .routes import answers, bots, console, keys, openai_compat, ops, records, review
@@ -49,7 +50,8 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
     jobs = ImportJobs(tenants, metrics, api.max_import_jobs_running)
     state = AppState(settings=settings, api=api, tenants=tenants, metrics=metrics,
                      limiter=RateLimiter(api.rate_per_minute, api.rate_burst,
-                                         settings.home / "ratelimits.sqlite"), jobs=jobs)
+                                         settings.home / "ratelimits.sqlite"), jobs=jobs,
+                     fair=FairShare(api.max_expensive_per_tenant, api.expensive_chars))
 
     def warm_up() -> None:
         """Load what the first request would otherwise wait for, before this worker serves: the

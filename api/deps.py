@@ -15,6 +15,7 @@ from assistant.types import SERVED_STATUSES
 
 from .auth import Principal, RateLimiter
 from .config import ApiSettings
+from .fairness import FairShare
 from .metrics import Metrics
 from .problems import Problem
 from .schemas import AnswerFilters, SearchFilters, Turn
@@ -29,6 +30,7 @@ class AppState:
     metrics: Metrics
     limiter: RateLimiter
     jobs: object  # api.jobs.ImportJobs (typed loosely: jobs imports this module)
+    fair: FairShare
 
     @property
     def store(self) -> Store:
