@@ -26,6 +26,7 @@ from .auth import RateLimiter
 from .bots.middleware import BotAwareMiddleware
 from .config import ApiSettings
 from .deps import AppState, reject_unknown_query
+from .fairness import FairShare
 from .jobs import ImportJobs
 from .metrics import Metrics
 from .ratebuckets import shared_buckets
@@ -50,7 +51,8 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
     jobs = ImportJobs(tenants, metrics, api.max_import_jobs_running, api.import_heartbeat_seconds)
     state = AppState(settings=settings, api=api, tenants=tenants, metrics=metrics,
                      limiter=RateLimiter(api.rate_per_minute, api.rate_burst, settings.home / "ratelimits.sqlite",
-                                         shared_buckets(tenants.store, api.rate_per_minute)), jobs=jobs)
+                                         shared_buckets(tenants.store, api.rate_per_minute)), jobs=jobs,
+                     fair=FairShare(api.max_expensive_per_tenant, api.expensive_chars))
 
     def warm_up() -> None:
         """Load what the first request would otherwise wait for, before this worker serves: the

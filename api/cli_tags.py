@@ -29,6 +29,8 @@ def _print_suggestion(text: str, s: Any) -> None:
         print(f"{conf:.3f}  {tag}" + ("" if tag in picked else "  (candidate, not picked)"))
     if s.fallback:
         print(f"(model not used: {s.fallback})", file=sys.stderr)
+    for w in s.warnings:
+        print(f"({w})", file=sys.stderr)
 
 
 def cmd_tags_suggest(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from assistant.types import SERVED_STATUSES
 
 from .auth import Principal, RateLimiter
 from .config import ApiSettings
+from .fairness import FairShare
 from .metrics import Metrics
 from .problems import Problem
 from .schemas import ID_DOC, ID_SCHEMA, AnswerFilters, SearchFilters, Turn, valid_id
@@ -34,6 +35,7 @@ class AppState:
     metrics: Metrics
     limiter: RateLimiter
     jobs: object  # api.jobs.ImportJobs (typed loosely: jobs imports this module)
+    fair: FairShare
 
     @property
     def store(self) -> Store:

@@ -395,6 +395,8 @@ class TagsOut(BaseModel):
     abstained: bool = Field(description="no candidate was likely enough to pick (the candidates are still listed)")
     candidates: list[TagOut] = Field(default_factory=list,
                                      description="the best k tags with their confidences, picked or not, best first")
+    warnings: list[str] | None = Field(default=None, description="only when there is something to say: that a long "
+                                       "text was searched for similar records by its beginning")
 
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"tags": [{"tag": "产品线/打印机", "confidence": 0.81}], "abstained": False,

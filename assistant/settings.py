@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     # tag suggestion: at most this many tags; abstain when the best confidence is below the threshold
     tag_top_k: int = Field(default=5, ge=1)
     tag_abstain_below: float = 0.3
+    # a longer text is searched for similar records by its first this many characters (the search's
+    # cost grows with the text; synonyms are still looked for in all of it)
+    tag_search_chars: int = Field(default=1000, ge=50)
     # drafting: a draft this similar to an approved case is shown as a possible duplicate
     duplicate_threshold: float = 0.6  # passage-space similarity; chosen with python -m evals.draft_eval
     # review: a case not reviewed for this many days is stale

@@ -25,7 +25,7 @@ RecordId = PathId
 def search(body: SearchRequest, p: Agent, st: State) -> SearchOut:
     filters = to_filters(body.filters, p)
     tenant = st.tenants.get(p.tenant)
-    with tenant.read() as lib:
+    with st.fair.hold(p.tenant, len(body.query)), tenant.read() as lib:
         hits = lib.search(body.query, body.k, filters)
     return SearchOut.model_validate({"results": [h.to_dict(body.explain) for h in hits]})
 

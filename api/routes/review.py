@@ -122,11 +122,11 @@ def merge(case_id: CaseId, body: MergeRequest, p: Reviewer, st: State) -> CaseSt
 
 
 @router.post("/tags/suggest", summary="Taxonomy tags for a text, with confidences, or an abstention",
-             response_model=TagsOut, responses=ERRORS)
+             response_model=TagsOut, response_model_exclude_none=True, responses=ERRORS)
 def suggest_tags(body: TagsRequest, p: Reviewer, st: State) -> TagsOut:
     from assistant.tagging import TagSuggester
 
     tenant = st.tenants.get(p.tenant)
-    with tenant.read() as lib:
+    with st.fair.hold(p.tenant, len(body.text)), tenant.read() as lib:
         s = TagSuggester(lib).suggest(body.text, body.k)
     return TagsOut.model_validate(s.to_dict())
