@@ -537,7 +537,8 @@ def ticket_text(ticket: StoredRecord | None, last: int = 6) -> str:
         return ""
     d = ticket.data
     lines = [f"主题：{d.get('subject', '')}"]
-    for m in (d.get("messages") or [])[-last:]:
+    public = [m for m in d.get("messages") or [] if not m.get("internal")]  # internal notes stay out
+    for m in public[-last:]:
         lines.append(f"{m.get('role', '')}: {m.get('text', '')}")
     return "\n".join(lines)
 
