@@ -386,6 +386,24 @@ class Store:
                 self._bump_generation(conn, tenant)
         return deleted, unknown, removed_chunks
 
+    def set_sources(self, tenant: str, sources: Mapping[str, str]) -> None:
+        """Remember the file each record was last imported from (bookkeeping: no new version)."""
+        r = t.records.c
+        with self.engine.begin() as conn:
+            for rid, source in sources.items():
+                conn.execute(sa.update(t.records).where(r.tenant == tenant, r.id == rid, r.source != source)
+                             .values(source=source))
+
+    def sourced(self, tenant: str, prefix: str) -> list[tuple[str, str, str]]:
+        """``(id, kind, source)`` of the live records imported from ``prefix`` (a file, or a folder
+        with its trailing separator)."""
+        r = t.records.c
+        folder = prefix.endswith(("/", "\\"))
+        where = r.source.startswith(prefix, autoescape=True) if folder else r.source == prefix
+        q = sa.select(r.id, r.kind, r.source).where(r.tenant == tenant, r.deleted == sa.false(), where)
+        with self.engine.connect() as conn:
+            return [(row.id, row.kind, row.source) for row in conn.execute(q.order_by(r.id))]
+
     def audit(self, tenant: str, record_id: str | None = None) -> list[dict[str, Any]]:
         q = sa.select(t.audit_log).where(t.audit_log.c.tenant == tenant).order_by(t.audit_log.c.seq)
         if record_id:
