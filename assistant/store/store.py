@@ -389,10 +389,12 @@ class Store:
     def set_sources(self, tenant: str, sources: Mapping[str, str]) -> None:
         """Remember the file each record was last imported from (bookkeeping: no new version)."""
         r = t.records.c
-        with self.engine.begin() as conn:
-            for rid, source in sources.items():
-                conn.execute(sa.update(t.records).where(r.tenant == tenant, r.id == rid, r.source != source)
-                             .values(source=source))
+        if not sources:
+            return
+        stmt = (sa.update(t.records).where(r.tenant == tenant, r.id == sa.bindparam("rid"),
+                                           r.source != sa.bindparam("src")).values(source=sa.bindparam("src")))
+        with self.engine.begin() as conn:  # one statement, executed for many rows
+            conn.execute(stmt, [{"rid": rid, "src": src} for rid, src in sources.items()])
 
     def sourced(self, tenant: str, prefix: str) -> list[tuple[str, str, str]]:
         """``(id, kind, source)`` of the live records imported from ``prefix`` (a file, or a folder
