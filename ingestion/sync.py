@@ -106,7 +106,18 @@ def sync(ingestor: Ingestor, paths: Sequence[str | Path], kind: str | None = Non
     p = plan(ingestor, paths, kind, fmt)
     summary = ingestor.ingest_paths(paths, kind, fmt)
     if p.remove:
-        deleted, _unknown = ingestor.delete([g.id for g in p.remove])
+        lib = ingestor.lib
+        lib.indexes.ensure_synced()  # as Ingestor.delete, counting the chunks that leave the indexes
+        deleted, _unknown, chunks = lib.store.delete(lib.tenant, [g.id for g in p.remove], actor=ingestor.actor)
+        lib.indexes.apply([], chunks)
+        lib.indexes.finish()
         summary.removed += deleted
-        summary.sources.update({g.id: g.file for g in p.remove})
+        summary.chunks_removed += len(chunks)
+        summary.sources.update({g.id: _shown(g.file) for g in p.remove})
     return summary, p
+
+
+def _shown(path: str) -> str:
+    """A removed record's file as the import names the others: relative to here when it is below."""
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel

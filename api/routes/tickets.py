@@ -13,6 +13,7 @@ from ..schemas import TicketOut
 from . import ERRORS, _problem
 
 router = APIRouter(prefix="/v1", tags=["review"])
+RESPONSES = {**ERRORS, 409: _problem("a case with the draft's id exists and was not drafted from this ticket")}
 
 TICKET_EXAMPLES = {
     "casepilot": {"summary": "casepilot's ticket JSON", "value": {
@@ -39,8 +40,7 @@ TICKET_EXAMPLES = {
              "`conversations`. Personal data is redacted before it is stored. A closed, solved or resolved ticket "
              "is drafted into the review queue at once (`drafted`); internal notes are kept with the ticket and "
              "never drafted. Reviewer or admin keys; the ticket lands in the key's tenant.",
-             response_model=TicketOut,
-             responses={**ERRORS, 409: _problem("a case with the draft's id exists and was not drafted from this ticket")})
+             response_model=TicketOut, responses=RESPONSES)
 def post_ticket(body: Annotated[dict[str, Any], Body(openapi_examples=TICKET_EXAMPLES)], p: Reviewer,
                 st: State) -> TicketOut:
     from ingestion.helpdesk import parse_webhook
