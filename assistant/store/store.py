@@ -96,9 +96,10 @@ def upgrade_schema(engine: Engine, revision: str = "head") -> None:
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, revision)
             return
-        except sa.exc.OperationalError as e:
+        except (sa.exc.OperationalError, sa.exc.IntegrityError, sa.exc.ProgrammingError) as e:
             # another process (a second server worker) created the same tables between our reading the
-            # schema version and our creating them: read it again
+            # schema version and our creating them: read it again (SQLite says so with an OperationalError;
+            # PostgreSQL with a duplicate table, or a duplicate key in its catalogue: "... already exists")
             if attempt == 4 or "already exists" not in str(e):
                 raise
             time.sleep(0.1 * (attempt + 1))
