@@ -41,7 +41,7 @@ def cmd_bots(args: argparse.Namespace) -> int:
     from api.cli import _emit, _library
     from assistant.errors import NotFound
 
-    lib = _library(args)
+    lib = _library(args, create=args.bots_command == "add")
     store, tenant = lib.store, lib.tenant
     if args.bots_command == "add":
         values = {k: _value(getattr(args, k)) if k in SECRET_OPTIONS else (getattr(args, k) or "")

@@ -159,7 +159,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
     from api.cli import _emit, _library
     from assistant.errors import NotFound
 
-    lib = _library(args)
+    lib = _library(args, create=args.keys_command == "create")
     store, tenant = lib.store, lib.tenant
     if args.keys_command == "create":
         k = create_key(store, tenant, args.role, args.name or "")

@@ -429,6 +429,9 @@ class Assistant:
             raise QuestionTooLong(len(question), self.lib.settings.max_question_chars)
         ticket_rec = None
         if ticket:
+            from .ids import check_id
+
+            ticket = check_id(ticket, "the ticket id")
             ticket_rec = self.lib.store.get(self.lib.tenant, ticket)
             if ticket_rec is None or ticket_rec.kind != "ticket":
                 raise NotFound(f"no ticket {ticket!r} in tenant {self.lib.tenant!r}")

@@ -33,6 +33,7 @@ class Loaded:
     file: str
     line: int
     ignored: tuple[str, ...] = ()  # fields of the input that the record does not store
+    notes: tuple[str, ...] = ()  # what was changed to make the record valid (a title joined into one line)
 
 
 @dataclass
@@ -54,6 +55,7 @@ class Reject:
 class TaxonomyFile:
     path: Path
     data: dict[str, Any]
+    text: str = ""  # the file as read: what the tenant's taxonomy stores, comments and all
 
 
 Item = Loaded | Reject | TaxonomyFile
@@ -93,8 +95,9 @@ def load_jsonl(path: Path, kind: str | None = None) -> Iterator[Item]:
                 yield Reject(file, n, None, f"invalid JSON: {e.msg}{where}")
                 continue
             try:
-                rec = parse_record(obj, kind)
-                yield Loaded(rec, file, n, unknown_fields(obj, rec))
+                notes: list[str] = []
+                rec = parse_record(obj, kind, notes)
+                yield Loaded(rec, file, n, unknown_fields(obj, rec), tuple(notes))
             except RecordError as e:
                 yield Reject(file, n, e.field, e.message)
 
@@ -167,7 +170,9 @@ def _faq_row(fields: list[str], header: list[str], unused: list[str], file: str,
     rec = {"kind": "article", "faq": True, "id": row.get("id"), "title": row.get("question"),
            "body": row.get("answer"), "tags": row.get("tags") or []}
     try:
-        return Loaded(parse_record(rec, "article"), file, start, tuple(h for h in unused if row.get(h)))
+        notes: list[str] = []
+        return Loaded(parse_record(rec, "article", notes), file, start, tuple(h for h in unused if row.get(h)),
+                      tuple(n.replace("title:", "question:") for n in notes))
     except RecordError as e:
         field = {"title": "question", "body": "answer"}.get(e.field, e.field)
         return Reject(file, start, field, e.message)
@@ -215,8 +220,9 @@ def load_markdown(path: Path, kind: str | None = None) -> Iterator[Item]:
     if meta["kind"] == "article":
         meta["body"] = body.strip()
     try:
-        rec = parse_record(meta, kind)
-        yield Loaded(rec, file, 1, unknown_fields(meta, rec))
+        notes: list[str] = []
+        rec = parse_record(meta, kind, notes)
+        yield Loaded(rec, file, 1, unknown_fields(meta, rec), tuple(notes))
     except RecordError as e:
         yield Reject(file, 1, e.field, e.message)
 
@@ -239,7 +245,7 @@ def load_taxonomy_file(path: Path) -> Iterator[Item]:
     except TaxonomyError as e:
         yield Reject(file, None, e.field, str(e.message))
         return
-    yield TaxonomyFile(path, data)
+    yield TaxonomyFile(path, data, text)
 
 
 def expand(paths: Iterable[str | Path]) -> Iterator[Path | Reject]:

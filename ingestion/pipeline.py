@@ -22,8 +22,6 @@ vector and keyword indexes.
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -34,7 +32,6 @@ from assistant.errors import InputError
 from assistant.library import Library
 from assistant.redact import Redactor, add_counts, format_counts
 from assistant.store import RecordWrite
-from assistant.taxonomy import Taxonomy, parse_taxonomy
 from assistant.types import Article, Case, Chunk, Record, Ticket
 
 from .chunking import chunk_record
@@ -146,16 +143,6 @@ class _NoProgress:
         pass
 
 
-def _describe_tag_use(used: dict[str, dict[str, int]], tenant: str) -> str:
-    """"产品线/旧值 (3)", most used first; other tenants' records are named by tenant:
-    "产品线/旧值 (3, of which 1 in tenant B)"."""
-    parts = []
-    for tag, per in sorted(used.items(), key=lambda kv: (-sum(kv[1].values()), kv[0])):
-        others = ", ".join(f"{n} in tenant {t}" for t, n in sorted(per.items()) if t != tenant)
-        parts.append(f"{tag} ({sum(per.values())}{', of which ' + others if others else ''})")
-    return ", ".join(parts)
-
-
 def _no_progress(total: int, desc: str) -> Any:
     return _NoProgress()
 
@@ -205,6 +192,7 @@ class Ingestor:
             for r in summary.rejected:
                 r.error = self.redactor.redact(r.error).text
         summary.warnings.extend(ignored_fields(loaded))
+        summary.warnings.extend(f"{x.file}:{x.line}: {x.record.id}: {note}" for x in loaded for note in x.notes)
         if not loaded and not summary.rejected and summary.taxonomy is None:
             summary.warnings.append("the files hold no records (an empty file, or a folder without "
                                     ".jsonl, .csv or .md files?)")
@@ -377,30 +365,21 @@ class Ingestor:
                 "seconds": round(time.perf_counter() - t0, 3)}
 
     def install_taxonomy(self, tax: TaxonomyFile, warnings: list[str] | None = None) -> str:
-        """The file becomes the library's taxonomy (it replaces the one installed, which is kept as
-        ``taxonomy.yaml.bak``). Values it drops that stored records still carry are warned about,
-        with how many records carry each, in every tenant (the file is the home's, shared by its
-        tenants): their tags stay, but are no longer suggested or known."""
-        target = self.lib.settings.taxonomy_path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        same = target.exists() and target.read_bytes() == tax.path.read_bytes()  # the same file again
-        if tax.path.resolve() != target.resolve() and not same:
-            try:
-                old = Taxonomy.load(target) if target.exists() else None  # the file, whatever was loaded
-            except InputError:  # the installed file is unreadable: nothing to compare with
-                old = None
-            if target.exists():
-                shutil.copyfile(target, target.with_name(target.name + ".bak"))
-            if old is not None:
-                used = self.lib.store.tag_use(set(old.tags) - set(parse_taxonomy(tax.data).tags))
-                if used and warnings is not None:
-                    warnings.append(f"the new taxonomy drops {len(used)} values that stored records carry: "
-                                    f"{_describe_tag_use(used, self.lib.tenant)}; the previous taxonomy is kept in "
-                                    f"{target.name}.bak")
-            tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-            shutil.copyfile(tax.path, tmp)
-            os.replace(tmp, target)
-        self.lib.reload_taxonomy()
-        dims = tax.data["dimensions"]
-        n_values = sum(len(d["values"]) for d in dims.values())
-        return f"{len(dims)} dimensions, {n_values} values → {target}"
+        """The file becomes the tenant's taxonomy, a new version in the store (the one it replaces is
+        kept as the version before; the same file again changes nothing). Values it drops that the
+        tenant's records still carry are warned about, with how many records carry each: their tags
+        stay, but are no longer suggested or known."""
+        lib = self.lib
+        change = lib.set_taxonomy(tax.text or tax.path.read_text(encoding="utf-8-sig"), actor=self.actor,
+                                  origin=str(tax.path))
+        if change.dropped_in_use and warnings is not None:
+            used = ", ".join(f"{tag} ({n})" for tag, n in sorted(change.dropped_in_use.items(),
+                                                                  key=lambda kv: (-kv[1], kv[0])))
+            before = change.version - 1
+            warnings.append(f"the new taxonomy drops {len(change.dropped_in_use)} values that stored records "
+                            f"carry: {used}; the previous taxonomy is version {before} (casepilot tags taxonomy "
+                            f"--export FILE --version {before} --tenant {lib.tenant})")
+        dims = change.taxonomy.dimensions
+        n_values = sum(len(values) for values in dims.values())
+        state = f"version {change.version}" + ("" if change.changed else ", unchanged")
+        return f"{len(dims)} dimensions, {n_values} values → tenant {lib.tenant} ({state})"

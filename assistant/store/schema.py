@@ -214,3 +214,15 @@ bot_threads = sa.Table(
     sa.Column("ticket_id", sa.String(200), nullable=False),  # the ticket last mentioned in the thread
     sa.Column("updated_at", sa.String(40), nullable=False),
 )
+
+taxonomies = sa.Table(
+    "taxonomies",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),  # 1, 2, ...: the highest is the tenant's taxonomy
+    sa.Column("source", sa.Text, nullable=False),  # the YAML as imported (comments kept): what an export writes
+    sa.Column("content_hash", sa.String(64), nullable=False),  # sha256 of source: re-importing it changes nothing
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("origin", sa.Text, nullable=False, server_default=""),  # the file or route it came from
+    sa.Column("created_at", sa.String(40), nullable=False),
+)

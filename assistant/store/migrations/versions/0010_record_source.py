@@ -3,14 +3,14 @@ records written otherwise), so that ``casepilot ingest DIR --sync`` can find the
 are gone
 
 Revision ID: 0010
-Revises: 0008 (rechain to 0009, the per-tenant taxonomy table, when both are merged)
+Revises: 0009
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0008"  # TODO(merge): "0009" once the taxonomy migration is on this branch
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
