@@ -29,6 +29,10 @@ def _progress_factory(enabled: bool) -> Any:
     from tqdm import tqdm
 
     def make(total: int, desc: str) -> Any:
+        if desc == "ingest" and enabled:  # a bar with chunks and the embedding rate, or plain lines
+            from api.cli_ingest import ImportProgress
+
+            return ImportProgress(total, sys.stderr)
         return tqdm(total=total, desc=desc, unit="rec" if desc == "ingest" else "chunk", file=sys.stderr,
                     disable=None if enabled else True, dynamic_ncols=True, leave=False)
 
@@ -96,18 +100,38 @@ def _reading(args: argparse.Namespace) -> Library:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from api.cli_ingest import cmd_sync, print_files, print_plan, print_removals
     from ingestion.pipeline import Ingestor, describe_conflict
+    from ingestion.report import per_file
 
-    lib = _library(args, create=True)
+    if args.dry_run and not args.sync:
+        raise InputError("--dry-run shows what --sync would do; add --sync")
+    lib = _library(args, create=not args.dry_run)  # a plan changes nothing, not even a missing home
+    plan = None
     with lib.write_lock():
-        summary = Ingestor(lib, progress=_progress_factory(not args.json),
-                           overwrite_reviewed=args.overwrite_reviewed).ingest_paths(args.paths, args.kind)
+        ingestor = Ingestor(lib, progress=_progress_factory(not args.json), overwrite_reviewed=args.overwrite_reviewed,
+                            record_sources=True)
+        if args.sync:
+            found, plan = cmd_sync(args, lib, ingestor)
+        else:
+            found = ingestor.ingest_paths(args.paths, args.kind, args.format)
+    if found is None:  # a dry run
+        assert plan is not None
+        for r in plan.rejected:
+            print(f"rejected: {r}", file=sys.stderr)
+        out = print_plan(plan, args.json)
+        if args.json:
+            _emit(out)
+        return 2 if plan.rejected else 0
+    summary = found
+    removed_why = [(g.id, g.reason) for g in plan.remove] if plan else []
     for r in summary.rejected:
         print(f"rejected: {r}", file=sys.stderr)
     if args.json:
         for c in summary.conflicts:  # named on standard error too: stdout holds only the JSON
             print(f"conflict: {describe_conflict(c)}", file=sys.stderr)
-        _emit(summary.to_dict())
+        _emit({**summary.to_dict(), "files": per_file(summary, removed_why),
+               **({"sync": plan.to_dict()} if plan else {})})
     else:
         d = summary.to_dict()
         print(f"{summary.records} records in {d['seconds']:.1f} s: {d['added']} added, {d['updated']} updated, "
@@ -128,6 +152,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             print(line)
         if summary.repaired:
             print("note: the indexes had fallen behind the store (an interrupted run?) and were repaired")
+        if plan:
+            print_removals(plan)
+        print_files(summary, removed_why)
     # a conflict (a record changed in review since its last import) is reported after the rest is imported
     return 2 if summary.rejected or summary.conflicts else 0
 
@@ -503,6 +530,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "(audited as overwrite_reviewed)")
     s.add_argument("--kind", choices=["case", "article", "faq", "ticket", "taxonomy"],
                    help="what the files hold, where a record does not say")
+    s.add_argument("--format", choices=["zendesk", "freshdesk", "turns-csv"],
+                   help="read the files as this helpdesk export (default: told by their content; docs/importing.md)")
+    s.add_argument("--sync", action="store_true",
+                   help="keep the library in step with PATH: also remove the articles whose files are gone")
+    s.add_argument("--dry-run", action="store_true", help="with --sync: show the plan and change nothing")
     s.set_defaults(func=cmd_ingest)
 
     s = sub.add_parser("delete", parents=[common], help="delete records (kept in the audit log)",

@@ -585,3 +585,18 @@ class ModelOut(BaseModel):
 class ModelsOut(BaseModel):
     object: Literal["list"] = "list"
     data: list[ModelOut]
+
+
+class TicketOut(BaseModel):
+    """What ``POST /v1/tickets`` did with a helpdesk's ticket."""
+
+    ticket_id: str = Field(description="the stored ticket's id (ZD-… for Zendesk, FD-… for Freshdesk)")
+    stored: Literal["added", "updated", "unchanged"]
+    status: str = Field(description="the ticket's status as stored")
+    drafted: Literal["drafted", "skipped", "not_closed", "already_drafted", "already_decided"] = Field(
+        description="drafted: a case is in review; skipped: nothing to draft (see reason); not_closed: stored "
+                    "only; already_drafted: the same ticket again; already_decided: its draft was decided")
+    case_id: str | None = Field(None, description="the case drafted from it, when there is one")
+    reason: str = Field("", description="why it was not drafted")
+    redacted: dict[str, int] = Field(default_factory=dict, description="values replaced by a placeholder, by kind")
+    internal_notes: int = Field(0, description="internal notes kept with the ticket and left out of the draft")

@@ -260,15 +260,22 @@ def expand(paths: Iterable[str | Path]) -> Iterator[Path | Reject]:
             yield Reject(str(p), None, None, "no such file or folder")
 
 
-def load_paths(paths: Iterable[str | Path], kind: str | None = None) -> Iterator[Item]:
+def load_paths(paths: Iterable[str | Path], kind: str | None = None, fmt: str | None = None) -> Iterator[Item]:
     """Every record, reject and taxonomy in ``paths`` (folders are walked). ``kind`` is a record kind,
-    or ``faq`` (CSV or article records) or ``taxonomy``."""
+    or ``faq`` (CSV or article records) or ``taxonomy``; ``fmt`` a helpdesk format (``ingestion.helpdesk``),
+    else a helpdesk export is told by its content."""
+    from .helpdesk import load as load_helpdesk  # it builds on this module
+
     record_kind = {"faq": "article", "taxonomy": None}.get(kind or "", kind)
     for p in expand(paths):
         if isinstance(p, Reject):
             yield p
             continue
         suffix = p.suffix.lower()
+        helpdesk = load_helpdesk(p, fmt, kind) if kind not in ("taxonomy", "faq") else None
+        if helpdesk is not None:
+            yield from helpdesk
+            continue
         if kind == "taxonomy" or (suffix in (".yaml", ".yml") and p.stem.lower() == "taxonomy"):
             yield from load_taxonomy_file(p)
         elif kind == "faq" or suffix == ".csv":

@@ -70,6 +70,8 @@ class IngestSummary:
     overwritten: list[dict[str, Any]] = field(default_factory=list)
     # records changed in review whose file still holds what was last imported: kept, counted unchanged
     kept_reviewed: list[str] = field(default_factory=list)
+    # the file each record was read from (ingest_paths), for a table per file
+    sources: dict[str, str] = field(default_factory=dict)
 
     @property
     def records(self) -> int:
@@ -134,6 +136,9 @@ class _NoProgress:
     def update(self, n: int = 1) -> None:
         pass
 
+    def stats(self, chunks: int, embedded: int, embed_seconds: float) -> None:
+        """What the import wrote so far (a progress bar may show it)."""
+
     def close(self) -> None:
         pass
 
@@ -144,8 +149,9 @@ def _no_progress(total: int, desc: str) -> Any:
 
 class Ingestor:
     def __init__(self, library: Library, *, actor: str = "import", progress: ProgressFactory = _no_progress,
-                 overwrite_reviewed: bool = False) -> None:
+                 overwrite_reviewed: bool = False, record_sources: bool = False) -> None:
         self.lib = library
+        self.record_sources = record_sources  # remember each record's file (for ingest --sync)
         self.actor = actor
         self.progress = progress
         self.overwrite_reviewed = overwrite_reviewed
@@ -163,12 +169,13 @@ class Ingestor:
 
     # ---- ingest --------------------------------------------------------------------------------
 
-    def ingest_paths(self, paths: Iterable[str | Path], kind: str | None = None) -> IngestSummary:
+    def ingest_paths(self, paths: Iterable[str | Path], kind: str | None = None,
+                     fmt: str | None = None) -> IngestSummary:
         t0 = time.perf_counter()
         summary = IngestSummary()
         loaded: list[Loaded] = []
         seen: dict[str, Loaded] = {}
-        for item in load_paths(paths, kind):
+        for item in load_paths(paths, kind, fmt):
             if isinstance(item, Reject):
                 summary.rejected.append(item)
             elif isinstance(item, TaxonomyFile):
@@ -190,10 +197,13 @@ class Ingestor:
             summary.warnings.append("the files hold no records (an empty file, or a folder without "
                                     ".jsonl, .csv or .md files?)")
         self._sources = {x.record.id: f"{x.file}:{x.line}" for x in loaded}
+        summary.sources = {x.record.id: x.file for x in loaded}
         try:
             self.ingest_records([x.record for x in loaded], summary)
         finally:
             self._sources = None
+        if self.record_sources:
+            self.lib.store.set_sources(self.lib.tenant, {x.record.id: str(Path(x.file).resolve()) for x in loaded})
         summary.seconds = time.perf_counter() - t0
         return summary
 
@@ -212,6 +222,8 @@ class Ingestor:
             for i in range(0, len(records), self.batch_size):
                 self._batch(records[i : i + self.batch_size], summary)
                 bar.update(len(records[i : i + self.batch_size]))
+                if hasattr(bar, "stats"):  # a bar that shows chunks and the embedding rate
+                    bar.stats(summary.chunks_written, idx.embedded_texts - n0, idx.embed_seconds - e0)
         finally:
             bar.close()
         idx.finish()

@@ -73,6 +73,15 @@ def _str_list(d: Mapping[str, Any], key: str) -> list[str]:
     return [str(x).strip() for x in v if str(x).strip()]
 
 
+def _bool(d: Mapping[str, Any], key: str) -> bool:
+    v = d.get(key)
+    if v is None or v == "":
+        return False
+    if not isinstance(v, bool):
+        raise RecordError(key, f"must be true or false, got {v!r}")
+    return v
+
+
 def _choice(d: Mapping[str, Any], key: str, allowed: tuple[str, ...], default: str) -> str:
     v = _str(d, key, default=default)
     if v not in allowed:
@@ -160,6 +169,7 @@ def parse_record(d: Any, kind: str | None = None, notes: list[str] | None = None
                 id=_str(m, "id", default=str(i + 1)),
                 role=cast(Role, _choice(m, "role", ("customer", "agent", "system"), "")),
                 text=_str(m, "text", required=True), author=_str(m, "author"), at=_str(m, "at"),
+                internal=_bool(m, "internal"),
             ))
         except RecordError as e:
             raise RecordError(f"messages[{i}].{e.field}", e.message) from None

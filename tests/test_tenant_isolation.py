@@ -125,6 +125,11 @@ def _a_taxonomy_unchanged(r: httpx.Response, env: dict[str, Any]) -> None:
     assert r.json()["dimensions"][0]["values"][0]["value"] == "冷链"  # B replaced its own
 
 
+def _a_ticket_unchanged(r: httpx.Response, env: dict[str, Any]) -> None:
+    rec = env["store"].get("A", "TA-SECRET")
+    assert rec is not None and rec.version == 1 and env["store"].get("B", "TA-SECRET") is not None
+
+
 def _a_key_still_works(r: httpx.Response, env: dict[str, Any]) -> None:
     assert env["c"].get("/v1/me", headers=_auth(env, "A-agent")).json()["tenant"] == "A"
 
@@ -189,6 +194,11 @@ CASES: dict[tuple[str, str], Case] = {
         "the case is looked up in the key's tenant", _a_case_unchanged),
     ("POST", "/v1/drafts"): Case("reviewer", lambda env: {"path": "/v1/drafts", "json": {"ticket_id": "TA-SECRET"}},
                                  404, "the ticket is looked up in the key's tenant"),
+    ("POST", "/v1/tickets"): Case("reviewer", lambda env: {"path": "/v1/tickets", "json": {
+        "kind": "ticket", "id": "TA-SECRET", "subject": "乙租户的同号工单", "status": "open",
+        "messages": [{"id": "m1", "role": "customer", "text": "乙租户的问题"}]}}, 200,
+        "a posted ticket lands in the key's tenant: A's ticket of the same id is neither read nor changed",
+        _a_ticket_unchanged),
     ("GET", "/v1/review"): Case("reviewer", lambda env: {"path": "/v1/review"}, 200,
                                 "the key's tenant's queue only"),
     ("GET", "/v1/review/stale"): Case("reviewer", lambda env: {"path": "/v1/review/stale"}, 200,

@@ -22,7 +22,9 @@ records = sa.Table(
     sa.Column("deleted", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", sa.String(40), nullable=False),
     sa.Column("updated_at", sa.String(40), nullable=False),
+    sa.Column("source", sa.Text, nullable=False, server_default=""),  # the file it was last imported from
     sa.Index("ix_records_kind_status", "tenant", "kind", "status"),
+    sa.Index("ix_records_source", "tenant", "source"),
 )
 
 record_versions = sa.Table(

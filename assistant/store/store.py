@@ -97,9 +97,10 @@ def upgrade_schema(engine: Engine, revision: str = "head") -> None:
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, revision)
             return
-        except sa.exc.OperationalError as e:
+        except (sa.exc.OperationalError, sa.exc.IntegrityError, sa.exc.ProgrammingError) as e:
             # another process (a second server worker) created the same tables between our reading the
-            # schema version and our creating them: read it again
+            # schema version and our creating them: read it again (SQLite says so with an OperationalError;
+            # PostgreSQL with a duplicate table, or a duplicate key in its catalogue: "... already exists")
             if attempt == 4 or "already exists" not in str(e):
                 raise
             time.sleep(0.1 * (attempt + 1))
@@ -388,6 +389,26 @@ class Store(TaxonomyStore):
             if deleted:
                 self._bump_generation(conn, tenant)
         return deleted, unknown, removed_chunks
+
+    def set_sources(self, tenant: str, sources: Mapping[str, str]) -> None:
+        """Remember the file each record was last imported from (bookkeeping: no new version)."""
+        r = t.records.c
+        if not sources:
+            return
+        stmt = (sa.update(t.records).where(r.tenant == tenant, r.id == sa.bindparam("rid"),
+                                           r.source != sa.bindparam("src")).values(source=sa.bindparam("src")))
+        with self.engine.begin() as conn:  # one statement, executed for many rows
+            conn.execute(stmt, [{"rid": rid, "src": src} for rid, src in sources.items()])
+
+    def sourced(self, tenant: str, prefix: str) -> list[tuple[str, str, str]]:
+        """``(id, kind, source)`` of the live records imported from ``prefix`` (a file, or a folder
+        with its trailing separator)."""
+        r = t.records.c
+        folder = prefix.endswith(("/", "\\"))
+        where = r.source.startswith(prefix, autoescape=True) if folder else r.source == prefix
+        q = sa.select(r.id, r.kind, r.source).where(r.tenant == tenant, r.deleted == sa.false(), where)
+        with self.engine.connect() as conn:
+            return [(row.id, row.kind, row.source) for row in conn.execute(q.order_by(r.id))]
 
     def audit(self, tenant: str, record_id: str | None = None) -> list[dict[str, Any]]:
         q = sa.select(t.audit_log).where(t.audit_log.c.tenant == tenant).order_by(t.audit_log.c.seq)
