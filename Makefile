@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 DEV_DATA ?= ../shared/data/dev
 
-.PHONY: setup demo test test-fast lint bench bench-ingest bench-search bench-answer bench-api bench-documents eval eval-gate train screenshots clean
+.PHONY: setup demo test test-fast lint bench bench-ingest bench-search bench-answer bench-api bench-fair bench-documents eval eval-gate train screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,8 +45,9 @@ lint: setup
 
 ## make bench: ingestion throughput (sample library, dev data), search latency at 10k / 100k chunks,
 ## answer latency over the sample questions, a load test of the HTTP API (20 clients, 60 s; 1 and 2 workers,
-## and two hosts sharing a PostgreSQL and a Chroma server), documents (a 500-page PDF, a 2,000-page HTML folder)
-bench: bench-ingest bench-search bench-answer bench-api bench-documents
+## and two hosts sharing a PostgreSQL and a Chroma server), whether one tenant's heaviest requests hold up
+## /healthz and another tenant's answers (docs/fairness.md), documents (a 500-page PDF, a 2,000-page HTML folder)
+bench: bench-ingest bench-search bench-answer bench-api bench-fair bench-documents
 
 bench-ingest: setup
 	$(PY) -m evals.bench --dev-data $(DEV_DATA)
@@ -70,6 +71,9 @@ bench-api: setup
 	$(PY) -m evals.bench_api --workers 1
 	$(PY) -m evals.bench_api --workers 2
 	$(PY) -m evals.bench_api --hosts 2
+
+bench-fair: setup
+	$(PY) -m evals.bench_fair --heavy-clients 4 --seconds 30
 
 ## make eval: answer quality on the sample library's questions (a run folder with its report in
 ## eval-out/sample_questions); retrieval quality on AFQMC and BQ dev; long documents (CMRC 2018) against BM25;

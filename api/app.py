@@ -26,10 +26,11 @@ from .auth import RateLimiter
 from .bots.middleware import BotAwareMiddleware
 from .config import ApiSettings
 from .deps import AppState, reject_unknown_query
+from .fairness import FairShare
 from .jobs import ImportJobs
 from .metrics import Metrics
 from .ratebuckets import shared_buckets
-from .routes import answers, bots, console, keys, openai_compat, ops, records, review
+from .routes import answers, bots, console, keys, openai_compat, ops, records, review, taxonomy, tickets
 from .tenants import Tenants
 
 log = logging.getLogger(__name__)
@@ -47,10 +48,11 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
     api = api_settings or ApiSettings()
     metrics = Metrics()
     tenants = Tenants(settings, metrics, api.max_concurrent_reads)
-    jobs = ImportJobs(tenants, metrics, api.max_import_jobs_running)
+    jobs = ImportJobs(tenants, metrics, api.max_import_jobs_running, api.import_heartbeat_seconds)
     state = AppState(settings=settings, api=api, tenants=tenants, metrics=metrics,
                      limiter=RateLimiter(api.rate_per_minute, api.rate_burst, settings.home / "ratelimits.sqlite",
-                                         shared_buckets(tenants.store, api.rate_per_minute)), jobs=jobs)
+                                         shared_buckets(tenants.store, api.rate_per_minute)), jobs=jobs,
+                     fair=FairShare(api.max_expensive_per_tenant, api.expensive_chars))
 
     def warm_up() -> None:
         """Load what the first request would otherwise wait for, before this worker serves: the
@@ -95,7 +97,7 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
                   dependencies=[Depends(reject_unknown_query)], docs_url=None, redoc_url=None)
     app.state.casepilot = state
     problems.install(app)
-    for module in (answers, records, review, keys, openai_compat, ops, console, bots):
+    for module in (answers, records, review, tickets, keys, openai_compat, ops, console, taxonomy, bots):
         app.include_router(module.router)
     console.mount(app)  # the web console at /console/ (its own files; nothing from elsewhere)
     # ApiMiddleware, with the bots' webhooks taking their platforms' content types and body limit

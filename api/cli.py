@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import CasepilotError, InputError
+from assistant.ids import one_line
 from assistant.index.filters import Filters
 from assistant.library import Library
 from assistant.settings import Settings, load_settings
@@ -28,6 +29,10 @@ def _progress_factory(enabled: bool) -> Any:
     from tqdm import tqdm
 
     def make(total: int, desc: str) -> Any:
+        if desc == "ingest" and enabled:  # a bar with chunks and the embedding rate, or plain lines
+            from api.cli_ingest import ImportProgress
+
+            return ImportProgress(total, sys.stderr)
         return tqdm(total=total, desc=desc, unit="rec" if desc == "ingest" else "chunk", file=sys.stderr,
                     disable=None if enabled else True, dynamic_ncols=True, leave=False)
 
@@ -48,7 +53,8 @@ def _emit(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
 
 
-def _library(args: argparse.Namespace) -> Library:
+def _library(args: argparse.Namespace, *, create: bool = False) -> Library:
+    """The library of --home and --tenant; only a command that writes (``create``) makes a new home."""
     overrides: dict[str, Any] = {}
     if args.home:
         overrides["home"] = Path(args.home)
@@ -57,7 +63,7 @@ def _library(args: argparse.Namespace) -> Library:
     if getattr(args, "embedder", None):
         overrides["embedder"] = args.embedder
     settings = load_settings(Settings, {"home": "--home", "tenant": "--tenant", "embedder": "--embedder"}, **overrides)
-    return Library(settings)
+    return Library(settings, create=create)
 
 
 class _Version(argparse.Action):
@@ -94,19 +100,38 @@ def _reading(args: argparse.Namespace) -> Library:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from api.cli_ingest import cmd_sync, print_files, print_plan, print_removals
     from ingestion.pipeline import Ingestor, describe_conflict
+    from ingestion.report import per_file
 
-    lib = _library(args)
+    if args.dry_run and not args.sync:
+        raise InputError("--dry-run shows what --sync would do; add --sync")
+    lib = _library(args, create=not args.dry_run)  # a plan changes nothing, not even a missing home
+    plan = None
     with lib.write_lock():
-        summary = Ingestor(lib, progress=_progress_factory(not args.json),
-                           overwrite_reviewed=args.overwrite_reviewed).ingest_paths(args.paths, args.kind,
-                                                                                    product=args.product)
+        ingestor = Ingestor(lib, progress=_progress_factory(not args.json), overwrite_reviewed=args.overwrite_reviewed,
+                            record_sources=True, product=args.product)
+        if args.sync:
+            found, plan = cmd_sync(args, lib, ingestor)
+        else:
+            found = ingestor.ingest_paths(args.paths, args.kind, args.format)
+    if found is None:  # a dry run
+        assert plan is not None
+        for r in plan.rejected:
+            print(f"rejected: {r}", file=sys.stderr)
+        out = print_plan(plan, args.json)
+        if args.json:
+            _emit(out)
+        return 2 if plan.rejected else 0
+    summary = found
+    removed_why = [(g.id, g.reason) for g in plan.remove] if plan else []
     for r in summary.rejected:
         print(f"rejected: {r}", file=sys.stderr)
     if args.json:
         for c in summary.conflicts:  # named on standard error too: stdout holds only the JSON
             print(f"conflict: {describe_conflict(c)}", file=sys.stderr)
-        _emit(summary.to_dict())
+        _emit({**summary.to_dict(), "files": per_file(summary, removed_why),
+               **({"sync": plan.to_dict()} if plan else {})})
     else:
         d = summary.to_dict()
         print(f"{summary.records} records in {d['seconds']:.1f} s: {d['added']} added, {d['updated']} updated, "
@@ -127,16 +152,29 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             print(line)
         if summary.repaired:
             print("note: the indexes had fallen behind the store (an interrupted run?) and were repaired")
+        if plan:
+            print_removals(plan)
+        print_files(summary, removed_why)
     # a conflict (a record changed in review since its last import) is reported after the rest is imported
     return 2 if summary.rejected or summary.conflicts else 0
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
+    from assistant.ids import id_fault, normalise_id
     from ingestion.pipeline import Ingestor
 
     lib = _library(args)
+    ids, faults = [], []
+    for raw in args.ids:
+        fault = id_fault(raw)
+        if fault is None:
+            ids.append(normalise_id(raw))
+        elif lib.store.get(lib.tenant, raw) is not None:  # stored before ids were checked: deletable as it is
+            ids.append(raw)
+        else:
+            faults.append(f"id {raw!r} {fault}")
     with lib.write_lock():
-        deleted, unknown = Ingestor(lib, actor="cli").delete(args.ids)
+        deleted, unknown = Ingestor(lib, actor="cli").delete(ids) if ids else ([], [])
     if args.json:
         _emit({"deleted": deleted, "unknown": unknown})
     else:
@@ -144,7 +182,9 @@ def cmd_delete(args: argparse.Namespace) -> int:
             print(f"deleted {rid}")
     for rid in unknown:  # the tenant may come from $CASEPILOT_TENANT
         print(f"casepilot: error: no record {rid!r} in tenant {lib.tenant!r}", file=sys.stderr)
-    return 2 if unknown else 0
+    for fault in faults:
+        print(f"casepilot: error: {fault}", file=sys.stderr)
+    return 2 if unknown or faults else 0
 
 
 def cmd_reindex(args: argparse.Namespace) -> int:
@@ -169,7 +209,7 @@ def _print_hits(query: str, hits: Sequence[Any], explain: bool) -> None:
         print(f"no results for {query!r}")
     for n, h in enumerate(hits, 1):
         place = f" › {h.heading}" if h.heading else ""
-        print(f"{n:>2}. {h.id}  {h.title}{place}  [{h.kind} · {h.section}]  score {h.score:.3f}")
+        print(f"{n:>2}. {h.id}  {one_line(h.title)}{place}  [{h.kind} · {h.section}]  score {h.score:.3f}")
         print(f"    {h.snippet}")
         if explain:
             parts = ", ".join(f"{name} #{rank} ({h.explain['scores'][name]:.3f})"
@@ -232,7 +272,7 @@ def _print_answer(a: Any) -> None:
     if a.abstained and a.related:
         print("\n最接近的记录：")
         for h in a.related:
-            print(f"  - {h.id}  {h.title}")
+            print(f"  - {h.id}  {one_line(h.title)}")
     elif a.citations:
         print("\n引用：")
         seen = set()
@@ -244,11 +284,11 @@ def _print_answer(a: Any) -> None:
                 heads = "; ".join(dict.fromkeys(x.heading for x in mine if x.heading))
                 pages = ", ".join(str(n) for n in sorted({x.page for x in mine if x.page}))
                 place = (f" › {heads}" if heads else "") + (f", p. {pages}" if pages else "")
-                print(f"  [{c.id}] {title}{place}")
+                print(f"  [{c.id}] {one_line(title)}{place}")
         if a.related:
             print("相关记录（未引用）：")
             for h in a.related:
-                print(f"  - {h.id}  {h.title}")
+                print(f"  - {h.id}  {one_line(h.title)}")
     if a.fallback:
         print(f"\n(answered by {a.engine}: {a.fallback})")
     if a.unsupported:
@@ -319,20 +359,22 @@ def _chat_lines(prompt: bool, to_stdout: bool) -> Iterator[str]:
 
 def cmd_chat(args: argparse.Namespace) -> int:
     from assistant.answering import Assistant
-    from assistant.conversation import Conversations, check_ticket_id, is_stored_ticket
+    from assistant.conversation import Conversations, conversation_of
 
-    ticket = check_ticket_id(args.ticket)
     if args.history < 0:
         raise InputError("--history must be 0 or more")
     lib = _reading(args)
+    thread = args.thread is not None
+    ticket, _ = conversation_of(lib, args.ticket if not thread else args.thread, thread=thread)
     conv = Conversations(Assistant(lib), history=args.history)
     earlier = lib.store.turns(lib.tenant, ticket, limit=HISTORY_SHOWN)
     interactive = sys.stdin.isatty()
     if interactive or args.verbose:
-        scope = "a stored ticket" if is_stored_ticket(lib, ticket) else "not a stored ticket: a chat thread"
+        scope = "a chat thread without a ticket" if thread else "a stored ticket"
         resumed = f"resuming after {len(earlier)}{'+' if len(earlier) == HISTORY_SHOWN else ''} earlier turns; " \
             if earlier else ""
-        print(f"ticket {ticket} ({scope}); {resumed}/help for commands, /quit to end", file=sys.stderr)
+        print(f"{'thread' if thread else 'ticket'} {ticket} ({scope}); {resumed}/help for commands, /quit to end",
+              file=sys.stderr)
     last = conv.last_answer_id(ticket)
     rejected = 0
     for raw in _chat_lines(interactive, sys.stdout.isatty() and not args.json):
@@ -363,7 +405,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
             elif cmd.startswith("/") and cmd[1:].isascii() and cmd[1:].isalpha():
                 raise InputError(f"unknown command {cmd}; /help lists the commands")
             else:
-                a = conv.chat(ticket, line)
+                a = conv.chat(ticket, line, thread=thread)
                 last = a.id
                 if args.json:
                     _emit(a.to_dict())
@@ -495,6 +537,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what the files hold, where a record does not say")
     s.add_argument("--product", default="", help="the product of every document (PDF, HTML, .docx, .txt) "
                    "imported, unless its sidecar FILE.meta.yaml names one (docs/documents.md)")
+    s.add_argument("--format", choices=["zendesk", "freshdesk", "turns-csv"],
+                   help="read the files as this helpdesk export (default: told by their content; docs/importing.md)")
+    s.add_argument("--sync", action="store_true",
+                   help="keep the library in step with PATH: also remove the articles whose files are gone")
+    s.add_argument("--dry-run", action="store_true", help="with --sync: show the plan and change nothing")
     s.set_defaults(func=cmd_ingest)
 
     s = sub.add_parser("delete", parents=[common], help="delete records (kept in the audit log)",
@@ -528,14 +575,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_ask)
 
     s = sub.add_parser("chat", parents=[common], help="an interactive session inside a ticket",
-                       description="Ask questions one a line, in the context of the ticket's earlier turns (kept "
-                                   "in the store, so a session resumes where it ended). /good and /bad [comment] "
-                                   "rate the last answer, /history shows the turns, /quit or end of input ends. "
+                       description="Ask questions one a line, in the context of the ticket's (or the thread's) "
+                                   "earlier turns (kept in the store, so a session resumes where it ended). /good "
+                                   "and /bad [comment] rate the last answer, /history shows the turns, /quit or "
+                                   "end of input ends. "
                                    "With --json, each answer is one JSON line (Answer.to_dict(); /history and "
                                    "/good, /bad print {\"history\": [...]} and {\"feedback\": {...}} lines). "
                                    "/help lists these commands.")
-    s.add_argument("--ticket", metavar="ID", required=True,
-                   help="the ticket (or any chat thread id); a stored ticket's subject informs retrieval")
+    where = s.add_mutually_exclusive_group(required=True)
+    where.add_argument("--ticket", metavar="ID", help="a stored ticket: its subject informs retrieval")
+    where.add_argument("--thread", metavar="NAME", help="a free chat thread, not about a stored ticket")
     s.add_argument("--history", type=int, default=10, metavar="N",
                    help="how many earlier turns a question is resolved against (default 10)")
     s.set_defaults(func=cmd_chat)

@@ -41,7 +41,7 @@ def cmd_bots(args: argparse.Namespace) -> int:
     from api.cli import _emit, _library
     from assistant.errors import NotFound
 
-    lib = _library(args)
+    lib = _library(args, create=args.bots_command == "add")
     store, tenant = lib.store, lib.tenant
     if args.bots_command == "add":
         values = {k: _value(getattr(args, k)) if k in SECRET_OPTIONS else (getattr(args, k) or "")
@@ -89,8 +89,8 @@ def register_bots(sub: Any, common: argparse.ArgumentParser) -> None:
                        description="Bind a chat channel to --tenant: the platform calls the printed webhook, the "
                                    "bot answers from that tenant's library only. Secrets are stored in the "
                                    "database, never logged or listed (a fingerprint identifies them). Any secret "
-                                   "option takes env:NAME to read it from the environment. See the README's "
-                                   "'Chat-channel bots' for each platform's console.")
+                                   "option takes env:NAME to read it from the environment. docs/bots.md says how to "
+                                   "set up each platform's console.")
     actions = b.add_subparsers(dest="bots_command", required=True, metavar="ACTION")
     a = actions.add_parser("add", parents=[common], help="configure a channel; prints its webhook URL(s)")
     a.add_argument("--platform", required=True, choices=["slack", "feishu", "wecom", "dingtalk"])

@@ -43,7 +43,7 @@ def _print_draft(d: Any, cid: str | None) -> None:
 def cmd_draft(args: argparse.Namespace) -> int:
     from api.cli import _library
 
-    lib = _library(args)
+    lib = _library(args, create=bool(args.files))  # ticket files are imported first
     with lib.write_lock():
         return _draft(args, lib)
 
@@ -51,11 +51,12 @@ def cmd_draft(args: argparse.Namespace) -> int:
 def _draft(args: argparse.Namespace, lib: Library) -> int:
     from api.cli import _emit
     from assistant.errors import InputError
+    from assistant.ids import check_id
     from ingestion.pipeline import Ingestor
     from ingestion.review import Review
 
     review = Review(lib, actor="drafting")
-    ids: list[str] = list(args.ticket or [])
+    ids: list[str] = [check_id(t, "the ticket id") for t in args.ticket or []]
     rejected = 0
     if args.files:
         summary = Ingestor(lib).ingest_paths(args.files, kind="ticket")
@@ -87,7 +88,16 @@ def _draft(args: argparse.Namespace, lib: Library) -> int:
 
 def cmd_review(args: argparse.Namespace) -> int:
     from api.cli import _library
+    from assistant.errors import InputError
+    from assistant.ids import check_id
 
+    act = args.action
+    if act in ("show", "approve", "reject", "edit", "merge", "archive"):
+        if not args.id:
+            raise InputError(f"review {act} needs a case id")
+        args.id = check_id(args.id, "the case id")
+    if args.into:
+        args.into = check_id(args.into, "--into")
     lib = _library(args)
     if args.action in ("list", "show", "stale"):
         return _review(args, lib)
@@ -98,13 +108,12 @@ def cmd_review(args: argparse.Namespace) -> int:
 def _review(args: argparse.Namespace, lib: Library) -> int:
     from api.cli import _emit
     from assistant.errors import InputError
+    from assistant.ids import one_line
     from ingestion.review import Review, parse_edits
 
+    act = args.action
     actor = _reviewer(args)
     review = Review(lib, actor=actor)
-    act = args.action
-    if act in ("show", "approve", "reject", "edit", "merge", "archive") and not args.id:
-        raise InputError(f"review {act} needs a case id")
     if act == "list":
         q = review.queue()
         if args.json:
@@ -115,14 +124,14 @@ def _review(args: argparse.Namespace, lib: Library) -> int:
             dups = ", ".join(d["id"] for d in item["duplicates"])
             dup = f"   possible duplicate of {dups}" if dups else ""
             when = item["updated_at"][:16]
-            print(f"{item['id']}  {item['title']}   (ticket {item['ticket_id'] or '-'}, {when}){dup}")
+            print(f"{item['id']}  {one_line(item['title'])}   (ticket {item['ticket_id'] or '-'}, {when}){dup}")
     elif act == "show":
         info = review.show(args.id)
         if args.json:
             _emit(info)
         else:
             c = info["case"]
-            print(f"{c['id']}  {c['title']}   [{info['status']}, version {info['version']}]")
+            print(f"{c['id']}  {one_line(c['title'])}   [{info['status']}, version {info['version']}]")
             marks = {k: [i["sentence"] for i in info["instructions"] if i["section"] == k] for k in SECTIONS_SHOWN}
             for sentence in marks["title"]:
                 print(f"  ⚠ never quoted, it addresses the assistant: {sentence}")
@@ -165,8 +174,8 @@ def _review(args: argparse.Namespace, lib: Library) -> int:
         if args.json:
             _emit({"stale": rows})
         else:
-            print("no stale cases" if not rows else "\n".join(f"{r['id']}  {r['title']}: {'; '.join(r['reasons'])}"
-                                                               for r in rows))
+            print("no stale cases" if not rows else "\n".join(
+                f"{r['id']}  {one_line(r['title'])}: {'; '.join(r['reasons'])}" for r in rows))
     elif act == "set-version":
         if len(args.fields) != 1 or not args.id:
             raise InputError("review set-version PRODUCT VERSION (quote a product name that holds a space)")

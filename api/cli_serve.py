@@ -159,7 +159,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
     from api.cli import _emit, _library
     from assistant.errors import NotFound
 
-    lib = _library(args)
+    lib = _library(args, create=args.keys_command == "create")
     store, tenant = lib.store, lib.tenant
     if args.keys_command == "create":
         k = create_key(store, tenant, args.role, args.name or "")
@@ -193,7 +193,7 @@ def register_serve(sub: Any, common: argparse.ArgumentParser, base: argparse.Arg
     s = sub.add_parser("serve", parents=[base], help="serve the HTTP API (uvicorn)",
                        description="Serve the HTTP API on CASEPILOT_HOME. Requests need an API key "
                                    "(casepilot keys create); each acts in its key's tenant. Limits: "
-                                   "CASEPILOT_API_* variables (see the README).")
+                                   "CASEPILOT_API_* variables (docs/http-api.md).")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     s.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     s.add_argument("--workers", type=int, default=1,

@@ -23,5 +23,11 @@ class ApiSettings(BaseSettings):
     # throughput with 20 clients equalled one-at-a-time throughput on 2 cores either way)
     max_concurrent_reads: int = Field(default=0, ge=0, description="0: the number of CPUs")
     max_import_jobs_running: int = Field(default=2, ge=1, description="import jobs run at once per process")
+    import_heartbeat_seconds: float = Field(default=10.0, gt=0, description="how often a process marks its "
+                                            "import jobs alive; a job silent for 6 beats is reported interrupted")
+    # fair shares (api/fairness.py): requests with a text to search over expensive_chars characters (tag
+    # suggestions, questions, searches) that one tenant may have in progress at once per process; more get 429
+    max_expensive_per_tenant: int = Field(default=1, ge=0, description="0: no limit")
+    expensive_chars: int = Field(default=500, ge=1)
     warm_up: bool = Field(default=True, description="load the models and the default tenant's indexes before "
                                                     "serving, so that the first request does not wait for them")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
+from pydantic import AfterValidator
 
 from assistant.errors import QuestionTooLong
 from assistant.index.filters import Filters
@@ -15,10 +16,15 @@ from assistant.types import SERVED_STATUSES
 
 from .auth import Principal, RateLimiter
 from .config import ApiSettings
+from .fairness import FairShare
 from .metrics import Metrics
 from .problems import Problem
-from .schemas import AnswerFilters, SearchFilters, Turn
+from .schemas import ID_DOC, ID_SCHEMA, AnswerFilters, SearchFilters, Turn, valid_id
 from .tenants import Tenants
+
+# a record id in a path, checked and NFC-normalised like every id (a look-alike is a 422)
+PathId = Annotated[str, Path(min_length=1, max_length=200, description=ID_DOC, json_schema_extra=ID_SCHEMA),
+                   AfterValidator(valid_id)]
 
 
 @dataclass
@@ -29,6 +35,7 @@ class AppState:
     metrics: Metrics
     limiter: RateLimiter
     jobs: object  # api.jobs.ImportJobs (typed loosely: jobs imports this module)
+    fair: FairShare
 
     @property
     def store(self) -> Store:

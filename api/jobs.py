@@ -2,7 +2,8 @@
 ``CASEPILOT_HOME/uploads`` while it arrives, the job is recorded in the store (so any worker process
 can report it), and a small thread pool imports it under the tenant's write lock, recording progress
 as it goes. A worker that dies mid-job leaves it ``running``; re-posting the same upload is safe,
-since imports are idempotent."""
+since imports are idempotent. A job whose host stopped is reported ``interrupted`` once it has missed
+a few heartbeats."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +44,22 @@ class _Progress:
         self.store.update_import_job(self.job_id, done=self.done)
 
 
+STALE_BEATS = 6  # heartbeats a job may miss before it counts as interrupted
+
+
 class ImportJobs:
-    def __init__(self, tenants: Tenants, metrics: Metrics, workers: int) -> None:
+    """``heartbeat``: how often this process marks the jobs it holds as alive (their ``updated_at``),
+    so that any host can tell a job whose host died (``interrupted``) from one still running."""
+
+    def __init__(self, tenants: Tenants, metrics: Metrics, workers: int, heartbeat: float = 10.0) -> None:
         self.tenants = tenants
         self.metrics = metrics
         self.folder = tenants.settings.home / "uploads"
         self.workers = workers
+        self.heartbeat = heartbeat
+        self._held: set[str] = set()  # jobs of this process, queued or running
+        self._beating: threading.Thread | None = None
+        self._stop = threading.Event()
         self._pool: ThreadPoolExecutor | None = None
         # why a job of this process failed, for the request waiting on it (``wait=true``): a backend
         # that is down answers 503, as it would to any other request
@@ -65,7 +77,22 @@ class ImportJobs:
         with self._lock:  # made on first use, and again after close() (an app may be started twice)
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="casepilot-import")
+            if self._beating is None or not self._beating.is_alive():
+                self._stop.clear()
+                self._beating = threading.Thread(target=self._beat, name="casepilot-import-heartbeat", daemon=True)
+                self._beating.start()
+            self._held.add(job_id)
             self._pool.submit(self._run, principal, job_id, path, kind, total, overwrite_reviewed)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.heartbeat):
+            with self._lock:
+                held = sorted(self._held)
+            if held:
+                try:
+                    self.tenants.store.touch_import_jobs(held)
+                except Exception as e:  # the database is away: the next beat tries again
+                    log.warning("import job heartbeat: %s", e)
 
     def _run(self, principal: Principal, job_id: str, path: Path, kind: str | None, total: int,
              overwrite_reviewed: bool = False) -> None:
@@ -98,15 +125,25 @@ class ImportJobs:
             log.exception("import job %s failed", job_id)
             store.update_import_job(job_id, status="failed", error=f"internal error: {type(e).__name__}")
         finally:
+            with self._lock:
+                self._held.discard(job_id)
             while len(self.failures) > 100:  # kept for a waiting request; unwaited ones age out
                 self.failures.pop(next(iter(self.failures)))
             self.metrics.imports.labels(status).inc()
             path.unlink(missing_ok=True)
 
     def get(self, tenant: str, job_id: str) -> dict[str, Any] | None:
-        return self.tenants.store.import_job(tenant, job_id)
+        job = self.tenants.store.import_job(tenant, job_id)
+        if job is not None and job["status"] in ("queued", "running"):
+            silent = time.time() - datetime.fromisoformat(job["updated_at"]).timestamp()
+            if silent > self.heartbeat * STALE_BEATS:
+                job = {**job, "status": "interrupted",
+                       "error": f"the host running this import stopped (no sign of it for {silent:.0f} s); "
+                                "post the upload again: imports are idempotent"}
+        return job
 
     def close(self) -> None:
+        self._stop.set()
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:

@@ -21,6 +21,10 @@ JSON_TYPES = ("application/json",)
 JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines", "application/json-lines",
                "application/json", "text/plain")
 IMPORT_PATH = "/v1/imports"
+# PUT /v1/taxonomy takes the taxonomy file as it is (JSON is YAML too)
+YAML_TYPES = ("application/yaml", "text/yaml", "application/x-yaml", "text/x-yaml", "application/json",
+              "text/plain")
+TAXONOMY_PATH = "/v1/taxonomy"
 
 
 class _BodyError(HTTPException):
@@ -100,7 +104,7 @@ class ApiMiddleware:
         main, charset = _content_type(headers)
         if not main and length is None and b"transfer-encoding" not in headers:
             return None
-        allowed = JSONL_TYPES if scope["path"] == IMPORT_PATH else JSON_TYPES
+        allowed = {IMPORT_PATH: JSONL_TYPES, TAXONOMY_PATH: YAML_TYPES}.get(scope["path"], JSON_TYPES)
         if main not in allowed and not (main.startswith("application/") and main.endswith("+json")
                                         and scope["path"] != IMPORT_PATH):
             return 415, "unsupported_media_type", f"send {' or '.join(allowed[:2])}, not {main or 'no content type'}"

@@ -52,6 +52,7 @@ TITLES = {
     "body_too_large": "The request body is too large",
     "unsupported_media_type": "Unsupported media type",
     "rate_limited": "Too many requests",
+    "too_many_expensive_requests": "Too many long requests in progress",
     "internal_error": "Internal error",
     "config_error": "The server is misconfigured",
     "backend_error": "A backend failed",

@@ -6,15 +6,38 @@ Requests forbid unknown fields, so a forged ``tenant`` (or any typo) is a 422, n
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, model_validator
+
+from assistant.errors import InputError
+from assistant.ids import ID_PATTERN, check_id
 
 Role = Literal["agent", "reviewer", "admin"]
 Kind = Literal["case", "article"]
 Status = Literal["draft", "in_review", "approved", "rejected", "archived", "published", "any"]
 # at least one character that str.strip() keeps (JSON Schema's \S still matches U+0085 and others)
 VISIBLE = r"[^\s\u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+
+
+def valid_id(value: str) -> str:
+    """``assistant.ids.check_id`` for request fields and path parameters: a look-alike id is a 422.
+    Blanks around an id are refused too (the command line strips them), as ``ID_PATTERN`` says."""
+    try:
+        rid = check_id(value)
+    except InputError as e:
+        raise ValueError(str(e)) from None
+    if value != value.strip():
+        raise ValueError(f"id {value!r} has blanks around it")
+    return rid
+
+
+ID_DOC = "no white space or invisible characters, no '/', '\\', '#' or '..', not starting with '.' or '-'; NFC"
+# the id rule (assistant.ids) in the document, checked by valid_id (pydantic's regex engine cannot run it)
+ID_SCHEMA: dict[str, Any] = {"pattern": ID_PATTERN}
+# an id of a case, article, ticket or thread, NFC-normalised
+Id = Annotated[str, Field(min_length=1, max_length=200, description=ID_DOC, json_schema_extra=ID_SCHEMA),
+               AfterValidator(valid_id)]
 
 
 class Request_(BaseModel):
@@ -38,7 +61,7 @@ class SearchFilters(Request_):
     kind: list[Kind] = Field(default_factory=list, max_length=2)
     product: list[str] = Field(default_factory=list, max_length=20)
     tag: list[str] = Field(default_factory=list, max_length=20)
-    id: list[str] = Field(default_factory=list, max_length=100)
+    id: list[Id] = Field(default_factory=list, max_length=100)
     status: list[Status] = Field(default_factory=list, max_length=7)
 
 
@@ -48,7 +71,7 @@ class AnswerFilters(Request_):
     kind: list[Kind] = Field(default_factory=list, max_length=2)
     product: list[str] = Field(default_factory=list, max_length=20)
     tag: list[str] = Field(default_factory=list, max_length=20)
-    id: list[str] = Field(default_factory=list, max_length=100)
+    id: list[Id] = Field(default_factory=list, max_length=100)
 
 
 QUESTION_DOC = "the agent's question; its length limit is CASEPILOT_MAX_QUESTION_CHARS (the document shows it)"
@@ -56,8 +79,8 @@ QUESTION_DOC = "the agent's question; its length limit is CASEPILOT_MAX_QUESTION
 
 class AskRequest(Request_):
     question: str = Field(max_length=100_000, pattern=VISIBLE, description=QUESTION_DOC)
-    ticket_id: str | None = Field(default=None, min_length=1, max_length=200,
-                                  description="a stored ticket whose subject and last messages inform the answer")
+    ticket_id: Id | None = Field(default=None,
+                                 description="a stored ticket whose subject and last messages inform the answer")
     conversation: list[Turn] = Field(default_factory=list, description="earlier turns, oldest first")
     filters: AnswerFilters | None = None
     stream: StrictBool = Field(default=False,
@@ -70,15 +93,34 @@ class AskRequest(Request_):
     ]})
 
 
+def _ticket_or_thread(schema: dict[str, Any]) -> None:
+    """The document says what ``ChatRequest`` checks: exactly one of ticket_id and thread_id, not null."""
+    for name in ("ticket_id", "thread_id"):
+        prop = schema["properties"][name]
+        prop.update(next(s for s in prop.pop("anyOf") if s.get("type") == "string"))
+        prop.pop("default", None)
+    schema["oneOf"] = [{"required": ["ticket_id"]}, {"required": ["thread_id"]}]
+    schema["examples"] = [{"ticket_id": "T-2024-0301", "question": "客户说每月被扣两次费，怎么处理？"},
+                          {"thread_id": "billing-questions", "question": "年付订阅能退款吗？"}]
+
+
 class ChatRequest(Request_):
-    ticket_id: str = Field(min_length=1, max_length=200, pattern=VISIBLE,
-                           description="the ticket (or any chat thread id)")
+    ticket_id: Id | None = Field(default=None, description="a stored ticket (404 when it is not one)")
+    thread_id: Id | None = Field(default=None, description="or a free chat thread, about no stored ticket")
     question: str = Field(max_length=100_000, pattern=VISIBLE, description=QUESTION_DOC)
     stream: StrictBool = Field(default=False,
                                description="answer as Server-Sent Events (so does Accept: text/event-stream)")
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"ticket_id": "T-2024-0301", "question": "客户说每月被扣两次费，怎么处理？"}]})
+    @model_validator(mode="after")
+    def _one_conversation(self) -> ChatRequest:
+        for name in ("ticket_id", "thread_id"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} is null; leave it out instead")
+        if (self.ticket_id is None) == (self.thread_id is None):
+            raise ValueError("give ticket_id (a stored ticket) or thread_id (a free thread), not both or neither")
+        return self
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_ticket_or_thread)
 
 
 class CitationOut(BaseModel):
@@ -239,7 +281,8 @@ class ImportSummaryOut(BaseModel):
 
 class ImportJobOut(BaseModel):
     id: str
-    status: Literal["queued", "running", "done", "failed"]
+    status: Literal["queued", "running", "done", "failed", "interrupted"] = Field(
+        description="interrupted: the host running it stopped; post the upload again")
     total: int = Field(description="records in the upload (lines that are not blank)")
     done: int = Field(description="records imported so far")
     summary: ImportSummaryOut | None = None
@@ -258,7 +301,7 @@ class ImportJobOut(BaseModel):
 
 
 class DraftRequest(Request_):
-    ticket_id: str = Field(min_length=1, max_length=200)
+    ticket_id: Id
     redraft: StrictBool = Field(default=False, description="draft again a ticket whose draft was already decided")
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"ticket_id": "T-2024-0301"}]})
@@ -318,7 +361,7 @@ class RejectRequest(Request_):
 
 
 class MergeRequest(Request_):
-    into: str = Field(min_length=1, max_length=200, description="the approved case the draft merges into")
+    into: Id = Field(description="the approved case the draft merges into")
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"into": "C-000101"}]})
 
@@ -354,6 +397,8 @@ class TagsOut(BaseModel):
     abstained: bool = Field(description="no candidate was likely enough to pick (the candidates are still listed)")
     candidates: list[TagOut] = Field(default_factory=list,
                                      description="the best k tags with their confidences, picked or not, best first")
+    warnings: list[str] | None = Field(default=None, description="only when there is something to say: that a long "
+                                       "text was searched for similar records by its beginning")
 
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"tags": [{"tag": "产品线/打印机", "confidence": 0.81}], "abstained": False,
@@ -389,7 +434,14 @@ class TaxonomyDimensionOut(BaseModel):
 
 
 class TaxonomyOut(BaseModel):
+    version: int = Field(0, description="the tenant's taxonomy version (each change makes one); 0: none imported")
     dimensions: list[TaxonomyDimensionOut] = Field(description="empty when no taxonomy was imported")
+
+
+class TaxonomyPutOut(TaxonomyOut):
+    changed: bool = Field(description="false when the body is the taxonomy already stored (no new version)")
+    warnings: list[str] = Field(default_factory=list,
+                                description="values the new taxonomy drops that the tenant's records still carry")
 
 
 class CaseStatsOut(BaseModel):
@@ -535,3 +587,18 @@ class ModelOut(BaseModel):
 class ModelsOut(BaseModel):
     object: Literal["list"] = "list"
     data: list[ModelOut]
+
+
+class TicketOut(BaseModel):
+    """What ``POST /v1/tickets`` did with a helpdesk's ticket."""
+
+    ticket_id: str = Field(description="the stored ticket's id (ZD-… for Zendesk, FD-… for Freshdesk)")
+    stored: Literal["added", "updated", "unchanged"]
+    status: str = Field(description="the ticket's status as stored")
+    drafted: Literal["drafted", "skipped", "not_closed", "already_drafted", "already_decided"] = Field(
+        description="drafted: a case is in review; skipped: nothing to draft (see reason); not_closed: stored "
+                    "only; already_drafted: the same ticket again; already_decided: its draft was decided")
+    case_id: str | None = Field(None, description="the case drafted from it, when there is one")
+    reason: str = Field("", description="why it was not drafted")
+    redacted: dict[str, int] = Field(default_factory=dict, description="values replaced by a placeholder, by kind")
+    internal_notes: int = Field(0, description="internal notes kept with the ticket and left out of the draft")

@@ -51,6 +51,12 @@ class RWLock:
     def readers(self) -> int:
         return self._readers
 
+    def wait_for_writers(self) -> None:
+        """Return once no writer holds the lock or waits for it (without taking it)."""
+        with self._cond:
+            while self._writer or self._waiting:
+                self._cond.wait()
+
     @contextmanager
     def read(self) -> Iterator[None]:
         with self._cond:
@@ -130,6 +136,9 @@ class Tenant:
 
     @contextmanager
     def read(self) -> Iterator[Library]:
+        # a read waits out this tenant's writer (an import may take minutes) before it takes one of the
+        # process's read slots: waiting in a slot, it would keep other tenants' reads from their turn
+        self._lock.wait_for_writers()
         with self.tenants.slots:  # checked once a slot is free, not before a wait another process may write in
             if self._needs_sync():
                 with self.write() as lib:

@@ -210,7 +210,7 @@ def citable_text(rec: StoredRecord) -> str:
 
 class Assistant:
     """What agents talk to. ``support_threshold`` is the retrieval support below which the assistant
-    abstains (calibrated on ``evals/datasets/sample_questions.jsonl``, see the README). The engine is
+    abstains (calibrated on ``evals/datasets/sample_questions.jsonl``; docs/measurements.md). The engine is
     the one ``CASEPILOT_LLM`` names unless one is passed in."""
 
     def __init__(self, library: Library, engine: AnswerEngine | None = None, *, k: int = 5,
@@ -433,6 +433,9 @@ class Assistant:
             raise QuestionTooLong(len(question), self.lib.settings.max_question_chars)
         ticket_rec = None
         if ticket:
+            from .ids import check_id
+
+            ticket = check_id(ticket, "the ticket id")
             ticket_rec = self.lib.store.get(self.lib.tenant, ticket)
             if ticket_rec is None or ticket_rec.kind != "ticket":
                 raise NotFound(f"no ticket {ticket!r} in tenant {self.lib.tenant!r}")
@@ -541,7 +544,8 @@ def ticket_text(ticket: StoredRecord | None, last: int = 6) -> str:
         return ""
     d = ticket.data
     lines = [f"主题：{d.get('subject', '')}"]
-    for m in (d.get("messages") or [])[-last:]:
+    public = [m for m in d.get("messages") or [] if not m.get("internal")]  # internal notes stay out
+    for m in public[-last:]:
         lines.append(f"{m.get('role', '')}: {m.get('text', '')}")
     return "\n".join(lines)
 

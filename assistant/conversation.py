@@ -2,10 +2,13 @@
 
 An agent working a ticket asks several questions in a row; the later ones are follow-ups
 ("那如果是有线连接呢？") that only make sense against the earlier ones. ``chat`` keeps the turns of each
-ticket id in the store, hands the earlier turns to ``Assistant.ask`` (which carries an earlier
+conversation in the store, hands the earlier turns to ``Assistant.ask`` (which carries an earlier
 question's words into a follow-up's retrieval query) and stores the new question and its answer, so a
-session can be resumed later, by another process or another agent. The ticket id may be a stored
-ticket's id (then the ticket's subject informs retrieval too) or any chat thread's id, e.g. a bot's.
+session can be resumed later, by another process or another agent.
+
+A conversation is either a stored ticket's (its id; the ticket's subject informs retrieval too; an
+unknown ticket is ``NotFound``) or, said so with ``thread=True``, a free chat thread named by any id
+that is not a stored ticket's (``casepilot chat --thread NAME``, ``thread_id`` in the API).
 
 Feedback (helpful / not helpful, with an optional comment) is kept per logged answer; listing it
 joins each rating with the answer's question, text and citations.
@@ -16,24 +19,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from .errors import InputError
+from .errors import InputError, NotFound
+from .ids import check_id
 from .store import Store
 
 if TYPE_CHECKING:
     from .answering import Answer, Assistant
     from .library import Library
 
-MAX_TICKET_ID_CHARS = 200
-
 
 def check_ticket_id(ticket_id: str) -> str:
-    """The ticket id, stripped; ``InputError`` when it is empty or longer than 200 characters."""
-    tid = (ticket_id or "").strip()
-    if not tid:
-        raise InputError("the ticket id is empty")
-    if len(tid) > MAX_TICKET_ID_CHARS:
-        raise InputError(f"the ticket id is {len(tid)} characters; the limit is {MAX_TICKET_ID_CHARS}")
-    return tid
+    """The ticket (or thread) id as stored (``assistant.ids.check_id``); ``InputError`` when it is not one."""
+    return check_id(ticket_id or "", "the ticket id")
 
 
 def is_stored_ticket(library: Library, ticket_id: str) -> bool:
@@ -41,17 +38,36 @@ def is_stored_ticket(library: Library, ticket_id: str) -> bool:
     return rec is not None and rec.kind == "ticket"
 
 
+def conversation_of(library: Library, conversation_id: str, *, thread: bool = False) -> tuple[str, str | None]:
+    """``(the id its turns are stored under, the stored ticket that scopes retrieval or None)``.
+
+    Without ``thread``, ``conversation_id`` must name a stored ticket (``NotFound`` otherwise); with
+    it, a free thread, which must not be a stored ticket's id (its turns would mix with the ticket's)."""
+    if thread:
+        tid = check_id(conversation_id or "", "the thread id")
+        if is_stored_ticket(library, tid):
+            raise InputError(f"{tid!r} is a stored ticket, not a free thread: chat in it with --ticket {tid} "
+                             "(ticket_id in the API)")
+        return tid, None
+    tid = check_ticket_id(conversation_id)
+    if not is_stored_ticket(library, tid):
+        raise NotFound(f"no ticket {tid!r} in tenant {library.tenant!r}; to chat without a stored ticket, name a "
+                       "thread: --thread NAME (thread_id in the API)")
+    return tid, tid
+
+
 def history(library: Library, ticket_id: str, *, limit: int = 20) -> list[dict[str, Any]]:
     """The ticket's last ``limit`` stored turns, oldest first (``role``, ``text``, ``answer_id``, ``created_at``)."""
     return library.store.turns(library.tenant, check_ticket_id(ticket_id), limit=limit)
 
 
-def _turn_inputs(assistant: Assistant, ticket_id: str, history: int) -> tuple[str, str | None, list[dict[str, str]]]:
-    tid = check_ticket_id(ticket_id)
+def _turn_inputs(assistant: Assistant, conversation_id: str, history: int,
+                 thread: bool) -> tuple[str, str | None, list[dict[str, str]]]:
     lib = assistant.lib
+    tid, ticket = conversation_of(lib, conversation_id, thread=thread)
     earlier = lib.store.turns(lib.tenant, tid, limit=history) if history > 0 else []
     conversation = [{"role": t["role"], "text": t["text"]} for t in earlier]
-    return tid, (tid if is_stored_ticket(lib, tid) else None), conversation
+    return tid, ticket, conversation
 
 
 def _store_turns(assistant: Assistant, tid: str, answer: Answer) -> None:
@@ -61,22 +77,23 @@ def _store_turns(assistant: Assistant, tid: str, answer: Answer) -> None:
     ])
 
 
-def chat(assistant: Assistant, ticket_id: str, question: str, *, history: int = 10) -> Answer:
-    """Answer ``question`` as the next turn of the ticket's conversation and store both turns.
+def chat(assistant: Assistant, ticket_id: str, question: str, *, history: int = 10, thread: bool = False) -> Answer:
+    """Answer ``question`` as the next turn of the ticket's conversation (of the free thread
+    ``ticket_id`` names, with ``thread``) and store both turns.
 
     The last ``history`` stored turns are the conversation the question is resolved against. The
-    stored ticket (when ``ticket_id`` names one) scopes retrieval with its subject. Nothing is stored
-    when the question is rejected."""
-    tid, ticket, conversation = _turn_inputs(assistant, ticket_id, history)
+    stored ticket scopes retrieval with its subject. Nothing is stored when the question is rejected."""
+    tid, ticket, conversation = _turn_inputs(assistant, ticket_id, history, thread)
     answer = assistant.ask(question, ticket=ticket, conversation=conversation)
     _store_turns(assistant, tid, answer)
     return answer
 
 
-def chat_stream(assistant: Assistant, ticket_id: str, question: str, *, history: int = 10) -> Iterator[dict[str, Any]]:
+def chat_stream(assistant: Assistant, ticket_id: str, question: str, *, history: int = 10,
+                thread: bool = False) -> Iterator[dict[str, Any]]:
     """``chat`` as ``Assistant.ask_stream`` events; the turns are stored before the ``answer`` event
     is handed on, and not at all when the answer failed."""
-    tid, ticket, conversation = _turn_inputs(assistant, ticket_id, history)
+    tid, ticket, conversation = _turn_inputs(assistant, ticket_id, history, thread)
     for ev in assistant.ask_stream(question, ticket, conversation):
         if ev["event"] == "answer":
             _store_turns(assistant, tid, ev["answer"])
@@ -103,8 +120,8 @@ class Conversations:
     def library(self) -> Library:
         return self.assistant.lib
 
-    def chat(self, ticket_id: str, question: str) -> Answer:
-        return chat(self.assistant, ticket_id, question, history=self.history_turns)
+    def chat(self, ticket_id: str, question: str, *, thread: bool = False) -> Answer:
+        return chat(self.assistant, ticket_id, question, history=self.history_turns, thread=thread)
 
     def turns(self, ticket_id: str, *, limit: int = 20) -> list[dict[str, Any]]:
         return history(self.library, ticket_id, limit=limit)

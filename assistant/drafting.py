@@ -166,8 +166,9 @@ def _messages(ticket: dict[str, Any]) -> list[dict[str, str]]:
     msgs = ticket.get("messages") or []
     if not isinstance(msgs, list) or not msgs:
         raise InputError(f"ticket {ticket.get('id', '?')}: no messages to draft from")
+    # internal notes are for the helpdesk's agents: nothing of them may reach a case's text
     return [{"id": str(m.get("id") or f"m{i}"), "role": str(m.get("role") or ""), "text": str(m.get("text") or "")}
-            for i, m in enumerate(msgs, 1)]
+            for i, m in enumerate(msgs, 1) if not m.get("internal")]
 
 
 _ACK = re.compile(r"^(很好|好的|好|嗯|OK|ok|没问题|太好了)[，,！!。]\s*")

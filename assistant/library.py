@@ -7,11 +7,14 @@ This is where backends are wired together; everything else receives them ready-m
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from .embeddings import Embedder, make_embedder
+from .errors import InputError
 from .index.filters import Filters
 from .index.keywords import BM25Index
 from .index.sync import Indexes, VectorSpace
@@ -20,27 +23,61 @@ from .logistic import LogisticModel, for_embedders, read_models
 from .redact import AllowList, load_allowlist
 from .retrieval import RANKER_FEATURES, ChunkRetriever, DenseRetriever, HybridRetriever, KeywordRetriever, Retriever
 from .settings import Settings
-from .store import Store
+from .store import Store, StoredTaxonomy
 from .taxonomy import Taxonomy
 from .types import PASSAGE_SPACE, QUESTION_SPACE, SearchHit
 
 log = logging.getLogger(__name__)
+# the tenant that commands act in without --tenant; the home's legacy taxonomy.yaml becomes its taxonomy
+DEFAULT_TENANT = "default"
+
+
+@dataclass
+class TaxonomyChange:
+    """What storing a taxonomy did: its version, whether it differs from the one before, and the
+    values it drops that the tenant's records still carry (with how many records carry each)."""
+
+    version: int
+    changed: bool
+    taxonomy: Taxonomy
+    dropped_in_use: dict[str, int] = field(default_factory=dict)
+
+
+def _require_library(settings: Settings) -> None:
+    """An ``InputError`` when the settings' home holds no library: a mistyped --home is then named, not
+    taken for an empty library. With a database URL the store is elsewhere and the home holds only
+    caches rebuilt from it, so any home will do."""
+    if settings.database_url is not None or settings.sqlite_file.exists():
+        return
+    home = settings.home.resolve()
+    what = "no such folder" if not home.exists() else f"it holds no {settings.sqlite_file.name}"
+    raise InputError(f"no casepilot library at {home} ({what}); create one with: casepilot ingest FILE... "
+                     f"--home {settings.home}, or point --home / CASEPILOT_HOME at your library")
 
 
 class Library:
     """``embedder`` / ``passage_embedder`` override the settings (tests pass fakes); with only
     ``embedder`` given, it serves both spaces, unless the settings turn the passage space off
-    (``passage_embedder=""``)."""
+    (``passage_embedder=""``). With ``create=False`` (what a command that only reads opens) a home
+    that holds no library is an ``InputError`` naming it, and nothing is created."""
 
     def __init__(self, settings: Settings, tenant: str | None = None, *, embedder: Embedder | None = None,
-                 passage_embedder: Embedder | None = None, store: Store | None = None) -> None:
+                 passage_embedder: Embedder | None = None, store: Store | None = None, create: bool = True) -> None:
         self.settings = settings
         self.tenant = tenant or settings.tenant
-        settings.home.mkdir(parents=True, exist_ok=True)
+        if create:
+            settings.home.mkdir(parents=True, exist_ok=True)
+        elif store is None:
+            _require_library(settings)
         self.store = store or Store(settings.db_url)
         self._embedder = embedder
         # one model for both spaces when only one is given, unless the settings want no passage space
         self._passage_embedder = passage_embedder or (embedder if settings.passage_embedder else None)
+        # the taxonomy as last loaded: (stored version, taxonomy), when the version was last checked,
+        # and the store's taxonomy writes then
+        self._taxonomy: tuple[int, Taxonomy | None] | None = None
+        self._taxonomy_checked = 0.0
+        self._taxonomy_writes = -1
 
     @property
     def redaction_allowlist(self) -> AllowList:
@@ -107,31 +144,104 @@ class Library:
                                                                     **self._vector_options()))
             for name, emb in self.embedders.items()
         }
-        self._forget("indexes", "retriever")
+        self._forget("indexes", "_retriever")
 
     def reopen_vectors(self) -> None:
         """Open the vector store afresh: a local Chroma client does not see vectors that another
         process added (its caller clears Chroma's client cache first, see ``api.tenants``)."""
-        self._forget("chroma", "spaces", "indexes", "retriever")
+        self._forget("chroma", "spaces", "indexes", "_retriever")
         _ = self.retriever, self.indexes
 
     def reload_taxonomy(self) -> None:
-        """Read the taxonomy again (a new one was installed); the next search uses its synonyms."""
-        self._forget("taxonomy", "retriever")
+        """Read the taxonomy from the store at its next use; the next search uses its synonyms."""
+        self._taxonomy = None
 
     def _forget(self, *attrs: str) -> None:
         for attr in attrs:  # cached properties, rebuilt on next use
             self.__dict__.pop(attr, None)
 
-    @cached_property
+    @property
     def taxonomy(self) -> Taxonomy | None:
-        """The library's taxonomy, or None when none was imported."""
-        path = self.settings.taxonomy_path
-        return Taxonomy.load(path) if path.exists() else None
+        """The tenant's taxonomy, or None when it has none (see ``versioned_taxonomy``)."""
+        return self.versioned_taxonomy()[1]
 
-    @cached_property
+    def versioned_taxonomy(self) -> tuple[int, Taxonomy | None]:
+        """The tenant's taxonomy with its stored version (0: none). It is read from the store again
+        when that version moved: at once after a write through this library's store, else checked at
+        most every ``taxonomy_refresh_seconds`` (one indexed query), so another host's change is seen
+        within that bound."""
+        now = time.monotonic()
+        writes = self.store.taxonomy_writes
+        cached = self._taxonomy
+        if (cached is not None and writes == self._taxonomy_writes
+                and now - self._taxonomy_checked < self.settings.taxonomy_refresh_seconds):
+            return cached
+        version = self.store.taxonomy_version(self.tenant)
+        if cached is None or cached[0] != version:
+            cached = self._load_taxonomy()
+        self._taxonomy, self._taxonomy_checked, self._taxonomy_writes = cached, now, writes
+        return cached
+
+    def _load_taxonomy(self) -> tuple[int, Taxonomy | None]:
+        stored = self.stored_taxonomy()
+        if stored is None:
+            return 0, None
+        where = f"the taxonomy of tenant {self.tenant} (version {stored.version})"
+        return stored.version, Taxonomy.parse(stored.source, where)
+
+    def stored_taxonomy(self, version: int | None = None) -> StoredTaxonomy | None:
+        """The tenant's stored taxonomy (or an earlier ``version``), as imported. The default tenant of
+        a home made before taxonomies were stored per tenant gets the home's taxonomy file first."""
+        stored = self.store.taxonomy(self.tenant, version)
+        if stored is None and version is None and self.tenant == DEFAULT_TENANT:
+            stored = self._import_legacy_taxonomy()
+        return stored
+
+    def _import_legacy_taxonomy(self) -> StoredTaxonomy | None:
+        """The home's ``taxonomy.yaml`` (or ``CASEPILOT_TAXONOMY``) becomes the default tenant's
+        taxonomy when it has none; audited like any import. Other tenants do not get it: it was the
+        default tenant's, and it is their data that must not leak."""
+        path = self.settings.taxonomy_path
+        if not path.exists():
+            return None
+        try:
+            source = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as e:
+            raise InputError(f"{path}: not a readable taxonomy: {e}") from e
+        Taxonomy.parse(source, str(path))  # a broken file is reported, not stored
+        stored, _ = self.store.put_taxonomy(self.tenant, source, actor="upgrade", origin=str(path))
+        log.warning("imported %s as the taxonomy of tenant %s (taxonomies are now kept per tenant in the "
+                    "database; the file is no longer read)", path, self.tenant)
+        return stored
+
+    def set_taxonomy(self, source: str, *, actor: str, origin: str = "") -> TaxonomyChange:
+        """Validate ``source`` (YAML) and store it as the tenant's taxonomy (``InputError`` when it is
+        not one); naming the values it drops that the tenant's records still carry."""
+        new = Taxonomy.parse(source, origin or "the taxonomy")
+        self.reload_taxonomy()  # compared with the stored one, not a cached one another host replaced
+        try:
+            old = self.taxonomy
+        except InputError:  # the current one is unreadable: nothing to compare with
+            old = None
+        stored, changed = self.store.put_taxonomy(self.tenant, source, actor=actor, origin=origin)
+        dropped: dict[str, int] = {}
+        if changed and old is not None:
+            used = self.store.tag_use(set(old.tags) - set(new.tags), self.tenant)
+            dropped = {tag: sum(per.values()) for tag, per in used.items()}
+        self.reload_taxonomy()
+        return TaxonomyChange(stored.version, changed, new, dropped)
+
+    @property
     def retriever(self) -> Retriever:
-        groups = self.taxonomy.synonym_groups() if self.taxonomy else []
+        """The hybrid retriever, built again when the taxonomy (whose synonyms it uses) changed."""
+        tax = self.taxonomy
+        built = self.__dict__.get("_retriever")
+        if built is None or built[0] is not tax:
+            built = self.__dict__["_retriever"] = (tax, self._build_retriever(tax))
+        return built[1]
+
+    def _build_retriever(self, taxonomy: Taxonomy | None) -> Retriever:
+        groups = taxonomy.synonym_groups() if taxonomy else []
         parts: list[ChunkRetriever] = [DenseRetriever(s.vectors, s.embedder, s.name, self.keywords.allowed)
                                        for s in self.spaces.values()]
         parts.append(KeywordRetriever(self.keywords, groups))

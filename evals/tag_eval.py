@@ -139,20 +139,21 @@ def run_set(ds: IntentSet, folds: int, neighbours: int, seed: int = 0) -> tuple[
     random.Random(seed).shuffle(order)
     fold_of = {i: n % folds for n, i in enumerate(order)}
     home = Path(tempfile.mkdtemp(prefix=f"cp-tag-eval-{ds.name}-"))
-    taxonomy = home / "taxonomy.yaml"
     home.mkdir(parents=True, exist_ok=True)
-    taxonomy.write_text(yaml.safe_dump({"dimensions": {ds.dimension: {"values": {v: {} for v in ds.labels}}}},
-                                       allow_unicode=True), encoding="utf-8")
+    taxonomy = yaml.safe_dump({"dimensions": {ds.dimension: {"values": {v: {} for v in ds.labels}}}},
+                              allow_unicode=True)
     outcomes: list[Outcome] = []
     timing = {"ingest": 0.0, "embed": 0.0, "suggest": 0.0, "embedded": 0.0}
-    base = Settings(home=home, taxonomy=taxonomy)
+    base = Settings(home=home)
     store = Store(base.db_url)
     embedders = {"question": CachedQueries(make_embedder(base.embedder), store, "question"),
                  "passage": CachedQueries(make_embedder(base.passage_embedder), store, "passage")}
 
-    def library(tenant: str) -> Library:
-        return Library(base.model_copy(update={"tenant": tenant}), embedder=embedders["question"],  # type: ignore[arg-type]
-                       passage_embedder=embedders["passage"], store=store)  # type: ignore[arg-type]
+    def library(tenant: str) -> Library:  # each fold's tenant holds the set's taxonomy
+        lib = Library(base.model_copy(update={"tenant": tenant}), embedder=embedders["question"],  # type: ignore[arg-type]
+                      passage_embedder=embedders["passage"], store=store)  # type: ignore[arg-type]
+        lib.set_taxonomy(taxonomy, actor="tag-eval")
+        return lib
 
     def records(keep: list[int]) -> list[Article]:
         return [Article(id=f"U-{i:05d}", title=ds.items[i][0], body="", faq=True,

@@ -14,6 +14,7 @@ class Loaded:
     file: str
     line: int
     ignored: tuple[str, ...] = ()  # fields of the input that the record does not store
+    notes: tuple[str, ...] = ()  # what was changed to make the record valid (a title joined into one line)
 
 
 @dataclass

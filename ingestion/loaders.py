@@ -32,6 +32,7 @@ FAQ_COLUMNS = ("id", "question", "answer")
 class TaxonomyFile:
     path: Path
     data: dict[str, Any]
+    text: str = ""  # the file as read: what the tenant's taxonomy stores, comments and all
 
 
 Item = Loaded | Reject | TaxonomyFile
@@ -71,8 +72,9 @@ def load_jsonl(path: Path, kind: str | None = None) -> Iterator[Item]:
                 yield Reject(file, n, None, f"invalid JSON: {e.msg}{where}")
                 continue
             try:
-                rec = parse_record(obj, kind)
-                yield Loaded(rec, file, n, unknown_fields(obj, rec))
+                notes: list[str] = []
+                rec = parse_record(obj, kind, notes)
+                yield Loaded(rec, file, n, unknown_fields(obj, rec), tuple(notes))
             except RecordError as e:
                 yield Reject(file, n, e.field, e.message)
 
@@ -145,7 +147,9 @@ def _faq_row(fields: list[str], header: list[str], unused: list[str], file: str,
     rec = {"kind": "article", "faq": True, "id": row.get("id"), "title": row.get("question"),
            "body": row.get("answer"), "tags": row.get("tags") or []}
     try:
-        return Loaded(parse_record(rec, "article"), file, start, tuple(h for h in unused if row.get(h)))
+        notes: list[str] = []
+        return Loaded(parse_record(rec, "article", notes), file, start, tuple(h for h in unused if row.get(h)),
+                      tuple(n.replace("title:", "question:") for n in notes))
     except RecordError as e:
         field = {"title": "question", "body": "answer"}.get(e.field, e.field)
         return Reject(file, start, field, e.message)
@@ -193,8 +197,9 @@ def load_markdown(path: Path, kind: str | None = None) -> Iterator[Item]:
     if meta["kind"] == "article":
         meta["body"] = body.strip()
     try:
-        rec = parse_record(meta, kind)
-        yield Loaded(rec, file, 1, unknown_fields(meta, rec))
+        notes: list[str] = []
+        rec = parse_record(meta, kind, notes)
+        yield Loaded(rec, file, 1, unknown_fields(meta, rec), tuple(notes))
     except RecordError as e:
         yield Reject(file, 1, e.field, e.message)
 
@@ -217,7 +222,7 @@ def load_taxonomy_file(path: Path) -> Iterator[Item]:
     except TaxonomyError as e:
         yield Reject(file, None, e.field, str(e.message))
         return
-    yield TaxonomyFile(path, data)
+    yield TaxonomyFile(path, data, text)
 
 
 def expand(paths: Iterable[str | Path]) -> Iterator[Path | Reject]:
@@ -233,11 +238,14 @@ def expand(paths: Iterable[str | Path]) -> Iterator[Path | Reject]:
             yield Reject(str(p), None, None, "no such file or folder")
 
 
-def load_paths(paths: Iterable[str | Path], kind: str | None = None,
+def load_paths(paths: Iterable[str | Path], kind: str | None = None, fmt: str | None = None,
                documents: DocumentOptions | None = None) -> Iterator[Item]:
     """Every record, reject and taxonomy in ``paths`` (folders are walked). ``kind`` is a record kind,
-    or ``faq`` (CSV or article records) or ``taxonomy``. ``documents``: the ``DocumentOptions`` for
-    PDF, HTML, .docx and .txt files (read last, together: a folder's pages share their boilerplate)."""
+    or ``faq`` (CSV or article records) or ``taxonomy``; ``fmt`` a helpdesk format (``ingestion.helpdesk``),
+    else a helpdesk export is told by its content. ``documents``: the ``DocumentOptions`` for PDF, HTML,
+    .docx and .txt files (read last, together: a folder's pages share their boilerplate)."""
+    from .helpdesk import load as load_helpdesk  # it builds on this module
+
     given = [Path(p) for p in paths]
     record_kind = {"faq": "article", "taxonomy": None}.get(kind or "", kind)
     docs: list[Path] = []
@@ -246,6 +254,10 @@ def load_paths(paths: Iterable[str | Path], kind: str | None = None,
             yield p
             continue
         suffix = p.suffix.lower()
+        helpdesk = load_helpdesk(p, fmt, kind) if kind not in ("taxonomy", "faq") else None
+        if helpdesk is not None:
+            yield from helpdesk
+            continue
         if kind == "taxonomy" or (suffix in (".yaml", ".yml") and p.stem.lower() == "taxonomy"):
             yield from load_taxonomy_file(p)
         elif kind == "faq" or suffix == ".csv":

@@ -22,8 +22,6 @@ vector and keyword indexes.
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -34,7 +32,6 @@ from assistant.errors import InputError
 from assistant.library import Library
 from assistant.redact import Redactor, add_counts, format_counts
 from assistant.store import RecordWrite
-from assistant.taxonomy import Taxonomy, parse_taxonomy
 from assistant.types import Article, Case, Chunk, Record, Ticket
 
 from .chunking import chunk_record
@@ -74,6 +71,8 @@ class IngestSummary:
     overwritten: list[dict[str, Any]] = field(default_factory=list)
     # records changed in review whose file still holds what was last imported: kept, counted unchanged
     kept_reviewed: list[str] = field(default_factory=list)
+    # the file each record was read from (ingest_paths), for a table per file
+    sources: dict[str, str] = field(default_factory=dict)
 
     @property
     def records(self) -> int:
@@ -138,18 +137,11 @@ class _NoProgress:
     def update(self, n: int = 1) -> None:
         pass
 
+    def stats(self, chunks: int, embedded: int, embed_seconds: float) -> None:
+        """What the import wrote so far (a progress bar may show it)."""
+
     def close(self) -> None:
         pass
-
-
-def _describe_tag_use(used: dict[str, dict[str, int]], tenant: str) -> str:
-    """"产品线/旧值 (3)", most used first; other tenants' records are named by tenant:
-    "产品线/旧值 (3, of which 1 in tenant B)"."""
-    parts = []
-    for tag, per in sorted(used.items(), key=lambda kv: (-sum(kv[1].values()), kv[0])):
-        others = ", ".join(f"{n} in tenant {t}" for t, n in sorted(per.items()) if t != tenant)
-        parts.append(f"{tag} ({sum(per.values())}{', of which ' + others if others else ''})")
-    return ", ".join(parts)
 
 
 def _no_progress(total: int, desc: str) -> Any:
@@ -158,8 +150,10 @@ def _no_progress(total: int, desc: str) -> Any:
 
 class Ingestor:
     def __init__(self, library: Library, *, actor: str = "import", progress: ProgressFactory = _no_progress,
-                 overwrite_reviewed: bool = False) -> None:
+                 overwrite_reviewed: bool = False, record_sources: bool = False, product: str = "") -> None:
         self.lib = library
+        self.product = product  # of every document imported without one in its sidecar
+        self.record_sources = record_sources  # remember each record's file (for ingest --sync)
         self.actor = actor
         self.progress = progress
         self.overwrite_reviewed = overwrite_reviewed
@@ -177,17 +171,21 @@ class Ingestor:
 
     # ---- ingest --------------------------------------------------------------------------------
 
-    def ingest_paths(self, paths: Iterable[str | Path], kind: str | None = None, *,
-                     product: str = "") -> IngestSummary:
-        """``product``: given to every document (PDF, HTML, .docx, .txt) without one in its sidecar."""
+    def document_options(self, product: str = "") -> DocumentOptions:
+        """How PDF, HTML, .docx and .txt files are read: the settings' size limits, and the product."""
+        s = self.lib.settings
+        return DocumentOptions(max_bytes=s.max_document_bytes, max_unzipped_bytes=s.max_document_unzipped_bytes,
+                               product=product or self.product)
+
+    def ingest_paths(self, paths: Iterable[str | Path], kind: str | None = None,
+                     fmt: str | None = None, *, product: str = "") -> IngestSummary:
+        """``fmt``: a helpdesk format (else told by the content); ``product``: given to every document
+        (PDF, HTML, .docx, .txt) without one in its sidecar (default: the Ingestor's)."""
         t0 = time.perf_counter()
         summary = IngestSummary()
         loaded: list[Loaded] = []
         seen: dict[str, Loaded] = {}
-        s = self.lib.settings
-        documents = DocumentOptions(max_bytes=s.max_document_bytes, max_unzipped_bytes=s.max_document_unzipped_bytes,
-                                    product=product)
-        for item in load_paths(paths, kind, documents):
+        for item in load_paths(paths, kind, fmt, self.document_options(product)):
             if isinstance(item, Reject):
                 summary.rejected.append(item)
             elif isinstance(item, TaxonomyFile):
@@ -204,14 +202,18 @@ class Ingestor:
             for r in summary.rejected:
                 r.error = self.redactor.redact(r.error).text
         summary.warnings.extend(ignored_fields(loaded))
+        summary.warnings.extend(f"{x.file}:{x.line}: {x.record.id}: {note}" for x in loaded for note in x.notes)
         if not loaded and not summary.rejected and summary.taxonomy is None:
             summary.warnings.append("the files hold no records (an empty file, or a folder without "
                                     ".jsonl, .csv or .md files?)")
         self._sources = {x.record.id: f"{x.file}:{x.line}" for x in loaded}
+        summary.sources = {x.record.id: x.file for x in loaded}
         try:
             self.ingest_records([x.record for x in loaded], summary)
         finally:
             self._sources = None
+        if self.record_sources:
+            self.lib.store.set_sources(self.lib.tenant, {x.record.id: str(Path(x.file).resolve()) for x in loaded})
         summary.seconds = time.perf_counter() - t0
         return summary
 
@@ -230,6 +232,8 @@ class Ingestor:
             for i in range(0, len(records), self.batch_size):
                 self._batch(records[i : i + self.batch_size], summary)
                 bar.update(len(records[i : i + self.batch_size]))
+                if hasattr(bar, "stats"):  # a bar that shows chunks and the embedding rate
+                    bar.stats(summary.chunks_written, idx.embedded_texts - n0, idx.embed_seconds - e0)
         finally:
             bar.close()
         idx.finish()
@@ -371,30 +375,21 @@ class Ingestor:
                 "seconds": round(time.perf_counter() - t0, 3)}
 
     def install_taxonomy(self, tax: TaxonomyFile, warnings: list[str] | None = None) -> str:
-        """The file becomes the library's taxonomy (it replaces the one installed, which is kept as
-        ``taxonomy.yaml.bak``). Values it drops that stored records still carry are warned about,
-        with how many records carry each, in every tenant (the file is the home's, shared by its
-        tenants): their tags stay, but are no longer suggested or known."""
-        target = self.lib.settings.taxonomy_path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        same = target.exists() and target.read_bytes() == tax.path.read_bytes()  # the same file again
-        if tax.path.resolve() != target.resolve() and not same:
-            try:
-                old = Taxonomy.load(target) if target.exists() else None  # the file, whatever was loaded
-            except InputError:  # the installed file is unreadable: nothing to compare with
-                old = None
-            if target.exists():
-                shutil.copyfile(target, target.with_name(target.name + ".bak"))
-            if old is not None:
-                used = self.lib.store.tag_use(set(old.tags) - set(parse_taxonomy(tax.data).tags))
-                if used and warnings is not None:
-                    warnings.append(f"the new taxonomy drops {len(used)} values that stored records carry: "
-                                    f"{_describe_tag_use(used, self.lib.tenant)}; the previous taxonomy is kept in "
-                                    f"{target.name}.bak")
-            tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-            shutil.copyfile(tax.path, tmp)
-            os.replace(tmp, target)
-        self.lib.reload_taxonomy()
-        dims = tax.data["dimensions"]
-        n_values = sum(len(d["values"]) for d in dims.values())
-        return f"{len(dims)} dimensions, {n_values} values → {target}"
+        """The file becomes the tenant's taxonomy, a new version in the store (the one it replaces is
+        kept as the version before; the same file again changes nothing). Values it drops that the
+        tenant's records still carry are warned about, with how many records carry each: their tags
+        stay, but are no longer suggested or known."""
+        lib = self.lib
+        change = lib.set_taxonomy(tax.text or tax.path.read_text(encoding="utf-8-sig"), actor=self.actor,
+                                  origin=str(tax.path))
+        if change.dropped_in_use and warnings is not None:
+            used = ", ".join(f"{tag} ({n})" for tag, n in sorted(change.dropped_in_use.items(),
+                                                                  key=lambda kv: (-kv[1], kv[0])))
+            before = change.version - 1
+            warnings.append(f"the new taxonomy drops {len(change.dropped_in_use)} values that stored records "
+                            f"carry: {used}; the previous taxonomy is version {before} (casepilot tags taxonomy "
+                            f"--export FILE --version {before} --tenant {lib.tenant})")
+        dims = change.taxonomy.dimensions
+        n_values = sum(len(values) for values in dims.values())
+        state = f"version {change.version}" + ("" if change.changed else ", unchanged")
+        return f"{len(dims)} dimensions, {n_values} values → tenant {lib.tenant} ({state})"

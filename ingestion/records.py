@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any, Literal, cast
 
+from assistant.errors import InputError
+from assistant.ids import check_id, one_line
 from assistant.types import (
     ARTICLE_STATUSES,
     CASE_STATUSES,
@@ -35,7 +37,6 @@ FIELDS = {
 }
 Role = Literal["customer", "agent", "system"]
 MAX_FIELD_CHARS = 200_000
-_ID = re.compile(r"^[^\s/\\#]{1,200}$")
 _TAG = re.compile(r"^[^/\s][^/]*/[^/]*[^/\s]$")
 
 
@@ -72,6 +73,15 @@ def _str_list(d: Mapping[str, Any], key: str) -> list[str]:
     return [str(x).strip() for x in v if str(x).strip()]
 
 
+def _bool(d: Mapping[str, Any], key: str) -> bool:
+    v = d.get(key)
+    if v is None or v == "":
+        return False
+    if not isinstance(v, bool):
+        raise RecordError(key, f"must be true or false, got {v!r}")
+    return v
+
+
 def _choice(d: Mapping[str, Any], key: str, allowed: tuple[str, ...], default: str) -> str:
     v = _str(d, key, default=default)
     if v not in allowed:
@@ -81,9 +91,19 @@ def _choice(d: Mapping[str, Any], key: str, allowed: tuple[str, ...], default: s
 
 def _id(d: Mapping[str, Any]) -> str:
     rid = _str(d, "id", required=True)
-    if not _ID.match(rid):
-        raise RecordError("id", f"{rid!r} must be 1-200 characters without spaces, slashes or '#'")
-    return rid
+    try:
+        return check_id(rid, "")
+    except InputError as e:
+        raise RecordError("id", str(e).strip()) from None
+
+
+def _title(d: Mapping[str, Any], key: str, notes: list[str] | None) -> str:
+    """A title on one line: an import keeps a record whose title holds a line break, joined, and says so."""
+    raw = _str(d, key, required=True)
+    title = one_line(raw)
+    if title != raw and notes is not None:
+        notes.append(f"{key}: line breaks joined into one line")
+    return title
 
 
 def _tags(d: Mapping[str, Any]) -> list[str]:
@@ -104,8 +124,9 @@ def guess_kind(d: Mapping[str, Any]) -> str | None:
     return None
 
 
-def parse_record(d: Any, kind: str | None = None) -> Record:
-    """Validate one record. ``kind`` comes from the record, else the caller, else the fields."""
+def parse_record(d: Any, kind: str | None = None, notes: list[str] | None = None) -> Record:
+    """Validate one record. ``kind`` comes from the record, else the caller, else the fields. What was
+    changed to make it valid (a title joined into one line) is added to ``notes``."""
     if not isinstance(d, Mapping):
         raise RecordError("record", f"must be a JSON object, got {type(d).__name__}")
     given = d.get("kind")
@@ -118,7 +139,7 @@ def parse_record(d: Any, kind: str | None = None) -> Record:
         raise RecordError("kind", "cannot tell whether this is a case, article or ticket; add \"kind\"")
     if k == "case":
         case = Case(
-            id=_id(d), title=_str(d, "title", required=True),
+            id=_id(d), title=_title(d, "title", notes),
             problem=_str(d, "problem"), diagnosis=_str(d, "diagnosis"), solution=_str(d, "solution"),
             outcome=_str(d, "outcome"), tags=_tags(d), product=_str(d, "product"),
             product_version=_str(d, "product_version"), severity=_choice(d, "severity", SEVERITIES, "P3"),
@@ -130,8 +151,7 @@ def parse_record(d: Any, kind: str | None = None) -> Record:
         return case
     if k == "article":
         faq = bool(d.get("faq")) or ("question" in d and "title" not in d)
-        title = _str(d, "question", required=True) if "question" in d and "title" not in d else _str(
-            d, "title", required=True)
+        title = _title(d, "question" if "question" in d and "title" not in d else "title", notes)
         body = _str(d, "answer", required=True) if "answer" in d and "body" not in d else _str(d, "body", required=True)
         return Article(
             id=_id(d), title=title, body=body, tags=_tags(d), product=_str(d, "product"),
@@ -149,6 +169,7 @@ def parse_record(d: Any, kind: str | None = None) -> Record:
                 id=_str(m, "id", default=str(i + 1)),
                 role=cast(Role, _choice(m, "role", ("customer", "agent", "system"), "")),
                 text=_str(m, "text", required=True), author=_str(m, "author"), at=_str(m, "at"),
+                internal=_bool(m, "internal"),
             ))
         except RecordError as e:
             raise RecordError(f"messages[{i}].{e.field}", e.message) from None
@@ -156,7 +177,7 @@ def parse_record(d: Any, kind: str | None = None) -> Record:
     if csat is not None and (not isinstance(csat, int) or isinstance(csat, bool)):
         raise RecordError("csat", "must be a whole number")
     return Ticket(
-        id=_id(d), subject=_str(d, "subject", required=True), messages=messages, channel=_str(d, "channel"),
+        id=_id(d), subject=_title(d, "subject", notes), messages=messages, channel=_str(d, "channel"),
         product=_str(d, "product"), priority=_str(d, "priority"), status=_str(d, "status", default="closed"),
         csat=csat,
     )

@@ -182,11 +182,12 @@ class Review:
 
     def _write(self, data: dict[str, Any], actor: str) -> list[str]:
         """Store a new version of the case; the warnings of the write (a tag not in the taxonomy)."""
+        notes: list[str] = []
         try:
-            case = parse_record(data)
+            case = parse_record(data, notes=notes)
         except RecordError as e:
             raise InputError(str(e)) from None
-        return self._ingestor(actor).ingest_records([case]).warnings
+        return [f"{case.id}: {n}" for n in notes] + self._ingestor(actor).ingest_records([case]).warnings
 
     # ---- decisions -----------------------------------------------------------------------------
 

@@ -19,9 +19,11 @@ from api.auth import create_key
 from assistant.store import Store
 from evals.throwaway import free_port
 
-# the hash embedder keeps the hosts' start and imports fast; a burst of 5 requests per key
+# the hash embedder keeps the hosts' start and imports fast; a burst of 5 requests per key; a
+# heartbeat of import jobs fast enough to see a dead host's job
 ENV = {"CASEPILOT_EMBEDDER": "hash", "CASEPILOT_PASSAGE_EMBEDDER": "hash", "CASEPILOT_ABSTAIN_BELOW": "0",
-       "CASEPILOT_API_RATE_PER_MINUTE": "6", "CASEPILOT_API_RATE_BURST": "5"}
+       "CASEPILOT_API_RATE_PER_MINUTE": "6", "CASEPILOT_API_RATE_BURST": "5",
+       "CASEPILOT_API_IMPORT_HEARTBEAT_SECONDS": "0.5"}  # a dead host's job is reported after 3 s
 
 
 class Host:

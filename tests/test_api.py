@@ -174,7 +174,7 @@ def test_ask_streams_deltas_then_the_verified_answer(env: dict[str, Any]) -> Non
 
 def test_chat_streams_and_stores_the_turns_a_follow_up_reads(env: dict[str, Any]) -> None:
     with client(env, "A-agent") as c:
-        events = sse_events(c, "/v1/chat", {"ticket_id": "chat-sse", "question": "打印机连不上WiFi怎么办", "stream": True})
+        events = sse_events(c, "/v1/chat", {"thread_id": "chat-sse", "question": "打印机连不上WiFi怎么办", "stream": True})
         assert [e for e, _ in events][-1] == "answer" and "delta" in [e for e, _ in events]
         first = events[-1][1]
         assert first["citations"][0]["id"] == "C-1"
@@ -182,22 +182,22 @@ def test_chat_streams_and_stores_the_turns_a_follow_up_reads(env: dict[str, Any]
         turns = st.store.turns("A", "chat-sse")
         assert [(t["role"], t.get("answer_id")) for t in turns] == [("user", None), ("assistant", first["id"])]
         # the follow-up is resolved against the stored turns: retrieval carries the earlier question's words
-        events = sse_events(c, "/v1/chat", {"ticket_id": "chat-sse", "question": "那要开哪个频段？"},
+        events = sse_events(c, "/v1/chat", {"thread_id": "chat-sse", "question": "那要开哪个频段？"},
                             headers={"Accept": "text/event-stream"})
         assert events[-1][0] == "answer" and events[-1][1]["citations"][0]["id"] == "C-1"
         assert len(st.store.turns("A", "chat-sse")) == 4
         # a rejected question stores nothing and is a problem, not a stream
-        is_problem(c.post("/v1/chat", json={"ticket_id": "chat-sse", "question": "打" * 2001, "stream": True}), 422,
+        is_problem(c.post("/v1/chat", json={"thread_id": "chat-sse", "question": "打" * 2001, "stream": True}), 422,
                    "question_too_long")
-        r = c.post("/v1/chat", json={"ticket_id": "  ", "question": "打印机", "stream": True})
+        r = c.post("/v1/chat", json={"thread_id": "  ", "question": "打印机", "stream": True})
         assert r.status_code in (400, 422) and r.headers["content-type"].startswith("application/problem+json")
     assert len(st.store.turns("A", "chat-sse")) == 4
 
 
 def test_chat_keeps_turns_and_feedback_rates_answers(env: dict[str, Any]) -> None:
     with client(env, "A-agent") as c:
-        a1 = c.post("/v1/chat", json={"ticket_id": "chat-1", "question": "打印机连不上WiFi怎么办"}).json()
-        a2 = c.post("/v1/chat", json={"ticket_id": "chat-1", "question": "那要开哪个频段？"}).json()
+        a1 = c.post("/v1/chat", json={"thread_id": "chat-1", "question": "打印机连不上WiFi怎么办"}).json()
+        a2 = c.post("/v1/chat", json={"thread_id": "chat-1", "question": "那要开哪个频段？"}).json()
         assert a1["id"] != a2["id"]
         r = c.post(f"/v1/answers/{a2['id']}/feedback", json={"helpful": False, "comment": "步骤过时了"})
         assert r.status_code == 201 and r.json()["helpful"] is False
@@ -383,7 +383,7 @@ def test_missing_wrong_malformed_and_revoked_keys(env: dict[str, Any]) -> None:
 
 ROUTES = [  # (method, path, body, the least role)
     ("POST", "/v1/ask", {"question": "打印机"}, "agent"),
-    ("POST", "/v1/chat", {"ticket_id": "t", "question": "打印机"}, "agent"),
+    ("POST", "/v1/chat", {"thread_id": "t", "question": "打印机"}, "agent"),
     ("POST", "/v1/search", {"query": "打印机"}, "agent"),
     ("GET", "/v1/cases/C-1", None, "agent"),
     ("GET", "/v1/models", None, "agent"),
@@ -456,7 +456,7 @@ def test_tenant_a_never_sees_or_changes_tenant_b(env: dict[str, Any]) -> None:
             a = c.post("/v1/ask", json={"question": q}).json()
             assert not ({x["id"] for x in a["citations"]} | {x["id"] for x in a["related"]}) & B_IDS, a
             assert "B租户" not in a["answer"] and B_ONLY not in a["answer"]
-            a = c.post("/v1/chat", json={"ticket_id": "T-B", "question": q}).json()
+            a = c.post("/v1/chat", json={"thread_id": "T-B", "question": q}).json()
             assert not {x["id"] for x in a["citations"]} & B_IDS
         out = c.post("/v1/chat/completions", json={"model": "casepilot", "messages": [
             {"role": "user", "content": f"{B_ONLY}怎么办"}]}).json()

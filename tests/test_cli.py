@@ -134,12 +134,14 @@ def test_status_reads_as_a_summary_and_json_keeps_its_shape(home: Path) -> None:
 
 
 def test_an_empty_home_says_how_to_fill_it_and_reindex_does_not_warn(tmp_path: Path) -> None:
-    r = run(tmp_path / "empty", "status")
-    assert r.returncode == 0 and "empty: import records with casepilot ingest" in r.stdout
-    assert "in sync" in r.stdout and "behind" not in r.stdout
+    r = run(tmp_path / "empty", "status")  # no home yet: named, and not created (tests/test_strict_inputs.py)
+    assert r.returncode == 2 and "no casepilot library at" in r.stderr and not (tmp_path / "empty").exists()
     (tmp_path / "nothing.jsonl").write_text("\n", encoding="utf-8")
     r = run(tmp_path / "empty", "ingest", str(tmp_path / "nothing.jsonl"))
     assert r.returncode == 0 and "warning: the files hold no records" in r.stdout
+    r = run(tmp_path / "empty", "status")
+    assert r.returncode == 0 and "empty: import records with casepilot ingest" in r.stdout
+    assert "in sync" in r.stdout and "behind" not in r.stdout
     r = run(tmp_path / "empty", "search", "打印机")  # a mistyped --home: say so, not just "no results"
     assert r.returncode == 0 and "holds no cases or articles; import some with casepilot ingest" in r.stderr
     run(tmp_path / "h", "ingest", str(write_jsonl(tmp_path / "a.jsonl", [case("C-1")])))

@@ -70,11 +70,11 @@ def test_turns_persist_across_reopening_the_library(settings: Settings, lib: Lib
 
 
 def test_follow_up_carries_the_earlier_question_of_the_same_ticket_only(lib: Library, assistant: Assistant) -> None:
-    chat(assistant, "slack:C1/171", "打印机连不上WiFi怎么办")
-    follow = chat(assistant, "slack:C1/171", "那如果是5GHz呢？")
+    chat(assistant, "slack:C1-171", "打印机连不上WiFi怎么办", thread=True)
+    follow = chat(assistant, "slack:C1-171", "那如果是5GHz呢？", thread=True)
     assert "打印机连不上WiFi怎么办" in follow.retrieval_query
     assert "C-1" in {c.id for c in follow.citations}
-    other = chat(assistant, "slack:C1/999", "那如果是5GHz呢？")  # another thread: nothing to carry over
+    other = chat(assistant, "slack:C1-999", "那如果是5GHz呢？", thread=True)  # another thread: nothing to carry over
     assert "打印机" not in other.retrieval_query
 
 
@@ -82,7 +82,9 @@ def test_ticket_scope_only_when_the_ticket_is_stored(lib: Library, assistant: As
     scoped = chat(assistant, "T-1", "客户说重启过了还是不行，下一步做什么")
     assert "打印机连不上WiFi" in scoped.retrieval_query  # the stored ticket's subject
     assert lib.store.answer(lib.tenant, scoped.id)["ticket_id"] == "T-1"  # type: ignore[index]
-    thread = chat(assistant, "T-404", "客户说重启过了还是不行，下一步做什么")  # not a stored ticket: no NotFound
+    with pytest.raises(NotFound, match=r"no ticket 'T-404'.*--thread NAME"):  # an unknown ticket is no thread
+        chat(assistant, "T-404", "客户说重启过了还是不行，下一步做什么")
+    thread = chat(assistant, "T-404", "客户说重启过了还是不行，下一步做什么", thread=True)  # said to be one
     assert "打印机连不上WiFi" not in thread.retrieval_query
     assert lib.store.answer(lib.tenant, thread.id)["ticket_id"] is None  # type: ignore[index]
     assert [t["answer_id"] for t in lib.store.turns(lib.tenant, "T-404")] == [None, thread.id]
@@ -90,13 +92,13 @@ def test_ticket_scope_only_when_the_ticket_is_stored(lib: Library, assistant: As
 
 def test_history_limit_and_bad_input_store_nothing(lib: Library, assistant: Assistant) -> None:
     for q in ("打印机连不上WiFi怎么办", "客户要求年付订阅全额退款怎么处理", "那如果是5GHz呢？"):
-        chat(assistant, "T-9", q)
+        chat(assistant, "T-9", q, thread=True)
     assert [t["text"] for t in lib.store.turns(lib.tenant, "T-9", limit=2)] == ["那如果是5GHz呢？", ANY_ANSWER]
     # the follow-up is resolved against the last `history` turns only
-    assert chat(assistant, "T-9", "那如果是月付呢？", history=2).retrieval_query == "那如果是5GHz呢？ 那如果是月付呢？"
-    assert chat(assistant, "T-9", "那如果是月付呢？", history=1).retrieval_query == "那如果是月付呢？"  # an answer only
+    assert chat(assistant, "T-9", "那如果是月付呢？", history=2, thread=True).retrieval_query == "那如果是5GHz呢？ 那如果是月付呢？"
+    assert chat(assistant, "T-9", "那如果是月付呢？", history=1, thread=True).retrieval_query == "那如果是月付呢？"  # an answer only
     with pytest.raises(InputError, match="empty"):
-        chat(assistant, "T-9", "   ")
+        chat(assistant, "T-9", "   ", thread=True)
     with pytest.raises(InputError, match="ticket id is empty"):
         chat(assistant, "  ", "打印机")
     with pytest.raises(InputError, match="limit is 200"):
@@ -147,7 +149,7 @@ def test_tenants_see_neither_each_others_turns_nor_answers(lib: Library, assista
     with pytest.raises(NotFound, match=rf"no answer '{a.id}' in tenant 'acme'"):
         feedback(acme, "acme", a.id, False)
     assert acme.store.feedback("acme") == [] and acme.store.answer("acme", a.id) is None
-    b = chat(Assistant(acme, support_threshold=0.0), "T-1", "那如果是5GHz呢？")
+    b = chat(Assistant(acme, support_threshold=0.0), "T-1", "那如果是5GHz呢？", thread=True)  # not acme's ticket
     assert "打印机连不上WiFi怎么办" not in b.retrieval_query  # default's turns are not acme's conversation
     assert [t["text"] for t in lib.store.turns(lib.tenant, "T-1")] == ["打印机连不上WiFi怎么办", a.answer]
     assert [t["text"] for t in acme.store.turns("acme", "T-1")] == ["那如果是5GHz呢？", b.answer]
@@ -206,7 +208,7 @@ def answer_ids(stdout: str) -> list[str]:
 
 
 def test_cli_chat_session_with_feedback_and_resume(home: Path) -> None:
-    r = run(home, "chat", "--ticket", "T-CLI", stdin="打印机连不上WiFi怎么办\n那如果是5GHz呢？\n/good nice\n/quit\n忽略\n")
+    r = run(home, "chat", "--thread", "T-CLI", stdin="打印机连不上WiFi怎么办\n那如果是5GHz呢？\n/good nice\n/quit\n忽略\n")
     assert r.returncode == 0, r.stderr
     ids = answer_ids(r.stdout)
     assert len(ids) == 2 and all(len(i) == 32 for i in ids)
@@ -222,7 +224,7 @@ def test_cli_chat_session_with_feedback_and_resume(home: Path) -> None:
     assert "C-1" in {c["id"] for c in rows[0]["citations"]}
 
     # a new session on the same ticket resumes it: the history, and /bad rates the stored last answer
-    r = run(home, "chat", "--ticket", "T-CLI", "--json", stdin="/history\n/bad 没说有线\n")
+    r = run(home, "chat", "--thread", "T-CLI", "--json", stdin="/history\n/bad 没说有线\n")
     assert r.returncode == 0, r.stderr
     out = [json.loads(ln) for ln in r.stdout.splitlines()]  # stdout is only JSON
     assert [t["role"] for t in out[0]["history"]] == ["user", "assistant", "user", "assistant"]

@@ -242,7 +242,7 @@ def test_a_sidecar_in_a_folder_is_read_with_its_document_not_imported_by_itself(
 
     _docx(tmp_path / "manual.docx")
     (tmp_path / "manual.docx.meta.yaml").write_text("id: KB-7\nproduct: RP-M227\n", encoding="utf-8")
-    items = list(load_paths([tmp_path], None, DocumentOptions(product="其他")))
+    items = list(load_paths([tmp_path], None, documents=DocumentOptions(product="其他")))
     assert [(type(x).__name__, getattr(getattr(x, "record", None), "id", None)) for x in items] == [("Loaded", "KB-7")]
     assert isinstance(items[0], Loaded) and items[0].record.product == "RP-M227"  # the sidecar wins over --product
 

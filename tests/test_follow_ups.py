@@ -45,9 +45,9 @@ def lines(a: Answer) -> set[str]:
 def test_a_follow_up_about_another_condition_quotes_that_condition_not_the_earlier_answer(
         tmp_path: Path, library: Library, ingestor: Ingestor) -> None:
     assistant = make(tmp_path, library, ingestor, [WIFI, WIRED, REFUND])
-    first = chat(assistant, "T-7", "打印机连不上WiFi怎么办")
+    first = chat(assistant, "T-7", "打印机连不上WiFi怎么办", thread=True)
     assert {c.id for c in first.citations} == {"C-1"}
-    follow = chat(assistant, "T-7", "那如果是有线连接呢？")
+    follow = chat(assistant, "T-7", "那如果是有线连接呢？", thread=True)
     # the condition it changes weighs more than the earlier question's words
     assert follow.retrieval_query == "打印机连不上WiFi怎么办 那如果是有线连接呢？ 有线 连接"
     assert not follow.abstained and follow.answer != first.answer
@@ -59,15 +59,15 @@ def test_a_follow_up_about_another_condition_quotes_that_condition_not_the_earli
 def test_a_follow_up_the_library_has_nothing_more_on_says_so_instead_of_repeating(
         tmp_path: Path, library: Library, ingestor: Ingestor) -> None:
     assistant = make(tmp_path, library, ingestor, [WIFI, REFUND])  # no record about a wired connection
-    first = chat(assistant, "T-8", "打印机连不上WiFi怎么办")
+    first = chat(assistant, "T-8", "打印机连不上WiFi怎么办", thread=True)
     assert {c.id for c in first.citations} == {"C-1"}
-    follow = chat(assistant, "T-8", "那如果是有线连接呢？")
+    follow = chat(assistant, "T-8", "那如果是有线连接呢？", thread=True)
     assert follow.abstained and follow.citations == []
     assert follow.answer.startswith(NOTHING_NEW)
     assert not any(q in follow.answer for q in lines(first))
     assert "C-1" in {h.id for h in follow.related}  # what it had, still listed
     # a third turn after that: the "nothing new" turn is not an answer whose sentences count as said
-    again = chat(assistant, "T-8", "那重新连接WiFi以后呢？")
+    again = chat(assistant, "T-8", "那重新连接WiFi以后呢？", thread=True)
     assert again.answer != first.answer
 
 
@@ -91,8 +91,8 @@ def test_a_standalone_question_in_the_conversation_is_answered_as_if_asked_alone
         tmp_path: Path, library: Library, ingestor: Ingestor, question: str) -> None:
     assistant = make(tmp_path, library, ingestor, [WIFI, WIRED, REFUND])
     alone = assistant.ask(question)
-    first = chat(assistant, "T-9", "打印机连不上WiFi怎么办")
-    within = chat(assistant, "T-9", question)
+    first = chat(assistant, "T-9", "打印机连不上WiFi怎么办", thread=True)
+    within = chat(assistant, "T-9", question, thread=True)
     assert {c.id for c in within.citations} == {c.id for c in alone.citations} == {"C-2"}
     assert within.answer == alone.answer and within.answer != first.answer
     if len(question) >= 15:  # not taken for a follow-up at all
@@ -110,7 +110,7 @@ def test_without_a_conversation_nothing_changes(tmp_path: Path, library: Library
 def test_a_follow_up_asking_about_what_was_said_gets_that_sentence_again(
         tmp_path: Path, library: Library, ingestor: Ingestor) -> None:
     assistant = make(tmp_path, library, ingestor, [WIFI, WIRED, REFUND])
-    first = chat(assistant, "T-10", "打印机连不上WiFi怎么办")
-    follow = chat(assistant, "T-10", "那要开哪个频段？")  # the earlier answer named it: say it again
+    first = chat(assistant, "T-10", "打印机连不上WiFi怎么办", thread=True)
+    follow = chat(assistant, "T-10", "那要开哪个频段？", thread=True)  # the earlier answer named it: say it again
     assert not follow.abstained and any("2.4GHz频段" in q for q in lines(follow))
     assert lines(follow) & lines(first)

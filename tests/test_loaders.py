@@ -105,7 +105,8 @@ def test_faq_csv_malformed_quoting_loses_only_the_rows_it_spans(tmp_path: Path) 
     good, bad = _split(load_paths([p]))
     # line 2's quote closes on line 4 ("问题"补充): the row spans lines 2–4 and is skipped whole, and
     # said so; reading on from line 3 could import the tail of a broken row as an FAQ of its own
-    assert [g.record.id for g in good] == ["FAQ-4"] and good[0].record.title == "两行的\n问题"
+    assert [g.record.id for g in good] == ["FAQ-4"] and good[0].record.title == "两行的 问题"  # one line
+    assert good[0].notes == ("question: line breaks joined into one line",)
     assert [(r.line, r.field) for r in bad] == [(2, None), (7, "question")]
     assert "malformed quoting" in bad[0].error and "lines 2–4 skipped" in bad[0].error
     p.write_text('id,question,answer\nFAQ-1,"未闭合的引号,答案\nFAQ-2,好问题,好答案\n', encoding="utf-8")

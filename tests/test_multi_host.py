@@ -102,6 +102,14 @@ def test_a_host_killed_mid_import_loses_nothing(cluster: dict[str, Any]) -> None
     ids = [r["id"] for r in records]
     assert 0 < len(store.get_many("default", ids)) < 2000, "killed before or after the import, not in the middle"
 
+    # any host reports the dead host's job as interrupted, once it missed its heartbeats
+    for _ in range(100):
+        reported = httpx.get(b.url + f"/v1/imports/{job}", headers=new_key(cluster["db"]), timeout=30).json()
+        if reported["status"] != "running":
+            break
+        time.sleep(0.2)
+    assert reported["status"] == "interrupted" and "post the upload again" in reported["error"], reported
+
     # the re-run (through the other host) completes it; the write lock died with host A's connection
     r = import_(b.url, records, new_key(cluster["db"]))
     assert r.status_code == 200 and r.json()["status"] == "done", r.text

@@ -222,7 +222,8 @@ def test_a_new_taxonomy_replaces_the_old_one_and_names_the_values_records_still_
         tmp_path: Path, library: Library, ingestor: Ingestor) -> None:
     first = tmp_path / "t1" / "taxonomy.yaml"
     first.parent.mkdir()
-    first.write_text("dimensions:\n  产品线:\n    values:\n      扫码枪: {}\n      打印机: {}\n", encoding="utf-8")
+    first.write_text("# 第一版\ndimensions:\n  产品线:\n    values:\n      扫码枪: {}\n      打印机: {}\n",
+                     encoding="utf-8")
     ingestor.ingest_paths([first, write_jsonl(tmp_path / "a.jsonl", [
         case("C-1", tags=["产品线/打印机"]), case("C-2", "扫码枪无法识别条码", tags=["产品线/扫码枪"]),
         case("C-3", "扫码枪蜂鸣不停", tags=["产品线/扫码枪"])])])
@@ -232,13 +233,19 @@ def test_a_new_taxonomy_replaces_the_old_one_and_names_the_values_records_still_
     second.parent.mkdir()
     second.write_text("dimensions:\n  产品线:\n    values:\n      打印机: {}\n", encoding="utf-8")
     summary = ingestor.ingest_paths([second])
+    assert summary.taxonomy == "1 dimensions, 1 values → tenant default (version 2)"
     assert library.taxonomy is not None and library.taxonomy.tags == ["产品线/打印机"]
+    assert other.taxonomy is None  # tenant B has its own taxonomy (none), and its records do not count
     [warning] = summary.warnings
-    assert "drops 1 values that stored records carry: 产品线/扫码枪 (3, of which 1 in tenant B)" in warning
-    backup = library.settings.taxonomy_path.with_name("taxonomy.yaml.bak")
-    assert backup.read_text(encoding="utf-8") == first.read_text(encoding="utf-8")
-    assert not ingestor.ingest_paths([second]).warnings  # the same file again: nothing dropped,
-    assert backup.read_text(encoding="utf-8") == first.read_text(encoding="utf-8")  # and the backup kept
+    assert "drops 1 values that stored records carry: 产品线/扫码枪 (2); the previous taxonomy is version 1" in warning
+    # the version before is kept, as imported (comments too), and every change is audited
+    before = library.stored_taxonomy(1)
+    assert before is not None and before.source == first.read_text(encoding="utf-8")
+    assert [(e["action"], e["detail"]["version"]) for e in library.store.audit("default", "#taxonomy")] == [
+        ("taxonomy", 1), ("taxonomy", 2)]
+    again = ingestor.ingest_paths([second])  # the same file again: nothing dropped, no new version
+    assert not again.warnings and again.taxonomy == "1 dimensions, 1 values → tenant default (version 2, unchanged)"
+    assert library.store.taxonomy_version("default") == 2
 
 
 def test_taxonomy_synonyms_expand_keyword_queries(tmp_path: Path, library: Library, ingestor: Ingestor) -> None:

@@ -8,7 +8,6 @@ import pytest
 
 from assistant.library import Library
 from assistant.settings import Settings
-from assistant.taxonomy import Taxonomy
 from ingestion.pipeline import Ingestor
 from tests.conftest import SAMPLE, assert_indexes_match_store
 
@@ -31,7 +30,8 @@ def test_sample_library_meets_its_brief(lib: Library) -> None:
     records = lib.store.records(lib.tenant)
     kinds = [r.kind for r in records]
     assert kinds.count("case") >= 40 and kinds.count("article") >= 20 and kinds.count("ticket") >= 10
-    taxonomy = Taxonomy.load(lib.settings.taxonomy_path)
+    taxonomy = lib.taxonomy
+    assert taxonomy is not None
     assert {"产品线", "问题类型", "渠道"} <= set(taxonomy.dimensions)
     for r in records:
         for tag in r.data.get("tags", []):

@@ -179,8 +179,12 @@ def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_cli_tags_suggest(tmp_path: Path) -> None:
     home = tmp_path / "home"
     r = cli(home, "tags", "suggest", "印表機卡紙")
+    assert r.returncode == 2 and "no casepilot library at" in r.stderr and not home.exists()  # named, not created
+    r = cli(home, "ingest", str(write_jsonl(tmp_path / "c.jsonl", cases())), "--json")
+    assert r.returncode == 0, r.stderr
+    r = cli(home, "tags", "suggest", "印表機卡紙")
     assert r.returncode == 1 and "no taxonomy" in r.stderr  # nothing to suggest from yet
-    r = cli(home, "ingest", str(TAXONOMY), str(write_jsonl(tmp_path / "c.jsonl", cases())), "--json")
+    r = cli(home, "ingest", str(TAXONOMY), str(tmp_path / "c.jsonl"), "--json")
     assert r.returncode == 0, r.stderr
     r = cli(home, "tags", "suggest", "印表機卡紙", "--json")
     assert r.returncode == 0, r.stderr

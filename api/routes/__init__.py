@@ -21,7 +21,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     413: _problem("the body is over the size limit"),
     415: _problem("the content type is not JSON (JSON Lines for imports), or the charset is not UTF-8"),
     422: _problem("the body does not match the schema, or a question or conversation is too long"),
-    429: _problem("the key is over its rate limit; see Retry-After"),
+    429: _problem("the key is over its rate limit, or its tenant has as many long requests in progress as it "
+                  "may (too_many_expensive_requests); see Retry-After"),
     502: _problem("the model endpoint failed"),
     503: _problem("the database or vector store is unavailable"),
     504: _problem("the model endpoint timed out"),

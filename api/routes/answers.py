@@ -13,11 +13,12 @@ from fastapi.responses import StreamingResponse
 
 from assistant.answering import Answer, Assistant
 from assistant.conversation import chat as chat_turn
-from assistant.conversation import chat_stream, check_ticket_id
+from assistant.conversation import chat_stream, conversation_of
 from assistant.errors import BackendError, CasepilotError
 
 from ..auth import Agent, Reviewer
 from ..deps import AppState, State, check_conversation, check_question, to_filters
+from ..fairness import ReleasingIterator, Slot, asked_chars
 from ..problems import Problem, from_error, problem_body
 from ..schemas import AnswerOut, AskRequest, ChatRequest, FeedbackOut, FeedbackRequest, GapsOut
 from . import ERRORS
@@ -61,9 +62,11 @@ def ask(body: AskRequest, p: Agent, st: State,
         rec = tenant.library.store.get(p.tenant, body.ticket_id)
         if rec is None or rec.kind != "ticket":
             raise Problem(404, "not_found", f"no ticket {body.ticket_id!r} in this tenant")
+    chars = asked_chars(question, conversation)
     if body.stream or "text/event-stream" in accept:
-        return _sse_response(st, p.tenant, lambda a: a.ask_stream(question, body.ticket_id, conversation, filters))
-    with tenant.read():
+        return _sse_response(st, p.tenant, lambda a: a.ask_stream(question, body.ticket_id, conversation, filters),
+                             st.fair.take(p.tenant, chars))
+    with st.fair.hold(p.tenant, chars), tenant.read():
         try:
             a = tenant.assistant.ask(question, ticket=body.ticket_id, conversation=conversation, filters=filters)
         except BackendError:
@@ -73,8 +76,10 @@ def ask(body: AskRequest, p: Agent, st: State,
     return answer_out(a)
 
 
-def _sse_response(st: AppState, tenant_name: str, events: Callable[[Assistant], Iterator[dict[str, Any]]]) -> Any:
-    return StreamingResponse(_stream(st, tenant_name, events), media_type="text/event-stream",
+def _sse_response(st: AppState, tenant_name: str, events: Callable[[Assistant], Iterator[dict[str, Any]]],
+                  slot: Slot | None = None) -> Any:
+    """``slot``: a long request's place (api/fairness.py), given up when the stream ends or is dropped."""
+    return StreamingResponse(ReleasingIterator(_stream(st, tenant_name, events), slot), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
@@ -110,7 +115,7 @@ def _stream(st: AppState, tenant_name: str, events: Callable[[Assistant], Iterat
         yield item
 
 
-@router.post("/chat", summary="Ask the next question of a ticket's conversation (turns are kept per ticket)",
+@router.post("/chat", summary="Ask the next question of a ticket's (or a free thread's) conversation; turns are kept",
              response_model=AnswerOut,
              responses={200: {"content": SSE_DOC, "description": "the answer (JSON), or Server-Sent Events as for "
                               "/v1/ask; the turns are stored when the `answer` event is sent"},
@@ -119,13 +124,16 @@ def chat(body: ChatRequest, p: Agent, st: State,
          accept: Annotated[str, Header(include_in_schema=False)] = "") -> Any:
     question = check_question(body.question, st.settings)
     tenant = st.tenants.get(p.tenant)
+    thread = body.thread_id is not None
+    # an unknown ticket (a thread named like a stored ticket) is refused before a stream starts
+    conv_id, _ = conversation_of(tenant.library, body.thread_id or body.ticket_id or "", thread=thread)
     if body.stream or "text/event-stream" in accept:
-        check_ticket_id(body.ticket_id)  # refused before the stream starts, as without streaming
-        return _sse_response(st, p.tenant, lambda a: chat_stream(a, body.ticket_id, question,
-                                                                 history=st.api.chat_history_turns))
-    with tenant.read():
+        return _sse_response(st, p.tenant, lambda a: chat_stream(a, conv_id, question, thread=thread,
+                                                                 history=st.api.chat_history_turns),
+                             st.fair.take(p.tenant, len(question)))
+    with st.fair.hold(p.tenant, len(question)), tenant.read():
         try:
-            a = chat_turn(tenant.assistant, body.ticket_id, question, history=st.api.chat_history_turns)
+            a = chat_turn(tenant.assistant, conv_id, question, history=st.api.chat_history_turns, thread=thread)
         except BackendError:
             st.metrics.model_failed(tenant.assistant.engine.name)
             raise

@@ -1,5 +1,5 @@
-"""What the web console (``/console/``) reads besides the other routes: who the key is, the taxonomy,
-how often a record was cited and rated, the most-cited and lowest-rated records; and the console's
+"""What the web console (``/console/``) reads besides the other routes (the taxonomy: ``taxonomy.py``):
+who the key is, how often a record was cited and rated, the most-cited and lowest-rated records; and the console's
 own files, served from the package with a policy that lets the page load nothing from elsewhere."""
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query
-from fastapi import Path as PathParam
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
@@ -17,13 +16,13 @@ from starlette.types import Scope
 from assistant.types import SERVED_STATUSES
 
 from ..auth import Agent, Reviewer
-from ..deps import State
+from ..deps import PathId, State
 from ..problems import Problem
-from ..schemas import CaseStatsOut, LibraryStatsOut, MeOut, TaxonomyOut
+from ..schemas import CaseStatsOut, LibraryStatsOut, MeOut
 from . import ERRORS
 
 router = APIRouter(prefix="/v1", tags=["console"])
-RecordId = Annotated[str, PathParam(min_length=1, max_length=200)]
+RecordId = PathId
 
 CONSOLE_DIR = Path(__file__).resolve().parent.parent / "console"
 # the page may load and call nothing but this server
@@ -35,16 +34,6 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
             responses=ERRORS)
 def me(p: Agent) -> MeOut:
     return MeOut(key_id=p.key_id, tenant=p.tenant, role=p.role, name=p.name)  # type: ignore[arg-type]
-
-
-@router.get("/taxonomy", summary="The library's tag taxonomy: dimensions and their values",
-            response_model=TaxonomyOut, responses=ERRORS)
-def taxonomy(p: Agent, st: State) -> TaxonomyOut:
-    tax = st.tenants.get(p.tenant).library.taxonomy
-    dims = [] if tax is None else [
-        {"name": d, "values": [{"tag": f"{d}/{v}", "value": v, "synonyms": tv.synonyms, "description": tv.description}
-                               for v, tv in values.items()]} for d, values in tax.dimensions.items()]
-    return TaxonomyOut.model_validate({"dimensions": dims})
 
 
 @router.get("/cases/{record_id}/stats", summary="How often answers cited a case or article, and how they were rated",

@@ -24,6 +24,7 @@ from assistant.tokens import count_tokens
 
 from ..auth import Agent
 from ..deps import AppState, State, check_conversation, check_question
+from ..fairness import ReleasingIterator, asked_chars
 from ..problems import Problem, from_error
 from ..schemas import ChatCompletionOut, ChatCompletionRequest, ChatMessage, ModelsOut, Turn
 from . import ERRORS
@@ -82,10 +83,13 @@ def chat_completions(body: ChatCompletionRequest, p: Agent, st: State) -> Any:
     question = check_question(question, st.settings)
     conversation = check_conversation(turns, st.api)
     tenant = st.tenants.get(p.tenant)
+    chars = asked_chars(question, conversation)
     if body.stream:
-        return StreamingResponse(_stream(st, p.tenant, question, conversation), media_type="text/event-stream",
+        return StreamingResponse(ReleasingIterator(_stream(st, p.tenant, question, conversation),
+                                                   st.fair.take(p.tenant, chars)),
+                                 media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-    with tenant.read():
+    with st.fair.hold(p.tenant, chars), tenant.read():
         try:
             a = tenant.assistant.ask(question, conversation=conversation)
         except BackendError:

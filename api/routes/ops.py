@@ -16,7 +16,7 @@ router = APIRouter(tags=["operations"])
 
 
 @router.get("/healthz", summary="Liveness: the process answers", response_model=HealthOut)
-def healthz() -> HealthOut:
+async def healthz() -> HealthOut:  # on the event loop: never in line for a thread behind long requests
     return HealthOut(status="ok")
 
 

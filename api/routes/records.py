@@ -11,13 +11,13 @@ from assistant.errors import BackendError
 from assistant.types import SERVED_STATUSES
 
 from ..auth import Admin, Agent
-from ..deps import State, to_filters
+from ..deps import PathId, State, to_filters
 from ..problems import Problem, from_error
 from ..schemas import CaseStateOut, ImportJobOut, RecordOut, SearchOut, SearchRequest
 from . import ERRORS, _problem
 
 router = APIRouter(prefix="/v1", tags=["library"])
-RecordId = Annotated[str, Path(min_length=1, max_length=200)]
+RecordId = PathId
 
 
 @router.post("/search", summary="Hybrid search over the tenant's approved cases and published articles",
@@ -25,7 +25,7 @@ RecordId = Annotated[str, Path(min_length=1, max_length=200)]
 def search(body: SearchRequest, p: Agent, st: State) -> SearchOut:
     filters = to_filters(body.filters, p)
     tenant = st.tenants.get(p.tenant)
-    with tenant.read() as lib:
+    with st.fair.hold(p.tenant, len(body.query)), tenant.read() as lib:
         hits = lib.search(body.query, body.k, filters)
     return SearchOut.model_validate({"results": [h.to_dict(body.explain) for h in hits]})
 
@@ -93,7 +93,7 @@ async def create_import(request: Request, response: Response, p: Admin, st: Stat
     job = jobs.get(p.tenant, job_id)
     assert job is not None
     if wait:
-        while job["status"] not in ("done", "failed"):
+        while job["status"] not in ("done", "failed", "interrupted"):
             await anyio.sleep(0.05)
             job = await anyio.to_thread.run_sync(jobs.get, p.tenant, job_id)
             assert job is not None

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Response
 
 from ..auth import Reviewer
-from ..deps import State
+from ..deps import PathId, State
 from ..schemas import (
     ApproveRequest,
     CaseStateOut,
@@ -28,7 +26,7 @@ from . import ERRORS, _problem
 DECIDED = {**ERRORS, 409: _problem("the case is not in review any more, or the ticket was drafted before")}
 
 router = APIRouter(prefix="/v1", tags=["review"])
-CaseId = Annotated[str, Path(min_length=1, max_length=200)]
+CaseId = PathId
 
 
 def _state(st: State, tenant: str, case_id: str, warnings: list[str] | None = None) -> CaseStateOut:
@@ -124,11 +122,11 @@ def merge(case_id: CaseId, body: MergeRequest, p: Reviewer, st: State) -> CaseSt
 
 
 @router.post("/tags/suggest", summary="Taxonomy tags for a text, with confidences, or an abstention",
-             response_model=TagsOut, responses=ERRORS)
+             response_model=TagsOut, response_model_exclude_none=True, responses=ERRORS)
 def suggest_tags(body: TagsRequest, p: Reviewer, st: State) -> TagsOut:
     from assistant.tagging import TagSuggester
 
     tenant = st.tenants.get(p.tenant)
-    with tenant.read() as lib:
+    with st.fair.hold(p.tenant, len(body.text)), tenant.read() as lib:
         s = TagSuggester(lib).suggest(body.text, body.k)
     return TagsOut.model_validate(s.to_dict())

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..ids import check_id
 from ..types import ARTICLE_STATUSES, CASE_STATUSES, SEARCHABLE_KINDS, SERVED_STATUSES
 
 FILTER_KEYS = ("kind", "status", "product", "tag", "id")
@@ -44,6 +45,8 @@ class Filters:
                 raise InputError(f"unknown kind {value!r} in filter {p!r}; use one of: {', '.join(KINDS)}{hint}")
             if key == "status" and value not in (*STATUSES, "any"):
                 raise InputError(f"unknown status {value!r} in filter {p!r}; use one of: {', '.join(STATUSES)}, any")
+            if key == "id":
+                value = check_id(value, "the id in filter")
             acc.setdefault(key, []).append(value)
         statuses: tuple[str, ...] = SERVED_STATUSES
         if "status" in acc:

@@ -22,7 +22,9 @@ records = sa.Table(
     sa.Column("deleted", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", sa.String(40), nullable=False),
     sa.Column("updated_at", sa.String(40), nullable=False),
+    sa.Column("source", sa.Text, nullable=False, server_default=""),  # the file it was last imported from
     sa.Index("ix_records_kind_status", "tenant", "kind", "status"),
+    sa.Index("ix_records_source", "tenant", "source"),
 )
 
 record_versions = sa.Table(
@@ -211,4 +213,16 @@ bot_threads = sa.Table(
     sa.Column("thread", sa.String(200), primary_key=True),  # the conversation key of a chat thread
     sa.Column("ticket_id", sa.String(200), nullable=False),  # the ticket last mentioned in the thread
     sa.Column("updated_at", sa.String(40), nullable=False),
+)
+
+taxonomies = sa.Table(
+    "taxonomies",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),  # 1, 2, ...: the highest is the tenant's taxonomy
+    sa.Column("source", sa.Text, nullable=False),  # the YAML as imported (comments kept): what an export writes
+    sa.Column("content_hash", sa.String(64), nullable=False),  # sha256 of source: re-importing it changes nothing
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("origin", sa.Text, nullable=False, server_default=""),  # the file or route it came from
+    sa.Column("created_at", sa.String(40), nullable=False),
 )

@@ -22,11 +22,12 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ..errors import BackendError, ConfigError, InputError, NotFound
+from ..errors import BackendError, ConfigError, Conflict, InputError, NotFound
 from ..text import keyword_tokens
 from ..types import SEARCHABLE_KINDS, Chunk
 from . import schema as t
 from .locks import advisory_lock, file_lock
+from .taxonomies import TaxonomyStore
 
 TURN_ROLES = ("user", "assistant")
 MAX_COMMENT_CHARS = 2000
@@ -96,9 +97,10 @@ def upgrade_schema(engine: Engine, revision: str = "head") -> None:
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, revision)
             return
-        except sa.exc.OperationalError as e:
+        except (sa.exc.OperationalError, sa.exc.IntegrityError, sa.exc.ProgrammingError) as e:
             # another process (a second server worker) created the same tables between our reading the
-            # schema version and our creating them: read it again
+            # schema version and our creating them: read it again (SQLite says so with an OperationalError;
+            # PostgreSQL with a duplicate table, or a duplicate key in its catalogue: "... already exists")
             if attempt == 4 or "already exists" not in str(e):
                 raise
             time.sleep(0.1 * (attempt + 1))
@@ -170,7 +172,7 @@ def _changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
 
 
-class Store:
+class Store(TaxonomyStore):
     BOT_EVENTS_PRUNE_SECONDS = 60.0
 
     def __init__(self, url: str, *, migrate: bool = True) -> None:
@@ -243,14 +245,16 @@ class Store:
         with self.engine.connect() as conn:
             return [_row_to_record(r) for r in conn.execute(q)]
 
-    def tag_use(self, tags: Iterable[str]) -> dict[str, dict[str, int]]:
-        """``tag -> {tenant: records}`` for the stored records (of every tenant: the taxonomy file is
-        the home's) that carry any of ``tags``."""
+    def tag_use(self, tags: Iterable[str], tenant: str | None = None) -> dict[str, dict[str, int]]:
+        """``tag -> {tenant: records}`` for the stored records (of ``tenant``, or of every tenant)
+        that carry any of ``tags``."""
         wanted = set(tags)
         out: dict[str, dict[str, int]] = {}
         if not wanted:
             return out
         q = sa.select(t.records.c.tenant, t.records.c.data).where(t.records.c.deleted == sa.false())
+        if tenant is not None:
+            q = q.where(t.records.c.tenant == tenant)
         with self.engine.connect() as conn:
             for row in conn.execute(q):
                 for tag in set(json.loads(row.data).get("tags") or []) & wanted:
@@ -385,6 +389,26 @@ class Store:
             if deleted:
                 self._bump_generation(conn, tenant)
         return deleted, unknown, removed_chunks
+
+    def set_sources(self, tenant: str, sources: Mapping[str, str]) -> None:
+        """Remember the file each record was last imported from (bookkeeping: no new version)."""
+        r = t.records.c
+        if not sources:
+            return
+        stmt = (sa.update(t.records).where(r.tenant == tenant, r.id == sa.bindparam("rid"),
+                                           r.source != sa.bindparam("src")).values(source=sa.bindparam("src")))
+        with self.engine.begin() as conn:  # one statement, executed for many rows
+            conn.execute(stmt, [{"rid": rid, "src": src} for rid, src in sources.items()])
+
+    def sourced(self, tenant: str, prefix: str) -> list[tuple[str, str, str]]:
+        """``(id, kind, source)`` of the live records imported from ``prefix`` (a file, or a folder
+        with its trailing separator)."""
+        r = t.records.c
+        folder = prefix.endswith(("/", "\\"))
+        where = r.source.startswith(prefix, autoescape=True) if folder else r.source == prefix
+        q = sa.select(r.id, r.kind, r.source).where(r.tenant == tenant, r.deleted == sa.false(), where)
+        with self.engine.connect() as conn:
+            return [(row.id, row.kind, row.source) for row in conn.execute(q.order_by(r.id))]
 
     def audit(self, tenant: str, record_id: str | None = None) -> list[dict[str, Any]]:
         q = sa.select(t.audit_log).where(t.audit_log.c.tenant == tenant).order_by(t.audit_log.c.seq)
@@ -731,13 +755,26 @@ class Store:
             return [r._asdict() for r in conn.execute(q)]
 
     def revoke_api_key(self, key_id: str, tenant: str | None = None) -> bool:
-        """Revoke a key (of ``tenant`` only, when given); False when there is no such unrevoked key."""
+        """Revoke a key (of ``tenant`` only, when given); False when there is no such unrevoked key;
+        ``Conflict`` for its tenant's last active admin key (nobody could manage the tenant's keys)."""
         c = t.api_keys.c
-        q = sa.update(t.api_keys).where(c.id == key_id, c.revoked_at.is_(None))
-        if tenant is not None:
-            q = q.where(c.tenant == tenant)
+        live = sa.and_(c.id == key_id, c.revoked_at.is_(None), *([c.tenant == tenant] if tenant is not None else []))
+        other = t.api_keys.alias("other")
+        admins = sa.select(sa.func.count()).where(other.c.tenant == c.tenant, other.c.role == "admin",
+                                                  other.c.revoked_at.is_(None)).scalar_subquery()
         with self.engine.begin() as conn:
-            return bool(conn.execute(q.values(revoked_at=now_iso())).rowcount)
+            row = conn.execute(sa.select(c.tenant, c.role).where(live)).first()
+            if row is None:
+                return False
+            if row.role == "admin":  # lock the tenant's admin keys: two revokes cannot each leave the other one
+                conn.execute(sa.select(c.id).where(c.tenant == row.tenant, c.role == "admin").with_for_update())
+            # one statement, so that SQLite (one writer) sees the count it acts on
+            done = conn.execute(sa.update(t.api_keys).where(live, sa.or_(c.role != "admin", admins > 1))
+                                .values(revoked_at=now_iso())).rowcount
+        if not done:
+            raise Conflict(f"key {key_id} is the last active admin key of tenant {row.tenant!r}; create another "
+                           f"admin key first (casepilot keys create --role admin --tenant {row.tenant})")
+        return True
 
     # ---- chat-channel bots ---------------------------------------------------------------------
 
@@ -830,6 +867,12 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(sa.update(t.import_jobs).where(t.import_jobs.c.id == job_id)
                          .values(updated_at=now_iso(), **values))
+
+    def touch_import_jobs(self, job_ids: Sequence[str]) -> None:
+        """Mark jobs as alive (their ``updated_at``): the heartbeat of the process running them."""
+        with self.engine.begin() as conn:
+            conn.execute(sa.update(t.import_jobs).where(t.import_jobs.c.id.in_(list(job_ids)))
+                         .values(updated_at=now_iso()))
 
     def import_job(self, tenant: str, job_id: str) -> dict[str, Any] | None:
         """One job of ``tenant``, summary parsed; ``None`` when the tenant has no such job."""

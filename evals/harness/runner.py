@@ -302,7 +302,7 @@ class TagRun:
         from assistant.tagging import TagSuggester
 
         if lib.taxonomy is None:
-            raise ConfigError(f"the library has no taxonomy ({lib.settings.taxonomy_path}); a tag set needs one")
+            raise ConfigError(f"the library has no taxonomy (tenant {lib.tenant}); a tag set needs one")
         self.lib = lib
         self.suggester = TagSuggester(lib)
         self.concurrency = 1
