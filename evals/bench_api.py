@@ -40,19 +40,23 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _cli(home: Path, *args: str, env: dict[str, str] | None = None) -> str:
+def cli(home: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    """``casepilot ARGS`` on ``home``; exits with its error output when it fails (exit 1)."""
     env = {**os.environ, **(env or {}), "CASEPILOT_HOME": str(home)}
-    r = subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, capture_output=True, text=True, check=False)
+    r = subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, cwd=ROOT, capture_output=True, text=True,
+                       check=False)
     if r.returncode not in (0, 2):
         raise SystemExit(f"casepilot {' '.join(args)} failed:\n{r.stderr}")
     return r.stdout
 
 
-def _serve(home: Path, workers: int, shared: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+def serve(home: Path, workers: int, shared: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """``casepilot serve`` on ``home`` (and the ``shared`` database and Chroma server), without rate
+    limits, once it answers ``/healthz``."""
     port = _free_port()
-    env = {**os.environ, **shared, "CASEPILOT_HOME": str(home), "CASEPILOT_API_RATE_PER_MINUTE": "0"}
+    env = {**os.environ, **(shared or {}), "CASEPILOT_HOME": str(home), "CASEPILOT_API_RATE_PER_MINUTE": "0"}
     server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port),
-                               "--workers", str(workers)], env=env, stderr=subprocess.DEVNULL)
+                               "--workers", str(workers)], env=env, cwd=ROOT, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(600):
         try:
@@ -78,12 +82,12 @@ def run(clients: int, seconds: float, workers: int, hosts: int = 1) -> dict[str,
             chroma = ChromaServer(root / "chroma")
             backends.append(chroma)
             shared = {"CASEPILOT_DATABASE_URL": pg.database(), "CASEPILOT_CHROMA_URL": chroma.url}
-        _cli(homes[0], "ingest", str(SAMPLE), "--json", env=shared)
-        key = json.loads(_cli(homes[0], "keys", "create", "--role", "agent", "--name", "bench", "--json",
+        cli(homes[0], "ingest", str(SAMPLE), "--json", env=shared)
+        key = json.loads(cli(homes[0], "keys", "create", "--role", "agent", "--name", "bench", "--json",
                               env=shared))["key"]
         urls = []
         for home in homes:
-            server, url = _serve(home, workers, shared)
+            server, url = serve(home, workers, shared)
             servers.append(server)
             urls.append(url)
         url = urls[0]

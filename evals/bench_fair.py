@@ -17,11 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -31,26 +27,13 @@ from typing import Any
 import httpx
 import numpy as np
 
+from evals.bench_api import cli, serve
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "ingestion" / "sample_library"
 QUESTIONS = ROOT / "evals" / "datasets" / "sample_questions.jsonl"
 TAG_CHARS = 20_000  # TagsRequest.text's max_length
 QUESTION_CHARS = 1_990  # under the default CASEPILOT_MAX_QUESTION_CHARS (2,000)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _cli(home: Path, *args: str) -> str:
-    env = {**os.environ, "CASEPILOT_HOME": str(home)}
-    r = subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, cwd=ROOT, capture_output=True, text=True,
-                       check=False)
-    if r.returncode != 0:
-        raise SystemExit(f"casepilot {' '.join(args)} failed:\n{r.stderr}")
-    return r.stdout
 
 
 def long_text(chars: int) -> str:
@@ -155,20 +138,10 @@ def run(heavy_clients: int, seconds: float, idle_seconds: float, workers: int, i
     try:
         keys = {}
         for tenant, role in (("heavy", "reviewer"), ("light", "agent")):
-            _cli(home, "ingest", str(SAMPLE), "--tenant", tenant, "--json")
-            keys[tenant] = json.loads(_cli(home, "keys", "create", "--role", role, "--tenant", tenant,
+            cli(home, "ingest", str(SAMPLE), "--tenant", tenant, "--json")
+            keys[tenant] = json.loads(cli(home, "keys", "create", "--role", role, "--tenant", tenant,
                                            "--name", "bench", "--json"))["key"]
-        port = _free_port()
-        env = {**os.environ, "CASEPILOT_HOME": str(home), "CASEPILOT_API_RATE_PER_MINUTE": "0"}
-        server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port),
-                                   "--workers", str(workers)], env=env, cwd=ROOT, stderr=subprocess.DEVNULL)
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(600):
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        server, url = serve(home, workers)
         questions = [json.loads(ln)["question"] for ln in QUESTIONS.read_text(encoding="utf-8").splitlines() if ln]
         # every question once, and one tag suggestion of each tenant: models, indexes, the question vectors
         with httpx.Client(base_url=url, timeout=300) as c:
