@@ -42,6 +42,7 @@ test-fast: setup
 lint: setup
 	$(VENV)/bin/ruff check assistant ingestion api evals prompts tests
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 ## make bench: ingestion throughput (sample library, dev data), search latency at 10k / 100k chunks,
 ## answer latency over the sample questions, a load test of the HTTP API (20 clients, 60 s; 1 and 2 workers,

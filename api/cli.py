@@ -20,50 +20,10 @@ from assistant.errors import CasepilotError, InputError
 from assistant.ids import one_line
 from assistant.index.filters import Filters
 from assistant.library import Library
-from assistant.settings import Settings, load_settings
+
+from .cli_common import batch_lines, emit, open_library, progress_factory
 
 log = logging.getLogger("casepilot")
-
-
-def _progress_factory(enabled: bool) -> Any:
-    from tqdm import tqdm
-
-    def make(total: int, desc: str) -> Any:
-        if desc == "ingest" and enabled:  # a bar with chunks and the embedding rate, or plain lines
-            from api.cli_ingest import ImportProgress
-
-            return ImportProgress(total, sys.stderr)
-        return tqdm(total=total, desc=desc, unit="rec" if desc == "ingest" else "chunk", file=sys.stderr,
-                    disable=None if enabled else True, dynamic_ncols=True, leave=False)
-
-    return make
-
-
-def _batch_lines(path: str) -> list[str]:
-    """The stripped lines of a --batch file (UTF-8, with or without BOM), or a clear InputError."""
-    try:
-        return [ln.strip() for ln in Path(path).read_text(encoding="utf-8-sig").splitlines()]
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except UnicodeDecodeError as e:
-        raise InputError(f"{path}: not UTF-8 ({e.reason} at byte {e.start})") from None
-
-
-def _emit(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
-
-
-def _library(args: argparse.Namespace, *, create: bool = False) -> Library:
-    """The library of --home and --tenant; only a command that writes (``create``) makes a new home."""
-    overrides: dict[str, Any] = {}
-    if args.home:
-        overrides["home"] = Path(args.home)
-    if args.tenant:
-        overrides["tenant"] = args.tenant
-    if getattr(args, "embedder", None):
-        overrides["embedder"] = args.embedder
-    settings = load_settings(Settings, {"home": "--home", "tenant": "--tenant", "embedder": "--embedder"}, **overrides)
-    return Library(settings, create=create)
 
 
 class _Version(argparse.Action):
@@ -88,7 +48,7 @@ def _reading(args: argparse.Namespace) -> Library:
     """The library a search, question or chat reads; a word on standard error when it holds nothing
     to search (a mistyped --home, or a folder other than the one imported into), so that "no
     results" is not taken for an answer."""
-    lib = _library(args)
+    lib = open_library(args)
     if not lib.store.has_searchable(lib.tenant):
         print(f"casepilot: the library at {lib.settings.home.resolve()} (tenant {lib.tenant}) holds no cases or "
               "articles; import some with casepilot ingest FILE, or point --home / CASEPILOT_HOME at your library",
@@ -106,10 +66,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     if args.dry_run and not args.sync:
         raise InputError("--dry-run shows what --sync would do; add --sync")
-    lib = _library(args, create=not args.dry_run)  # a plan changes nothing, not even a missing home
+    lib = open_library(args, create=not args.dry_run)  # a plan changes nothing, not even a missing home
     plan = None
     with lib.write_lock():
-        ingestor = Ingestor(lib, progress=_progress_factory(not args.json), overwrite_reviewed=args.overwrite_reviewed,
+        ingestor = Ingestor(lib, progress=progress_factory(not args.json), overwrite_reviewed=args.overwrite_reviewed,
                             record_sources=True, product=args.product)
         if args.sync:
             found, plan = cmd_sync(args, lib, ingestor)
@@ -121,7 +81,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             print(f"rejected: {r}", file=sys.stderr)
         out = print_plan(plan, args.json)
         if args.json:
-            _emit(out)
+            emit(out)
         return 2 if plan.rejected else 0
     summary = found
     removed_why = [(g.id, g.reason) for g in plan.remove] if plan else []
@@ -130,7 +90,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if args.json:
         for c in summary.conflicts:  # named on standard error too: stdout holds only the JSON
             print(f"conflict: {describe_conflict(c)}", file=sys.stderr)
-        _emit({**summary.to_dict(), "files": per_file(summary, removed_why),
+        emit({**summary.to_dict(), "files": per_file(summary, removed_why),
                **({"sync": plan.to_dict()} if plan else {})})
     else:
         d = summary.to_dict()
@@ -163,7 +123,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
     from assistant.ids import id_fault, normalise_id
     from ingestion.pipeline import Ingestor
 
-    lib = _library(args)
+    lib = open_library(args)
     ids, faults = [], []
     for raw in args.ids:
         fault = id_fault(raw)
@@ -176,7 +136,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
     with lib.write_lock():
         deleted, unknown = Ingestor(lib, actor="cli").delete(ids) if ids else ([], [])
     if args.json:
-        _emit({"deleted": deleted, "unknown": unknown})
+        emit({"deleted": deleted, "unknown": unknown})
     else:
         for rid in deleted:
             print(f"deleted {rid}")
@@ -190,14 +150,14 @@ def cmd_delete(args: argparse.Namespace) -> int:
 def cmd_reindex(args: argparse.Namespace) -> int:
     from ingestion.pipeline import Ingestor
 
-    lib = _library(args)
+    lib = open_library(args)
     for tenant in lib.store.tenants() if args.all_tenants else [lib.tenant]:
         one = lib if tenant == lib.tenant else Library(lib.settings, tenant, store=lib.store)
         # the guard against a different model does not apply: rebuilding is how the model is changed
         with one.write_lock():
-            report = Ingestor(one, progress=_progress_factory(not args.json)).reindex()
+            report = Ingestor(one, progress=progress_factory(not args.json)).reindex()
         if args.json:
-            _emit({"tenant": tenant, **report})
+            emit({"tenant": tenant, **report})
         else:
             print(f"{tenant}: reindexed {report['records']} records, {report['chunks']} chunks "
                   f"({report['vectors']} vectors, {report['embedded']} newly embedded) in {report['seconds']:.1f} s")
@@ -225,10 +185,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.batch:
         if not args.json:
             raise InputError("--batch writes JSON Lines; add --json")
-        for q in _batch_lines(args.batch):
+        for q in batch_lines(args.batch):
             if q:
                 hits = lib.search(q, args.k, filters)
-                _emit({"query": q, "results": [h.to_dict(args.explain) for h in hits]})
+                emit({"query": q, "results": [h.to_dict(args.explain) for h in hits]})
         return 0
     if not args.query:
         raise InputError("give a QUERY or --batch FILE")
@@ -237,7 +197,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     if not hits and filters.products:
         _hint_products(lib, filters.products)
     if args.json:
-        _emit({"results": [h.to_dict(args.explain) for h in hits]})
+        emit({"results": [h.to_dict(args.explain) for h in hits]})
     else:
         _print_hits(query, hits, args.explain)
     return 0
@@ -303,15 +263,15 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.batch:
         if not args.json:
             raise InputError("--batch writes JSON Lines; add --json")
-        for q in _batch_lines(args.batch):
+        for q in batch_lines(args.batch):
             if q:
-                _emit({"question": q, **assistant.ask(q, ticket=args.ticket).to_dict()})
+                emit({"question": q, **assistant.ask(q, ticket=args.ticket).to_dict()})
         return 0
     if not args.question:
         raise InputError("give a QUESTION or --batch FILE")
     a = assistant.ask(" ".join(args.question), ticket=args.ticket, conversation=_load_conversation(args.conversation))
     if args.json:
-        _emit(a.to_dict(context=args.context))
+        emit(a.to_dict(context=args.context))
     else:
         _print_answer(a)
     return 0
@@ -390,7 +350,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
             elif cmd == "/history":
                 turns = lib.store.turns(lib.tenant, ticket, limit=HISTORY_SHOWN)
                 if args.json:
-                    _emit({"history": turns})
+                    emit({"history": turns})
                 else:
                     _print_turns(turns)
             elif cmd in ("/good", "/bad"):
@@ -398,7 +358,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
                     raise InputError("no answer to rate yet: ask a question first")
                 fb = conv.feedback(last, cmd == "/good", rest.strip())
                 if args.json:
-                    _emit({"feedback": fb})
+                    emit({"feedback": fb})
                 else:
                     print(f"rated answer {last} {'helpful' if fb['helpful'] else 'not helpful'}"
                           + (f": {fb['comment']}" if fb["comment"] else ""))
@@ -408,7 +368,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
                 a = conv.chat(ticket, line, thread=thread)
                 last = a.id
                 if args.json:
-                    _emit(a.to_dict())
+                    emit(a.to_dict())
                 else:
                     _print_answer(a)
                     print(f"(answer {a.id}: /good or /bad [comment] to rate it)\n")
@@ -423,13 +383,13 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_feedback(args: argparse.Namespace) -> int:
     from assistant.conversation import feedback
 
-    lib = _library(args)
+    lib = open_library(args)
     if args.list:
         if args.helpful is not None or args.comment:
             raise InputError("--list shows feedback; rate an answer without --list")
         rows = lib.store.feedback(lib.tenant, answer_id=args.answer_id, limit=args.limit)
         if args.json:
-            _emit({"feedback": rows})
+            emit({"feedback": rows})
             return 0
         if not rows:
             print("no feedback recorded")
@@ -446,17 +406,17 @@ def cmd_feedback(args: argparse.Namespace) -> int:
         raise InputError("give ANSWER_ID and --helpful or --not-helpful (or --list)")
     fb = feedback(lib, lib.tenant, args.answer_id, args.helpful, args.comment or "")
     if args.json:
-        _emit(fb)
+        emit(fb)
     else:
         print(f"rated answer {fb['answer_id']} {'helpful' if fb['helpful'] else 'not helpful'}")
     return 0
 
 
 def cmd_gaps(args: argparse.Namespace) -> int:
-    lib = _library(args)
+    lib = open_library(args)
     rows = lib.store.answers(lib.tenant, abstained=True, limit=args.limit)
     if args.json:
-        _emit({"unanswered": [{"question": r["question"], "at": r["created_at"], "ticket": r["ticket_id"],
+        emit({"unanswered": [{"question": r["question"], "at": r["created_at"], "ticket": r["ticket_id"],
                                "support": round(r["support"], 3)} for r in rows]})
     else:
         if not rows:
@@ -467,7 +427,7 @@ def cmd_gaps(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    lib = _library(args)
+    lib = open_library(args)
     recs = lib.store.records(lib.tenant)
     by_kind: dict[str, dict[str, int]] = {}
     for r in recs:
@@ -485,7 +445,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         "synced_generation": int(lib.store.get_state(lib.tenant, "synced_generation") or 0),  # as Indexes.check
     }
     if args.json:
-        _emit(info)
+        emit(info)
         return 0
     synced = info["synced_generation"] == info["generation"]
     print(f"library   {info['home']}  (tenant {info['tenant']})")
@@ -624,7 +584,6 @@ def build_parser() -> argparse.ArgumentParser:
                                    "another model than the one configured.")
     s.set_defaults(func=cmd_status)
 
-    from api.cli_eval import register_eval
     from api.cli_review import register_review
     from api.cli_tags import register_tags
 
@@ -633,10 +592,14 @@ def build_parser() -> argparse.ArgumentParser:
     from api.cli_serve import register_serve
 
     register_serve(sub, common, base)
-    register_eval(sub, common)
     from api.cli_bots import register_bots
 
     register_bots(sub, common)
+    from importlib.metadata import entry_points
+
+    # commands of other packages (casepilot eval, from evals): the product never imports them
+    for plugin in entry_points(group="casepilot.commands"):
+        plugin.load()(sub, common)
     return p
 
 

@@ -38,10 +38,10 @@ def _urls(endpoints: dict[str, str]) -> dict[str, str]:
 
 def cmd_bots(args: argparse.Namespace) -> int:
     from api.bots import add_channel, endpoints
-    from api.cli import _emit, _library
+    from api.cli_common import emit, open_library
     from assistant.errors import NotFound
 
-    lib = _library(args, create=args.bots_command == "add")
+    lib = open_library(args, create=args.bots_command == "add")
     store, tenant = lib.store, lib.tenant
     if args.bots_command == "add":
         values = {k: _value(getattr(args, k)) if k in SECRET_OPTIONS else (getattr(args, k) or "")
@@ -50,7 +50,7 @@ def cmd_bots(args: argparse.Namespace) -> int:
         out = {k: row[k] for k in ("id", "platform", "tenant", "name", "fingerprint", "endpoints")}
         out["urls"] = _urls(row["endpoints"])
         if args.json:
-            _emit(out)
+            emit(out)
         else:
             print(f"bot channel {out['id']} ({out['platform']}, tenant {out['tenant']!r}, "
                   f"secrets {out['fingerprint']})")
@@ -66,7 +66,7 @@ def cmd_bots(args: argparse.Namespace) -> int:
         rows = [{**r, "endpoints": endpoints(r["platform"], r["id"]),
                  "options": {k: v for k, v in r["options"].items()}} for r in store.bot_channels(tenant)]
         if args.json:
-            _emit({"channels": rows})
+            emit({"channels": rows})
         elif not rows:
             print(f"no bot channels in tenant {tenant!r}")
         for r in [] if args.json else rows:
@@ -77,7 +77,7 @@ def cmd_bots(args: argparse.Namespace) -> int:
         if not store.remove_bot_channel(args.id, tenant):
             raise NotFound(f"no bot channel {args.id!r} in tenant {tenant!r}")
         if args.json:
-            _emit({"removed": args.id})
+            emit({"removed": args.id})
         else:
             print(f"bot channel {args.id} removed")
     return 0

@@ -41,15 +41,15 @@ def _print_draft(d: Any, cid: str | None) -> None:
 
 
 def cmd_draft(args: argparse.Namespace) -> int:
-    from api.cli import _library
+    from api.cli_common import open_library
 
-    lib = _library(args, create=bool(args.files))  # ticket files are imported first
+    lib = open_library(args, create=bool(args.files))  # ticket files are imported first
     with lib.write_lock():
         return _draft(args, lib)
 
 
 def _draft(args: argparse.Namespace, lib: Library) -> int:
-    from api.cli import _emit
+    from api.cli_common import emit
     from assistant.errors import InputError
     from assistant.ids import check_id
     from ingestion.pipeline import Ingestor
@@ -68,7 +68,7 @@ def _draft(args: argparse.Namespace, lib: Library) -> int:
     if args.all:
         run = review.draft_all()
         if args.json:
-            _emit({"drafted": run.drafted, "skipped": [{"ticket": t, "reason": r} for t, r in run.skipped],
+            emit({"drafted": run.drafted, "skipped": [{"ticket": t, "reason": r} for t, r in run.skipped],
                    "already_drafted": run.already})
         else:
             print(f"{len(run.drafted)} drafted, {len(run.skipped)} skipped, {len(run.already)} drafted before")
@@ -80,14 +80,14 @@ def _draft(args: argparse.Namespace, lib: Library) -> int:
     for tid in ids:
         d, cid = review.draft(tid, redraft=args.redraft)
         if args.json:
-            _emit({"case_id": cid, **d.to_dict()})
+            emit({"case_id": cid, **d.to_dict()})
         else:
             _print_draft(d, cid)
     return 2 if rejected else 0
 
 
 def cmd_review(args: argparse.Namespace) -> int:
-    from api.cli import _library
+    from api.cli_common import open_library
     from assistant.errors import InputError
     from assistant.ids import check_id
 
@@ -98,7 +98,7 @@ def cmd_review(args: argparse.Namespace) -> int:
         args.id = check_id(args.id, "the case id")
     if args.into:
         args.into = check_id(args.into, "--into")
-    lib = _library(args)
+    lib = open_library(args)
     if args.action in ("list", "show", "stale"):
         return _review(args, lib)
     with lib.write_lock():
@@ -106,7 +106,7 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 
 def _review(args: argparse.Namespace, lib: Library) -> int:
-    from api.cli import _emit
+    from api.cli_common import emit
     from assistant.errors import InputError
     from assistant.ids import one_line
     from ingestion.review import Review, parse_edits
@@ -117,7 +117,7 @@ def _review(args: argparse.Namespace, lib: Library) -> int:
     if act == "list":
         q = review.queue()
         if args.json:
-            _emit({"queue": q})
+            emit({"queue": q})
         elif not q:
             print("nothing waiting for review")
         for item in [] if args.json else q:
@@ -128,7 +128,7 @@ def _review(args: argparse.Namespace, lib: Library) -> int:
     elif act == "show":
         info = review.show(args.id)
         if args.json:
-            _emit(info)
+            emit(info)
         else:
             c = info["case"]
             print(f"{c['id']}  {one_line(c['title'])}   [{info['status']}, version {info['version']}]")
@@ -172,7 +172,7 @@ def _review(args: argparse.Namespace, lib: Library) -> int:
     elif act == "stale":
         rows = review.stale()
         if args.json:
-            _emit({"stale": rows})
+            emit({"stale": rows})
         else:
             print("no stale cases" if not rows else "\n".join(
                 f"{r['id']}  {one_line(r['title'])}: {'; '.join(r['reasons'])}" for r in rows))

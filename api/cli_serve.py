@@ -156,22 +156,22 @@ class _Workers:
 
 def cmd_keys(args: argparse.Namespace) -> int:
     from api.auth import create_key
-    from api.cli import _emit, _library
+    from api.cli_common import emit, open_library
     from assistant.errors import NotFound
 
-    lib = _library(args, create=args.keys_command == "create")
+    lib = open_library(args, create=args.keys_command == "create")
     store, tenant = lib.store, lib.tenant
     if args.keys_command == "create":
         k = create_key(store, tenant, args.role, args.name or "")
         if args.json:
-            _emit({"key": k["key"], "id": k["id"], "role": k["role"], "tenant": k["tenant"], "name": k["name"]})
+            emit({"key": k["key"], "id": k["id"], "role": k["role"], "tenant": k["tenant"], "name": k["name"]})
         else:
             print(k["key"])
             print(f"key {k['id']} ({k['role']}, tenant {k['tenant']!r}); shown once: store it now", file=sys.stderr)
     elif args.keys_command == "list":
         rows = store.api_keys(tenant)
         if args.json:
-            _emit({"keys": rows})
+            emit({"keys": rows})
         elif not rows:
             print(f"no keys in tenant {tenant!r}")
         for r in [] if args.json else rows:
@@ -181,7 +181,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
         if not store.revoke_api_key(args.id, tenant):
             raise NotFound(f"no active key {args.id!r} in tenant {tenant!r}")
         if args.json:
-            _emit({"revoked": args.id})
+            emit({"revoked": args.id})
         else:
             print(f"key {args.id} revoked")
     return 0

@@ -34,7 +34,7 @@ def _print_suggestion(text: str, s: Any) -> None:
 
 
 def cmd_tags_suggest(args: argparse.Namespace) -> int:
-    from api.cli import _batch_lines, _emit, _library
+    from api.cli_common import batch_lines, emit, open_library
     from assistant.tagging import TagSuggester
 
     if args.k is not None and not 1 <= args.k <= 50:
@@ -45,34 +45,34 @@ def cmd_tags_suggest(args: argparse.Namespace) -> int:
         raise InputError("--batch writes JSON Lines; add --json")
     if not args.batch and not " ".join(args.text or []).strip():
         raise InputError("give the TEXT to tag (or --batch FILE)")
-    lib = _library(args)
+    lib = open_library(args)
     if lib.taxonomy is None:
         raise ConfigError(f"tenant {lib.tenant} has no taxonomy; import one with: "
                           f"casepilot ingest --kind taxonomy FILE --tenant {lib.tenant}")
     suggester = TagSuggester(lib)
     if args.batch:
-        for line in _batch_lines(args.batch):
+        for line in batch_lines(args.batch):
             if line:
-                _emit({"text": line, **suggester.suggest(line, args.k).to_dict()})
+                emit({"text": line, **suggester.suggest(line, args.k).to_dict()})
         return 0
     text = " ".join(args.text)
     s = suggester.suggest(text, args.k)
     if args.json:
-        _emit(s.to_dict())
+        emit(s.to_dict())
     else:
         _print_suggestion(text, s)
     return 0
 
 
 def cmd_tags_taxonomy(args: argparse.Namespace) -> int:
-    from api.cli import _emit, _library
+    from api.cli_common import emit, open_library
     from assistant.taxonomy import Taxonomy
 
     if args.version is not None and args.version < 1:
         raise InputError("--version is 1 or more")
     if args.json and args.export == "-":
         raise InputError("--export - writes the YAML to standard output; leave out --json")
-    lib = _library(args)
+    lib = open_library(args)
     stored = lib.stored_taxonomy(args.version)
     if stored is None:
         which = f"no version {args.version} of a taxonomy" if args.version else "no taxonomy"
@@ -85,7 +85,7 @@ def cmd_tags_taxonomy(args: argparse.Namespace) -> int:
         Path(args.export).write_text(stored.source, encoding="utf-8")
     tax = Taxonomy.parse(stored.source, f"version {stored.version} of tenant {lib.tenant}'s taxonomy")
     if args.json:
-        _emit({"tenant": lib.tenant, "version": stored.version, "created_at": stored.created_at,
+        emit({"tenant": lib.tenant, "version": stored.version, "created_at": stored.created_at,
                "actor": stored.actor, "origin": stored.origin,
                "dimensions": {d: list(values) for d, values in tax.dimensions.items()}, "exported": args.export})
         return 0

@@ -21,11 +21,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .answering import INJECTION, Sentence, bigrams
 from .context import ContextRecord
 from .embeddings import Embedder
 from .headings import FENCE, PAGE_MARK, PATH_SEP, heading_of
 from .library import Library
+from .sentences import INJECTION, Sentence, bigrams
 from .text import LIST_MARK, sentences, short_text_cache
 from .types import PASSAGE_SPACE, QUESTION_SPACE
 

@@ -20,10 +20,10 @@ from typing import Any
 
 import prompts
 
-from .answering import NOT_FOUND, Sentence
 from .context import ContextRecord, assemble, render_blocks
 from .embeddings import openai_client
 from .errors import BackendError, ConfigError
+from .sentences import NOT_FOUND, Sentence
 from .settings import Settings
 
 log = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ from typing import Any
 
 from assistant.types import Ticket
 
-from .loaders import JSONL_SUFFIXES, Item, Loaded, Reject
+from .items import JSONL_SUFFIXES, Item, Loaded, Reject
 from .records import RecordError, parse_record
 
 FORMATS = ("zendesk", "freshdesk", "turns-csv")

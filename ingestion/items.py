@@ -1,8 +1,10 @@
-"""What a loader yields for each record it reads: the record, or why it was rejected and where."""
+"""What a loader yields for each record it reads: the record, or why it was rejected and where, or a
+taxonomy file."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from assistant.types import Record
@@ -30,3 +32,14 @@ class Reject:
     def __str__(self) -> str:
         where = self.file + (f":{self.line}" if self.line else "")
         return f"{where}: {self.field + ': ' if self.field else ''}{self.error}"
+
+
+@dataclass
+class TaxonomyFile:
+    path: Path
+    data: dict[str, Any]
+    text: str = ""  # the file as read: what the tenant's taxonomy stores, comments and all
+
+
+Item = Loaded | Reject | TaxonomyFile
+JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")

@@ -11,31 +11,21 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from .documents import DocumentOptions, load_documents
-from .items import Loaded, Reject
+from .helpdesk import load as load_helpdesk
+from .items import JSONL_SUFFIXES, Item, Loaded, Reject, TaxonomyFile
 from .records import RecordError, closest, parse_record, unknown_fields
 
-JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 DOCUMENT_SUFFIXES = (".html", ".htm", ".docx", ".pdf", ".txt")  # ingestion/documents.py
 SUFFIXES = (*JSONL_SUFFIXES, ".csv", ".md", ".markdown", ".yaml", ".yml", *DOCUMENT_SUFFIXES)
 MAX_LINE_BYTES = 5_000_000
 FAQ_COLUMNS = ("id", "question", "answer")
 
 
-@dataclass
-class TaxonomyFile:
-    path: Path
-    data: dict[str, Any]
-    text: str = ""  # the file as read: what the tenant's taxonomy stores, comments and all
-
-
-Item = Loaded | Reject | TaxonomyFile
 
 
 def _decode(raw: bytes, file: str, line: int | None = None) -> str | Reject:
@@ -244,8 +234,6 @@ def load_paths(paths: Iterable[str | Path], kind: str | None = None, fmt: str | 
     or ``faq`` (CSV or article records) or ``taxonomy``; ``fmt`` a helpdesk format (``ingestion.helpdesk``),
     else a helpdesk export is told by its content. ``documents``: the ``DocumentOptions`` for PDF, HTML,
     .docx and .txt files (read last, together: a folder's pages share their boilerplate)."""
-    from .helpdesk import load as load_helpdesk  # it builds on this module
-
     given = [Path(p) for p in paths]
     record_kind = {"faq": "article", "taxonomy": None}.get(kind or "", kind)
     docs: list[Path] = []

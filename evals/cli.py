@@ -1,5 +1,6 @@
-"""``casepilot eval``: run an evaluation set into a run folder, compare two runs (the shipping gate),
-and convert public development data into evaluation sets.
+"""``casepilot eval``, which the ``casepilot.commands`` entry point adds to the command line (the
+product never imports the evaluation code): run an evaluation set into a run folder, compare two runs
+(the shipping gate), and convert public development data into evaluation sets.
 
     casepilot eval run --dataset FILE [--library PATH] [--llm extractive|openai:MODEL] [--prompt-version N]
                        [--out DIR] [--limit N] [--concurrency N] [--judge openai:MODEL] [--json]
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,12 +21,15 @@ from typing import Any
 from assistant.errors import InputError
 
 
+def emit(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+
+
 def _default_out(dataset: Path) -> Path:
     return Path("eval-out") / "runs" / f"{dataset.stem}-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
 def cmd_eval_run(args: argparse.Namespace) -> int:
-    from api.cli import _emit
     from evals.harness.runner import RunOptions, run
 
     if args.limit is not None and args.limit < 1:
@@ -40,7 +45,7 @@ def cmd_eval_run(args: argparse.Namespace) -> int:
         compact=args.compact))
     s = res.summary
     if args.json:
-        _emit({"out": str(res.out), "kind": res.kind, "items": s["items"], "completed": s["completed"],
+        emit({"out": str(res.out), "kind": res.kind, "items": s["items"], "completed": s["completed"],
                "computed": res.computed, "resumed": res.resumed, "errors": res.errors, "metrics": s["metrics"],
                "report": str(res.out / "report.html")})
     else:
@@ -56,14 +61,13 @@ def cmd_eval_run(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_compare(args: argparse.Namespace) -> int:
-    from api.cli import _emit
     from evals.harness.compare import compare, render
 
     if args.tolerance < 0:
         raise InputError("--tolerance must be 0 or more")
     c = compare(Path(args.run_a), Path(args.run_b), tolerance=args.tolerance, resamples=args.resamples)
     if args.json:
-        _emit(c)
+        emit(c)
     else:
         sys.stdout.write(render(c))
     if args.fail_on_regression and c["regressions"]:
@@ -77,12 +81,11 @@ def cmd_eval_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_gate(args: argparse.Namespace) -> int:
-    from api.cli import _emit
     from evals.harness.compare import gate, render_gate
 
     g = gate(Path(args.run), Path(args.baselines), tolerance=args.tolerance)
     if args.json:
-        _emit(g)
+        emit(g)
     else:
         sys.stdout.write(render_gate(g))
     if g["failed"]:
@@ -96,13 +99,12 @@ def cmd_eval_gate(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_convert(args: argparse.Namespace) -> int:
-    from api.cli import _emit
     from evals.devdata import DEFAULT_DEV
     from evals.harness.convert import convert
 
     res = convert(args.set, Path(args.out), Path(args.dev_data) if args.dev_data else DEFAULT_DEV, args.limit or 0)
     if args.json:
-        _emit(res)
+        emit(res)
     else:
         print(f"{res['set']}: {res['items']} {res['kind']} items → {res['dataset']}"
               + (f"; library ({res['library_records']} records) → {res['library']}" if res.get("library") else ""))
