@@ -23,12 +23,12 @@ import numpy as np
 
 from .abstention import FEATURES, model_for
 from .context import ContextRecord
+from .engines import answer_engine
 from .errors import BackendError
 from .extractive import ExtractiveEngine, units
 from .headings import locate, section_text
 from .index.filters import Filters
 from .library import Library
-from .llm import make_engine
 from .sentences import INJECTION, NOT_FOUND, Sentence, bigrams, overlap
 from .store import StoredRecord
 from .text import content_words, is_word, normalise, short_text_cache, version_key
@@ -176,7 +176,7 @@ class Assistant:
 
         self.lib = library
         s = library.settings
-        self.engine: AnswerEngine = engine or make_engine(s, library)
+        self.engine: AnswerEngine = engine or answer_engine(s, library)
         self.k = k
         self.abstention = model_for(library.embedder_key)
         default = self.abstention.threshold if s.abstain_below is None else s.abstain_below
@@ -188,7 +188,6 @@ class Assistant:
     @property
     def extractive(self) -> AnswerEngine:
         if self._extractive is None:
-
             self._extractive = ExtractiveEngine(self.lib)
         return self._extractive
 

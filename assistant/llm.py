@@ -22,7 +22,7 @@ import prompts
 
 from .context import ContextRecord, assemble, render_blocks
 from .embeddings import openai_client
-from .errors import BackendError, ConfigError
+from .errors import BackendError
 from .sentences import NOT_FOUND, Sentence
 from .settings import Settings
 
@@ -143,12 +143,13 @@ def parse_reply(text: str, context: Sequence[ContextRecord]) -> list[Sentence]:
 class OpenAIEngine:
     """Answers with a chat model from the retrieved records, put inside the answer prompt's data blocks."""
 
-    def __init__(self, model: str, settings: Settings, *, chat: ChatModel | None = None) -> None:
+    def __init__(self, model: str, settings: Settings, *, chat: ChatModel | None = None,
+                 prompt: prompts.Prompt | None = None) -> None:
         self.name = f"openai:{model}"
         self.settings = settings
         self.chat = chat or ChatModel(model, timeout=settings.llm_timeout, max_retries=settings.llm_max_retries,
                                       temperature=settings.llm_temperature)
-        self.prompt = prompts.load("answer")
+        self.prompt = prompt or prompts.load("answer")
         self.condense_prompt = prompts.load("condense")
 
     @property
@@ -183,15 +184,3 @@ class OpenAIEngine:
         history = "\n".join(f"{t.get('role', 'user')}: {t.get('text', '')}" for t in conversation[-6:])
         text = self.chat.complete(self.condense_prompt.render(history=history, question=question)).strip()
         return text.splitlines()[0].strip() if text else question
-
-
-def make_engine(settings: Settings, library: Any) -> Any:
-    """The answer engine ``CASEPILOT_LLM`` names: ``extractive`` or ``openai:MODEL``."""
-    spec = settings.llm.strip()
-    if spec == "extractive":
-        from .extractive import ExtractiveEngine
-
-        return ExtractiveEngine(library)
-    if spec.startswith("openai:") and spec[7:]:
-        return OpenAIEngine(spec[7:], settings)
-    raise ConfigError(f"unknown CASEPILOT_LLM {spec!r}: use 'extractive' or 'openai:MODEL'")

@@ -194,14 +194,12 @@ class TagSuggester:
         self.max_prompt_chars = max_prompt_chars
         self.chat = chat
         self.model = ""
-        spec = s.llm.strip()
-        if chat is None and spec.startswith("openai:") and spec[7:]:
-            from .llm import ChatModel
+        if chat is None:
+            from .engines import chat_model
 
-            self.chat = ChatModel(spec[7:], timeout=s.llm_timeout, max_retries=s.llm_max_retries,
-                                  temperature=s.llm_temperature)
-            self.model = spec
-        elif chat is not None:
+            self.chat = chat_model(s)
+            self.model = s.llm.strip() if self.chat is not None else ""
+        else:
             self.model = f"openai:{getattr(chat, 'model', 'chat')}"
         self.prompt = prompts.load("tags")
 

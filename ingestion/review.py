@@ -63,14 +63,13 @@ class Review:
         return Ingestor(self.lib, actor=actor)
 
     def _drafter(self, ticket: dict[str, Any]) -> Draft:
-        spec = self.lib.settings.llm
-        if spec.startswith("openai:"):
-            from assistant.drafting import draft_with_model
-            from assistant.llm import ChatModel
+        from assistant.engines import chat_model
 
-            s = self.lib.settings
-            chat = ChatModel(spec[7:], timeout=s.llm_timeout, max_retries=s.llm_max_retries, temperature=0.0)
-            return draft_with_model(ticket, chat, spec)
+        chat = chat_model(self.lib.settings, temperature=0.0)
+        if chat is not None:
+            from assistant.drafting import draft_with_model
+
+            return draft_with_model(ticket, chat, self.lib.settings.llm.strip())
         return draft_extractive(ticket)
 
     def duplicates(self, title: str, problem: str, *, exclude: str = "") -> list[dict[str, Any]]:

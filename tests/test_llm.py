@@ -181,6 +181,33 @@ def test_unknown_engine_is_a_config_error(answer_lib: Library) -> None:
         Assistant(answer_lib)
 
 
+def test_every_model_comes_from_one_factory_and_an_engine_takes_its_prompt(llm_lib: Library) -> None:
+    """CASEPILOT_LLM is read in assistant.engines only: answers, tags and drafts get their model there, and
+    a replacement answer prompt is given to the engine when it is made, never patched in afterwards."""
+    import dataclasses
+
+    import prompts
+    from assistant.engines import answer_engine, chat_model, model_name
+    from assistant.extractive import ExtractiveEngine
+    from assistant.tagging import TagSuggester
+
+    s = llm_lib.settings
+    assert model_name(s.llm) == "stub-model" and model_name(" extractive ") is None
+    with pytest.raises(ConfigError, match="unknown judge 'claude'"):
+        model_name("claude", "judge")
+    chat = chat_model(s, temperature=0.0)
+    assert chat is not None and (chat.model, chat.temperature, chat.timeout) == ("stub-model", 0.0, s.llm_timeout)
+    assert TagSuggester(llm_lib).model == "openai:stub-model"
+    mine = dataclasses.replace(prompts.load("answer"), version=99)
+    engine = answer_engine(s, llm_lib, prompt=mine)
+    assert engine.prompt is mine and Assistant(llm_lib, engine).engine is engine
+    assert Assistant(llm_lib, engine, support_threshold=0.0).ask(QUESTION).prompt == "answer@v99"
+    extractive = s.model_copy(update={"llm": "extractive"})
+    assert chat_model(extractive) is None and isinstance(answer_engine(extractive, llm_lib), ExtractiveEngine)
+    with pytest.raises(ConfigError, match="extractive engine uses no prompt"):
+        answer_engine(extractive, llm_lib, prompt=mine)
+
+
 def test_text_after_an_injection_in_the_same_paragraph_is_never_support(llm_lib: Library, tmp_path: Path) -> None:
     from ingestion.pipeline import Ingestor
     from tests.conftest import case, write_jsonl

@@ -78,11 +78,13 @@ class Judge:
 
     @classmethod
     def from_spec(cls, spec: str, embedder: Any, timeout: float = 60.0) -> Judge:
+        from assistant.engines import model_name
         from assistant.errors import ConfigError
 
-        if not spec.startswith("openai:") or not spec[7:]:
+        name = model_name(spec, "judge")
+        if name is None:
             raise ConfigError(f"judge {spec!r}: use openai:MODEL (any OpenAI-compatible chat endpoint)")
-        return cls(spec[7:], embedder, os.environ.get("OPENAI_BASE_URL"), os.environ.get("OPENAI_API_KEY"), timeout)
+        return cls(name, embedder, os.environ.get("OPENAI_BASE_URL"), os.environ.get("OPENAI_API_KEY"), timeout)
 
     def ragas_llm(self) -> Any:
         from langchain_openai import ChatOpenAI

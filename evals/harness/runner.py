@@ -36,7 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assistant.engines import answer_engine, chat_model, model_name
 from assistant.errors import BackendError, CasepilotError, ConfigError, InputError
+from assistant.extractive import ExtractiveEngine
 from assistant.settings import Settings
 
 from . import metrics as M
@@ -211,22 +213,22 @@ class AnswerRun:
 
         self.lib = lib
         self.lock = threading.Lock()
-        self.assistant = Assistant(lib, log=False)
-        engine = self.assistant.engine
-        prompt = getattr(engine, "prompt", None)
+        extractive = model_name(lib.settings.llm) is None
+        prompt = None
         if opts.prompt_file is not None:
-            if prompt is None:
+            if extractive:
                 raise InputError("--prompt-file applies to an openai: engine; the extractive engine uses no prompt")
             import prompts
 
-            engine.prompt = prompts.parse("answer", opts.prompt_file.read_text(encoding="utf-8"))  # type: ignore[attr-defined]
+            prompt = prompts.parse("answer", opts.prompt_file.read_text(encoding="utf-8"))
+        engine = answer_engine(lib.settings, lib, prompt=prompt)
         if opts.prompt_version is not None:
-            if prompt is None:
+            if isinstance(engine, ExtractiveEngine):
                 raise InputError("--prompt-version applies to an openai: engine; the extractive engine uses no prompt")
-            have = engine.prompt.version  # type: ignore[attr-defined]
-            if have != opts.prompt_version:
-                raise ConfigError(f"the answer prompt here is {engine.prompt.label}, not v{opts.prompt_version}: "  # type: ignore[attr-defined]
+            if engine.prompt.version != opts.prompt_version:
+                raise ConfigError(f"the answer prompt here is {engine.prompt.label}, not v{opts.prompt_version}: "
                                   "check out the version to evaluate, or pass --prompt-file FILE")
+        self.assistant = Assistant(lib, log=False, engine=engine)
         self.parallel = engine.name.startswith("openai:")
         if self.parallel:
             self.assistant.engine = _Unlocked(engine, self.lock)
@@ -333,15 +335,8 @@ class DraftRun:
     kind = "draft"
 
     def __init__(self, opts: RunOptions, settings: Settings) -> None:
-        self.chat = None
-        self.model = "extractive"
-        spec = settings.llm.strip()
-        if spec.startswith("openai:") and spec[7:]:
-            from assistant.llm import ChatModel
-
-            self.chat = ChatModel(spec[7:], timeout=settings.llm_timeout, max_retries=settings.llm_max_retries,
-                                  temperature=settings.llm_temperature)
-            self.model = spec
+        self.chat = chat_model(settings)
+        self.model = settings.llm.strip() if self.chat is not None else "extractive"
         self.concurrency = max(1, opts.concurrency) if self.chat else 1
 
     def describe(self) -> dict[str, Any]:
