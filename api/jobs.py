@@ -1,9 +1,9 @@
 """JSON Lines uploads imported in the background. The upload is spooled to a file under
 ``CASEPILOT_HOME/uploads`` while it arrives, the job is recorded in the store (so any worker process
 can report it), and a small thread pool imports it under the tenant's write lock, recording progress
-as it goes. A worker that dies mid-job leaves it ``running``; re-posting the same upload is safe,
-since imports are idempotent. A job whose host stopped is reported ``interrupted`` once it has missed
-a few heartbeats."""
+as it goes. A job whose worker died is reported ``interrupted`` once it has missed a few heartbeats
+(any host reports it: the job is a row of the store); re-posting the same upload is safe, since
+imports are idempotent."""
 
 from __future__ import annotations
 

@@ -31,9 +31,13 @@ def advisory_lock(engine: Engine, name: str) -> Iterator[None]:
     key = lock_key(name)
     try:
         conn = engine.connect()
+    except sa.exc.SQLAlchemyError as e:
+        raise BackendError("database", f"cannot take the write lock of {name!r}: {e}") from e
+    try:
         conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": key})
         conn.commit()  # the lock outlives the transaction; an open one would hold back vacuum
     except sa.exc.SQLAlchemyError as e:
+        conn.close()
         raise BackendError("database", f"cannot take the write lock of {name!r}: {e}") from e
     try:
         yield
