@@ -1,10 +1,12 @@
 """What the document converters share: their result, their error, and plain-text helpers (lines
-joined into paragraphs, clause numbers as headings, encodings told apart)."""
+joined into paragraphs, clause numbers as headings, decoding)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from .encodings import encoding_hint
 
 CJK = r"\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f"
 _CJK_END = re.compile(f"[{CJK}]$")
@@ -111,19 +113,3 @@ def decode_text(raw: bytes, declared: str | None = None) -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise DocumentError(f"not UTF-8 (byte 0x{raw[e.start]:02x}){encoding_hint(raw)}", f"offset {e.start}") from None
-
-
-def encoding_hint(raw: bytes) -> str:
-    """Which Chinese legacy encoding ``raw`` decodes in (GBK and Big5 overlap: both may)."""
-    fits = []
-    for name, codec in (("GBK/GB18030", "GB18030"), ("Big5", "BIG5")):
-        try:
-            raw.decode(codec.lower())
-            fits.append((name, codec))
-        except UnicodeDecodeError:
-            pass
-    if not fits:
-        return ""
-    names = " or ".join(n for n, _ in fits)
-    fixes = " or ".join(f"`iconv -f {c} -t UTF-8`" for _, c in fits)
-    return f"; it looks like {names}: convert it with {fixes}"

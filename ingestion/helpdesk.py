@@ -27,6 +27,7 @@ from typing import Any
 
 from assistant.types import Ticket
 
+from .encodings import not_utf8
 from .items import JSONL_SUFFIXES, Item, Loaded, Reject
 from .records import RecordError, parse_record
 
@@ -138,11 +139,9 @@ def load_export(path: Path, fmt: str) -> Iterator[Item]:
     """A Zendesk or Freshdesk export: one JSON document (a list of tickets, ``{"tickets": [...],
     "users": [...]}``, ``{"ticket": {...}, "comments": [...]}``), or one such document a line (NDJSON)."""
     file = str(path)
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        yield Reject(file, raw[: e.start].count(b"\n") + 1, None, not_utf8(raw, e))
+    text = _read(path)
+    if isinstance(text, Reject):
+        yield text
         return
     docs: list[tuple[int | None, Any]]  # (line of an NDJSON document, the document)
     try:
@@ -315,31 +314,22 @@ def parse_webhook(body: Any) -> Ticket:
 # ---- a CSV of conversation turns -------------------------------------------------------------
 
 
-def not_utf8(raw: bytes, e: UnicodeDecodeError) -> str:
-    """Why a file is not read, naming the encodings it decodes as (a GBK or Big5 export)."""
-    fits = [name for name, codec in (("GBK/GB18030", "gb18030"), ("Big5", "big5")) if _decodes(raw, codec)]
-    hint = f"; it decodes as {' and as '.join(fits)}: convert it, e.g. `iconv -f {fits[0].split('/')[-1]} " \
-           "-t UTF-8 FILE`" if fits else ""
-    return f"not UTF-8 (byte 0x{raw[e.start]:02x} at offset {e.start}){hint}; the file was not read"
-
-
-def _decodes(raw: bytes, codec: str) -> bool:
+def _read(path: Path) -> str | Reject:
+    """The file's text, or why it is not UTF-8, on the line of the first bad byte."""
+    raw = path.read_bytes()
     try:
-        raw.decode(codec)
-        return True
-    except UnicodeDecodeError:
-        return False
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        return Reject(str(path), raw[: e.start].count(b"\n") + 1, None, f"{not_utf8(raw, e)}; the file was not read")
 
 
 def load_turns_csv(path: Path) -> Iterator[Item]:
     """One conversation turn a row: ``ticket_id,role,text`` and the optional columns of
     ``TURN_OPTIONAL``; the rows of a ticket, in file order, are its messages."""
     file = str(path)
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        yield Reject(file, raw[: e.start].count(b"\n") + 1, None, not_utf8(raw, e))
+    text = _read(path)
+    if isinstance(text, Reject):
+        yield text
         return
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:

@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from .documents import DocumentOptions, load_documents
+from .encodings import not_utf8
 from .helpdesk import load as load_helpdesk
 from .items import JSONL_SUFFIXES, Item, Loaded, Reject, TaxonomyFile
 from .records import RecordError, closest, parse_record, unknown_fields
@@ -32,13 +33,7 @@ def _decode(raw: bytes, file: str, line: int | None = None) -> str | Reject:
     try:
         return raw.decode("utf-8-sig" if line in (None, 1) else "utf-8")
     except UnicodeDecodeError as e:
-        hint = ""
-        try:
-            raw.decode("gb18030")
-            hint = "; it looks like GBK/GB18030: convert it with `iconv -f GB18030 -t UTF-8`"
-        except UnicodeDecodeError:
-            pass
-        return Reject(file, line, None, f"not UTF-8 (byte 0x{raw[e.start]:02x} at offset {e.start}){hint}")
+        return Reject(file, line, None, not_utf8(raw, e))
 
 
 def load_jsonl(path: Path, kind: str | None = None) -> Iterator[Item]:
