@@ -25,11 +25,11 @@ from assistant.drafting import Draft, draft_extractive
 from assistant.errors import Conflict, InputError, NotFound
 from assistant.index.filters import Filters
 from assistant.library import Library
+from assistant.records import RecordError, parse_record
 from assistant.text import version_key
 from assistant.types import PASSAGE_SPACE, QUESTION_SPACE
 
 from .pipeline import Ingestor
-from .records import RecordError, parse_record
 
 log = logging.getLogger(__name__)
 

@@ -208,8 +208,8 @@ def test_webhook_payload_shapes(library: Library) -> None:
 
 def test_internal_notes_stay_out_of_the_answer_prompt_and_public_tickets_keep_their_hash() -> None:
     from assistant.answering import ticket_text
+    from assistant.records import content_hash, parse_record
     from assistant.store.store import StoredRecord
-    from ingestion.records import content_hash, parse_record
 
     data = {"kind": "ticket", "id": "T-1", "subject": "打印机", "messages": [
         {"role": "customer", "text": "打印机坏了"}, {"role": "agent", "text": SECRET, "internal": True}]}
