@@ -18,8 +18,8 @@ from assistant.errors import BackendError, InputError, NotFound
 from assistant.library import Library
 from assistant.llm import ChatModel
 from assistant.records import parse_record
+from assistant.review import Review, case_id_for, parse_edits
 from ingestion.pipeline import Ingestor
-from ingestion.review import Review, case_id_for, parse_edits
 from tests.conftest import case, write_jsonl
 from tests.stub_openai import ChatStub, chat_server
 
@@ -51,7 +51,7 @@ def review(tmp_path: Path, library: Library, ingestor: Ingestor) -> Review:
         ticket("T-NOSOL", messages=[{"id": "m1", "role": "customer", "text": "你们的发票怎么开？"},
                                     {"id": "m2", "role": "agent", "text": "亲爱哒"}]),
     ])])
-    return Review(library, actor="drafting")
+    return Review(library, writer=Ingestor, actor="drafting")
 
 
 def test_extractive_draft_segments_the_conversation_with_sources() -> None:
