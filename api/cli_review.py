@@ -52,10 +52,10 @@ def _draft(args: argparse.Namespace, lib: Library) -> int:
     from api.cli_common import emit
     from assistant.errors import InputError
     from assistant.ids import check_id
+    from assistant.review import Review
     from ingestion.pipeline import Ingestor
-    from ingestion.review import Review
 
-    review = Review(lib, actor="drafting")
+    review = Review(lib, writer=Ingestor, actor="drafting")
     ids: list[str] = [check_id(t, "the ticket id") for t in args.ticket or []]
     rejected = 0
     if args.files:
@@ -109,11 +109,12 @@ def _review(args: argparse.Namespace, lib: Library) -> int:
     from api.cli_common import emit
     from assistant.errors import InputError
     from assistant.ids import one_line
-    from ingestion.review import Review, parse_edits
+    from assistant.review import Review, parse_edits
+    from ingestion.pipeline import Ingestor
 
     act = args.action
     actor = _reviewer(args)
-    review = Review(lib, actor=actor)
+    review = Review(lib, writer=Ingestor, actor=actor)
     if act == "list":
         q = review.queue()
         if args.json:

@@ -1,4 +1,5 @@
-"""casepilot's core library: types, settings, errors, backends, store, retrieval and answering.
+"""casepilot's core library: types, settings, errors, backends, records and their validation, chunking,
+the store, retrieval, answering and the review workflow.
 
 What users call is re-exported here; ``tests/test_public_api.py`` pins the list.
 """
@@ -8,6 +9,8 @@ from .embeddings import Embedder, HashEmbedder, make_embedder, register_embedder
 from .errors import BackendError, CasepilotError, ConfigError, InputError, NotFound, PermissionDenied
 from .index.filters import Filters
 from .library import Library
+from .records import RecordError, parse_record
+from .review import Review
 from .settings import Settings, get_settings
 from .taxonomy import Taxonomy
 from .types import Article, Case, Chunk, Message, SearchHit, Ticket
@@ -30,11 +33,14 @@ __all__ = [
     "Message",
     "NotFound",
     "PermissionDenied",
+    "RecordError",
+    "Review",
     "SearchHit",
     "Settings",
     "Taxonomy",
     "Ticket",
     "get_settings",
     "make_embedder",
+    "parse_record",
     "register_embedder",
 ]

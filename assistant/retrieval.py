@@ -17,8 +17,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from .chunking import record_of
 from .embeddings import Embedder
-from .index.filters import Allowed, Filters, record_of
+from .index.filters import Allowed, Filters
 from .index.keywords import KeywordIndex
 from .index.vectors import VectorStore
 from .store import Store

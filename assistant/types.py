@@ -1,7 +1,7 @@
 """Plain domain types: what the library stores and what search returns.
 
 They carry no behaviour beyond (de)serialisation; validation of untrusted input lives in
-``ingestion.records``.
+``assistant.records``.
 """
 
 from __future__ import annotations

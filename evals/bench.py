@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from assistant.library import Library
+from assistant.records import parse_record
 from assistant.settings import Settings
 from assistant.types import Case
 from evals.devdata import DEFAULT_DEV, faq_records, faq_retrieval_set, support_ticket_cases
 from ingestion.pipeline import Ingestor
-from ingestion.records import parse_record
 
 SAMPLE = Path(__file__).resolve().parent.parent / "ingestion" / "sample_library"
 

@@ -43,10 +43,10 @@ import numpy as np
 
 from assistant.drafting import SECTIONS, Draft, draft_extractive
 from assistant.library import Library
+from assistant.review import Review
 from assistant.settings import Settings
 from evals.devdata import DEFAULT_DEV
 from ingestion.pipeline import Ingestor
-from ingestion.review import Review
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "ingestion" / "sample_library"
@@ -274,7 +274,7 @@ def print_gold_changes(changes: dict[str, dict[str, dict[str, tuple[float, float
 def duplicate_sweep(home: Path) -> list[tuple[float, float, float]]:
     lib = Library(Settings(home=home))
     Ingestor(lib).ingest_paths([SAMPLE])
-    review = Review(lib)
+    review = Review(lib, writer=Ingestor)
     lib.settings.duplicate_threshold = -1.0  # every retrieved case, with its similarity
     scored: list[tuple[float, bool]] = []
     for rec in lib.store.records(lib.tenant, kind="ticket"):

@@ -51,7 +51,8 @@ N = 50  # candidates per retriever, as Retriever.retrieve asks for
 
 def collect(dev: Path, per_set: int, sets: Sequence[str] = SETS) -> list[dict[str, Any]]:
     """One row per question: set, split, gold, the fusion's ranking and each candidate's features."""
-    from assistant.index.filters import Filters, record_of
+    from assistant.chunking import record_of
+    from assistant.index.filters import Filters
     from assistant.library import Library
     from assistant.retrieval import HybridRetriever
     from assistant.settings import Settings

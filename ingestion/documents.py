@@ -27,10 +27,10 @@ from typing import Any
 import yaml
 
 from assistant.headings import PAGE_MARK, heading_of
+from assistant.records import RecordError, parse_record, unknown_fields
 
 from .documents_text import DocumentError, Markdown, clause_headings, decode_text, escape_line
 from .items import Loaded, Reject
-from .records import RecordError, parse_record, unknown_fields
 
 DOCUMENT_SUFFIXES = (".html", ".htm", ".docx", ".pdf", ".txt")
 SIDECAR = ".meta.yaml"

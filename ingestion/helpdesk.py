@@ -25,11 +25,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from assistant.records import RecordError, parse_record
 from assistant.types import Ticket
 
 from .encodings import not_utf8
 from .items import JSONL_SUFFIXES, Item, Loaded, Reject
-from .records import RecordError, parse_record
 
 FORMATS = ("zendesk", "freshdesk", "turns-csv")
 ID_PREFIX = {"zendesk": "ZD-", "freshdesk": "FD-"}  # helpdesks number tickets alike: keep them apart

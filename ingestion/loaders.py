@@ -15,11 +15,12 @@ from pathlib import Path
 
 import yaml
 
+from assistant.records import RecordError, closest, parse_record, unknown_fields
+
 from .documents import DocumentOptions, load_documents
 from .encodings import not_utf8
 from .helpdesk import load as load_helpdesk
 from .items import JSONL_SUFFIXES, Item, Loaded, Reject, TaxonomyFile
-from .records import RecordError, closest, parse_record, unknown_fields
 
 DOCUMENT_SUFFIXES = (".html", ".htm", ".docx", ".pdf", ".txt")  # ingestion/documents.py
 SUFFIXES = (*JSONL_SUFFIXES, ".csv", ".md", ".markdown", ".yaml", ".yml", *DOCUMENT_SUFFIXES)

@@ -28,16 +28,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from assistant.chunking import chunk_record
 from assistant.errors import InputError
 from assistant.library import Library
+from assistant.records import FIELDS, closest, content_hash, parse_record
 from assistant.redact import Redactor, add_counts, format_counts
 from assistant.store import RecordWrite
 from assistant.types import Article, Case, Chunk, Record, Ticket
 
-from .chunking import chunk_record
 from .documents import DocumentOptions
 from .loaders import Loaded, Reject, TaxonomyFile, load_paths
-from .records import FIELDS, closest, content_hash
 
 log = logging.getLogger(__name__)
 ProgressFactory = Callable[[int, str], Any]
@@ -358,8 +358,6 @@ class Ingestor:
         t0 = time.perf_counter()
         lib = self.lib
         records = lib.store.records(lib.tenant)
-        from .records import parse_record
-
         chunks = {r.id: self.chunks_for(parse_record(r.data)) for r in records}
         lib.store.set_chunks(lib.tenant, chunks)
         lib.reset_vectors()

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assistant.records import content_hash
+
 from .loaders import Loaded, Reject, load_paths
 from .pipeline import Ingestor, IngestSummary
-from .records import content_hash
 
 REMOVED_KINDS = ("article",)
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.library import Library
+from assistant.review import Review
 
 from .pipeline import Ingestor
-from .review import Review
 
 CLOSED = ("closed", "solved", "resolved")
 
@@ -52,7 +52,7 @@ def receive(lib: Library, ticket: Any, actor: str) -> TicketOutcome:
         if stored == "unchanged":  # the same ticket again (a retried webhook): nothing new to draft
             out.drafted, out.case_id, out.reason = "already_drafted", earlier[0]["case_id"], earlier[0]["reason"]
             return out
-    draft, case_id = Review(lib, actor=actor).draft(ticket.id)
+    draft, case_id = Review(lib, writer=Ingestor, actor=actor).draft(ticket.id)
     out.case_id = case_id
     out.drafted = "drafted" if case_id else "skipped"
     out.reason = draft.skipped or ""

@@ -18,9 +18,9 @@ from api.app import create_app
 from api.auth import create_key
 from api.config import ApiSettings
 from assistant.library import Library
+from assistant.review import Review
 from assistant.settings import Settings
 from ingestion.pipeline import Ingestor
-from ingestion.review import Review
 from tests.conftest import SAMPLE, write_jsonl
 from tests.test_api import Server
 
@@ -77,7 +77,7 @@ def console_server(tmp: Path, *, samples: int = 99) -> Iterator[ConsoleEnv]:
     keys["other-reviewer"] = create_key(store, "other", "reviewer", "other tenant")["key"]
     lib = Library(settings, "default", store=store)
     Ingestor(lib).ingest_paths([SAMPLE, write_jsonl(tmp / "extra.jsonl", [LOCK_TICKET, SCANNER_TICKET])])
-    review = Review(lib, actor="console-tests")
+    review = Review(lib, writer=Ingestor, actor="console-tests")
     drafts = {}
     sample_ids = sorted(r.id for r in store.records("default", kind="ticket") if r.id.startswith("T-2024"))
     for tid in [*sample_ids[:samples], SCANNER_TICKET["id"], LOCK_TICKET["id"]]:
@@ -87,7 +87,7 @@ def console_server(tmp: Path, *, samples: int = 99) -> Iterator[ConsoleEnv]:
     lib.close()
     other = Library(settings, "other", store=store)
     Ingestor(other).ingest_paths([write_jsonl(tmp / "other.jsonl", [OTHER_TICKET])])
-    _, cid = Review(other).draft(OTHER_TICKET["id"])
+    _, cid = Review(other, writer=Ingestor).draft(OTHER_TICKET["id"])
     if cid:
         drafts[OTHER_TICKET["id"]] = cid
     other.close()

@@ -17,9 +17,9 @@ from api.app import create_app
 from api.auth import create_key
 from api.config import ApiSettings
 from assistant.library import Library
+from assistant.review import Review
 from assistant.settings import Settings
 from ingestion.pipeline import Ingestor
-from ingestion.review import Review
 from tests.conftest import ROOT, SAMPLE, case, write_jsonl
 
 CONSOLE = ROOT / "api" / "console"
@@ -42,12 +42,12 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
              solution="1. 登录路由器后台\n2. 开启2.4GHz频段", updated_at="2020-01-01"),
         case("C-OLD", "发票抬头开错了", problem="发票抬头开错，需要重开。", solution="1. 作废\n2. 重开"),
         case("C-DRAFT-A", "A的草稿", status="in_review"), TICKET])])
-    _, draft_a = Review(a).draft("T-A")
+    _, draft_a = Review(a, writer=Ingestor).draft("T-A")
     b = Library(settings, "B", store=store)
     Ingestor(b).ingest_paths([write_jsonl(d / "b.jsonl", [
         case("C-B1", "冷链温控报警", problem="冷链温控报警。", updated_at="2020-01-01"),
         {**TICKET, "id": "T-B"}])])
-    _, draft_b = Review(b).draft("T-B")
+    _, draft_b = Review(b, writer=Ingestor).draft("T-B")
     with TestClient(app) as c:
         yield {"c": c, "keys": keys, "draft_a": draft_a, "draft_b": draft_b}
 

@@ -13,9 +13,9 @@ import pytest
 
 from api.cli import main
 from assistant.library import Library
+from assistant.review import Review
 from ingestion.helpdesk import parse_webhook
 from ingestion.pipeline import Ingestor
-from ingestion.review import Review
 from tests.helpdesk_payloads import (
     AGENT,
     PHONE,
@@ -66,7 +66,7 @@ def test_an_internal_note_is_kept_with_the_ticket_and_never_drafted(tmp_path: Pa
     fd = tmp_path / "fd.json"
     fd.write_text(json.dumps([freshdesk_ticket(20)], ensure_ascii=False), encoding="utf-8")
     ingestor.ingest_paths([path, fd])
-    review = Review(library)
+    review = Review(library, writer=Ingestor)
     for tid in ("ZD-1", "FD-20"):
         d, cid = review.draft(tid)
         assert cid, d.skipped
@@ -84,7 +84,7 @@ def test_the_same_note_made_public_would_be_drafted(library: Library, ingestor: 
     comments = zendesk_ticket(1)["comments"]
     comments[3]["public"] = True
     ingestor.ingest_records([parse_webhook(zendesk_ticket(2, comments=comments))])
-    _, cid = Review(library).draft("ZD-2")
+    _, cid = Review(library, writer=Ingestor).draft("ZD-2")
     assert cid and "退款200元" in case_text(library, cid)
 
 
@@ -120,7 +120,7 @@ def test_turns_csv(tmp_path: Path, library: Library, ingestor: Ingestor) -> None
     assert t9["subject"] == "发票抬头错误" and t9["status"] == "closed" and t9["messages"][2]["internal"] is True
     assert t9["messages"][1]["at"] == "2026-03-03 10:02"
     assert library.store.get(library.tenant, "T-10").data["subject"] == "怎么修改密码"  # type: ignore[union-attr]
-    _, cid = Review(library).draft("T-9")
+    _, cid = Review(library, writer=Ingestor).draft("T-9")
     assert cid and "退款200元" not in case_text(library, cid)
 
 
@@ -208,8 +208,8 @@ def test_webhook_payload_shapes(library: Library) -> None:
 
 def test_internal_notes_stay_out_of_the_answer_prompt_and_public_tickets_keep_their_hash() -> None:
     from assistant.answering import ticket_text
+    from assistant.records import content_hash, parse_record
     from assistant.store.store import StoredRecord
-    from ingestion.records import content_hash, parse_record
 
     data = {"kind": "ticket", "id": "T-1", "subject": "打印机", "messages": [
         {"role": "customer", "text": "打印机坏了"}, {"role": "agent", "text": SECRET, "internal": True}]}

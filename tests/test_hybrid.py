@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 
+from assistant.chunking import record_of
 from assistant.embeddings import HashEmbedder
 from assistant.index.filters import Allowed, Filters
 from assistant.retrieval import Candidate, DenseRetriever, HybridRetriever
@@ -71,9 +72,9 @@ def test_vector_searches_overlap_and_fuse_in_the_parts_order() -> None:
     assert got == fused(sequential)
     # min-max scaled, weighted, over a total weight of 2.5: C-2 (0.75 + 1) / 2.5 = 0.7,
     # C-1 (1 + 0.5 * 0.833) / 2.5 = 0.567, C-3 0.5 / 2.5 = 0.2, C-4 0
-    assert [(c[0].split("#")[0], c[1]) for c in got] == [("C-2", 0.7), ("C-1", 0.566667), ("C-3", 0.2), ("C-4", 0.0)]
+    assert [(record_of(c[0]), c[1]) for c in got] == [("C-2", 0.7), ("C-1", 0.566667), ("C-3", 0.2), ("C-4", 0.0)]
     # a record's chunk comes from the retriever that ranked it best: C-3 ranked 1st by passage
-    assert dict((c[0].split("#")[0], c[0]) for c in got)["C-3"] == "C-3#view.0#d"
+    assert dict((record_of(c[0]), c[0]) for c in got)["C-3"] == "C-3#view.0#d"
 
 
 def test_a_failing_vector_search_fails_the_query() -> None:

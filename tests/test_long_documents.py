@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from assistant.answering import Assistant, matched_text
+from assistant.chunking import chunk_record
 from assistant.context import ContextRecord
 from assistant.extractive import ExtractiveEngine
 from assistant.headings import PATH_SEP, article_sections, heading_sections, section_text
@@ -19,7 +20,6 @@ from assistant.types import PASSAGE_SPACE, QUESTION_SPACE, Article
 from evals.devdata import DEFAULT_DEV as DEV_DATA
 from evals.devdata import long_document_set
 from evals.longdoc_eval import BM25Baseline, char_chunks, paired_bootstrap, reciprocal_ranks, rrf
-from ingestion.chunking import chunk_record
 from ingestion.pipeline import Ingestor
 
 MANUAL = """# 打印机使用手册

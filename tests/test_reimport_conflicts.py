@@ -14,9 +14,9 @@ import pytest
 from api.app import create_app
 from api.config import ApiSettings
 from assistant.library import Library
+from assistant.review import Review
 from assistant.store import StoredRecord
 from ingestion.pipeline import Ingestor
-from ingestion.review import Review
 from tests.conftest import case, write_jsonl
 from tests.test_api import Server, client, is_problem, settings_for, wait_job
 from tests.test_cli import run
@@ -32,7 +32,7 @@ def stored(lib: Library, rid: str) -> StoredRecord:
 
 def test_a_review_edit_survives_a_reimport_of_a_changed_file(tmp_path: Path, library: Library) -> None:
     Ingestor(library).ingest_paths([write_jsonl(tmp_path / "a.jsonl", [case("C-1"), case("C-2", "扫码枪无法识别")])])
-    Review(library).edit("C-1", "alice", {"solution": REVIEWED})
+    Review(library, writer=Ingestor).edit("C-1", "alice", {"solution": REVIEWED})
     changed = write_jsonl(tmp_path / "b.jsonl", [case("C-1", outcome="客户已回访。"),
                                                  case("C-2", "扫码枪无法识别", outcome="客户已回访。")])
     res = Ingestor(library).ingest_paths([changed])
@@ -58,7 +58,7 @@ def test_a_review_edit_survives_a_reimport_of_a_changed_file(tmp_path: Path, lib
 def test_an_unchanged_file_after_review_changes_nothing(tmp_path: Path, library: Library) -> None:
     src = write_jsonl(tmp_path / "a.jsonl", [case("C-1"), case("C-2", "扫码枪无法识别", status="in_review")])
     Ingestor(library).ingest_paths([src])
-    review = Review(library)
+    review = Review(library, writer=Ingestor)
     review.edit("C-1", "alice", {"solution": REVIEWED})
     review.approve("C-2", "bob", {"outcome": "已解决。"})
     res = Ingestor(library).ingest_paths([src])
@@ -118,7 +118,7 @@ def api(tmp_path: Path) -> Iterator[dict[str, Any]]:
     key = create_key(st.store, "A", "admin", "A admin")
     lib = Library(settings, "A", store=st.store)
     Ingestor(lib).ingest_paths([write_jsonl(tmp_path / "a.jsonl", [case("C-1"), case("C-2", "扫码枪无法识别")])])
-    Review(lib).edit("C-1", "alice", {"solution": REVIEWED})
+    Review(lib, writer=Ingestor).edit("C-1", "alice", {"solution": REVIEWED})
     with Server(app) as srv:
         yield {"url": srv.url, "keys": {"A-admin": key["key"]}, "lib": lib}
 

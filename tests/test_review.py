@@ -17,8 +17,9 @@ from assistant.drafting import check_draft_json, draft_extractive, draft_with_mo
 from assistant.errors import BackendError, InputError, NotFound
 from assistant.library import Library
 from assistant.llm import ChatModel
+from assistant.records import parse_record
+from assistant.review import Review, case_id_for, parse_edits
 from ingestion.pipeline import Ingestor
-from ingestion.review import Review, case_id_for, parse_edits
 from tests.conftest import case, write_jsonl
 from tests.stub_openai import ChatStub, chat_server
 
@@ -50,7 +51,7 @@ def review(tmp_path: Path, library: Library, ingestor: Ingestor) -> Review:
         ticket("T-NOSOL", messages=[{"id": "m1", "role": "customer", "text": "你们的发票怎么开？"},
                                     {"id": "m2", "role": "agent", "text": "亲爱哒"}]),
     ])])
-    return Review(library, actor="drafting")
+    return Review(library, writer=Ingestor, actor="drafting")
 
 
 def test_extractive_draft_segments_the_conversation_with_sources() -> None:
@@ -212,7 +213,7 @@ def test_edit_keeps_versions_and_merge_adds_the_ticket_to_the_case(review: Revie
 
 def test_stale_cases_by_product_version_age_and_newer_draft(review: Review) -> None:
     lib = review.lib
-    Ingestor(lib).ingest_records([__import__("ingestion.records", fromlist=["parse_record"]).parse_record(
+    Ingestor(lib).ingest_records([parse_record(
         case("C-OLD", "旧案例", product="RP-S300", product_version="1.2", updated_at="2020-01-01"))])
     review.set_product_version("RP-S300", "2.0")
     stale = {r["id"]: r["reasons"] for r in review.stale(now=datetime.now(UTC) + timedelta(days=1))}

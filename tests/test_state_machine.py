@@ -14,12 +14,12 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from assistant.chunking import chunk_record
 from assistant.embeddings import HashEmbedder
 from assistant.library import Library
+from assistant.records import parse_record
 from assistant.settings import Settings
-from ingestion.chunking import chunk_record
 from ingestion.pipeline import Ingestor
-from ingestion.records import parse_record
 
 IDS = ["C-1", "C-2", "C-3", "KB-1", "KB-2"]
 TITLES = ["打印机无法连接无线网络", "印表機卡紙", "账单重复扣费 E-1024", "App登录验证码收不到"]

@@ -23,9 +23,9 @@ from api.bots import add_channel
 from api.cli import main
 from api.config import ApiSettings
 from assistant.library import Library
+from assistant.review import Review
 from assistant.settings import Settings
 from ingestion.pipeline import Ingestor
-from ingestion.review import Review
 from tests.conftest import case, write_jsonl
 
 DEFAULT_TAXONOMY = """dimensions:
@@ -295,7 +295,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
          "messages": [{"id": "m1", "role": "customer", "text": f"{A_ONLY}了，甲租户工单内容。"},
                       {"id": "m2", "role": "agent", "text": "请断电后反转取出卡片甲。"},
                       {"id": "m3", "role": "customer", "text": "好了，谢谢。"}]}])])
-    _, a_draft = Review(a).draft("TA-SECRET")
+    _, a_draft = Review(a, writer=Ingestor).draft("TA-SECRET")
     store.log_answer("A", {"id": "a-gap-answer", "question": "甲租户没答上的问题", "answer": "", "citations": "[]",
                            "abstained": True, "support": 0.0, "engine": "extractive"})
     b = Library(settings, "B", store=store)

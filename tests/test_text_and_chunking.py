@@ -4,10 +4,10 @@ import os
 import subprocess
 import sys
 
+from assistant.chunking import chunk_id, chunk_record, record_of, split_text
 from assistant.text import keyword_tokens, normalise
 from assistant.tokens import count_tokens
 from assistant.types import Article, Case
-from ingestion.chunking import chunk_record, split_text
 
 
 def test_traditional_and_full_width_fold_to_the_same_form() -> None:
@@ -85,6 +85,18 @@ def test_chunk_ids_change_with_metadata_only() -> None:
     assert {c.id for c in a}.isdisjoint({c.id for c in b})
     assert {c.id for c in a} == {c.id for c in chunk_record(Case(id="C-1", title="t", problem="p",
                                                                   tags=["产品线/打印机"]))}
+
+
+def test_a_chunk_id_names_its_record_section_and_ordinal() -> None:
+    """The one format of a chunk id, read back by ``record_of`` for ids that hold dots, dashes and CJK."""
+    for rid in ("C-1", "KB.v2.0-草稿", "工单-001_a"):
+        chunks = chunk_record(Case(id=rid, title="t", problem="p " * 500, solution="s"), article_chunk_tokens=50)
+        assert len(chunks) > 4
+        for c in chunks:
+            assert record_of(c.id) == c.record_id == rid
+            assert c.id == chunk_id(rid, c.section, c.ordinal, c.id.rsplit("#", 1)[1])
+            assert c.id.startswith(f"{rid}#{c.section}.{c.ordinal}#")
+    assert record_of("C-1") == "C-1"  # a record id reads as itself
 
 
 def test_wifi_bands_match_however_they_are_written() -> None:

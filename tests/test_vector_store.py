@@ -8,13 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.chunking import chunk_id, record_of
 from assistant.index.filters import Catalogue, Filters
 from assistant.index.vectors import ChromaVectorStore, chroma_client
 from assistant.types import Chunk
 
 
 def _chunk(i: int, product: str, status: str = "approved") -> Chunk:
-    return Chunk(id=f"R{i}#view.0#h", record_id=f"R{i}", kind="case", section="view", ordinal=0, title="t",
+    return Chunk(id=chunk_id(f"R{i}", "view", 0, "h"), record_id=f"R{i}", kind="case", section="view", ordinal=0, title="t",
                  text="t", index_text=f"t{i}", space="passage", status=status, product=product)
 
 
@@ -106,11 +107,11 @@ def test_a_small_collection_is_searched_exactly_in_memory_and_follows_every_writ
               Filters(products=("none",)), Filters(record_ids=("R3", "R14", "R150"))):
         got = store.query(q, 5, f)
         assert [cid for cid, _ in got] == expected(f, 5, everything), f
-        assert np.allclose([s for _, s in got], [sims[int(cid[1:].split("#")[0])] for cid, _ in got], atol=1e-5)
+        assert np.allclose([s for _, s in got], [sims[int(record_of(cid)[1:])] for cid, _ in got], atol=1e-5)
     assert calls == []  # never through Chroma's query
 
     best = expected(Filters(), 1, everything)[0]
-    b = int(best[1:].split("#")[0])
+    b = int(record_of(best)[1:])
     store.delete([best])  # a write through this store: gone from the next answer
     assert [cid for cid, _ in store.query(q, 5, Filters())] == expected(Filters(), 5, everything - {b})
 

@@ -129,11 +129,12 @@ def get_import(job_id: Annotated[str, Path(max_length=64)], p: Admin, st: State)
 @router.post("/cases/{record_id}/archive", summary="Archive a case: it leaves retrieval at once",
              response_model=CaseStateOut, responses=ERRORS)
 def archive(record_id: RecordId, p: Admin, st: State) -> CaseStateOut:
-    from ingestion.review import Review
+    from assistant.review import Review
+    from ingestion.pipeline import Ingestor
 
     tenant = st.tenants.get(p.tenant)
     with tenant.write() as lib:
-        Review(lib, actor=p.actor).archive(record_id, p.actor)
+        Review(lib, writer=Ingestor, actor=p.actor).archive(record_id, p.actor)
         rec = lib.store.get(p.tenant, record_id)
     assert rec is not None
     return CaseStateOut(id=rec.id, status=rec.status, version=rec.version)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi import APIRouter, Response
 
 from ..auth import Reviewer
@@ -22,11 +24,23 @@ from ..schemas import (
 )
 from . import ERRORS, _problem
 
+if TYPE_CHECKING:
+    from assistant.library import Library
+    from assistant.review import Review
+
 # a decision on a case that another reviewer (on any host) decided first, or a ticket drafted before
 DECIDED = {**ERRORS, 409: _problem("the case is not in review any more, or the ticket was drafted before")}
 
 router = APIRouter(prefix="/v1", tags=["review"])
 CaseId = PathId
+
+
+def _review(lib: Library, actor: str = "casepilot") -> Review:
+    """The review workflow over ``lib``, storing its cases through the import pipeline."""
+    from assistant.review import Review
+    from ingestion.pipeline import Ingestor
+
+    return Review(lib, writer=Ingestor, actor=actor)
 
 
 def _state(st: State, tenant: str, case_id: str, warnings: list[str] | None = None) -> CaseStateOut:
@@ -41,11 +55,9 @@ def _state(st: State, tenant: str, case_id: str, warnings: list[str] | None = No
              response_model=DraftOut, status_code=201,
              responses={**DECIDED, 200: {"model": DraftOut, "description": "the ticket was skipped: nothing created"}})
 def draft(body: DraftRequest, p: Reviewer, st: State, response: Response) -> DraftOut:
-    from ingestion.review import Review
-
     tenant = st.tenants.get(p.tenant)
     with tenant.write() as lib:
-        d, cid = Review(lib, actor=p.actor).draft(body.ticket_id, redraft=body.redraft)
+        d, cid = _review(lib, actor=p.actor).draft(body.ticket_id, redraft=body.redraft)
     if cid is None:
         response.status_code = 200  # nothing was created
     return DraftOut(case_id=cid, skipped=d.skipped or "", draft=d.to_dict())
@@ -54,26 +66,20 @@ def draft(body: DraftRequest, p: Reviewer, st: State, response: Response) -> Dra
 @router.get("/review", summary="Cases waiting for review, newest first", response_model=QueueOut,
             responses=ERRORS)
 def queue(p: Reviewer, st: State) -> QueueOut:
-    from ingestion.review import Review
-
-    return QueueOut.model_validate({"queue": Review(st.tenants.get(p.tenant).library).queue()})
+    return QueueOut.model_validate({"queue": _review(st.tenants.get(p.tenant).library).queue()})
 
 
 # before /review/{case_id}, which would take "stale" for a case id
 @router.get("/review/stale", summary="Approved cases due for re-review, each with the reasons",
             response_model=StaleOut, responses=ERRORS)
 def stale(p: Reviewer, st: State) -> StaleOut:
-    from ingestion.review import Review
-
-    return StaleOut.model_validate({"stale": Review(st.tenants.get(p.tenant).library).stale()})
+    return StaleOut.model_validate({"stale": _review(st.tenants.get(p.tenant).library).stale()})
 
 
 @router.get("/review/{case_id}", summary="A case under review: fields, draft provenance, citations, audit, "
             "and the source ticket", response_model=ReviewShowOut, responses=ERRORS)
 def show(case_id: CaseId, p: Reviewer, st: State) -> ReviewShowOut:
-    from ingestion.review import Review
-
-    shown = Review(st.tenants.get(p.tenant).library).show(case_id)
+    shown = _review(st.tenants.get(p.tenant).library).show(case_id)
     ticket_id = (shown["draft"] or {}).get("ticket_id")
     ticket = st.store.get(p.tenant, ticket_id) if ticket_id else None
     return ReviewShowOut.model_validate({**shown, "ticket": ticket.data if ticket and ticket.kind == "ticket"
@@ -83,10 +89,8 @@ def show(case_id: CaseId, p: Reviewer, st: State) -> ReviewShowOut:
 @router.post("/review/{case_id}/approve", summary="Approve a draft (with optional edits): citable at once",
              response_model=CaseStateOut, responses=DECIDED)
 def approve(case_id: CaseId, p: Reviewer, st: State, body: ApproveRequest | None = None) -> CaseStateOut:
-    from ingestion.review import Review
-
     with st.tenants.get(p.tenant).write() as lib:
-        warnings = Review(lib, actor=p.actor).approve(
+        warnings = _review(lib, actor=p.actor).approve(
             case_id, p.actor, {str(k): v for k, v in body.edits.items()} if body else {})
     return _state(st, p.tenant, case_id, warnings)
 
@@ -94,30 +98,24 @@ def approve(case_id: CaseId, p: Reviewer, st: State, body: ApproveRequest | None
 @router.post("/review/{case_id}/reject", summary="Reject a draft, with the reason", response_model=CaseStateOut,
              responses=DECIDED)
 def reject(case_id: CaseId, body: RejectRequest, p: Reviewer, st: State) -> CaseStateOut:
-    from ingestion.review import Review
-
     with st.tenants.get(p.tenant).write() as lib:
-        Review(lib, actor=p.actor).reject(case_id, p.actor, body.reason)
+        _review(lib, actor=p.actor).reject(case_id, p.actor, body.reason)
     return _state(st, p.tenant, case_id)
 
 
 @router.post("/review/{case_id}/edit", summary="Edit fields of a case (a new version)", response_model=CaseStateOut,
              responses=ERRORS)
 def edit(case_id: CaseId, body: EditRequest, p: Reviewer, st: State) -> CaseStateOut:
-    from ingestion.review import Review
-
     with st.tenants.get(p.tenant).write() as lib:
-        warnings = Review(lib, actor=p.actor).edit(case_id, p.actor, {str(k): v for k, v in body.edits.items()})
+        warnings = _review(lib, actor=p.actor).edit(case_id, p.actor, {str(k): v for k, v in body.edits.items()})
     return _state(st, p.tenant, case_id, warnings)
 
 
 @router.post("/review/{case_id}/merge", summary="Merge a draft into an existing approved case",
              response_model=CaseStateOut, responses=DECIDED)
 def merge(case_id: CaseId, body: MergeRequest, p: Reviewer, st: State) -> CaseStateOut:
-    from ingestion.review import Review
-
     with st.tenants.get(p.tenant).write() as lib:
-        Review(lib, actor=p.actor).merge(case_id, body.into, p.actor)
+        _review(lib, actor=p.actor).merge(case_id, body.into, p.actor)
     return _state(st, p.tenant, body.into)
 
 

@@ -43,8 +43,8 @@ TICKET_EXAMPLES = {
              response_model=TicketOut, responses=RESPONSES)
 def post_ticket(body: Annotated[dict[str, Any], Body(openapi_examples=TICKET_EXAMPLES)], p: Reviewer,
                 st: State) -> TicketOut:
+    from assistant.records import RecordError
     from ingestion.helpdesk import parse_webhook
-    from ingestion.records import RecordError
     from ingestion.tickets import receive
 
     try:

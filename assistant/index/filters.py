@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..chunking import record_of
 from ..errors import InputError
 from ..ids import check_id
 from ..types import ARTICLE_STATUSES, CASE_STATUSES, SEARCHABLE_KINDS, SERVED_STATUSES
@@ -76,11 +77,6 @@ class Filters:
             and (not self.record_ids or meta.get("record_id") in self.record_ids)
             and all(tag in (meta.get("tags") or ()) for tag in self.tags)
         )
-
-
-def record_of(chunk_id: str) -> str:
-    """Chunk ids are ``RECORD#section.n#hash`` and record ids never hold '#'."""
-    return chunk_id.split("#", 1)[0]
 
 
 @dataclass(frozen=True)

