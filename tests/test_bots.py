@@ -90,19 +90,19 @@ def env(tmp_path_factory: pytest.TempPathFactory, logs: list[str]) -> Iterator[d
     with fake_platform() as fake:
         s = SECRETS
         ch = {
-            "slack": add_channel(st.store, "slack", "A", "support", {"secret": s["slack_signing"],
+            "slack": add_channel(st.http, "slack", "A", "support", {"secret": s["slack_signing"],
                                  "bot_token": s["slack_bot"]}, fake + "/api"),
-            "slack_b": add_channel(st.store, "slack", "B", "B support", {"secret": s["slack_signing"] + "B",
+            "slack_b": add_channel(st.http, "slack", "B", "B support", {"secret": s["slack_signing"] + "B",
                                    "bot_token": s["slack_bot"] + "B"}, fake + "/api"),
-            "feishu": add_channel(st.store, "feishu", "A", "飞书", {
+            "feishu": add_channel(st.http, "feishu", "A", "飞书", {
                 "secret": s["feishu_token"], "encrypt_key": s["feishu_key"], "app_id": "cli_fake",
                 "app_secret": s["feishu_app_secret"]}, fake),
-            "feishu_plain": add_channel(st.store, "feishu", "A", "飞书（不加密）", {
+            "feishu_plain": add_channel(st.http, "feishu", "A", "飞书（不加密）", {
                 "secret": s["feishu_token"] + "P", "app_id": "cli_fake", "app_secret": s["feishu_app_secret"]}, fake),
-            "wecom": add_channel(st.store, "wecom", "A", "企业微信", {
+            "wecom": add_channel(st.http, "wecom", "A", "企业微信", {
                 "secret": s["wecom_token"], "encrypt_key": s["wecom_aes"], "app_id": CORP_ID,
                 "app_secret": s["wecom_corp_secret"], "agent_id": "1000002"}, fake),
-            "dingtalk": add_channel(st.store, "dingtalk", "A", "钉钉", {"secret": s["ding_secret"]}, fake),
+            "dingtalk": add_channel(st.http, "dingtalk", "A", "钉钉", {"secret": s["ding_secret"]}, fake),
         }
         app.state.casepilot_bots = BotRuntime(BotSettings(public_url=PUBLIC, retries=2, backoff_seconds=0.01,
                                                           timeout_seconds=5), st)

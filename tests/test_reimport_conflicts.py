@@ -115,7 +115,7 @@ def api(tmp_path: Path) -> Iterator[dict[str, Any]]:
     settings = settings_for(tmp_path / "home")
     app = create_app(settings, ApiSettings(rate_per_minute=0))
     st = app.state.casepilot
-    key = create_key(st.store, "A", "admin", "A admin")
+    key = create_key(st.http, "A", "admin", "A admin")
     lib = Library(settings, "A", store=st.store)
     Ingestor(lib).ingest_paths([write_jsonl(tmp_path / "a.jsonl", [case("C-1"), case("C-2", "扫码枪无法识别")])])
     Review(lib).edit("C-1", "alice", {"solution": REVIEWED})

@@ -132,7 +132,7 @@ def test_put_taxonomy(tmp_path: Path) -> None:
     settings = _settings(tmp_path / "home")
     app = create_app(settings, ApiSettings(rate_per_minute=0))
     store = app.state.casepilot.store
-    key = create_key(store, "A", "admin")["key"]
+    key = create_key(app.state.casepilot.http, "A", "admin")["key"]
     Ingestor(Library(settings, "A", store=store)).ingest_paths([write_jsonl(tmp_path / "a.jsonl", [
         case("C-1", "扫码枪无法识别条码", tags=["产品线/扫码枪"])])])
     yaml_type = {"Authorization": f"Bearer {key}", "Content-Type": "application/yaml"}
