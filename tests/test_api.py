@@ -180,7 +180,7 @@ def test_chat_streams_and_stores_the_turns_a_follow_up_reads(env: dict[str, Any]
         assert first["citations"][0]["id"] == "C-1"
         st = env["app"].state.casepilot
         turns = st.store.turns("A", "chat-sse")
-        assert [(t["role"], t.get("answer_id")) for t in turns] == [("user", None), ("assistant", first["id"])]
+        assert [(t.role, t.answer_id) for t in turns] == [("user", None), ("assistant", first["id"])]
         # the follow-up is resolved against the stored turns: retrieval carries the earlier question's words
         events = sse_events(c, "/v1/chat", {"thread_id": "chat-sse", "question": "那要开哪个频段？"},
                             headers={"Accept": "text/event-stream"})
@@ -203,7 +203,7 @@ def test_chat_keeps_turns_and_feedback_rates_answers(env: dict[str, Any]) -> Non
         assert r.status_code == 201 and r.json()["helpful"] is False
         is_problem(c.post("/v1/answers/nope/feedback", json={"helpful": True}), 404, "not_found")
     st = env["app"].state.casepilot
-    assert [t["role"] for t in st.store.turns("A", "chat-1")] == ["user", "assistant"] * 2
+    assert [t.role for t in st.store.turns("A", "chat-1")] == ["user", "assistant"] * 2
 
 
 def test_question_and_conversation_caps(env: dict[str, Any]) -> None:

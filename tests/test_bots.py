@@ -278,10 +278,10 @@ def test_slack_mention_is_answered_in_its_thread_with_linked_citations_and_butto
     answer_id = actions["elements"][0]["value"]
     assert [e["action_id"] for e in actions["elements"]] == ["casepilot_helpful", "casepilot_not_helpful"]
     stored = env["store"].answer("A", answer_id)
-    assert stored is not None and not stored["abstained"]
-    assert stored["citations"][0]["id"] == "C-1"
+    assert stored is not None and not stored.abstained
+    assert stored.citations[0]["id"] == "C-1"
     turns = env["store"].turns("A", f"bot:{env['ch']['slack']['id']}:C42:{msg['thread_ts']}")
-    assert [t["role"] for t in turns] == ["user", "assistant"] and turns[1]["answer_id"] == answer_id
+    assert [t.role for t in turns] == ["user", "assistant"] and turns[1].answer_id == answer_id
 
 
 def test_slack_feedback_button_reaches_the_feedback_store(env: dict[str, Any]) -> None:
@@ -298,7 +298,7 @@ def test_slack_feedback_button_reaches_the_feedback_store(env: dict[str, Any]) -
     r = post(env, path(env, "slack", "interactions"), body, headers)
     assert r.status_code == 200
     [fb] = env["store"].feedback("A", answer_id=answer_id)
-    assert fb["helpful"] is False
+    assert fb.helpful is False
     # the message then shows the rating instead of the buttons
     settle(env)
     [update] = received("/api/chat.update")
@@ -374,7 +374,7 @@ def test_a_ticket_mentioned_in_a_thread_scopes_the_conversation(env: dict[str, A
     body, headers = slack_request(SECRETS["slack_signing"], slack_mention("那要怎么设置路由器？", thread=thread))
     post(env, path(env, "slack"), body, headers)
     settle(env)
-    assert all(env["store"].answer("A", answer_id_of(s))["ticket_id"] == "T-A" for s in received("postMessage"))
+    assert all(env["store"].answer("A", answer_id_of(s)).ticket_id == "T-A" for s in received("postMessage"))
     turns = env["store"].turns("A", f"bot:{env['ch']['slack']['id']}:C42:{thread}")
     assert len(turns) == 4  # one conversation per thread
     sent = received("/api/chat.postMessage")
@@ -383,7 +383,7 @@ def test_a_ticket_mentioned_in_a_thread_scopes_the_conversation(env: dict[str, A
     body, headers = slack_request(SECRETS["slack_signing"], slack_mention("T-NOPE 打印机连不上WiFi"))
     post(env, path(env, "slack"), body, headers)
     settle(env)
-    assert env["store"].answer("A", answer_id_of(received("postMessage")[-1]))["ticket_id"] is None
+    assert env["store"].answer("A", answer_id_of(received("postMessage")[-1])).ticket_id is None
 
 
 def test_a_channel_of_tenant_b_never_cites_tenant_a(env: dict[str, Any]) -> None:
@@ -398,7 +398,7 @@ def test_a_channel_of_tenant_b_never_cites_tenant_a(env: dict[str, Any]) -> None
     assert "C-1" not in text and "C-2" not in text and "反转取出卡片" not in text and "2.4GHz" not in text
     assert "C-B2" in json.dumps(sent[1]["json"], ensure_ascii=False)
     assert len(env["store"].answers("A")) == a_before
-    assert all(c["id"].startswith("C-B") for a in env["store"].answers("B") for c in a["citations"])
+    assert all(c["id"].startswith("C-B") for a in env["store"].answers("B") for c in a.citations)
 
 
 # ---- Feishu / Lark -------------------------------------------------------------------------------------
@@ -445,7 +445,7 @@ def test_feishu_message_is_answered_with_an_interactive_card(env: dict[str, Any]
     r = post(env, path(env, "feishu"), body, headers)
     assert r.status_code == 200 and r.json()["toast"]["type"] == "success"
     [fb] = env["store"].feedback("A", answer_id=answer_id)
-    assert fb["helpful"] is True
+    assert fb.helpful is True
     # a click on an answer of no answer of this tenant stores nothing
     body, headers = feishu_request(feishu_event("card.action.trigger", {
         "action": {"value": {"casepilot": "helpful", "answer_id": "0" * 32}}}))

@@ -74,7 +74,7 @@ def test_two_hosts_share_one_library(cluster: dict[str, Any]) -> None:
         t.join(60)
     assert sorted(r.status_code for r in results.values()) == [200, 409], {n: r.text for n, r in results.items()}
     store = Store(cluster["db"], migrate=False)
-    approvals = [e for e in store.audit("default", "C-DRAFT") if e["action"] == "approve"]
+    approvals = [e for e in store.audit("default", "C-DRAFT") if e.action == "approve"]
     store.close()
     assert len(approvals) == 1
 

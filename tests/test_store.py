@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from api.store import HttpStore
-from assistant.store import Store
+from assistant.store import CitationStats, Store
 from assistant.store.schema import metadata
 from assistant.store.store import _migrations_dir, make_engine, upgrade_schema
 from evals.throwaway import PostgresCluster
@@ -85,9 +85,9 @@ def test_citation_stats_count_exact_ids_only(db_url: str) -> None:
                                "citations": json.dumps([{"id": cited, "quote": "x"}]), "abstained": False,
                                "support": 1.0, "engine": "extractive"})
     store.add_feedback("t", "a0", True)
-    assert store.citation_stats("t", "C-1") == {"cited": 2, "helpful": 1, "not_helpful": 0}
-    assert store.citation_stats("t", "C_1")["cited"] == 1
-    assert store.citation_stats("other", "C-1")["cited"] == 0
+    assert store.citation_stats("t", "C-1") == CitationStats(cited=2, helpful=1, not_helpful=0)
+    assert store.citation_stats("t", "C_1").cited == 1
+    assert store.citation_stats("other", "C-1").cited == 0
     store.close()
 
 

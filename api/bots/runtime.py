@@ -171,7 +171,7 @@ class BotRuntime:
         ticket = self._ticket(channel, tenant, conv, msg.text)
         earlier = st.store.turns(channel.tenant, conv, limit=self.settings.history_turns) \
             if self.settings.history_turns else []
-        conversation = [{"role": t["role"], "text": t["text"]} for t in earlier]
+        conversation = [{"role": t.role, "text": t.text} for t in earlier]
         try:
             with tenant.read():
                 a = tenant.assistant.ask(msg.text, ticket=ticket, conversation=conversation)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -18,6 +19,82 @@ TURN_ROLES = ("user", "assistant")
 MAX_COMMENT_CHARS = 2000
 
 
+@dataclass(frozen=True)
+class LoggedAnswer:
+    """An answer as logged (the field order is the JSON's)."""
+
+    id: str
+    tenant: str
+    ticket_id: str | None
+    question: str
+    answer: str
+    citations: list[dict[str, Any]]
+    abstained: bool
+    support: float
+    engine: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One turn of a ticket's (or thread's) conversation."""
+
+    role: str  # user | assistant
+    text: str
+    answer_id: str | None  # the logged answer an assistant turn gave
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """A rating of a logged answer, as stored."""
+
+    id: int | None
+    answer_id: str
+    helpful: bool
+    comment: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class RatedAnswer:
+    """A rating with the answer it rates."""
+
+    id: int
+    answer_id: str
+    helpful: bool
+    comment: str
+    created_at: str
+    question: str
+    answer: str
+    citations: list[dict[str, Any]]
+    engine: str
+    ticket_id: str | None
+    abstained: bool
+
+
+@dataclass(frozen=True)
+class CitationStats:
+    cited: int  # answers that cited the record
+    helpful: int  # of those, rated helpful (each answer's newest rating)
+    not_helpful: int
+
+
+class ConversationLog(Protocol):
+    """What a conversation reads and writes: its turns and the ratings of its answers."""
+
+    def turns(self, tenant: str, ticket_id: str, *, limit: int = 20) -> list[Turn]: ...
+
+    def add_turns(self, tenant: str, ticket_id: str, turns: Sequence[Mapping[str, Any]]) -> None: ...
+
+    def add_feedback(self, tenant: str, answer_id: str, helpful: bool, comment: str = "") -> Feedback: ...
+
+
+def _answer(r: Any) -> LoggedAnswer:
+    return LoggedAnswer(r.id, r.tenant, r.ticket_id, r.question, r.answer, json.loads(r.citations), bool(r.abstained),
+                        r.support, r.engine, r.created_at)
+
+
 class AnswerStore:
     """The ``Store``'s answer, conversation and feedback methods (a mixin: ``Store`` gives the engine)."""
 
@@ -27,21 +104,21 @@ class AnswerStore:
         with self.engine.begin() as conn:
             conn.execute(t.answers.insert(), {"tenant": tenant, "created_at": now_iso(), **row})
 
-    def answers(self, tenant: str, *, abstained: bool | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    def answers(self, tenant: str, *, abstained: bool | None = None, limit: int = 100) -> list[LoggedAnswer]:
         """Recent answers, newest first; ``abstained=True`` gives the questions the library could not answer."""
         c = t.answers.c
         q = sa.select(t.answers).where(c.tenant == tenant).order_by(c.created_at.desc()).limit(limit)
         if abstained is not None:
             q = q.where(c.abstained == (sa.true() if abstained else sa.false()))
         with self.engine.connect() as conn:
-            return [{**r._asdict(), "citations": json.loads(r.citations)} for r in conn.execute(q)]
+            return [_answer(r) for r in conn.execute(q)]
 
-    def answer(self, tenant: str, answer_id: str) -> dict[str, Any] | None:
+    def answer(self, tenant: str, answer_id: str) -> LoggedAnswer | None:
         """One logged answer of the tenant, citations parsed; ``None`` when the tenant has no such answer."""
         c = t.answers.c
         with self.engine.connect() as conn:
             r = conn.execute(sa.select(t.answers).where(c.tenant == tenant, c.id == answer_id)).first()
-        return None if r is None else {**r._asdict(), "citations": json.loads(r.citations)}
+        return None if r is None else _answer(r)
 
     # ---- conversations -------------------------------------------------------------------------
 
@@ -60,16 +137,16 @@ class AnswerStore:
             with self.engine.begin() as conn:
                 conn.execute(sa.insert(t.turns), rows)
 
-    def turns(self, tenant: str, ticket_id: str, *, limit: int = 20) -> list[dict[str, Any]]:
-        """The ticket's last ``limit`` turns, oldest first: ``{role, text, answer_id, created_at}``."""
+    def turns(self, tenant: str, ticket_id: str, *, limit: int = 20) -> list[Turn]:
+        """The ticket's last ``limit`` turns, oldest first."""
         c = t.turns.c
         q = (sa.select(c.role, c.text, c.answer_id, c.created_at)
              .where(c.tenant == tenant, c.ticket_id == ticket_id).order_by(c.id.desc()).limit(max(limit, 0)))
         with self.engine.connect() as conn:
-            rows = [r._asdict() for r in conn.execute(q)]
+            rows = [Turn(r.role, r.text, r.answer_id, r.created_at) for r in conn.execute(q)]
         return rows[::-1]
 
-    def citation_stats(self, tenant: str, record_id: str) -> dict[str, int]:
+    def citation_stats(self, tenant: str, record_id: str) -> CitationStats:
         """How often answers cited ``record_id``, and how agents rated those answers (newest rating each)."""
         a, f = t.answers.c, t.feedback.c
         quoted = json.dumps(record_id, ensure_ascii=False)
@@ -85,12 +162,11 @@ class AnswerStore:
                 for r in conn.execute(sa.select(f.answer_id, f.helpful).where(f.tenant == tenant, f.answer_id.in_(ids))
                                       .order_by(f.id)):
                     ratings[r.answer_id] = bool(r.helpful)
-        return {"cited": len(ids), "helpful": sum(ratings.values()),
-                "not_helpful": sum(not v for v in ratings.values())}
+        return CitationStats(len(ids), sum(ratings.values()), sum(not v for v in ratings.values()))
 
     # ---- feedback ------------------------------------------------------------------------------
 
-    def add_feedback(self, tenant: str, answer_id: str, helpful: bool, comment: str = "") -> dict[str, Any]:
+    def add_feedback(self, tenant: str, answer_id: str, helpful: bool, comment: str = "") -> Feedback:
         """Rate a logged answer of this tenant (every rating is kept; the newest is the current one).
         Raises ``NotFound`` for an answer id the tenant does not have."""
         if not isinstance(helpful, bool):
@@ -101,17 +177,17 @@ class AnswerStore:
         from ..redact import redact  # a rating's comment never needs a customer's personal data
 
         comment = redact(comment).text
-        row = {"tenant": tenant, "answer_id": answer_id, "helpful": helpful, "comment": comment,
-               "created_at": now_iso()}
+        at = now_iso()
         ac = t.answers.c
         with self.engine.begin() as conn:
             known = conn.execute(sa.select(ac.id).where(ac.tenant == tenant, ac.id == answer_id)).first()
             if known is None:
                 raise NotFound(f"no answer {answer_id!r} in tenant {tenant!r}")
-            fid = conn.execute(sa.insert(t.feedback).values(**row)).inserted_primary_key
-        return {"id": fid[0] if fid else None, **{k: v for k, v in row.items() if k != "tenant"}}
+            fid = conn.execute(sa.insert(t.feedback).values(tenant=tenant, answer_id=answer_id, helpful=helpful,
+                                                            comment=comment, created_at=at)).inserted_primary_key
+        return Feedback(fid[0] if fid else None, answer_id, helpful, comment, at)
 
-    def feedback(self, tenant: str, *, answer_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    def feedback(self, tenant: str, *, answer_id: str | None = None, limit: int = 100) -> list[RatedAnswer]:
         """Ratings, newest first, each with its answer's question, answer text, citations, engine and ticket."""
         f, a = t.feedback.c, t.answers.c
         q = (sa.select(f.id, f.answer_id, f.helpful, f.comment, f.created_at, a.question, a.answer, a.citations,
@@ -121,5 +197,6 @@ class AnswerStore:
         if answer_id is not None:
             q = q.where(f.answer_id == answer_id)
         with self.engine.connect() as conn:
-            return [{**r._asdict(), "helpful": bool(r.helpful), "abstained": bool(r.abstained),
-                     "citations": json.loads(r.citations)} for r in conn.execute(q)]
+            return [RatedAnswer(r.id, r.answer_id, bool(r.helpful), r.comment, r.created_at, r.question, r.answer,
+                                json.loads(r.citations), r.engine, r.ticket_id, bool(r.abstained))
+                    for r in conn.execute(q)]

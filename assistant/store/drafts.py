@@ -4,6 +4,7 @@ product (what makes a case stale)."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,6 +15,19 @@ from .engine import now_iso
 
 _PRODUCT_VERSIONS = sa.select(t.product_versions.c.product, t.product_versions.c.version).where(
     t.product_versions.c.tenant == sa.bindparam("tenant"))
+
+
+@dataclass(frozen=True)
+class StoredDraft:
+    """What drafting made of a ticket (the field order is the JSON's)."""
+
+    ticket_id: str
+    case_id: str | None  # the in_review case it became; none when skipped
+    status: str  # in_review | skipped | approved | rejected | merged
+    reason: str  # why skipped / rejected / merged
+    payload: dict[str, Any]  # sentences with sources, tags, duplicates
+    created_at: str
+    updated_at: str
 
 
 class DraftStore:
@@ -41,7 +55,7 @@ class DraftStore:
                          .values(status=status, reason=reason, updated_at=now_iso()))
 
     def drafts(self, tenant: str, *, status: str | None = None, ticket_id: str | None = None,
-               case_id: str | None = None) -> list[dict[str, Any]]:
+               case_id: str | None = None) -> list[StoredDraft]:
         """Drafts newest first, each with its payload parsed."""
         c = t.drafts.c
         q = sa.select(t.drafts).where(c.tenant == tenant).order_by(c.updated_at.desc(), c.ticket_id)
@@ -52,8 +66,8 @@ class DraftStore:
         if case_id is not None:
             q = q.where(c.case_id == case_id)
         with self.engine.connect() as conn:
-            return [{**{k: v for k, v in r._asdict().items() if k != "tenant"}, "payload": json.loads(r.payload)}
-                    for r in conn.execute(q)]
+            return [StoredDraft(r.ticket_id, r.case_id, r.status, r.reason, json.loads(r.payload), r.created_at,
+                                r.updated_at) for r in conn.execute(q)]
 
     def set_product_version(self, tenant: str, product: str, version: str) -> None:
         c = t.product_versions.c

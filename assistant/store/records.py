@@ -44,6 +44,32 @@ class RecordWrite:
     chunks: list[Chunk] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class AuditEntry:
+    """One entry of the audit log (the field order is the JSON's)."""
+
+    seq: int
+    tenant: str
+    record_id: str
+    action: str  # create | update | restore | archive | delete | approve | reject | merge | ...
+    actor: str
+    at: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RecordVersion:
+    """One stored version of a record."""
+
+    tenant: str
+    id: str
+    version: int
+    data: dict[str, Any]
+    content_hash: str
+    at: str
+    actor: str
+
+
 class RecordReader(Protocol):
     """What answering and review read of records."""
 
@@ -211,19 +237,21 @@ class RecordStore(ChunkStore):
                 self._bump_generation(conn, tenant)
         return deleted, unknown, removed_chunks
 
-    def audit(self, tenant: str, record_id: str | None = None) -> list[dict[str, Any]]:
+    def audit(self, tenant: str, record_id: str | None = None) -> list[AuditEntry]:
         q = sa.select(t.audit_log).where(t.audit_log.c.tenant == tenant).order_by(t.audit_log.c.seq)
         if record_id:
             q = q.where(t.audit_log.c.record_id == record_id)
         with self.engine.connect() as conn:
-            return [{**r._asdict(), "detail": json.loads(r.detail)} for r in conn.execute(q)]
+            return [AuditEntry(r.seq, r.tenant, r.record_id, r.action, r.actor, r.at, json.loads(r.detail))
+                    for r in conn.execute(q)]
 
-    def versions(self, tenant: str, record_id: str) -> list[dict[str, Any]]:
+    def versions(self, tenant: str, record_id: str) -> list[RecordVersion]:
         q = (sa.select(t.record_versions)
              .where(t.record_versions.c.tenant == tenant, t.record_versions.c.id == record_id)
              .order_by(t.record_versions.c.version))
         with self.engine.connect() as conn:
-            return [{**r._asdict(), "data": json.loads(r.data)} for r in conn.execute(q)]
+            return [RecordVersion(r.tenant, r.id, r.version, json.loads(r.data), r.content_hash, r.at, r.actor)
+                    for r in conn.execute(q)]
 
     def note(self, tenant: str, record_id: str, action: str, actor: str, detail: dict[str, Any]) -> None:
         """An audit entry for a decision that is not itself a write (a review's approve, reject, merge)."""
