@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,10 +29,10 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from assistant.errors import InputError
-from assistant.store import Store
 
 from .problems import Problem
 from .ratebuckets import SharedBuckets
+from .store import KeyStore
 
 ROLES = ("agent", "reviewer", "admin")
 RANK = {r: i for i, r in enumerate(ROLES)}
@@ -61,7 +61,7 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_key(store: Store, tenant: str, role: str, name: str = "") -> dict[str, Any]:
+def create_key(keys: KeyStore, tenant: str, role: str, name: str = "") -> dict[str, Any]:
     """A new key: ``{"key", "id", "role", "tenant", "name", "created_at"}``; ``key`` is never shown again."""
     if role not in RANK:
         raise InputError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
@@ -70,24 +70,24 @@ def create_key(store: Store, tenant: str, role: str, name: str = "") -> dict[str
         raise InputError("a key's name is at most 200 characters")
     key_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
-    row = store.add_api_key(key_id, tenant, role, name, hash_secret(secret))
-    return {"key": f"cp_{key_id}_{secret}", **row}
+    row = keys.add_api_key(key_id, tenant, role, name, hash_secret(secret))
+    return {"key": f"cp_{key_id}_{secret}", **asdict(row)}
 
 
-def verify_key(store: Store, key: str) -> Principal:
+def verify_key(keys: KeyStore, key: str) -> Principal:
     """The principal of a presented key, or a 401 problem (malformed, unknown, wrong secret, revoked)."""
     m = KEY_RE.match(key.strip())
     if m is None:
         raise Problem(401, "invalid_key", "the key is not a casepilot key (cp_<12 hex digits>_<secret of 43 "
                       "characters>, as `casepilot keys create` printed it; was it cut short?)", headers=CHALLENGE)
-    row = store.api_key(m.group(1))
+    row = keys.api_key(m.group(1))
     # compare against a hash even for an unknown id, so timing does not tell ids apart
-    expected = row["secret_hash"] if row else hash_secret("-")
+    expected = row.secret_hash if row else hash_secret("-")
     if not hmac.compare_digest(expected, hash_secret(m.group(2))) or row is None:
         raise Problem(401, "invalid_key", "unknown API key", headers=CHALLENGE)
-    if row["revoked_at"]:
-        raise Problem(401, "key_revoked", f"key {row['id']} was revoked at {row['revoked_at']}", headers=CHALLENGE)
-    return Principal(row["id"], row["tenant"], row["role"], row["name"])
+    if row.revoked_at:
+        raise Problem(401, "key_revoked", f"key {row.id} was revoked at {row.revoked_at}", headers=CHALLENGE)
+    return Principal(row.id, row.tenant, row.role, row.name)
 
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="casepilot"'}
@@ -171,7 +171,7 @@ def authenticate(request: Request,
         raise Problem(401, "unauthenticated", "send the API key as 'Authorization: Bearer cp_...'",
                       headers=CHALLENGE)
     state = request.app.state.casepilot
-    principal = verify_key(state.store, creds.credentials)
+    principal = verify_key(state.http, creds.credentials)
     request.state.principal = principal
     wait = state.limiter.take(principal.key_id)
     if wait > 0:

@@ -13,6 +13,7 @@ import os
 import select
 import sys
 from collections.abc import Iterator, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from assistant.errors import CasepilotError, InputError
 from assistant.ids import one_line
 from assistant.index.filters import Filters
 from assistant.library import Library
+from assistant.store import Turn
 
 from .cli_common import batch_lines, emit, open_library, progress_factory
 
@@ -285,17 +287,17 @@ CHAT_HELP = """questions are answered from the library, in the context of this t
 HISTORY_SHOWN = 50  # turns /history prints
 
 
-def _print_turns(turns: Sequence[dict[str, Any]]) -> None:
+def _print_turns(turns: Sequence[Turn]) -> None:
     if not turns:
         print("(no turns yet)")
     for t in turns:
-        who = "agent" if t["role"] == "user" else "casepilot"
-        lines = (t["text"] or "").splitlines() or [""]
-        print(f"{t['created_at']}  {who}: {lines[0]}")
+        who = "agent" if t.role == "user" else "casepilot"
+        lines = (t.text or "").splitlines() or [""]
+        print(f"{t.created_at}  {who}: {lines[0]}")
         for ln in lines[1:]:
             print(f"    {ln}")
-        if t["answer_id"]:
-            print(f"    (answer {t['answer_id']})")
+        if t.answer_id:
+            print(f"    (answer {t.answer_id})")
 
 
 def _chat_lines(prompt: bool, to_stdout: bool) -> Iterator[str]:
@@ -350,7 +352,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
             elif cmd == "/history":
                 turns = lib.store.turns(lib.tenant, ticket, limit=HISTORY_SHOWN)
                 if args.json:
-                    emit({"history": turns})
+                    emit({"history": [asdict(t) for t in turns]})
                 else:
                     _print_turns(turns)
             elif cmd in ("/good", "/bad"):
@@ -358,10 +360,10 @@ def cmd_chat(args: argparse.Namespace) -> int:
                     raise InputError("no answer to rate yet: ask a question first")
                 fb = conv.feedback(last, cmd == "/good", rest.strip())
                 if args.json:
-                    emit({"feedback": fb})
+                    emit({"feedback": asdict(fb)})
                 else:
-                    print(f"rated answer {last} {'helpful' if fb['helpful'] else 'not helpful'}"
-                          + (f": {fb['comment']}" if fb["comment"] else ""))
+                    print(f"rated answer {last} {'helpful' if fb.helpful else 'not helpful'}"
+                          + (f": {fb.comment}" if fb.comment else ""))
             elif cmd.startswith("/") and cmd[1:].isascii() and cmd[1:].isalpha():
                 raise InputError(f"unknown command {cmd}; /help lists the commands")
             else:
@@ -389,26 +391,26 @@ def cmd_feedback(args: argparse.Namespace) -> int:
             raise InputError("--list shows feedback; rate an answer without --list")
         rows = lib.store.feedback(lib.tenant, answer_id=args.answer_id, limit=args.limit)
         if args.json:
-            emit({"feedback": rows})
+            emit({"feedback": [asdict(r) for r in rows]})
             return 0
         if not rows:
             print("no feedback recorded")
         for r in rows:
-            print(f"{r['created_at']}  {'helpful' if r['helpful'] else 'not helpful':<11}  answer {r['answer_id']}"
-                  + (f"  (ticket {r['ticket_id']})" if r["ticket_id"] else ""))
-            print(f"    question: {r['question']}")
-            cited = sorted({c['id'] for c in r["citations"]})
-            print(f"    cited: {', '.join(cited) or 'nothing'}" + (" (abstained)" if r["abstained"] else ""))
-            if r["comment"]:
-                print(f"    comment: {r['comment']}")
+            print(f"{r.created_at}  {'helpful' if r.helpful else 'not helpful':<11}  answer {r.answer_id}"
+                  + (f"  (ticket {r.ticket_id})" if r.ticket_id else ""))
+            print(f"    question: {r.question}")
+            cited = sorted({c['id'] for c in r.citations})
+            print(f"    cited: {', '.join(cited) or 'nothing'}" + (" (abstained)" if r.abstained else ""))
+            if r.comment:
+                print(f"    comment: {r.comment}")
         return 0
     if not args.answer_id or args.helpful is None:
         raise InputError("give ANSWER_ID and --helpful or --not-helpful (or --list)")
     fb = feedback(lib, lib.tenant, args.answer_id, args.helpful, args.comment or "")
     if args.json:
-        emit(fb)
+        emit(asdict(fb))
     else:
-        print(f"rated answer {fb['answer_id']} {'helpful' if fb['helpful'] else 'not helpful'}")
+        print(f"rated answer {fb.answer_id} {'helpful' if fb.helpful else 'not helpful'}")
     return 0
 
 
@@ -416,13 +418,13 @@ def cmd_gaps(args: argparse.Namespace) -> int:
     lib = open_library(args)
     rows = lib.store.answers(lib.tenant, abstained=True, limit=args.limit)
     if args.json:
-        emit({"unanswered": [{"question": r["question"], "at": r["created_at"], "ticket": r["ticket_id"],
-                               "support": round(r["support"], 3)} for r in rows]})
+        emit({"unanswered": [{"question": r.question, "at": r.created_at, "ticket": r.ticket_id,
+                               "support": round(r.support, 3)} for r in rows]})
     else:
         if not rows:
             print("no unanswered questions recorded")
         for r in rows:
-            print(f"{r['created_at']}  {r['question']}" + (f"  (ticket {r['ticket_id']})" if r["ticket_id"] else ""))
+            print(f"{r.created_at}  {r.question}" + (f"  (ticket {r.ticket_id})" if r.ticket_id else ""))
     return 0
 
 

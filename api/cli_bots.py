@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import asdict
 from typing import Any
 
 SECRET_OPTIONS = ("secret", "bot_token", "encrypt_key", "app_secret", "webhook")
@@ -39,10 +40,11 @@ def _urls(endpoints: dict[str, str]) -> dict[str, str]:
 def cmd_bots(args: argparse.Namespace) -> int:
     from api.bots import add_channel, endpoints
     from api.cli_common import emit, open_library
+    from api.store import HttpStore
     from assistant.errors import NotFound
 
     lib = open_library(args, create=args.bots_command == "add")
-    store, tenant = lib.store, lib.tenant
+    store, tenant = HttpStore(lib.store), lib.tenant
     if args.bots_command == "add":
         values = {k: _value(getattr(args, k)) if k in SECRET_OPTIONS else (getattr(args, k) or "")
                   for k in ("secret", "bot_token", "encrypt_key", "app_id", "app_secret", "agent_id", "webhook")}
@@ -59,12 +61,11 @@ def cmd_bots(args: argparse.Namespace) -> int:
             if out["urls"] == out["endpoints"]:
                 print("paths are relative to the server's public URL (set CASEPILOT_BOTS_PUBLIC_URL to print "
                       "full URLs and to link cited cases)", file=sys.stderr)
-        if not store.has_searchable(tenant):  # a typo in --tenant gives a bot that never knows anything
+        if not lib.store.has_searchable(tenant):  # a typo in --tenant gives a bot that never knows anything
             print(f"warning: tenant {tenant!r} holds no cases or articles yet, so this bot will answer that it "
                   f"found nothing; import some with casepilot ingest FILE --tenant {tenant}", file=sys.stderr)
     elif args.bots_command == "list":
-        rows = [{**r, "endpoints": endpoints(r["platform"], r["id"]),
-                 "options": {k: v for k, v in r["options"].items()}} for r in store.bot_channels(tenant)]
+        rows = [{**asdict(r), "endpoints": endpoints(r.platform, r.id)} for r in store.bot_channels(tenant)]
         if args.json:
             emit({"channels": rows})
         elif not rows:

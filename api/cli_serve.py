@@ -16,6 +16,7 @@ import socket
 import sys
 import threading
 import time
+from dataclasses import asdict
 from typing import Any
 
 
@@ -157,10 +158,11 @@ class _Workers:
 def cmd_keys(args: argparse.Namespace) -> int:
     from api.auth import create_key
     from api.cli_common import emit, open_library
+    from api.store import HttpStore
     from assistant.errors import NotFound
 
     lib = open_library(args, create=args.keys_command == "create")
-    store, tenant = lib.store, lib.tenant
+    store, tenant = HttpStore(lib.store), lib.tenant
     if args.keys_command == "create":
         k = create_key(store, tenant, args.role, args.name or "")
         if args.json:
@@ -171,12 +173,12 @@ def cmd_keys(args: argparse.Namespace) -> int:
     elif args.keys_command == "list":
         rows = store.api_keys(tenant)
         if args.json:
-            emit({"keys": rows})
+            emit({"keys": [asdict(r) for r in rows]})
         elif not rows:
             print(f"no keys in tenant {tenant!r}")
         for r in [] if args.json else rows:
-            state = f"revoked {r['revoked_at']}" if r["revoked_at"] else "active"
-            print(f"{r['id']}  {r['role']:<8}  {r['name'] or '-':<20}  created {r['created_at']}  {state}")
+            state = f"revoked {r.revoked_at}" if r.revoked_at else "active"
+            print(f"{r.id}  {r.role:<8}  {r.name or '-':<20}  created {r.created_at}  {state}")
     else:
         if not store.revoke_api_key(args.id, tenant):
             raise NotFound(f"no active key {args.id!r} in tenant {tenant!r}")

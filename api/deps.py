@@ -20,6 +20,7 @@ from .fairness import FairShare
 from .metrics import Metrics
 from .problems import Problem
 from .schemas import ID_DOC, ID_SCHEMA, AnswerFilters, SearchFilters, Turn, valid_id
+from .store import HttpStore
 from .tenants import Tenants
 
 # a record id in a path, checked and NFC-normalised like every id (a look-alike is a 422)
@@ -40,6 +41,10 @@ class AppState:
     @property
     def store(self) -> Store:
         return self.tenants.store
+
+    @property
+    def http(self) -> HttpStore:
+        return self.tenants.http
 
 
 # The checks below only read the request, so they are coroutines: FastAPI runs a plain function

@@ -12,15 +12,15 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from assistant.errors import CasepilotError
-from assistant.store import Store
 
 from .auth import Principal
 from .metrics import Metrics
+from .store import ImportJob, JobStore
 from .tenants import Tenants
 
 log = logging.getLogger("casepilot.api")
@@ -29,7 +29,7 @@ log = logging.getLogger("casepilot.api")
 class _Progress:
     """The ``Ingestor`` progress bar interface, writing the count to the job row at most twice a second."""
 
-    def __init__(self, store: Store, job_id: str) -> None:
+    def __init__(self, store: JobStore, job_id: str) -> None:
         self.store, self.job_id = store, job_id
         self.done = 0
         self._last = 0.0
@@ -73,7 +73,7 @@ class ImportJobs:
 
     def submit(self, principal: Principal, job_id: str, path: Path, total: int, kind: str | None,
                overwrite_reviewed: bool = False) -> None:
-        self.tenants.store.add_import_job(job_id, principal.tenant, principal.actor, total)
+        self.tenants.http.add_import_job(job_id, principal.tenant, principal.actor, total)
         with self._lock:  # made on first use, and again after close() (an app may be started twice)
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="casepilot-import")
@@ -90,7 +90,7 @@ class ImportJobs:
                 held = sorted(self._held)
             if held:
                 try:
-                    self.tenants.store.touch_import_jobs(held)
+                    self.tenants.http.touch_import_jobs(held)
                 except Exception as e:  # the database is away: the next beat tries again
                     log.warning("import job heartbeat: %s", e)
 
@@ -98,7 +98,7 @@ class ImportJobs:
              overwrite_reviewed: bool = False) -> None:
         from ingestion.pipeline import Ingestor
 
-        store = self.tenants.store
+        store = self.tenants.http
         status = "failed"
         try:
             tenant = self.tenants.get(principal.tenant)
@@ -132,14 +132,14 @@ class ImportJobs:
             self.metrics.imports.labels(status).inc()
             path.unlink(missing_ok=True)
 
-    def get(self, tenant: str, job_id: str) -> dict[str, Any] | None:
-        job = self.tenants.store.import_job(tenant, job_id)
-        if job is not None and job["status"] in ("queued", "running"):
-            silent = time.time() - datetime.fromisoformat(job["updated_at"]).timestamp()
+    def get(self, tenant: str, job_id: str) -> ImportJob | None:
+        job = self.tenants.http.import_job(tenant, job_id)
+        if job is not None and job.status in ("queued", "running"):
+            silent = time.time() - datetime.fromisoformat(job.updated_at).timestamp()
             if silent > self.heartbeat * STALE_BEATS:
-                job = {**job, "status": "interrupted",
-                       "error": f"the host running this import stopped (no sign of it for {silent:.0f} s); "
-                                "post the upload again: imports are idempotent"}
+                job = replace(job, status="interrupted",
+                              error=f"the host running this import stopped (no sign of it for {silent:.0f} s); "
+                                    "post the upload again: imports are idempotent")
         return job
 
     def close(self) -> None:

@@ -31,6 +31,8 @@ from assistant.settings import Settings
 from assistant.store import Store
 from assistant.types import SearchHit
 
+from .store import HttpStore
+
 if TYPE_CHECKING:
     from .metrics import Metrics
 
@@ -189,6 +191,7 @@ class Tenants:
         self.metrics = metrics
         settings.home.mkdir(parents=True, exist_ok=True)
         self.store = Store(settings.db_url)
+        self.http = HttpStore(self.store)  # the API's own tables: keys, bots, import jobs
         self._tenants: dict[str, Tenant] = {}
         self._lock = threading.Lock()
         self._embedders: dict[str, Embedder] | None = None

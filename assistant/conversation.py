@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import InputError, NotFound
 from .ids import check_id
-from .store import Store
+from .store import Feedback, Store, Turn
 
 if TYPE_CHECKING:
     from .answering import Answer, Assistant
@@ -56,8 +56,8 @@ def conversation_of(library: Library, conversation_id: str, *, thread: bool = Fa
     return tid, tid
 
 
-def history(library: Library, ticket_id: str, *, limit: int = 20) -> list[dict[str, Any]]:
-    """The ticket's last ``limit`` stored turns, oldest first (``role``, ``text``, ``answer_id``, ``created_at``)."""
+def history(library: Library, ticket_id: str, *, limit: int = 20) -> list[Turn]:
+    """The ticket's last ``limit`` stored turns, oldest first."""
     return library.store.turns(library.tenant, check_ticket_id(ticket_id), limit=limit)
 
 
@@ -66,7 +66,7 @@ def _turn_inputs(assistant: Assistant, conversation_id: str, history: int,
     lib = assistant.lib
     tid, ticket = conversation_of(lib, conversation_id, thread=thread)
     earlier = lib.store.turns(lib.tenant, tid, limit=history) if history > 0 else []
-    conversation = [{"role": t["role"], "text": t["text"]} for t in earlier]
+    conversation = [{"role": t.role, "text": t.text} for t in earlier]
     return tid, ticket, conversation
 
 
@@ -100,7 +100,7 @@ def chat_stream(assistant: Assistant, ticket_id: str, question: str, *, history:
         yield ev
 
 
-def feedback(store: Store | Library, tenant: str, answer_id: str, helpful: bool, comment: str = "") -> dict[str, Any]:
+def feedback(store: Store | Library, tenant: str, answer_id: str, helpful: bool, comment: str = "") -> Feedback:
     """Rate a logged answer; ``NotFound`` for an answer id unknown in ``tenant``."""
     s = store if isinstance(store, Store) else store.store
     answer_id = (answer_id or "").strip()
@@ -123,15 +123,15 @@ class Conversations:
     def chat(self, ticket_id: str, question: str, *, thread: bool = False) -> Answer:
         return chat(self.assistant, ticket_id, question, history=self.history_turns, thread=thread)
 
-    def turns(self, ticket_id: str, *, limit: int = 20) -> list[dict[str, Any]]:
+    def turns(self, ticket_id: str, *, limit: int = 20) -> list[Turn]:
         return history(self.library, ticket_id, limit=limit)
 
     def last_answer_id(self, ticket_id: str) -> str | None:
         """The id of the ticket's latest stored answer (what ``/good`` rates in a resumed session)."""
         for t in reversed(self.turns(ticket_id, limit=self.history_turns or 20)):
-            if t["role"] == "assistant" and t["answer_id"]:
-                return str(t["answer_id"])
+            if t.role == "assistant" and t.answer_id:
+                return t.answer_id
         return None
 
-    def feedback(self, answer_id: str, helpful: bool, comment: str = "") -> dict[str, Any]:
+    def feedback(self, answer_id: str, helpful: bool, comment: str = "") -> Feedback:
         return feedback(self.library, self.library.tenant, answer_id, helpful, comment)

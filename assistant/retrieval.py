@@ -22,7 +22,7 @@ from .embeddings import Embedder
 from .index.filters import Allowed, Filters
 from .index.keywords import KeywordIndex
 from .index.vectors import VectorStore
-from .store import Store
+from .store import ChunkReader
 from .text import codes, keyword_tokens, normalise
 from .types import Chunk, SearchHit
 
@@ -296,7 +296,7 @@ class Retriever:
     the chunk exists: with ``version`` (a value that moves whenever the tenant's chunks may have
     changed, see ``Library``) chunks read once are kept until it moves, at most ``cache_limit`` of them."""
 
-    def __init__(self, store: Store, tenant: str, chunk_retriever: ChunkRetriever, candidates: int = 50,
+    def __init__(self, store: ChunkReader, tenant: str, chunk_retriever: ChunkRetriever, candidates: int = 50,
                  version: Callable[[], object] | None = None, cache_limit: int = 20_000) -> None:
         self.store = store
         self.tenant = tenant

@@ -15,7 +15,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -125,8 +125,8 @@ class Review:
         if rec is None or rec.kind != "ticket":
             raise NotFound(f"no ticket {ticket_id!r} in tenant {self.lib.tenant!r}")
         earlier = self.lib.store.drafts(self.lib.tenant, ticket_id=ticket_id)
-        if earlier and earlier[0]["status"] not in ("skipped", "in_review") and not redraft:
-            raise Conflict(f"ticket {ticket_id!r} was already drafted and {earlier[0]['status']}")
+        if earlier and earlier[0].status not in ("skipped", "in_review") and not redraft:
+            raise Conflict(f"ticket {ticket_id!r} was already drafted and {earlier[0].status}")
         d = self._drafter(rec.data)
         if d.skipped:
             self.lib.store.put_draft(self.lib.tenant, ticket_id, status="skipped", reason=d.skipped,
@@ -157,7 +157,7 @@ class Review:
     def draft_all(self) -> DraftRun:
         """Draft every stored closed ticket that has no draft yet."""
         run = DraftRun()
-        done = {d["ticket_id"] for d in self.lib.store.drafts(self.lib.tenant)}
+        done = {d.ticket_id for d in self.lib.store.drafts(self.lib.tenant)}
         for rec in self.lib.store.records(self.lib.tenant, kind="ticket"):
             if rec.id in done:
                 run.already.append(rec.id)
@@ -173,20 +173,20 @@ class Review:
 
     def queue(self) -> list[dict[str, Any]]:
         """Cases waiting for review, newest first, with their ticket and possible duplicates."""
-        drafts = {d["case_id"]: d for d in self.lib.store.drafts(self.lib.tenant, status="in_review")}
+        drafts = {d.case_id: d for d in self.lib.store.drafts(self.lib.tenant, status="in_review")}
         recs = [r for r in self.lib.store.records(self.lib.tenant, kind="case") if r.status == "in_review"]
         recs.sort(key=lambda r: r.updated_at, reverse=True)
         return [{"id": r.id, "title": r.title, "updated_at": r.updated_at,
-                 "ticket_id": (drafts.get(r.id) or {}).get("ticket_id", ""),
-                 "duplicates": (drafts.get(r.id) or {}).get("payload", {}).get("duplicates", [])} for r in recs]
+                 "ticket_id": d.ticket_id if (d := drafts.get(r.id)) else "",
+                 "duplicates": d.payload.get("duplicates", []) if d else []} for r in recs]
 
     def show(self, case_id: str) -> dict[str, Any]:
         rec = self._case(case_id)
         drafts = self.lib.store.drafts(self.lib.tenant, case_id=case_id)
         return {"case": rec.data, "status": rec.status, "version": rec.version,
-                "instructions": instructions_of(rec.data), "draft": drafts[0] if drafts else None,
-                "stats": self.lib.store.citation_stats(self.lib.tenant, case_id),
-                "audit": self.lib.store.audit(self.lib.tenant, case_id)}
+                "instructions": instructions_of(rec.data), "draft": asdict(drafts[0]) if drafts else None,
+                "stats": asdict(self.lib.store.citation_stats(self.lib.tenant, case_id)),
+                "audit": [asdict(e) for e in self.lib.store.audit(self.lib.tenant, case_id)]}
 
     def _case(self, case_id: str) -> Any:
         rec = self.lib.store.get(self.lib.tenant, case_id)

@@ -44,13 +44,13 @@ def receive(lib: Library, ticket: Any, actor: str) -> TicketOutcome:
         return out
     earlier = lib.store.drafts(lib.tenant, ticket_id=ticket.id)
     if earlier:
-        state = earlier[0]["status"]
+        state = earlier[0].status
         if state not in ("in_review", "skipped"):
-            out.drafted, out.case_id = "already_decided", earlier[0]["case_id"]
+            out.drafted, out.case_id = "already_decided", earlier[0].case_id
             out.reason = f"its draft was {state}; it is not drafted again"
             return out
         if stored == "unchanged":  # the same ticket again (a retried webhook): nothing new to draft
-            out.drafted, out.case_id, out.reason = "already_drafted", earlier[0]["case_id"], earlier[0]["reason"]
+            out.drafted, out.case_id, out.reason = "already_drafted", earlier[0].case_id, earlier[0].reason
             return out
     draft, case_id = Review(lib, writer=Ingestor, actor=actor).draft(ticket.id)
     out.case_id = case_id

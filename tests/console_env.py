@@ -73,8 +73,8 @@ def console_server(tmp: Path, *, samples: int = 99) -> Iterator[ConsoleEnv]:
     settings = console_settings(tmp / "home")
     app = create_app(settings, ApiSettings(rate_per_minute=0))
     store = app.state.casepilot.store
-    keys = {r: create_key(store, "default", r, f"console {r}")["key"] for r in ("agent", "reviewer", "admin")}
-    keys["other-reviewer"] = create_key(store, "other", "reviewer", "other tenant")["key"]
+    keys = {r: create_key(app.state.casepilot.http, "default", r, f"console {r}")["key"] for r in ("agent", "reviewer", "admin")}
+    keys["other-reviewer"] = create_key(app.state.casepilot.http, "other", "reviewer", "other tenant")["key"]
     lib = Library(settings, "default", store=store)
     Ingestor(lib).ingest_paths([SAMPLE, write_jsonl(tmp / "extra.jsonl", [LOCK_TICKET, SCANNER_TICKET])])
     review = Review(lib, writer=Ingestor, actor="console-tests")

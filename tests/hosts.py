@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from api.auth import create_key
+from api.store import HttpStore
 from assistant.store import Store
 from evals.throwaway import free_port
 
@@ -69,7 +70,7 @@ def new_key(database_url: str, role: str = "admin", tenant: str = "default") -> 
     """A fresh key's header: a key per step keeps each step within the hosts' rate limit."""
     store = Store(database_url, migrate=False)
     try:
-        return {"Authorization": f"Bearer {create_key(store, tenant, role)['key']}"}
+        return {"Authorization": f"Bearer {create_key(HttpStore(store), tenant, role)['key']}"}
     finally:
         store.close()
 

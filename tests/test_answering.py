@@ -108,7 +108,7 @@ def test_abstains_below_the_support_threshold_and_logs_the_gap(lib: Library) -> 
     assert a.abstained and a.answer.startswith(NOT_FOUND) and a.citations == []
     assert a.related and a.related[0].id == "C-1"
     gaps = lib.store.answers(lib.tenant, abstained=True)
-    assert [g["question"] for g in gaps] == ["打印机连不上WiFi怎么办"]
+    assert [g.question for g in gaps] == ["打印机连不上WiFi怎么办"]
 
 
 def test_injected_instructions_in_a_case_never_reach_the_answer(lib: Library) -> None:
@@ -179,14 +179,14 @@ def test_personal_data_in_a_question_never_reaches_the_log_or_the_turns(lib: Lib
     a = chat(Assistant(lib, support_threshold=0.0), "T-1", "客户手机 13812345678 的打印机连不上WiFi怎么办")
     assert "13812345678" not in a.question and "[手机号]" in a.question
     logged = lib.store.answer(lib.tenant, a.id)
-    assert logged is not None and "13812345678" not in logged["question"]
-    assert all("13812345678" not in t["text"] for t in lib.store.turns(lib.tenant, "T-1"))
+    assert logged is not None and "13812345678" not in logged.question
+    assert all("13812345678" not in t.text for t in lib.store.turns(lib.tenant, "T-1"))
     b = Assistant(lib, support_threshold=0.0).ask("那如果是5GHz呢？", conversation=[
         {"role": "user", "text": "客户张三手机13912345678，打印机连不上WiFi"}])
     assert "13912345678" not in b.retrieval_query and "[手机号]" in b.retrieval_query
     row = lib.store.add_feedback(lib.tenant, a.id, False, "客户手机13812345678说步骤不对")
-    assert "13812345678" not in row["comment"]
-    assert all("13812345678" not in f["comment"] for f in lib.store.feedback(lib.tenant))
+    assert "13812345678" not in row.comment
+    assert all("13812345678" not in f.comment for f in lib.store.feedback(lib.tenant))
 
 
 def test_a_case_for_an_older_product_version_ranks_below_fresh_ones(lib: Library) -> None:

@@ -67,7 +67,7 @@ def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         settings.database_url = request.getfixturevalue("postgres").database()
     app = create_app(settings, ApiSettings(rate_per_minute=0))
     st = app.state.casepilot
-    keys = {f"{t}-{r}": create_key(st.store, t, r, f"{t} {r}") for t in ("A", "B") for r in ("agent", "reviewer", "admin")}
+    keys = {f"{t}-{r}": create_key(st.http, t, r, f"{t} {r}") for t in ("A", "B") for r in ("agent", "reviewer", "admin")}
     for tenant, cases in {
         "A": [case("C-1", "打印机连不上WiFi：路由器只开了5GHz", problem="客户的打印机搜不到家里的WiFi。",
                    diagnosis="根因是路由器关闭了2.4GHz频段。", solution="1. 登录路由器后台\n2. 开启2.4GHz频段"),
@@ -180,7 +180,7 @@ def test_chat_streams_and_stores_the_turns_a_follow_up_reads(env: dict[str, Any]
         assert first["citations"][0]["id"] == "C-1"
         st = env["app"].state.casepilot
         turns = st.store.turns("A", "chat-sse")
-        assert [(t["role"], t.get("answer_id")) for t in turns] == [("user", None), ("assistant", first["id"])]
+        assert [(t.role, t.answer_id) for t in turns] == [("user", None), ("assistant", first["id"])]
         # the follow-up is resolved against the stored turns: retrieval carries the earlier question's words
         events = sse_events(c, "/v1/chat", {"thread_id": "chat-sse", "question": "那要开哪个频段？"},
                             headers={"Accept": "text/event-stream"})
@@ -203,7 +203,7 @@ def test_chat_keeps_turns_and_feedback_rates_answers(env: dict[str, Any]) -> Non
         assert r.status_code == 201 and r.json()["helpful"] is False
         is_problem(c.post("/v1/answers/nope/feedback", json={"helpful": True}), 404, "not_found")
     st = env["app"].state.casepilot
-    assert [t["role"] for t in st.store.turns("A", "chat-1")] == ["user", "assistant"] * 2
+    assert [t.role for t in st.store.turns("A", "chat-1")] == ["user", "assistant"] * 2
 
 
 def test_question_and_conversation_caps(env: dict[str, Any]) -> None:
@@ -375,8 +375,8 @@ def test_missing_wrong_malformed_and_revoked_keys(env: dict[str, Any]) -> None:
         is_problem(c.get("/v1/models", headers={"Authorization": "Bearer hello"}), 401, "invalid_key")
         is_problem(c.get("/v1/models", headers={"Authorization": f"Basic {env['keys']['A-agent']}"}), 401)
     st = env["app"].state.casepilot
-    k = create_key(st.store, "A", "admin")
-    st.store.revoke_api_key(k["id"])
+    k = create_key(st.http, "A", "admin")
+    st.http.revoke_api_key(k["id"])
     with httpx.Client(base_url=env["url"], headers={"Authorization": f"Bearer {k['key']}"}) as c:
         is_problem(c.get("/v1/keys"), 401, "key_revoked")
 
@@ -523,8 +523,8 @@ def test_rate_limit_gives_429_with_retry_after(tmp_path: Path, db_url: str) -> N
         return s
 
     app = create_app(host("h"), ApiSettings(rate_per_minute=60, rate_burst=3))
-    key = create_key(app.state.casepilot.store, "A", "agent")["key"]
-    other = create_key(app.state.casepilot.store, "A", "agent")["key"]
+    key = create_key(app.state.casepilot.http, "A", "agent")["key"]
+    other = create_key(app.state.casepilot.http, "A", "agent")["key"]
     with TestClient(app) as c:
         codes = [c.get("/v1/models", headers={"Authorization": f"Bearer {key}"}).status_code for _ in range(4)]
         assert codes == [200, 200, 200, 429]

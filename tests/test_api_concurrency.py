@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from api.auth import create_key
+from api.store import HttpStore
 from api.tenants import Tenants
 from assistant.settings import Settings
 from assistant.store import Store
@@ -57,7 +58,7 @@ def two_servers(tmp_path: Path) -> Iterator[dict[str, Any]]:
     Ingestor(tenants.get("default").library).ingest_paths([write_jsonl(tmp_path / "a.jsonl", [
         case("C-1"), case("C-2", "账单重复扣费", tags=["产品线/计费系统"], product="云账通")])])
     store = Store(settings.db_url)
-    keys = {r: create_key(store, "default", r)["key"] for r in ("agent", "admin")}
+    keys = {r: create_key(HttpStore(store), "default", r)["key"] for r in ("agent", "admin")}
     tenants.close()
     store.close()
     (p1, url1), (p2, url2) = serve(home, 2), serve(home, 1)

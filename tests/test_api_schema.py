@@ -26,7 +26,7 @@ atexit.register(shutil.rmtree, _home, True)
 _settings = Settings(home=_home / "home", embedder="hash", passage_embedder="hash", abstain_below=0.0)
 app = create_app(_settings, ApiSettings(rate_per_minute=0))
 _store = app.state.casepilot.store
-KEY = create_key(_store, "fuzz", "admin")["key"]
+KEY = create_key(app.state.casepilot.http, "fuzz", "admin")["key"]
 Ingestor(Library(_settings, "fuzz", store=_store)).ingest_paths([write_jsonl(_home / "c.jsonl", [
     case("C-1"), case("C-2", "账单重复扣费", status="in_review"),
     {"kind": "ticket", "id": "T-1", "subject": "打印机连不上WiFi",

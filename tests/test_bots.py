@@ -90,19 +90,19 @@ def env(tmp_path_factory: pytest.TempPathFactory, logs: list[str]) -> Iterator[d
     with fake_platform() as fake:
         s = SECRETS
         ch = {
-            "slack": add_channel(st.store, "slack", "A", "support", {"secret": s["slack_signing"],
+            "slack": add_channel(st.http, "slack", "A", "support", {"secret": s["slack_signing"],
                                  "bot_token": s["slack_bot"]}, fake + "/api"),
-            "slack_b": add_channel(st.store, "slack", "B", "B support", {"secret": s["slack_signing"] + "B",
+            "slack_b": add_channel(st.http, "slack", "B", "B support", {"secret": s["slack_signing"] + "B",
                                    "bot_token": s["slack_bot"] + "B"}, fake + "/api"),
-            "feishu": add_channel(st.store, "feishu", "A", "飞书", {
+            "feishu": add_channel(st.http, "feishu", "A", "飞书", {
                 "secret": s["feishu_token"], "encrypt_key": s["feishu_key"], "app_id": "cli_fake",
                 "app_secret": s["feishu_app_secret"]}, fake),
-            "feishu_plain": add_channel(st.store, "feishu", "A", "飞书（不加密）", {
+            "feishu_plain": add_channel(st.http, "feishu", "A", "飞书（不加密）", {
                 "secret": s["feishu_token"] + "P", "app_id": "cli_fake", "app_secret": s["feishu_app_secret"]}, fake),
-            "wecom": add_channel(st.store, "wecom", "A", "企业微信", {
+            "wecom": add_channel(st.http, "wecom", "A", "企业微信", {
                 "secret": s["wecom_token"], "encrypt_key": s["wecom_aes"], "app_id": CORP_ID,
                 "app_secret": s["wecom_corp_secret"], "agent_id": "1000002"}, fake),
-            "dingtalk": add_channel(st.store, "dingtalk", "A", "钉钉", {"secret": s["ding_secret"]}, fake),
+            "dingtalk": add_channel(st.http, "dingtalk", "A", "钉钉", {"secret": s["ding_secret"]}, fake),
         }
         app.state.casepilot_bots = BotRuntime(BotSettings(public_url=PUBLIC, retries=2, backoff_seconds=0.01,
                                                           timeout_seconds=5), st)
@@ -278,10 +278,10 @@ def test_slack_mention_is_answered_in_its_thread_with_linked_citations_and_butto
     answer_id = actions["elements"][0]["value"]
     assert [e["action_id"] for e in actions["elements"]] == ["casepilot_helpful", "casepilot_not_helpful"]
     stored = env["store"].answer("A", answer_id)
-    assert stored is not None and not stored["abstained"]
-    assert stored["citations"][0]["id"] == "C-1"
+    assert stored is not None and not stored.abstained
+    assert stored.citations[0]["id"] == "C-1"
     turns = env["store"].turns("A", f"bot:{env['ch']['slack']['id']}:C42:{msg['thread_ts']}")
-    assert [t["role"] for t in turns] == ["user", "assistant"] and turns[1]["answer_id"] == answer_id
+    assert [t.role for t in turns] == ["user", "assistant"] and turns[1].answer_id == answer_id
 
 
 def test_slack_feedback_button_reaches_the_feedback_store(env: dict[str, Any]) -> None:
@@ -298,7 +298,7 @@ def test_slack_feedback_button_reaches_the_feedback_store(env: dict[str, Any]) -
     r = post(env, path(env, "slack", "interactions"), body, headers)
     assert r.status_code == 200
     [fb] = env["store"].feedback("A", answer_id=answer_id)
-    assert fb["helpful"] is False
+    assert fb.helpful is False
     # the message then shows the rating instead of the buttons
     settle(env)
     [update] = received("/api/chat.update")
@@ -374,7 +374,7 @@ def test_a_ticket_mentioned_in_a_thread_scopes_the_conversation(env: dict[str, A
     body, headers = slack_request(SECRETS["slack_signing"], slack_mention("那要怎么设置路由器？", thread=thread))
     post(env, path(env, "slack"), body, headers)
     settle(env)
-    assert all(env["store"].answer("A", answer_id_of(s))["ticket_id"] == "T-A" for s in received("postMessage"))
+    assert all(env["store"].answer("A", answer_id_of(s)).ticket_id == "T-A" for s in received("postMessage"))
     turns = env["store"].turns("A", f"bot:{env['ch']['slack']['id']}:C42:{thread}")
     assert len(turns) == 4  # one conversation per thread
     sent = received("/api/chat.postMessage")
@@ -383,7 +383,7 @@ def test_a_ticket_mentioned_in_a_thread_scopes_the_conversation(env: dict[str, A
     body, headers = slack_request(SECRETS["slack_signing"], slack_mention("T-NOPE 打印机连不上WiFi"))
     post(env, path(env, "slack"), body, headers)
     settle(env)
-    assert env["store"].answer("A", answer_id_of(received("postMessage")[-1]))["ticket_id"] is None
+    assert env["store"].answer("A", answer_id_of(received("postMessage")[-1])).ticket_id is None
 
 
 def test_a_channel_of_tenant_b_never_cites_tenant_a(env: dict[str, Any]) -> None:
@@ -398,7 +398,7 @@ def test_a_channel_of_tenant_b_never_cites_tenant_a(env: dict[str, Any]) -> None
     assert "C-1" not in text and "C-2" not in text and "反转取出卡片" not in text and "2.4GHz" not in text
     assert "C-B2" in json.dumps(sent[1]["json"], ensure_ascii=False)
     assert len(env["store"].answers("A")) == a_before
-    assert all(c["id"].startswith("C-B") for a in env["store"].answers("B") for c in a["citations"])
+    assert all(c["id"].startswith("C-B") for a in env["store"].answers("B") for c in a.citations)
 
 
 # ---- Feishu / Lark -------------------------------------------------------------------------------------
@@ -445,7 +445,7 @@ def test_feishu_message_is_answered_with_an_interactive_card(env: dict[str, Any]
     r = post(env, path(env, "feishu"), body, headers)
     assert r.status_code == 200 and r.json()["toast"]["type"] == "success"
     [fb] = env["store"].feedback("A", answer_id=answer_id)
-    assert fb["helpful"] is True
+    assert fb.helpful is True
     # a click on an answer of no answer of this tenant stores nothing
     body, headers = feishu_request(feishu_event("card.action.trigger", {
         "action": {"value": {"casepilot": "helpful", "answer_id": "0" * 32}}}))

@@ -35,7 +35,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     settings = Settings(home=d / "home", embedder="hash", passage_embedder="hash", abstain_below=0.0)
     app = create_app(settings, ApiSettings(rate_per_minute=0))
     store = app.state.casepilot.store
-    keys = {f"{t}-{r}": create_key(store, t, r, f"{t} {r}")["key"] for t in ("A", "B") for r in ("agent", "reviewer")}
+    keys = {f"{t}-{r}": create_key(app.state.casepilot.http, t, r, f"{t} {r}")["key"] for t in ("A", "B") for r in ("agent", "reviewer")}
     a = Library(settings, "A", store=store)
     Ingestor(a).ingest_paths([SAMPLE / "taxonomy.yaml", write_jsonl(d / "a.jsonl", [
         case("C-1", "打印机连不上WiFi：路由器只开了5GHz", problem="客户的打印机搜不到家里的WiFi。",

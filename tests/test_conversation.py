@@ -58,9 +58,9 @@ def test_turns_persist_across_reopening_the_library(settings: Settings, lib: Lib
     reopened = Library(settings, embedder=HashEmbedder())
     try:
         turns = reopened.store.turns(reopened.tenant, "T-1")
-        assert [(t["role"], t["text"], t["answer_id"]) for t in turns] == [
+        assert [(t.role, t.text, t.answer_id) for t in turns] == [
             ("user", "打印机连不上WiFi怎么办", None), ("assistant", a.answer, a.id)]
-        assert all(t["created_at"] for t in turns)
+        assert all(t.created_at for t in turns)
         # the resumed session resolves a follow-up against the stored turns
         b = chat(Assistant(reopened, support_threshold=0.0), "T-1", "那如果是5GHz呢？")
         assert b.retrieval_query.startswith("打印机连不上WiFi怎么办 那如果是5GHz呢？")
@@ -81,19 +81,19 @@ def test_follow_up_carries_the_earlier_question_of_the_same_ticket_only(lib: Lib
 def test_ticket_scope_only_when_the_ticket_is_stored(lib: Library, assistant: Assistant) -> None:
     scoped = chat(assistant, "T-1", "客户说重启过了还是不行，下一步做什么")
     assert "打印机连不上WiFi" in scoped.retrieval_query  # the stored ticket's subject
-    assert lib.store.answer(lib.tenant, scoped.id)["ticket_id"] == "T-1"  # type: ignore[index]
+    assert lib.store.answer(lib.tenant, scoped.id).ticket_id == "T-1"  # type: ignore[union-attr]
     with pytest.raises(NotFound, match=r"no ticket 'T-404'.*--thread NAME"):  # an unknown ticket is no thread
         chat(assistant, "T-404", "客户说重启过了还是不行，下一步做什么")
     thread = chat(assistant, "T-404", "客户说重启过了还是不行，下一步做什么", thread=True)  # said to be one
     assert "打印机连不上WiFi" not in thread.retrieval_query
-    assert lib.store.answer(lib.tenant, thread.id)["ticket_id"] is None  # type: ignore[index]
-    assert [t["answer_id"] for t in lib.store.turns(lib.tenant, "T-404")] == [None, thread.id]
+    assert lib.store.answer(lib.tenant, thread.id).ticket_id is None  # type: ignore[union-attr]
+    assert [t.answer_id for t in lib.store.turns(lib.tenant, "T-404")] == [None, thread.id]
 
 
 def test_history_limit_and_bad_input_store_nothing(lib: Library, assistant: Assistant) -> None:
     for q in ("打印机连不上WiFi怎么办", "客户要求年付订阅全额退款怎么处理", "那如果是5GHz呢？"):
         chat(assistant, "T-9", q, thread=True)
-    assert [t["text"] for t in lib.store.turns(lib.tenant, "T-9", limit=2)] == ["那如果是5GHz呢？", ANY_ANSWER]
+    assert [t.text for t in lib.store.turns(lib.tenant, "T-9", limit=2)] == ["那如果是5GHz呢？", ANY_ANSWER]
     # the follow-up is resolved against the last `history` turns only
     assert chat(assistant, "T-9", "那如果是月付呢？", history=2, thread=True).retrieval_query == "那如果是5GHz呢？ 那如果是月付呢？"
     assert chat(assistant, "T-9", "那如果是月付呢？", history=1, thread=True).retrieval_query == "那如果是月付呢？"  # an answer only
@@ -114,18 +114,18 @@ def test_feedback_is_stored_and_listed_with_the_answer_and_its_citations(lib: Li
     a = conv.chat("T-1", "打印机连不上WiFi怎么办")
     assert conv.last_answer_id("T-1") == a.id
     first = conv.feedback(a.id, False, "  步骤不全  ")
-    assert first["comment"] == "步骤不全" and first["helpful"] is False
+    assert first.comment == "步骤不全" and first.helpful is False
     conv.feedback(a.id, True)
     rows = lib.store.feedback(lib.tenant)
-    assert [r["helpful"] for r in rows] == [True, False]  # newest first; every rating kept
+    assert [r.helpful for r in rows] == [True, False]  # newest first; every rating kept
     r = rows[1]
-    assert r["answer_id"] == a.id and r["question"] == "打印机连不上WiFi怎么办" and r["answer"] == a.answer
-    assert r["engine"] == a.engine and r["ticket_id"] == "T-1" and r["comment"] == "步骤不全"
-    assert "C-1" in {c["id"] for c in r["citations"]} and all("quote" in c for c in r["citations"])
+    assert r.answer_id == a.id and r.question == "打印机连不上WiFi怎么办" and r.answer == a.answer
+    assert r.engine == a.engine and r.ticket_id == "T-1" and r.comment == "步骤不全"
+    assert "C-1" in {c["id"] for c in r.citations} and all("quote" in c for c in r.citations)
     assert lib.store.feedback(lib.tenant, answer_id="other") == []
     assert len(lib.store.feedback(lib.tenant, answer_id=a.id, limit=1)) == 1
     logged = lib.store.answer(lib.tenant, a.id)
-    assert logged is not None and [c["id"] for c in logged["citations"]] == [c.id for c in a.citations]
+    assert logged is not None and [c["id"] for c in logged.citations] == [c.id for c in a.citations]
     assert lib.store.answer(lib.tenant, "nope") is None
 
 
@@ -151,9 +151,9 @@ def test_tenants_see_neither_each_others_turns_nor_answers(lib: Library, assista
     assert acme.store.feedback("acme") == [] and acme.store.answer("acme", a.id) is None
     b = chat(Assistant(acme, support_threshold=0.0), "T-1", "那如果是5GHz呢？", thread=True)  # not acme's ticket
     assert "打印机连不上WiFi怎么办" not in b.retrieval_query  # default's turns are not acme's conversation
-    assert [t["text"] for t in lib.store.turns(lib.tenant, "T-1")] == ["打印机连不上WiFi怎么办", a.answer]
-    assert [t["text"] for t in acme.store.turns("acme", "T-1")] == ["那如果是5GHz呢？", b.answer]
-    assert [r["answer_id"] for r in lib.store.feedback(lib.tenant)] == [a.id]
+    assert [t.text for t in lib.store.turns(lib.tenant, "T-1")] == ["打印机连不上WiFi怎么办", a.answer]
+    assert [t.text for t in acme.store.turns("acme", "T-1")] == ["那如果是5GHz呢？", b.answer]
+    assert [r.answer_id for r in lib.store.feedback(lib.tenant)] == [a.id]
 
 
 def test_a_store_at_0003_upgrades_in_place_and_keeps_its_answers(tmp_path: Path) -> None:
@@ -175,12 +175,12 @@ def test_a_store_at_0003_upgrades_in_place_and_keeps_its_answers(tmp_path: Path)
             assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() >= "0004"
             assert {"turns", "feedback"} <= set(sa.inspect(conn).get_table_names())
         old = store.answer("default", "a1")
-        assert old is not None and old["question"] == "打印机连不上WiFi" and old["citations"][0]["id"] == "C-1"
-        assert [r["id"] for r in store.answers("default")] == ["a1"]
+        assert old is not None and old.question == "打印机连不上WiFi" and old.citations[0]["id"] == "C-1"
+        assert [r.id for r in store.answers("default")] == ["a1"]
         store.add_feedback("default", "a1", True, "老答案也能评")
-        assert store.feedback("default")[0]["citations"] == [{"id": "C-1", "quote": "重启"}]
+        assert store.feedback("default")[0].citations == [{"id": "C-1", "quote": "重启"}]
         store.add_turns("default", "T-1", [{"role": "user", "text": "问"}])
-        assert store.turns("default", "T-1")[0]["text"] == "问"
+        assert store.turns("default", "T-1")[0].text == "问"
     finally:
         store.close()
 

@@ -36,7 +36,7 @@ def served(tmp_path: Path) -> Iterator[dict[str, Any]]:
     settings = settings_for(tmp_path / "home")
     app = create_app(settings, ApiSettings(rate_per_minute=0, max_expensive_per_tenant=1, expensive_chars=500))
     st = app.state.casepilot
-    keys = {f"{t}-{r}": create_key(st.store, t, r)["key"] for t in ("A", "B") for r in ("agent", "reviewer")}
+    keys = {f"{t}-{r}": create_key(st.http, t, r)["key"] for t in ("A", "B") for r in ("agent", "reviewer")}
     for tenant in ("A", "B"):
         lib = Library(settings, tenant, store=st.store)
         Ingestor(lib).ingest_paths([SAMPLE / "taxonomy.yaml", write_jsonl(tmp_path / f"{tenant}.jsonl", [

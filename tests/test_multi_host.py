@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from api.store import HttpStore
 from assistant.embeddings import HashEmbedder
 from assistant.library import Library
 from assistant.settings import Settings
@@ -73,7 +74,7 @@ def test_two_hosts_share_one_library(cluster: dict[str, Any]) -> None:
         t.join(60)
     assert sorted(r.status_code for r in results.values()) == [200, 409], {n: r.text for n, r in results.items()}
     store = Store(cluster["db"], migrate=False)
-    approvals = [e for e in store.audit("default", "C-DRAFT") if e["action"] == "approve"]
+    approvals = [e for e in store.audit("default", "C-DRAFT") if e.action == "approve"]
     store.close()
     assert len(approvals) == 1
 
@@ -92,8 +93,8 @@ def test_a_host_killed_mid_import_loses_nothing(cluster: dict[str, Any]) -> None
     job = r.json()["id"]
     store = Store(cluster["db"], migrate=False)
     for _ in range(1200):  # kill host A once the import is under way (some records written, not all)
-        progress = store.import_job("default", job)
-        if progress is not None and progress["done"] >= 200:
+        progress = HttpStore(store).import_job("default", job)
+        if progress is not None and progress.done >= 200:
             break
         time.sleep(0.05)
     else:

@@ -61,9 +61,9 @@ def test_update_replaces_exactly_its_chunks(tmp_path: Path, library: Library, in
     hits = library.search("MAC地址过滤", k=1)
     assert hits[0].id == "C-1" and hits[0].section == "solution"
     versions = library.store.versions(library.tenant, "C-1")
-    assert [v["version"] for v in versions] == [1, 2]
+    assert [v.version for v in versions] == [1, 2]
     audit = library.store.audit(library.tenant, "C-1")
-    assert [a["action"] for a in audit] == ["create", "update"] and audit[1]["detail"]["fields"] == ["solution"]
+    assert [a.action for a in audit] == ["create", "update"] and audit[1].detail["fields"] == ["solution"]
 
 
 def test_metadata_change_reaches_the_filters(tmp_path: Path, library: Library, ingestor: Ingestor) -> None:
@@ -90,7 +90,7 @@ def test_archive_and_delete_leave_both_indexes(tmp_path: Path, library: Library,
     # the store keeps them: archived as a record, deleted in versions and the audit log
     assert library.store.get(library.tenant, "C-2").status == "archived"
     assert library.store.get(library.tenant, "C-3") is None
-    assert library.store.audit(library.tenant, "C-3")[-1]["action"] == "delete"
+    assert library.store.audit(library.tenant, "C-3")[-1].action == "delete"
     # importing a deleted record again restores it
     again = Ingestor(library).ingest_paths([write_jsonl(tmp_path / "c.jsonl", [case("C-3", "打印机缺墨")])])
     assert again.added == ["C-3"]
@@ -241,7 +241,7 @@ def test_a_new_taxonomy_replaces_the_old_one_and_names_the_values_records_still_
     # the version before is kept, as imported (comments too), and every change is audited
     before = library.stored_taxonomy(1)
     assert before is not None and before.source == first.read_text(encoding="utf-8")
-    assert [(e["action"], e["detail"]["version"]) for e in library.store.audit("default", "#taxonomy")] == [
+    assert [(e.action, e.detail["version"]) for e in library.store.audit("default", "#taxonomy")] == [
         ("taxonomy", 1), ("taxonomy", 2)]
     again = ingestor.ingest_paths([second])  # the same file again: nothing dropped, no new version
     assert not again.warnings and again.taxonomy == "1 dimensions, 1 values → tenant default (version 2, unchanged)"

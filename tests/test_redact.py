@@ -385,7 +385,7 @@ def test_ingest_redacts_before_anything_is_stored_indexed_or_logged(
         assert again.unchanged == ["C-9", "T-9"] and not (again.added or again.updated)
         assert again.chunks_written == 0 and again.embedded == 0
         assert lib.store.generation(lib.tenant) == gen
-        assert [v["version"] for v in lib.store.versions(lib.tenant, "C-9")] == [1]
+        assert [v.version for v in lib.store.versions(lib.tenant, "C-9")] == [1]
     finally:
         lib.close()
     assert files_holding_raw_values(settings.home) == []

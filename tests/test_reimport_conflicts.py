@@ -48,8 +48,8 @@ def test_a_review_edit_survives_a_reimport_of_a_changed_file(tmp_path: Path, lib
     assert rec.data["solution"] != REVIEWED and rec.data["outcome"] == "客户已回访。" and rec.version == 3
     assert over.updated == ["C-1"] and not over.conflicts and [o["id"] for o in over.overwritten] == ["C-1"]
     entry = library.store.audit(library.tenant, "C-1")[-1]
-    assert entry["action"] == "overwrite_reviewed" and entry["detail"]["replaced_version"] == 2
-    assert entry["detail"]["replaced_by"] == "alice" and entry["detail"]["version"] == 3
+    assert entry.action == "overwrite_reviewed" and entry.detail["replaced_version"] == 2
+    assert entry.detail["replaced_by"] == "alice" and entry.detail["version"] == 3
     # that was an import: the next re-import of the same file changes nothing
     again = Ingestor(library).ingest_paths([changed])
     assert again.unchanged == ["C-1", "C-2"] and not again.conflicts
@@ -102,7 +102,7 @@ def test_cli_reimport_after_review_edit_exits_2_and_overwrite_is_audited(tmp_pat
     try:
         assert stored(lib, "C-000114").data["outcome"] == "客户已回访。"
         entry = lib.store.audit(lib.tenant, "C-000114")[-1]
-        assert entry["action"] == "overwrite_reviewed" and entry["detail"]["replaced_version"] == 2
+        assert entry.action == "overwrite_reviewed" and entry.detail["replaced_version"] == 2
     finally:
         lib.close()
     assert run(home, "ingest", str(changed)).returncode == 0  # nothing in conflict any more
@@ -115,7 +115,7 @@ def api(tmp_path: Path) -> Iterator[dict[str, Any]]:
     settings = settings_for(tmp_path / "home")
     app = create_app(settings, ApiSettings(rate_per_minute=0))
     st = app.state.casepilot
-    key = create_key(st.store, "A", "admin", "A admin")
+    key = create_key(st.http, "A", "admin", "A admin")
     lib = Library(settings, "A", store=st.store)
     Ingestor(lib).ingest_paths([write_jsonl(tmp_path / "a.jsonl", [case("C-1"), case("C-2", "扫码枪无法识别")])])
     Review(lib, writer=Ingestor).edit("C-1", "alice", {"solution": REVIEWED})
@@ -145,4 +145,4 @@ def test_http_import_reports_the_conflict_409_when_waited_and_in_the_job(api: di
         assert r.status_code == 200, r.text
         assert r.json()["summary"]["updated"] == 1 and r.json()["summary"]["overwritten"][0]["id"] == "C-1"
     assert stored(lib, "C-1").data["outcome"] == "客户已回访。"
-    assert lib.store.audit(lib.tenant, "C-1")[-1]["action"] == "overwrite_reviewed"
+    assert lib.store.audit(lib.tenant, "C-1")[-1].action == "overwrite_reviewed"

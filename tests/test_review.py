@@ -129,7 +129,7 @@ def test_the_list_that_worked_is_the_solution_and_lists_of_causes_or_questions_a
 def test_unresolved_tickets_are_skipped_with_the_reason(review: Review, tid: str, reason: str) -> None:
     d, cid = review.draft(tid)
     assert cid is None and reason in d.skipped
-    assert review.lib.store.drafts(review.lib.tenant, ticket_id=tid)[0]["reason"] == d.skipped
+    assert review.lib.store.drafts(review.lib.tenant, ticket_id=tid)[0].reason == d.skipped
 
 
 def test_the_loop_draft_approve_cite(review: Review) -> None:
@@ -145,7 +145,7 @@ def test_the_loop_draft_approve_cite(review: Review) -> None:
     rec = lib.store.get(lib.tenant, cid)
     assert rec is not None and rec.status == "approved" and rec.data["reviewed_by"] == "王审核"
     assert rec.data["source_tickets"] == ["T-1"] and rec.data["tags"] == ["产品线/打印机"]
-    actions = [(e["action"], e["actor"]) for e in lib.store.audit(lib.tenant, cid)]
+    actions = [(e.action, e.actor) for e in lib.store.audit(lib.tenant, cid)]
     assert ("approve", "王审核") in actions and actions[0] == ("create", "drafting")
     stats = review.show(cid)["stats"]
     assert stats["cited"] >= 1
@@ -186,7 +186,7 @@ def test_reject_needs_a_reason_and_is_audited(review: Review) -> None:
         review.reject(cid, "王审核", "  ")
     review.reject(cid, "王审核", "步骤不完整")
     assert review.lib.store.get(review.lib.tenant, cid).status == "rejected"  # type: ignore[union-attr]
-    assert any(e["action"] == "reject" and e["detail"]["reason"] == "步骤不完整"
+    assert any(e.action == "reject" and e.detail["reason"] == "步骤不完整"
                for e in review.lib.store.audit(review.lib.tenant, cid))
     assert not review.queue()
     with pytest.raises(InputError, match="not in review"):
@@ -207,7 +207,7 @@ def test_edit_keeps_versions_and_merge_adds_the_ticket_to_the_case(review: Revie
     review.merge(cid, "C-1", "王审核")
     target = lib.store.get(lib.tenant, "C-1")
     assert target is not None and target.data["source_tickets"] == ["T-1"] and target.version == 2
-    assert lib.store.drafts(lib.tenant, case_id=cid)[0]["status"] == "merged"
+    assert lib.store.drafts(lib.tenant, case_id=cid)[0].status == "merged"
     assert lib.store.get(lib.tenant, cid).status == "rejected"  # type: ignore[union-attr]
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from assistant.store import Store
+from api.store import HttpStore
+from assistant.store import CitationStats, Store
 from assistant.store.schema import metadata
 from assistant.store.store import _migrations_dir, make_engine, upgrade_schema
 from evals.throwaway import PostgresCluster
@@ -84,9 +85,9 @@ def test_citation_stats_count_exact_ids_only(db_url: str) -> None:
                                "citations": json.dumps([{"id": cited, "quote": "x"}]), "abstained": False,
                                "support": 1.0, "engine": "extractive"})
     store.add_feedback("t", "a0", True)
-    assert store.citation_stats("t", "C-1") == {"cited": 2, "helpful": 1, "not_helpful": 0}
-    assert store.citation_stats("t", "C_1")["cited"] == 1
-    assert store.citation_stats("other", "C-1")["cited"] == 0
+    assert store.citation_stats("t", "C-1") == CitationStats(cited=2, helpful=1, not_helpful=0)
+    assert store.citation_stats("t", "C_1").cited == 1
+    assert store.citation_stats("other", "C-1").cited == 0
     store.close()
 
 
@@ -109,19 +110,20 @@ def test_get_many_reads_only_live_records_of_the_tenant(db_url: str) -> None:
 
 def test_a_bot_event_is_claimed_once_per_window_and_expired_ones_are_pruned_once_a_minute(db_url: str) -> None:
     store = Store(db_url)
+    bots = HttpStore(store)
 
     def rows() -> int:
         with store.engine.connect() as conn:
             return int(conn.execute(sa.text("SELECT count(*) FROM bot_events")).scalar() or 0)
 
-    assert store.claim_bot_event("ch", "ev-1", 10, now=1000.0)
-    assert not store.claim_bot_event("ch", "ev-1", 10, now=1005.0)  # a retry within the window
-    assert store.claim_bot_event("ch", "ev-2", 10, now=1005.0)
+    assert bots.claim_bot_event("ch", "ev-1", 10, now=1000.0)
+    assert not bots.claim_bot_event("ch", "ev-1", 10, now=1005.0)  # a retry within the window
+    assert bots.claim_bot_event("ch", "ev-2", 10, now=1005.0)
     # ev-1 expired at 1010: claimable again at once, though the sweep of all expired rows waits a minute
-    assert store.claim_bot_event("ch", "ev-1", 10, now=1020.0)
-    assert store.claim_bot_event("ch", "ev-3", 10, now=1030.0)
+    assert bots.claim_bot_event("ch", "ev-1", 10, now=1020.0)
+    assert bots.claim_bot_event("ch", "ev-3", 10, now=1030.0)
     assert rows() == 3  # ev-2 (expired at 1015) is still there: the last sweep was at 1000
-    assert store.claim_bot_event("ch", "ev-4", 10, now=1061.0)
+    assert bots.claim_bot_event("ch", "ev-4", 10, now=1061.0)
     assert rows() == 1  # the sweep at 1061 took ev-1, ev-2, ev-3
     store.close()
 

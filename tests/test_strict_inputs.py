@@ -249,7 +249,7 @@ def api(tmp_path_factory: pytest.TempPathFactory, records: Path) -> Iterator[dic
     from ingestion.pipeline import Ingestor
 
     Ingestor(Library(st.settings, "A", store=st.store)).ingest_paths([records])
-    keys = {r: create_key(st.store, "A", r)["key"] for r in ("agent", "reviewer")}
+    keys = {r: create_key(st.http, "A", r)["key"] for r in ("agent", "reviewer")}
     with Server(app) as srv:
         yield {"url": srv.url, "keys": keys, "app": app}
 
@@ -294,8 +294,8 @@ def test_api_unknown_ticket_is_404_on_every_ticket_route(api: dict[str, Any]) ->
 
 def test_the_last_admin_key_of_a_tenant_cannot_be_revoked(api: dict[str, Any]) -> None:
     st = api["app"].state.casepilot
-    first = create_key(st.store, "adm", "admin", "first")
-    second = create_key(st.store, "adm", "admin", "second")
+    first = create_key(st.http, "adm", "admin", "first")
+    second = create_key(st.http, "adm", "admin", "second")
     with http(api, "", first["key"]) as c:
         assert c.delete(f"/v1/keys/{second['id']}").status_code == 204
         body = is_problem(c.delete(f"/v1/keys/{first['id']}"), 409, "conflict")

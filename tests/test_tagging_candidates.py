@@ -132,7 +132,7 @@ def test_api_returns_candidates_and_the_flag(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path / "home", embedder="hash", passage_embedder="hash", tag_abstain_below=0.99)
     app = create_app(settings, ApiSettings(rate_per_minute=0))
     st = app.state.casepilot
-    key = create_key(st.store, "default", "reviewer", "tagger")["key"]
+    key = create_key(st.http, "default", "reviewer", "tagger")["key"]
     load(tmp_path, Library(settings, "default", store=st.store))
     with Server(app) as srv, httpx.Client(base_url=srv.url, headers={"Authorization": f"Bearer {key}"},
                                           timeout=60) as c:

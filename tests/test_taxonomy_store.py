@@ -50,7 +50,7 @@ def test_a_home_with_one_taxonomy_file_gives_it_to_the_default_tenant_once(tmp_p
     (home / "taxonomy.yaml").write_text(NEW, encoding="utf-8")  # the file is no longer read
     again = Library(_settings(home), embedder=HashEmbedder())
     assert again.taxonomy is not None and again.taxonomy.tags == ["产品线/打印机", "产品线/扫码枪"]
-    assert [e["actor"] for e in lib.store.audit("default", "#taxonomy")] == ["upgrade"]
+    assert [e.actor for e in lib.store.audit("default", "#taxonomy")] == ["upgrade"]
 
 
 def test_casepilot_taxonomy_seeds_the_default_tenant(tmp_path: Path) -> None:
@@ -132,7 +132,7 @@ def test_put_taxonomy(tmp_path: Path) -> None:
     settings = _settings(tmp_path / "home")
     app = create_app(settings, ApiSettings(rate_per_minute=0))
     store = app.state.casepilot.store
-    key = create_key(store, "A", "admin")["key"]
+    key = create_key(app.state.casepilot.http, "A", "admin")["key"]
     Ingestor(Library(settings, "A", store=store)).ingest_paths([write_jsonl(tmp_path / "a.jsonl", [
         case("C-1", "扫码枪无法识别条码", tags=["产品线/扫码枪"])])])
     yaml_type = {"Authorization": f"Bearer {key}", "Content-Type": "application/yaml"}
@@ -159,6 +159,6 @@ def test_put_taxonomy(tmp_path: Path) -> None:
         xml = c.put("/v1/taxonomy", content=b"<x/>", headers={**yaml_type, "Content-Type": "application/xml"})
         assert xml.status_code == 415
     assert store.taxonomy_version("A") == 3
-    assert [e["actor"].startswith("api:") for e in store.audit("A", "#taxonomy")] == [True, True, True]
+    assert [e.actor.startswith("api:") for e in store.audit("A", "#taxonomy")] == [True, True, True]
     with store.engine.connect() as conn:  # a refused body stored nothing
         assert conn.execute(sa.text("select count(*) from taxonomies")).scalar() == 3

@@ -55,8 +55,7 @@ def test_another_tenants_admin_key_never_reads_the_default_tenants_taxonomy(
     # the command line below is another process, whose write the API sees within taxonomy_refresh_seconds
     settings = Settings(home=home, embedder="hash", passage_embedder="hash", taxonomy_refresh_seconds=0)
     app = create_app(settings, ApiSettings(rate_per_minute=0))
-    store = app.state.casepilot.store
-    keys = {t: create_key(store, t, "admin")["key"] for t in ("default", "B")}
+    keys = {t: create_key(app.state.casepilot.http, t, "admin")["key"] for t in ("default", "B")}
     with TestClient(app) as c:
         def taxonomy(tenant: str) -> dict:
             r = c.get("/v1/taxonomy", headers={"Authorization": f"Bearer {keys[tenant]}"})
@@ -284,7 +283,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                         taxonomy_refresh_seconds=0)
     app = create_app(settings, ApiSettings(rate_per_minute=0))
     store = app.state.casepilot.store
-    made = {f"{t}-{r}": create_key(store, t, r, f"{t} {r}") for t in ("A", "B") for r in ("agent", "reviewer", "admin")}
+    made = {f"{t}-{r}": create_key(app.state.casepilot.http, t, r, f"{t} {r}") for t in ("A", "B") for r in ("agent", "reviewer", "admin")}
     a = Library(settings, "A", store=store)
     a.set_taxonomy(A_TAXONOMY, actor="test")
     Ingestor(a).ingest_paths([write_jsonl(d / "a.jsonl", [
@@ -301,7 +300,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     b = Library(settings, "B", store=store)
     Ingestor(b).ingest_paths([write_jsonl(d / "b.jsonl", [
         case("CB-1", "冷链疫苗运输温控报警", problem="冷链温控报警。", tags=["产品线/冷链"])])])
-    channels = {p: add_channel(store, p, "A", f"A {p}", values, "http://127.0.0.1:9")["id"] for p, values in {
+    channels = {p: add_channel(app.state.casepilot.http, p, "A", f"A {p}", values, "http://127.0.0.1:9")["id"] for p, values in {
         "slack": {"secret": "s" * 32, "bot_token": "xoxb-a"},
         "feishu": {"secret": "t" * 32, "app_id": "cli_a", "app_secret": "x" * 16},
         "wecom": {"secret": "w" * 16, "encrypt_key": "k" * 43, "app_id": "wwcorp", "app_secret": "y" * 16,

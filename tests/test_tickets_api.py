@@ -26,7 +26,7 @@ def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         settings.database_url = request.getfixturevalue("postgres").database()
     app = create_app(settings, ApiSettings(rate_per_minute=0))
     st = app.state.casepilot
-    keys = {f"{t}-{r}": create_key(st.store, t, r)["key"] for t in ("A", "B") for r in ("agent", "reviewer", "admin")}
+    keys = {f"{t}-{r}": create_key(st.http, t, r)["key"] for t in ("A", "B") for r in ("agent", "reviewer", "admin")}
     with Server(app) as srv:
         yield {"url": srv.url, "keys": keys, "store": st.store}
 

@@ -16,11 +16,12 @@ from __future__ import annotations
 import importlib
 import secrets as _secrets
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 from assistant.errors import InputError
-from assistant.store import Store
 
+from ..store import BotStore
 from .common import Channel, Platform, fingerprint
 
 
@@ -74,7 +75,7 @@ def endpoints(platform_name: str, channel_id: str) -> dict[str, str]:
     return {k: v.format(id=channel_id) for k, v in ENDPOINTS[platform_name].items()}
 
 
-def add_channel(store: Store, platform_name: str, tenant: str, name: str, values: dict[str, str],
+def add_channel(store: BotStore, platform_name: str, tenant: str, name: str, values: dict[str, str],
                 api_base: str = "") -> dict[str, Any]:
     """Configure a channel of ``tenant``; ``values`` are the ``bots add`` options by name. The
     returned row carries the webhook paths and a fingerprint, never the secrets."""
@@ -102,12 +103,11 @@ def add_channel(store: Store, platform_name: str, tenant: str, name: str, values
     plat.check_config(secrets_, options)
     channel_id = _secrets.token_hex(8)
     row = store.add_bot_channel(channel_id, tenant, platform_name, name, secrets_, options, fingerprint(secrets_))
-    return {**row, "endpoints": endpoints(platform_name, channel_id)}
+    return {**asdict(row), "endpoints": endpoints(platform_name, channel_id)}
 
 
-def load_channel(store: Store, channel_id: str) -> Channel | None:
+def load_channel(store: BotStore, channel_id: str) -> Channel | None:
     row = store.bot_channel(channel_id)
     if row is None:
         return None
-    return Channel(row["id"], row["tenant"], row["platform"], row["name"], row["secrets"], row["options"],
-                   row["fingerprint"])
+    return Channel(row.id, row.tenant, row.platform, row.name, row.secrets, row.options, row.fingerprint)

@@ -75,7 +75,7 @@ class BotRuntime:
 
     def handle(self, platform_name: str, channel_id: str, req: RawRequest) -> Ack:
         """Verify, de-duplicate, acknowledge; questions go to the background. Raises ``Refused``."""
-        channel = load_channel(self.state.store, channel_id)
+        channel = load_channel(self.state.http, channel_id)
         if channel is None or channel.platform != platform_name:
             raise Refused(404, "not_found", f"no {platform_name} bot channel {channel_id!r}")
         plat = platform(platform_name)
@@ -90,7 +90,7 @@ class BotRuntime:
         if inc.event_id:
             if inc.created is not None and now - inc.created > self.settings.dedupe_ttl_seconds:
                 raise Refused(401, "stale_request", "the event is older than the de-duplication window")
-            if not self.state.store.claim_bot_event(channel.id, inc.event_id, self.settings.dedupe_ttl_seconds, now):
+            if not self.state.http.claim_bot_event(channel.id, inc.event_id, self.settings.dedupe_ttl_seconds, now):
                 log.info("%s channel %s: event %s seen before (a retry or a replay); not processed again",
                          platform_name, channel.id, inc.event_id)
                 return inc.ack
@@ -104,7 +104,7 @@ class BotRuntime:
         """A signature that does not cover the body may come again only with its first event (the
         platform's retry, de-duplicated next); with another event it is a captured signature carrying
         a forged body, and is refused."""
-        store, ttl = self.state.store, self.settings.dedupe_ttl_seconds
+        store, ttl = self.state.http, self.settings.dedupe_ttl_seconds
         fresh = store.claim_bot_event(channel.id, f"sig:{inc.signature}", ttl, now)
         first_pair = store.claim_bot_event(channel.id, f"sig:{inc.signature}#{inc.event_id}", ttl, now)
         if not fresh and first_pair:
@@ -171,7 +171,7 @@ class BotRuntime:
         ticket = self._ticket(channel, tenant, conv, msg.text)
         earlier = st.store.turns(channel.tenant, conv, limit=self.settings.history_turns) \
             if self.settings.history_turns else []
-        conversation = [{"role": t["role"], "text": t["text"]} for t in earlier]
+        conversation = [{"role": t.role, "text": t.text} for t in earlier]
         try:
             with tenant.read():
                 a = tenant.assistant.ask(msg.text, ticket=ticket, conversation=conversation)
@@ -210,9 +210,9 @@ class BotRuntime:
         for m in reversed(list(self.ticket_re.finditer(text))):
             rec = store.get(channel.tenant, m.group(0))
             if rec is not None and rec.kind == "ticket":
-                store.set_bot_thread_ticket(channel.id, conv, rec.id)
+                self.state.http.set_bot_thread_ticket(channel.id, conv, rec.id)
                 return rec.id
-        known = store.bot_thread_ticket(channel.id, conv)
+        known = self.state.http.bot_thread_ticket(channel.id, conv)
         if known:
             rec = store.get(channel.tenant, known)
             if rec is not None and rec.kind == "ticket":

@@ -6,6 +6,7 @@ import json
 import queue
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
@@ -145,7 +146,7 @@ def chat(body: ChatRequest, p: Agent, st: State,
              response_model=FeedbackOut, status_code=201, responses=ERRORS)
 def feedback(answer_id: str, body: FeedbackRequest, p: Agent, st: State) -> FeedbackOut:
     row = st.store.add_feedback(p.tenant, answer_id.strip(), body.helpful, body.comment)
-    return FeedbackOut.model_validate(row)
+    return FeedbackOut.model_validate(asdict(row))
 
 
 @router.get("/gaps", summary="The questions the library could not answer, newest first",
@@ -153,5 +154,5 @@ def feedback(answer_id: str, body: FeedbackRequest, p: Agent, st: State) -> Feed
 def gaps(p: Reviewer, st: State, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> GapsOut:
     rows = st.store.answers(p.tenant, abstained=True, limit=limit)
     return GapsOut.model_validate({"unanswered": [
-        {"question": r["question"], "at": r["created_at"], "ticket": r["ticket_id"],
-         "support": round(r["support"], 3)} for r in rows]})
+        {"question": r.question, "at": r.created_at, "ticket": r.ticket_id,
+         "support": round(r.support, 3)} for r in rows]})

@@ -4,6 +4,7 @@ own files, served from the package with a policy that lets the page load nothing
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -43,7 +44,7 @@ def case_stats(record_id: RecordId, p: Agent, st: State) -> CaseStatsOut:
     if rec is None or rec.kind not in ("case", "article") or (
             not p.may("reviewer") and rec.status not in SERVED_STATUSES):
         raise Problem(404, "not_found", f"no case or article {record_id!r} in this tenant")
-    return CaseStatsOut(id=rec.id, **st.store.citation_stats(p.tenant, rec.id))
+    return CaseStatsOut(id=rec.id, **asdict(st.store.citation_stats(p.tenant, rec.id)))
 
 
 @router.get("/library/stats", summary="The most-cited and the lowest-rated records over the recent answers",
@@ -55,14 +56,14 @@ def library_stats(p: Reviewer, st: State,
     answers = st.store.answers(p.tenant, limit=window)
     rating: dict[str, bool] = {}
     for f in st.store.feedback(p.tenant, limit=window * 4):  # newest first: the first seen is the current one
-        rating.setdefault(f["answer_id"], f["helpful"])
+        rating.setdefault(f.answer_id, f.helpful)
     counts: dict[str, list[int]] = {}  # id -> [cited, helpful, not helpful]
     for a in answers:
-        for rid in {c.get("id") for c in a["citations"] if isinstance(c, dict) and c.get("id")}:
+        for rid in {c.get("id") for c in a.citations if isinstance(c, dict) and c.get("id")}:
             row = counts.setdefault(str(rid), [0, 0, 0])
             row[0] += 1
-            if a["id"] in rating:
-                row[1 if rating[a["id"]] else 2] += 1
+            if a.id in rating:
+                row[1 if rating[a.id] else 2] += 1
 
     def ranked(ids: list[str]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Literal
 
 import sqlalchemy as sa
@@ -93,7 +94,7 @@ async def create_import(request: Request, response: Response, p: Admin, st: Stat
     job = jobs.get(p.tenant, job_id)
     assert job is not None
     if wait:
-        while job["status"] not in ("done", "failed", "interrupted"):
+        while job.status not in ("done", "failed", "interrupted"):
             await anyio.sleep(0.05)
             job = await anyio.to_thread.run_sync(jobs.get, p.tenant, job_id)
             assert job is not None
@@ -103,15 +104,15 @@ async def create_import(request: Request, response: Response, p: Admin, st: Stat
             raise from_error(failure)
         if isinstance(failure, sa.exc.OperationalError | sa.exc.InterfaceError):
             raise Problem(503, "backend_unavailable", "database is unavailable")
-        conflicts = (job["summary"] or {}).get("conflicts") or []
+        conflicts = (job.summary or {}).get("conflicts") or []
         if conflicts:
             from ingestion.pipeline import describe_conflict
 
             raise Problem(409, "conflict", "changed in review since the last import, kept: "
                           + "; ".join(describe_conflict(c, "overwrite_reviewed=true") for c in conflicts),
                           extra={"conflicts": conflicts, "job": ImportJobOut.model_validate(
-                              {**job, "summary": job["summary"]}).model_dump()})
-    return ImportJobOut.model_validate({**job, "summary": job["summary"] or None})
+                              asdict(job)).model_dump()})
+    return ImportJobOut.model_validate({**asdict(job), "summary": job.summary or None})
 
 
 @router.get("/imports/{job_id}", summary="An import job's progress, and its summary (with rejects) when done",
@@ -123,7 +124,7 @@ def get_import(job_id: Annotated[str, Path(max_length=64)], p: Admin, st: State)
     job = st.jobs.get(p.tenant, job_id)
     if job is None:
         raise Problem(404, "not_found", f"no import job {job_id!r} in this tenant")
-    return ImportJobOut.model_validate({**job, "summary": job["summary"] or None})
+    return ImportJobOut.model_validate({**asdict(job), "summary": job.summary or None})
 
 
 @router.post("/cases/{record_id}/archive", summary="Archive a case: it leaves retrieval at once",

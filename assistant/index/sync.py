@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..embeddings import Embedder
-from ..store import Store
+from ..store import IndexSource
 from ..types import QUESTION_SPACE, Chunk
 from .keywords import KeywordIndex
 from .vectors import VectorStore
@@ -57,7 +57,7 @@ class RepairReport:
 
 
 class Indexes:
-    def __init__(self, store: Store, tenant: str, spaces: Mapping[str, VectorSpace], keywords: KeywordIndex,
+    def __init__(self, store: IndexSource, tenant: str, spaces: Mapping[str, VectorSpace], keywords: KeywordIndex,
                  batch_size: int = 32) -> None:
         self.store = store
         self.tenant = tenant

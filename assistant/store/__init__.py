@@ -1,6 +1,14 @@
-"""The relational store (source of truth) and its schema migrations."""
+"""The relational store (source of truth) and its schema migrations. ``Store`` composes one mixin per
+concern; the Protocols name the narrow parts a consumer needs."""
 
-from .store import RecordWrite, Store, StoredRecord, WriteResult, now_iso, upgrade_schema
+from .answers import AnswerStore, CitationStats, ConversationLog, Feedback, LoggedAnswer, RatedAnswer, Turn
+from .chunks import ChunkReader, IndexSource, WriteResult
+from .drafts import DraftStore, StoredDraft
+from .engine import now_iso, upgrade_schema
+from .records import AuditEntry, RecordReader, RecordVersion, RecordWrite, StoredRecord
+from .store import Store
 from .taxonomies import StoredTaxonomy
 
-__all__ = ["RecordWrite", "Store", "StoredRecord", "StoredTaxonomy", "WriteResult", "now_iso", "upgrade_schema"]
+__all__ = ["AnswerStore", "AuditEntry", "ChunkReader", "CitationStats", "ConversationLog", "DraftStore", "Feedback",
+           "IndexSource", "LoggedAnswer", "RatedAnswer", "RecordReader", "RecordVersion", "RecordWrite", "Store",
+           "StoredDraft", "StoredRecord", "StoredTaxonomy", "Turn", "WriteResult", "now_iso", "upgrade_schema"]

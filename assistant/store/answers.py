@@ -1,0 +1,202 @@
+"""The answer log, the conversations (each ticket's or thread's turns) and the agents' ratings of
+answers, with what those say about a record (how often answers cited it, how they were rated)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from ..errors import InputError, NotFound
+from . import schema as t
+from .engine import now_iso
+
+TURN_ROLES = ("user", "assistant")
+MAX_COMMENT_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class LoggedAnswer:
+    """An answer as logged (the field order is the JSON's)."""
+
+    id: str
+    tenant: str
+    ticket_id: str | None
+    question: str
+    answer: str
+    citations: list[dict[str, Any]]
+    abstained: bool
+    support: float
+    engine: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One turn of a ticket's (or thread's) conversation."""
+
+    role: str  # user | assistant
+    text: str
+    answer_id: str | None  # the logged answer an assistant turn gave
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """A rating of a logged answer, as stored."""
+
+    id: int | None
+    answer_id: str
+    helpful: bool
+    comment: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class RatedAnswer:
+    """A rating with the answer it rates."""
+
+    id: int
+    answer_id: str
+    helpful: bool
+    comment: str
+    created_at: str
+    question: str
+    answer: str
+    citations: list[dict[str, Any]]
+    engine: str
+    ticket_id: str | None
+    abstained: bool
+
+
+@dataclass(frozen=True)
+class CitationStats:
+    cited: int  # answers that cited the record
+    helpful: int  # of those, rated helpful (each answer's newest rating)
+    not_helpful: int
+
+
+class ConversationLog(Protocol):
+    """What a conversation reads and writes: its turns and the ratings of its answers."""
+
+    def turns(self, tenant: str, ticket_id: str, *, limit: int = 20) -> list[Turn]: ...
+
+    def add_turns(self, tenant: str, ticket_id: str, turns: Sequence[Mapping[str, Any]]) -> None: ...
+
+    def add_feedback(self, tenant: str, answer_id: str, helpful: bool, comment: str = "") -> Feedback: ...
+
+
+def _answer(r: Any) -> LoggedAnswer:
+    return LoggedAnswer(r.id, r.tenant, r.ticket_id, r.question, r.answer, json.loads(r.citations), bool(r.abstained),
+                        r.support, r.engine, r.created_at)
+
+
+class AnswerStore:
+    """The ``Store``'s answer, conversation and feedback methods (a mixin: ``Store`` gives the engine)."""
+
+    engine: Engine
+
+    def log_answer(self, tenant: str, row: dict[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(t.answers.insert(), {"tenant": tenant, "created_at": now_iso(), **row})
+
+    def answers(self, tenant: str, *, abstained: bool | None = None, limit: int = 100) -> list[LoggedAnswer]:
+        """Recent answers, newest first; ``abstained=True`` gives the questions the library could not answer."""
+        c = t.answers.c
+        q = sa.select(t.answers).where(c.tenant == tenant).order_by(c.created_at.desc()).limit(limit)
+        if abstained is not None:
+            q = q.where(c.abstained == (sa.true() if abstained else sa.false()))
+        with self.engine.connect() as conn:
+            return [_answer(r) for r in conn.execute(q)]
+
+    def answer(self, tenant: str, answer_id: str) -> LoggedAnswer | None:
+        """One logged answer of the tenant, citations parsed; ``None`` when the tenant has no such answer."""
+        c = t.answers.c
+        with self.engine.connect() as conn:
+            r = conn.execute(sa.select(t.answers).where(c.tenant == tenant, c.id == answer_id)).first()
+        return None if r is None else _answer(r)
+
+    # ---- conversations -------------------------------------------------------------------------
+
+    def add_turns(self, tenant: str, ticket_id: str, turns: Sequence[Mapping[str, Any]]) -> None:
+        """Append turns (``role`` 'user' | 'assistant', ``text``, optional ``answer_id``) to a ticket's
+        conversation, all in one transaction: a question is never stored without its answer."""
+        at = now_iso()
+        rows = []
+        for turn in turns:
+            role = turn.get("role")
+            if role not in TURN_ROLES:
+                raise InputError(f"a turn's role is 'user' or 'assistant', not {role!r}")
+            rows.append({"tenant": tenant, "ticket_id": ticket_id, "role": role, "text": str(turn.get("text") or ""),
+                         "answer_id": turn.get("answer_id") or None, "created_at": turn.get("created_at") or at})
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(sa.insert(t.turns), rows)
+
+    def turns(self, tenant: str, ticket_id: str, *, limit: int = 20) -> list[Turn]:
+        """The ticket's last ``limit`` turns, oldest first."""
+        c = t.turns.c
+        q = (sa.select(c.role, c.text, c.answer_id, c.created_at)
+             .where(c.tenant == tenant, c.ticket_id == ticket_id).order_by(c.id.desc()).limit(max(limit, 0)))
+        with self.engine.connect() as conn:
+            rows = [Turn(r.role, r.text, r.answer_id, r.created_at) for r in conn.execute(q)]
+        return rows[::-1]
+
+    def citation_stats(self, tenant: str, record_id: str) -> CitationStats:
+        """How often answers cited ``record_id``, and how agents rated those answers (newest rating each)."""
+        a, f = t.answers.c, t.feedback.c
+        quoted = json.dumps(record_id, ensure_ascii=False)
+        escaped = quoted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        needle = f'%"id": {escaped}%'
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(a.id, a.citations).where(a.tenant == tenant,
+                                                                   a.citations.like(needle, escape="\\")))
+            # LIKE narrows the rows (and ignores ASCII case in SQLite); the exact test is on the JSON
+            ids = [r.id for r in rows if any(c.get("id") == record_id for c in json.loads(r.citations))]
+            ratings: dict[str, bool] = {}
+            if ids:
+                for r in conn.execute(sa.select(f.answer_id, f.helpful).where(f.tenant == tenant, f.answer_id.in_(ids))
+                                      .order_by(f.id)):
+                    ratings[r.answer_id] = bool(r.helpful)
+        return CitationStats(len(ids), sum(ratings.values()), sum(not v for v in ratings.values()))
+
+    # ---- feedback ------------------------------------------------------------------------------
+
+    def add_feedback(self, tenant: str, answer_id: str, helpful: bool, comment: str = "") -> Feedback:
+        """Rate a logged answer of this tenant (every rating is kept; the newest is the current one).
+        Raises ``NotFound`` for an answer id the tenant does not have."""
+        if not isinstance(helpful, bool):
+            raise InputError("helpful is true or false")
+        comment = (comment or "").strip()
+        if len(comment) > MAX_COMMENT_CHARS:
+            raise InputError(f"the comment is {len(comment)} characters; the limit is {MAX_COMMENT_CHARS}")
+        from ..redact import redact  # a rating's comment never needs a customer's personal data
+
+        comment = redact(comment).text
+        at = now_iso()
+        ac = t.answers.c
+        with self.engine.begin() as conn:
+            known = conn.execute(sa.select(ac.id).where(ac.tenant == tenant, ac.id == answer_id)).first()
+            if known is None:
+                raise NotFound(f"no answer {answer_id!r} in tenant {tenant!r}")
+            fid = conn.execute(sa.insert(t.feedback).values(tenant=tenant, answer_id=answer_id, helpful=helpful,
+                                                            comment=comment, created_at=at)).inserted_primary_key
+        return Feedback(fid[0] if fid else None, answer_id, helpful, comment, at)
+
+    def feedback(self, tenant: str, *, answer_id: str | None = None, limit: int = 100) -> list[RatedAnswer]:
+        """Ratings, newest first, each with its answer's question, answer text, citations, engine and ticket."""
+        f, a = t.feedback.c, t.answers.c
+        q = (sa.select(f.id, f.answer_id, f.helpful, f.comment, f.created_at, a.question, a.answer, a.citations,
+                       a.engine, a.ticket_id, a.abstained)
+             .select_from(t.feedback.join(t.answers, sa.and_(a.id == f.answer_id, a.tenant == f.tenant)))
+             .where(f.tenant == tenant).order_by(f.id.desc()).limit(max(limit, 0)))
+        if answer_id is not None:
+            q = q.where(f.answer_id == answer_id)
+        with self.engine.connect() as conn:
+            return [RatedAnswer(r.id, r.answer_id, bool(r.helpful), r.comment, r.created_at, r.question, r.answer,
+                                json.loads(r.citations), r.engine, r.ticket_id, bool(r.abstained))
+                    for r in conn.execute(q)]
