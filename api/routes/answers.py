@@ -20,7 +20,7 @@ from ..auth import Agent, Reviewer
 from ..deps import AppState, State, check_conversation, check_question, to_filters
 from ..fairness import ReleasingIterator, Slot, asked_chars
 from ..problems import Problem, from_error, problem_body
-from ..schemas import AnswerOut, AskRequest, ChatRequest, FeedbackOut, FeedbackRequest, GapsOut
+from ..schemas.answers import AnswerOut, AskRequest, ChatRequest, FeedbackOut, FeedbackRequest, GapsOut
 from . import ERRORS
 
 router = APIRouter(prefix="/v1", tags=["answers"])

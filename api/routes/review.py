@@ -6,9 +6,9 @@ from fastapi import APIRouter, Response
 
 from ..auth import Reviewer
 from ..deps import PathId, State
-from ..schemas import (
+from ..schemas.records import CaseStateOut
+from ..schemas.review import (
     ApproveRequest,
-    CaseStateOut,
     DraftOut,
     DraftRequest,
     EditRequest,
