@@ -126,6 +126,7 @@ class FeedbackOut(BaseModel):
     created_at: str
 
 
+# assistant.gaps.Gap on the wire (a test holds the two to the same fields)
 class GapOut(BaseModel):
     question: str
     at: str
