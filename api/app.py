@@ -3,8 +3,9 @@ under uvicorn.
 
     create_app(Settings(home=...))                  # one Library + Assistant per tenant, opened lazily
 
-Routes live in ``api/routes/``, request and response bodies in ``api/schemas.py``, keys and roles in
-``api/auth.py``, errors in ``api/problems.py``, the tenant registry and its locks in ``api/tenants.py``.
+Routes live in ``api/routes/``, request and response bodies in ``api/schemas/`` (a module per family
+of routes), keys and roles in ``api/auth.py``, errors in ``api/problems.py``, the tenant registry and its
+locks in ``api/tenants.py``.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ def _reviewer(args: argparse.Namespace) -> str:
 
 
 def _print_draft(d: Any, cid: str | None) -> None:
-    from assistant.drafting import SECTIONS
+    from assistant.types import CASE_SECTIONS as SECTIONS
 
     if cid is None:
         print(f"{d.ticket_id}: not drafted: {d.skipped}")

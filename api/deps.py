@@ -19,7 +19,9 @@ from .config import ApiSettings
 from .fairness import FairShare
 from .metrics import Metrics
 from .problems import Problem
-from .schemas import ID_DOC, ID_SCHEMA, AnswerFilters, SearchFilters, Turn, valid_id
+from .schemas.answers import AnswerFilters, Turn
+from .schemas.common import ID_DOC, ID_SCHEMA, valid_id
+from .schemas.records import SearchFilters
 from .store import HttpStore
 from .tenants import Tenants
 

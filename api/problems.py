@@ -29,7 +29,7 @@ from assistant.errors import (
     QuestionTooLong,
 )
 
-from .schemas import VISIBLE
+from .schemas.common import VISIBLE
 
 log = logging.getLogger("casepilot.api")
 

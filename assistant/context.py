@@ -18,7 +18,10 @@ from .store import StoredRecord
 from .tokens import count_tokens, encoding
 from .types import SearchHit
 
-CASE_SECTIONS = ("solution", "diagnosis", "problem", "outcome")  # the order a model should see them in
+# a case's sections (types.CASE_SECTIONS) in the order a model reads them, solution first; and the
+# order ``ContextRecord.sections`` lists them in, for the engines that pick sentences
+READING_ORDER = ("solution", "diagnosis", "problem", "outcome")
+SENTENCE_ORDER = ("solution", "diagnosis", "outcome", "problem")
 SECTION_NAMES = {"solution": "解决方案", "diagnosis": "诊断过程", "problem": "问题描述", "outcome": "结果与反馈",
                  "body": "正文", "answer": "答案"}
 
@@ -34,7 +37,7 @@ class ContextRecord:
     def sections(self) -> list[tuple[str, str]]:
         d = self.record.data
         if self.record.kind == "case":
-            return [(s, d.get(s) or "") for s in ("solution", "diagnosis", "outcome", "problem") if d.get(s)]
+            return [(s, d.get(s) or "") for s in SENTENCE_ORDER if d.get(s)]
         return [("answer" if d.get("faq") else "body", d.get("body") or "")]
 
     def pieces(self) -> list[tuple[str, str]]:
@@ -42,7 +45,7 @@ class ContextRecord:
         article's paragraphs with the one retrieval matched best first."""
         d = self.record.data
         if self.record.kind == "case":
-            return [(s, d[s]) for s in CASE_SECTIONS if d.get(s)]
+            return [(s, d[s]) for s in READING_ORDER if d.get(s)]
         section = "answer" if d.get("faq") else "body"
         body = "\n".join(ln for ln in (d.get("body") or "").splitlines() if not PAGE_MARK.match(ln))
         paras = [p.strip() for p in re.split(r"\n\s*\n", body) if p.strip()]

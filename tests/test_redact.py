@@ -22,15 +22,12 @@ from assistant.redact import (
     MAX_LENGTH,
     Redactor,
     add_counts,
-    fold,
     format_counts,
-    known_issuer,
     load_allowlist,
-    luhn_ok,
     redact,
-    valid_bank_card,
-    valid_id_number,
 )
+from assistant.redact.numbers import known_issuer, luhn_ok, valid_bank_card, valid_id_number
+from assistant.redact.scan import fold
 from assistant.settings import Settings
 from ingestion.loaders import Loaded, load_paths
 from ingestion.pipeline import Ingestor

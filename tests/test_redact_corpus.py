@@ -1,11 +1,15 @@
 """Redaction over real chats: the 300 JDDC customer-service sessions (JD.com, Chinese) in
 ``../shared/data/dev/jddc/``. No single replacement may be longer than its kind can be
-(``redact.MAX_LENGTH``), and the customer's questions must survive. Skipped when the data is absent.
+(``assistant.redact.MAX_LENGTH``), and the customer's questions must survive. Skipped when the data is absent.
 
 Run as a script to print the measurement (characters redacted per kind, replacements at their kind's
 maximum)::
 
-    .venv/bin/python tests/test_redact_corpus.py [path/to/redact.py]
+    .venv/bin/python tests/test_redact_corpus.py [VERSION]
+
+VERSION: another version of the rules, a file (``git show b79ccb8:assistant/redact.py``, before they
+became a package) or a package folder (``git archive REV assistant/redact | tar -x -C /tmp/before``,
+then ``/tmp/before/assistant/redact``).
 """
 
 from __future__ import annotations
@@ -109,15 +113,11 @@ def test_the_customers_words_survive(messages: list[str]) -> None:
 
 
 if __name__ == "__main__":  # the measurement for docs/redaction.md
-    import importlib.util
-
     sys.path.insert(0, str(ROOT))
-    if len(sys.argv) > 1:  # another version of redact.py, e.g. `git show HEAD~1:assistant/redact.py`
-        spec = importlib.util.spec_from_file_location("redact_under_test", sys.argv[1])
-        assert spec and spec.loader
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules["redact_under_test"] = mod
-        spec.loader.exec_module(mod)
+    if len(sys.argv) > 1:  # another version: a redact.py (before the package) or a redact/ folder
+        from evals.versions import load_version
+
+        mod = load_version(Path(sys.argv[1]), "redact")
     else:
         import assistant.redact as mod
     from assistant.redact import MAX_LENGTH

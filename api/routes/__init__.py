@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..schemas import ProblemOut
+from ..schemas.ops import ProblemOut
 
 
 def _problem(description: str) -> dict[str, Any]:

@@ -16,12 +16,13 @@ from assistant.answering import Answer, Assistant
 from assistant.conversation import chat as chat_turn
 from assistant.conversation import chat_stream, conversation_of
 from assistant.errors import BackendError, CasepilotError
+from assistant.gaps import unanswered
 
 from ..auth import Agent, Reviewer
 from ..deps import AppState, State, check_conversation, check_question, to_filters
 from ..fairness import ReleasingIterator, Slot, asked_chars
 from ..problems import Problem, from_error, problem_body
-from ..schemas import AnswerOut, AskRequest, ChatRequest, FeedbackOut, FeedbackRequest, GapsOut
+from ..schemas.answers import AnswerOut, AskRequest, ChatRequest, FeedbackOut, FeedbackRequest, GapsOut
 from . import ERRORS
 
 router = APIRouter(prefix="/v1", tags=["answers"])
@@ -152,7 +153,4 @@ def feedback(answer_id: str, body: FeedbackRequest, p: Agent, st: State) -> Feed
 @router.get("/gaps", summary="The questions the library could not answer, newest first",
             response_model=GapsOut, responses=ERRORS)
 def gaps(p: Reviewer, st: State, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> GapsOut:
-    rows = st.store.answers(p.tenant, abstained=True, limit=limit)
-    return GapsOut.model_validate({"unanswered": [
-        {"question": r.question, "at": r.created_at, "ticket": r.ticket_id,
-         "support": round(r.support, 3)} for r in rows]})
+    return GapsOut.model_validate({"unanswered": [asdict(g) for g in unanswered(st.store, p.tenant, limit)]})

@@ -19,7 +19,7 @@ from assistant.types import SERVED_STATUSES
 from ..auth import Agent, Reviewer
 from ..deps import PathId, State
 from ..problems import Problem
-from ..schemas import CaseStatsOut, LibraryStatsOut, MeOut
+from ..schemas.console import CaseStatsOut, LibraryStatsOut, MeOut
 from . import ERRORS
 
 router = APIRouter(prefix="/v1", tags=["console"])

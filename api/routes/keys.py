@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Response
 from ..auth import Admin, create_key
 from ..deps import State
 from ..problems import Problem
-from ..schemas import KeyCreatedOut, KeyCreateRequest, KeysOut
+from ..schemas.ops import KeyCreatedOut, KeyCreateRequest, KeysOut
 from . import ERRORS
 
 router = APIRouter(prefix="/v1", tags=["keys"])

@@ -26,7 +26,8 @@ from ..auth import Agent
 from ..deps import AppState, State, check_conversation, check_question
 from ..fairness import ReleasingIterator, asked_chars
 from ..problems import Problem, from_error
-from ..schemas import ChatCompletionOut, ChatCompletionRequest, ChatMessage, ModelsOut, Turn
+from ..schemas.answers import Turn
+from ..schemas.openai_compat import ChatCompletionOut, ChatCompletionRequest, ChatMessage, ModelsOut
 from . import ERRORS
 from .answers import answer_out, record_answer
 

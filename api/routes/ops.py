@@ -10,7 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ..deps import State
 from ..problems import problem_response
-from ..schemas import HealthOut, ProblemOut, ReadyOut
+from ..schemas.ops import HealthOut, ProblemOut, ReadyOut
 
 router = APIRouter(tags=["operations"])
 

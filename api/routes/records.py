@@ -14,7 +14,7 @@ from assistant.types import SERVED_STATUSES
 from ..auth import Admin, Agent
 from ..deps import PathId, State, to_filters
 from ..problems import Problem, from_error
-from ..schemas import CaseStateOut, ImportJobOut, RecordOut, SearchOut, SearchRequest
+from ..schemas.records import CaseStateOut, ImportJobOut, RecordOut, SearchOut, SearchRequest
 from . import ERRORS, _problem
 
 router = APIRouter(prefix="/v1", tags=["library"])

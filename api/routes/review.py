@@ -8,9 +8,9 @@ from fastapi import APIRouter, Response
 
 from ..auth import Reviewer
 from ..deps import PathId, State
-from ..schemas import (
+from ..schemas.records import CaseStateOut
+from ..schemas.review import (
     ApproveRequest,
-    CaseStateOut,
     DraftOut,
     DraftRequest,
     EditRequest,

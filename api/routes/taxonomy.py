@@ -15,7 +15,7 @@ from assistant.taxonomy import Taxonomy, TaxonomyError, TaxonomySyntaxError, par
 from ..auth import Admin, Agent
 from ..deps import State
 from ..problems import Problem
-from ..schemas import TaxonomyOut, TaxonomyPutOut
+from ..schemas.console import TaxonomyOut, TaxonomyPutOut
 from . import ERRORS, _problem
 
 router = APIRouter(prefix="/v1", tags=["taxonomy"])

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body
 from ..auth import Reviewer
 from ..deps import State
 from ..problems import Problem
-from ..schemas import TicketOut
+from ..schemas.records import TicketOut
 from . import ERRORS, _problem
 
 router = APIRouter(prefix="/v1", tags=["review"])

@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from assistant.errors import InputError
+from assistant.types import CASE_SECTIONS
 from evals.devdata import DEFAULT_DEV, faq_records, faq_retrieval_set
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -96,7 +97,7 @@ def sample_tickets_set(out: Path) -> dict[str, Any]:
         ref = cases.get(TICKET_CASE.get(t["id"], ""))
         row: dict[str, Any] = {"id": t["id"], "ticket": t, "category": "sample"}
         if ref:
-            row["reference"] = {k: ref.get(k, "") for k in ("title", "problem", "diagnosis", "solution", "outcome")}
+            row["reference"] = {k: ref.get(k, "") for k in ("title", *CASE_SECTIONS)}
         rows.append(row)
     path = out if out.suffix == ".jsonl" else out / "sample_tickets.jsonl"
     n = _write(path, rows)

@@ -29,9 +29,9 @@ from typing import Any
 
 from assistant.errors import InputError
 from assistant.index.filters import FILTER_KEYS
+from assistant.types import CASE_SECTIONS
 
 KINDS = ("answer", "tag", "draft")
-SECTIONS = ("problem", "diagnosis", "solution", "outcome")
 
 
 class DatasetError(InputError):
@@ -194,10 +194,10 @@ def _draft(r: _Row, rid: str) -> DraftItem:
     ref = r.row.get("reference")
     reference: dict[str, str] | None = None
     if ref is not None:
-        if not isinstance(ref, dict) or not any(isinstance(ref.get(s), str) and ref.get(s) for s in SECTIONS):
-            r.bad("reference", f"expected a case with at least one of {', '.join(SECTIONS)}")
+        if not isinstance(ref, dict) or not any(isinstance(ref.get(s), str) and ref.get(s) for s in CASE_SECTIONS):
+            r.bad("reference", f"expected a case with at least one of {', '.join(CASE_SECTIONS)}")
         else:
-            reference = {k: str(ref.get(k) or "") for k in ("title", *SECTIONS)}
+            reference = {k: str(ref.get(k) or "") for k in ("title", *CASE_SECTIONS)}
     return DraftItem(rid or str(ticket.get("id") or ""), ticket, reference, r.text("category"))
 
 

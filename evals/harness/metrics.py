@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from assistant.types import CASE_SECTIONS
+
 Row = dict[str, Any]
 Parts = tuple[float, float] | None
 
@@ -259,8 +261,7 @@ def _sourced(r: Row) -> Parts:
 
 DRAFT_METRICS: list[Metric] = [
     Metric("drafted_share", _drafted, gated=True, doc="tickets drafted (the rest skipped with a reason)"),
-    *(Metric(f"fill_{s}", _fill(s), doc=f"drafts with a {s} section") for s in
-      ("problem", "diagnosis", "solution", "outcome")),
+    *(Metric(f"fill_{s}", _fill(s), doc=f"drafts with a {s} section") for s in CASE_SECTIONS),
     Metric("sourced_share", _sourced, gated=True, doc="draft sentences with a source message"),
     Metric("latency_p50_ms", _no_parts, higher_is_better=False, percentile=50, value_of=_latency),
 ]

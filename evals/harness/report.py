@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from assistant.types import CASE_SECTIONS
+
 from . import metrics as M
 
 Block = tuple[Any, ...]
@@ -104,8 +106,7 @@ def plots(out: Path, kind: str, summary: dict[str, Any], rows: Sequence[dict[str
         made.append((_save(plt, fig, out, "confidence.png"), "Confidence of the best tag, right and wrong"))
     else:
         fig, ax = plt.subplots(figsize=(6, 3.2))
-        secs = ["problem", "diagnosis", "solution", "outcome"]
-        ax.bar(secs, [summary["metrics"].get(f"fill_{s}") or 0 for s in secs])
+        ax.bar(list(CASE_SECTIONS), [summary["metrics"].get(f"fill_{s}") or 0 for s in CASE_SECTIONS])
         ax.set_ylim(0, 1)
         ax.set_ylabel("share of drafts")
         made.append((_save(plt, fig, out, "fill_rate.png"), "Section fill rate of the drafts"))

@@ -40,6 +40,7 @@ from assistant.engines import answer_engine, chat_model, model_name
 from assistant.errors import BackendError, CasepilotError, ConfigError, InputError
 from assistant.extractive import ExtractiveEngine
 from assistant.settings import Settings
+from assistant.types import CASE_SECTIONS
 
 from . import metrics as M
 from .datasets import AnswerItem, Dataset, DraftItem, TagItem, load_dataset
@@ -349,7 +350,7 @@ class DraftRun:
         pass
 
     def run_item(self, it: DraftItem) -> dict[str, Any]:
-        from assistant.drafting import SECTIONS, draft_extractive, draft_with_model
+        from assistant.drafting import draft_extractive, draft_with_model
 
         t0 = time.perf_counter()
         d = draft_with_model(it.ticket, self.chat, self.model) if self.chat else draft_extractive(it.ticket)
@@ -357,9 +358,9 @@ class DraftRun:
         drafted = not d.skipped
         return {"id": it.id, "category": it.category, "ticket": str(it.ticket.get("id") or it.id),
                 "drafted": drafted, "skipped": d.skipped,
-                "filled": [s for s in SECTIONS if drafted and d.section(s)],
+                "filled": [s for s in CASE_SECTIONS if drafted and d.section(s)],
                 "sentences": len(d.sentences), "sourced": sum(bool(s.sources) for s in d.sentences),
-                "draft": {"title": d.title, **{s: d.section(s) for s in SECTIONS}} if drafted else None,
+                "draft": {"title": d.title, **{s: d.section(s) for s in CASE_SECTIONS}} if drafted else None,
                 "reference": it.reference, "latency_ms": round(latency * 1000, 1)}
 
     def samples(self, rows: list[dict[str, Any]]) -> list[Any]:

@@ -7,7 +7,8 @@ import { errorText } from "./state.js";
 
 const threads = new Map(); // ticket id ("" for none) -> [{role, text, answer?, error?}]
 let ticket = "";
-const SECTIONS = ["problem", "diagnosis", "solution", "outcome"];
+// a case's sections in the order the case model (assistant/types.py CASE_SECTIONS) and the API give them
+export const SECTIONS = ["problem", "diagnosis", "solution", "outcome"];
 const CITE = /\[([^\[\]\s]{1,80})\]/g;
 
 export function caseLink(id, text) {

@@ -2,13 +2,12 @@
 // the messages it came from; tag chips from the taxonomy; possible duplicates with a diff and merge;
 // approve, edit and approve, reject with a reason; the stale cases. Keys: j/k, a, e, r, Esc.
 import { get, post } from "./api.js";
-import { caseLink } from "./ask.js";
+import { SECTIONS, caseLink } from "./ask.js";
 import { diff } from "./diff.js";
 import { clear, fmtTime, h } from "./dom.js";
 import { t } from "./i18n.js";
 import { ctx, errorText, toast } from "./state.js";
 
-const SECTIONS = ["problem", "diagnosis", "solution", "outcome"];
 const FIELDS = ["title", ...SECTIONS, "product", "severity"];
 let taxonomy = null; // [tag], loaded once per page
 

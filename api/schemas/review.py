@@ -1,0 +1,111 @@
+"""Drafting cases from tickets, the review queue and its decisions, stale cases, and tag suggestion."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+
+from .common import VISIBLE, Id, Request_
+
+
+class DraftRequest(Request_):
+    ticket_id: Id
+    redraft: StrictBool = Field(default=False, description="draft again a ticket whose draft was already decided")
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"ticket_id": "T-2024-0301"}]})
+
+
+class DraftOut(BaseModel):
+    case_id: str | None = Field(description="the in_review case; null when the ticket was skipped")
+    skipped: str = Field(default="", description="why the ticket was not drafted")
+    draft: dict[str, Any] = Field(description="sections, each sentence with its message ids; tags; duplicates")
+
+
+class QueueItemOut(BaseModel):
+    id: str
+    title: str
+    updated_at: str
+    ticket_id: str
+    duplicates: list[dict[str, Any]]
+
+
+class QueueOut(BaseModel):
+    queue: list[QueueItemOut]
+
+
+class ReviewShowOut(BaseModel):
+    case: dict[str, Any]
+    status: str
+    version: int
+    instructions: list[dict[str, str]] = Field(
+        default_factory=list, description="sentences that address the assistant ({section, sentence}): never quoted")
+    draft: dict[str, Any] | None
+    stats: dict[str, int]
+    audit: list[dict[str, Any]]
+    ticket: dict[str, Any] | None = Field(default=None, description="the source ticket (its messages), when stored")
+
+
+Editable = Literal["title", "problem", "diagnosis", "solution", "outcome", "tags", "product", "product_version",
+                   "severity"]
+
+
+class ApproveRequest(Request_):
+    edits: dict[Editable, str | list[str]] = Field(default_factory=dict, description="fields changed on approval")
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{}, {"edits": {"severity": "P2"}}]})
+
+
+class EditRequest(Request_):
+    edits: dict[Editable, str | list[str]] = Field(min_length=1)
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"edits": {"title": "打印机连不上5GHz WiFi", "tags": ["产品线/打印机", "问题类型/网络连接"]}}]})
+
+
+class RejectRequest(Request_):
+    reason: str = Field(min_length=1, max_length=2000, pattern=VISIBLE)
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reason": "与 C-000101 重复"}]})
+
+
+class MergeRequest(Request_):
+    into: Id = Field(description="the approved case the draft merges into")
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"into": "C-000101"}]})
+
+
+class StaleCaseOut(BaseModel):
+    id: str
+    title: str
+    reasons: list[str]
+
+
+class StaleOut(BaseModel):
+    stale: list[StaleCaseOut]
+
+
+class TagsRequest(Request_):
+    text: str = Field(min_length=1, max_length=20_000)
+    k: int | None = Field(default=None, ge=1, le=50)
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"text": "打印机连不上公司WiFi"}]})
+
+
+class TagOut(BaseModel):
+    tag: str
+    confidence: float
+
+
+class TagsOut(BaseModel):
+    tags: list[TagOut] = Field(description="the confident picks, best first; empty when abstained")
+    abstained: bool = Field(description="no candidate was likely enough to pick (the candidates are still listed)")
+    candidates: list[TagOut] = Field(default_factory=list,
+                                     description="the best k tags with their confidences, picked or not, best first")
+    warnings: list[str] | None = Field(default=None, description="only when there is something to say: that a long "
+                                       "text was searched for similar records by its beginning")
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"tags": [{"tag": "产品线/打印机", "confidence": 0.81}], "abstained": False,
+         "candidates": [{"tag": "产品线/打印机", "confidence": 0.81},
+                        {"tag": "问题类型/网络连接", "confidence": 0.24}]}]})
