@@ -41,7 +41,7 @@ def _print_draft(d: Any, cid: str | None) -> None:
 
 
 def cmd_draft(args: argparse.Namespace) -> int:
-    from api.cli_common import open_library
+    from api.cli.common import open_library
 
     lib = open_library(args, create=bool(args.files))  # ticket files are imported first
     with lib.write_lock():
@@ -49,7 +49,7 @@ def cmd_draft(args: argparse.Namespace) -> int:
 
 
 def _draft(args: argparse.Namespace, lib: Library) -> int:
-    from api.cli_common import emit
+    from api.cli.common import emit
     from assistant.errors import InputError
     from assistant.ids import check_id
     from ingestion.pipeline import Ingestor
@@ -87,7 +87,7 @@ def _draft(args: argparse.Namespace, lib: Library) -> int:
 
 
 def cmd_review(args: argparse.Namespace) -> int:
-    from api.cli_common import open_library
+    from api.cli.common import open_library
     from assistant.errors import InputError
     from assistant.ids import check_id
 
@@ -106,7 +106,7 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 
 def _review(args: argparse.Namespace, lib: Library) -> int:
-    from api.cli_common import emit
+    from api.cli.common import emit
     from assistant.errors import InputError
     from assistant.ids import one_line
     from ingestion.review import Review, parse_edits

@@ -38,7 +38,7 @@ def _urls(endpoints: dict[str, str]) -> dict[str, str]:
 
 def cmd_bots(args: argparse.Namespace) -> int:
     from api.bots import add_channel, endpoints
-    from api.cli_common import emit, open_library
+    from api.cli.common import emit, open_library
     from assistant.errors import NotFound
 
     lib = open_library(args, create=args.bots_command == "add")

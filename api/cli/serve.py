@@ -156,7 +156,7 @@ class _Workers:
 
 def cmd_keys(args: argparse.Namespace) -> int:
     from api.auth import create_key
-    from api.cli_common import emit, open_library
+    from api.cli.common import emit, open_library
     from assistant.errors import NotFound
 
     lib = open_library(args, create=args.keys_command == "create")

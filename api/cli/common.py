@@ -20,7 +20,7 @@ def progress_factory(enabled: bool) -> Any:
 
     def make(total: int, desc: str) -> Any:
         if desc == "ingest" and enabled:  # a bar with chunks and the embedding rate, or plain lines
-            from api.cli_ingest import ImportProgress
+            from api.cli.ingest import ImportProgress
 
             return ImportProgress(total, sys.stderr)
         return tqdm(total=total, desc=desc, unit="rec" if desc == "ingest" else "chunk", file=sys.stderr,

@@ -34,7 +34,7 @@ def _print_suggestion(text: str, s: Any) -> None:
 
 
 def cmd_tags_suggest(args: argparse.Namespace) -> int:
-    from api.cli_common import batch_lines, emit, open_library
+    from api.cli.common import batch_lines, emit, open_library
     from assistant.tagging import TagSuggester
 
     if args.k is not None and not 1 <= args.k <= 50:
@@ -65,7 +65,7 @@ def cmd_tags_suggest(args: argparse.Namespace) -> int:
 
 
 def cmd_tags_taxonomy(args: argparse.Namespace) -> int:
-    from api.cli_common import emit, open_library
+    from api.cli.common import emit, open_library
     from assistant.taxonomy import Taxonomy
 
     if args.version is not None and args.version < 1:

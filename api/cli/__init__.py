@@ -21,7 +21,7 @@ from assistant.ids import one_line
 from assistant.index.filters import Filters
 from assistant.library import Library
 
-from .cli_common import batch_lines, emit, open_library, progress_factory
+from .common import batch_lines, emit, open_library, progress_factory
 
 log = logging.getLogger("casepilot")
 
@@ -60,7 +60,7 @@ def _reading(args: argparse.Namespace) -> Library:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from api.cli_ingest import cmd_sync, print_files, print_plan, print_removals
+    from api.cli.ingest import cmd_sync, print_files, print_plan, print_removals
     from ingestion.pipeline import Ingestor, describe_conflict
     from ingestion.report import per_file
 
@@ -584,15 +584,15 @@ def build_parser() -> argparse.ArgumentParser:
                                    "another model than the one configured.")
     s.set_defaults(func=cmd_status)
 
-    from api.cli_review import register_review
-    from api.cli_tags import register_tags
+    from api.cli.review import register_review
+    from api.cli.tags import register_tags
 
     register_review(sub, common)
     register_tags(sub, common)
-    from api.cli_serve import register_serve
+    from api.cli.serve import register_serve
 
     register_serve(sub, common, base)
-    from api.cli_bots import register_bots
+    from api.cli.bots import register_bots
 
     register_bots(sub, common)
     from importlib.metadata import entry_points
@@ -631,7 +631,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise  # another pipe or socket broke: that is an error, with its traceback
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
         return 141  # 128 + SIGPIPE
-
-
-if __name__ == "__main__":
-    sys.exit(main())
