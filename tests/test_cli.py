@@ -181,11 +181,12 @@ def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path: Path) -> None:
     process killed by SIGPIPE), not with a BrokenPipeError traceback."""
     code = ("import sys\n"
             "from api import cli\n"
+            "from api.cli import indexes\n"
             "def flood(args):\n"
             "    for i in range(200_000):\n"
             "        print('line', i)\n"
             "    return 0\n"
-            "cli.cmd_status = flood\n"
+            "indexes.cmd_status = flood\n"
             "sys.exit(cli.main(sys.argv[1:]))\n")
     p = subprocess.Popen([sys.executable, "-c", code, "status", "--home", str(tmp_path / "h")],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -201,13 +202,14 @@ def test_a_broken_pipe_elsewhere_is_not_taken_for_a_reader_that_left(tmp_path: P
     """Only stdout's reader leaving is quiet: a socket that breaks while stdout is fine is an error."""
     code = ("import socket, sys\n"
             "from api import cli\n"
+            "from api.cli import indexes\n"
             "def broken(args):\n"
             "    a, b = socket.socketpair()\n"
             "    b.close()\n"
             "    for _ in range(100):\n"
             "        a.send(b'x' * 65536)\n"
             "    return 0\n"
-            "cli.cmd_status = broken\n"
+            "indexes.cmd_status = broken\n"
             "sys.exit(cli.main(sys.argv[1:]))\n")
     r = subprocess.run([sys.executable, "-c", code, "status", "--home", str(tmp_path / "h")],
                        capture_output=True, text=True, timeout=60)
