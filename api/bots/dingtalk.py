@@ -25,11 +25,14 @@ from assistant.errors import InputError
 from .common import (
     Ack,
     Channel,
+    Endpoint,
     Incoming,
     Message,
+    PlatformSpec,
     RawRequest,
     Refused,
     Reply,
+    Setting,
     bad_signature,
     check_window,
     json_object,
@@ -127,3 +130,13 @@ class DingTalk:
         if not isinstance(doc, dict) or doc.get("errcode", 0) != 0:
             raise OutboundError(f"dingtalk {channel.id}: the webhook refused the message "
                                 f"(errcode {doc.get('errcode') if isinstance(doc, dict) else '?'})")
+
+
+# the platform as the registry (api/bots/__init__.py) sees it: the webhook routes and bots add come from it
+SPEC = PlatformSpec(
+    name="dingtalk", title="DingTalk", make=DingTalk,
+    endpoints=(Endpoint("POST", "events", "/bots/dingtalk/{id}/events", "DingTalk outgoing robot webhook"),),
+    settings=(Setting("secret", "app_secret", "the robot's AppSecret"),
+              Setting("webhook", "webhook", "a robot webhook URL for replies when a message's sessionWebhook "
+                                            "cannot be used (optional)")),
+)
