@@ -18,6 +18,7 @@ from typing import Any
 
 from assistant.errors import CasepilotError
 from assistant.store import Store
+from ingestion.pipeline import Ingestor
 
 from .auth import Principal
 from .metrics import Metrics
@@ -96,8 +97,6 @@ class ImportJobs:
 
     def _run(self, principal: Principal, job_id: str, path: Path, kind: str | None, total: int,
              overwrite_reviewed: bool = False) -> None:
-        from ingestion.pipeline import Ingestor
-
         store = self.tenants.store
         status = "failed"
         try:

@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -212,8 +213,6 @@ def case_url(settings: BotSettings, record_id: str) -> str:
     """The public link of a case or article; '' when no public URL is configured."""
     if not settings.public_url:
         return ""
-    from urllib.parse import quote
-
     return settings.case_url.format(base=settings.public_url.rstrip("/"), id=quote(record_id, safe=""))
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import time
 from typing import Any
 
 import httpx
@@ -109,8 +110,6 @@ class DingTalk:
         return {"msgtype": "markdown", "markdown": {"title": "casepilot", "text": text}}
 
     def send(self, out: Outbound, channel: Channel, target: dict[str, Any], payload: dict[str, Any]) -> None:
-        import time
-
         base = channel.api_base(self.default_api_base)
         url = target.get("session_webhook") or ""
         expires = target.get("expires")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from assistant.tagging import TagSuggester
+from ingestion.review import Review
+
 from ..auth import Reviewer
 from ..deps import PathId, State
 from ..schemas import (
@@ -41,8 +44,6 @@ def _state(st: State, tenant: str, case_id: str, warnings: list[str] | None = No
              response_model=DraftOut, status_code=201,
              responses={**DECIDED, 200: {"model": DraftOut, "description": "the ticket was skipped: nothing created"}})
 def draft(body: DraftRequest, p: Reviewer, st: State, response: Response) -> DraftOut:
-    from ingestion.review import Review
-
     tenant = st.tenants.get(p.tenant)
     with tenant.write() as lib:
         d, cid = Review(lib, actor=p.actor).draft(body.ticket_id, redraft=body.redraft)
@@ -54,8 +55,6 @@ def draft(body: DraftRequest, p: Reviewer, st: State, response: Response) -> Dra
 @router.get("/review", summary="Cases waiting for review, newest first", response_model=QueueOut,
             responses=ERRORS)
 def queue(p: Reviewer, st: State) -> QueueOut:
-    from ingestion.review import Review
-
     return QueueOut.model_validate({"queue": Review(st.tenants.get(p.tenant).library).queue()})
 
 
@@ -63,16 +62,12 @@ def queue(p: Reviewer, st: State) -> QueueOut:
 @router.get("/review/stale", summary="Approved cases due for re-review, each with the reasons",
             response_model=StaleOut, responses=ERRORS)
 def stale(p: Reviewer, st: State) -> StaleOut:
-    from ingestion.review import Review
-
     return StaleOut.model_validate({"stale": Review(st.tenants.get(p.tenant).library).stale()})
 
 
 @router.get("/review/{case_id}", summary="A case under review: fields, draft provenance, citations, audit, "
             "and the source ticket", response_model=ReviewShowOut, responses=ERRORS)
 def show(case_id: CaseId, p: Reviewer, st: State) -> ReviewShowOut:
-    from ingestion.review import Review
-
     shown = Review(st.tenants.get(p.tenant).library).show(case_id)
     ticket_id = (shown["draft"] or {}).get("ticket_id")
     ticket = st.store.get(p.tenant, ticket_id) if ticket_id else None
@@ -83,8 +78,6 @@ def show(case_id: CaseId, p: Reviewer, st: State) -> ReviewShowOut:
 @router.post("/review/{case_id}/approve", summary="Approve a draft (with optional edits): citable at once",
              response_model=CaseStateOut, responses=DECIDED)
 def approve(case_id: CaseId, p: Reviewer, st: State, body: ApproveRequest | None = None) -> CaseStateOut:
-    from ingestion.review import Review
-
     with st.tenants.get(p.tenant).write() as lib:
         warnings = Review(lib, actor=p.actor).approve(
             case_id, p.actor, {str(k): v for k, v in body.edits.items()} if body else {})
@@ -94,8 +87,6 @@ def approve(case_id: CaseId, p: Reviewer, st: State, body: ApproveRequest | None
 @router.post("/review/{case_id}/reject", summary="Reject a draft, with the reason", response_model=CaseStateOut,
              responses=DECIDED)
 def reject(case_id: CaseId, body: RejectRequest, p: Reviewer, st: State) -> CaseStateOut:
-    from ingestion.review import Review
-
     with st.tenants.get(p.tenant).write() as lib:
         Review(lib, actor=p.actor).reject(case_id, p.actor, body.reason)
     return _state(st, p.tenant, case_id)
@@ -104,8 +95,6 @@ def reject(case_id: CaseId, body: RejectRequest, p: Reviewer, st: State) -> Case
 @router.post("/review/{case_id}/edit", summary="Edit fields of a case (a new version)", response_model=CaseStateOut,
              responses=ERRORS)
 def edit(case_id: CaseId, body: EditRequest, p: Reviewer, st: State) -> CaseStateOut:
-    from ingestion.review import Review
-
     with st.tenants.get(p.tenant).write() as lib:
         warnings = Review(lib, actor=p.actor).edit(case_id, p.actor, {str(k): v for k, v in body.edits.items()})
     return _state(st, p.tenant, case_id, warnings)
@@ -114,8 +103,6 @@ def edit(case_id: CaseId, body: EditRequest, p: Reviewer, st: State) -> CaseStat
 @router.post("/review/{case_id}/merge", summary="Merge a draft into an existing approved case",
              response_model=CaseStateOut, responses=DECIDED)
 def merge(case_id: CaseId, body: MergeRequest, p: Reviewer, st: State) -> CaseStateOut:
-    from ingestion.review import Review
-
     with st.tenants.get(p.tenant).write() as lib:
         Review(lib, actor=p.actor).merge(case_id, body.into, p.actor)
     return _state(st, p.tenant, body.into)
@@ -124,8 +111,6 @@ def merge(case_id: CaseId, body: MergeRequest, p: Reviewer, st: State) -> CaseSt
 @router.post("/tags/suggest", summary="Taxonomy tags for a text, with confidences, or an abstention",
              response_model=TagsOut, response_model_exclude_none=True, responses=ERRORS)
 def suggest_tags(body: TagsRequest, p: Reviewer, st: State) -> TagsOut:
-    from assistant.tagging import TagSuggester
-
     tenant = st.tenants.get(p.tenant)
     with st.fair.hold(p.tenant, len(body.text)), tenant.read() as lib:
         s = TagSuggester(lib).suggest(body.text, body.k)
