@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from assistant.library import Library
 from assistant.llm import ChatModel
 from ingestion.pipeline import Ingestor
 from ingestion.review import Review, case_id_for, parse_edits
+from tests.cli_run import Ran, run_cli
 from tests.conftest import case, write_jsonl
 from tests.stub_openai import ChatStub, chat_server
 
@@ -252,12 +251,10 @@ def test_model_drafting_validates_the_json_and_retries_once() -> None:
 
 
 def test_cli_draft_and_review(tmp_path: Path) -> None:
-    env = {**os.environ, "CASEPILOT_EMBEDDER": "hash", "CASEPILOT_PASSAGE_EMBEDDER": "hash",
-           "CASEPILOT_HOME": str(tmp_path / "home")}
+    env = {"CASEPILOT_EMBEDDER": "hash", "CASEPILOT_PASSAGE_EMBEDDER": "hash", "CASEPILOT_HOME": str(tmp_path / "home")}
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, capture_output=True, text=True,
-                              timeout=300)
+    def run(*args: str) -> Ran:
+        return run_cli(*args, env=env)
 
     f = write_jsonl(tmp_path / "t.jsonl", [ticket("T-9"), ticket("T-8", csat=2)])
     r = run("draft", str(f), "--json")
