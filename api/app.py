@@ -21,6 +21,7 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from assistant.settings import Settings
+from assistant.text import keyword_tokens
 
 from . import problems
 from .auth import RateLimiter
@@ -61,8 +62,6 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
         first /v1/ask after a start took 3.4 s on the sample library). A remote (``openai:``) embedder
         is not called: an endpoint that is down would hold the start for its timeouts and retries. A
         failure is left to the request that needs the part."""
-        from assistant.text import keyword_tokens
-
         t0 = time.perf_counter()
         try:
             lib = tenants.get(settings.tenant).library

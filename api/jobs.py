@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from assistant.errors import CasepilotError
+from ingestion.pipeline import Ingestor
 
 from .auth import Principal
 from .metrics import Metrics
@@ -96,8 +97,6 @@ class ImportJobs:
 
     def _run(self, principal: Principal, job_id: str, path: Path, kind: str | None, total: int,
              overwrite_reviewed: bool = False) -> None:
-        from ingestion.pipeline import Ingestor
-
         store = self.tenants.http
         status = "failed"
         try:

@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from assistant.errors import (
     BackendError,
@@ -120,8 +121,6 @@ HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404:
 
 
 def _allowed_methods(request: Request) -> str:
-    from starlette.routing import Match
-
     methods: set[str] = set()
     scope = {**request.scope, "method": "__NONE__"}
 

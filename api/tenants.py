@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any
 
+from chromadb.api.client import SharedSystemClient
+
 from assistant.answering import Assistant
 from assistant.embeddings import CachingEmbedder, Embedder, make_embedder
 from assistant.index.filters import Filters
@@ -205,8 +207,6 @@ class Tenants:
             if not any(t._foreign() for t in tenants):
                 return  # caught up meanwhile (e.g. the change was this process's own write, now finished)
             if self.settings.chroma_url is None:
-                from chromadb.api.client import SharedSystemClient
-
                 SharedSystemClient.clear_system_cache()
                 self.reopened += 1
             for t in tenants:

@@ -10,13 +10,19 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_run import Ran, run_cli
 from tests.conftest import case, write_jsonl
 
 
-def run(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def run(home: Path, *args: str, stdin: str | None = None) -> Ran:
+    return run_cli(*args, env={"CASEPILOT_HOME": str(home), "CASEPILOT_EMBEDDER": "hash"}, stdin=stdin)
+
+
+def run_process(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The same command in its own process (``python -m api.cli``), for the process contract."""
     env = {**os.environ, "CASEPILOT_HOME": str(home), "CASEPILOT_EMBEDDER": "hash"}
     return subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, capture_output=True, text=True,
-                          input=stdin, timeout=120)
+                          timeout=120)
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +41,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_ingest_json_shape_and_rejects_exit_2(tmp_path: Path, home: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps(case("C-1"), ensure_ascii=False) + "\n{oops\n", encoding="utf-8")
-    r = run(home, "ingest", str(bad), "--json")
+    r = run_process(home, "ingest", str(bad), "--json")  # the exit code and stdout of a real process
     assert r.returncode == 2
     out = json.loads(r.stdout)  # stdout is only JSON
     assert out["unchanged"] == 1 and out["added"] == 0
@@ -114,12 +120,16 @@ def test_delete_then_gone(tmp_path: Path) -> None:
 def test_help_lists_the_commands() -> None:
     r = subprocess.run([sys.executable, "-m", "api.cli", "--help"], capture_output=True, text=True)
     assert r.returncode == 0
-    for cmd in ("ingest", "delete", "search", "reindex", "status"):
+    for cmd in ("ingest", "delete", "search", "reindex", "status", "eval"):  # eval: through the entry point
         assert cmd in r.stdout
+    script = Path(sys.executable).with_name("casepilot")  # the installed console script, where there is one
+    if script.exists():
+        s = subprocess.run([str(script), "--help"], capture_output=True, text=True)
+        assert s.returncode == 0 and s.stdout == r.stdout
     r = subprocess.run([sys.executable, "-m", "api.cli", "--version"], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.startswith("casepilot 0.")
     # serve acts in every tenant and prints no JSON: it offers neither option
-    r = subprocess.run([sys.executable, "-m", "api.cli", "serve", "--help"], capture_output=True, text=True)
+    r = run_cli("serve", "--help")
     assert r.returncode == 0 and "--workers" in r.stdout and "--home" in r.stdout
     assert "--tenant" not in r.stdout and "--json" not in r.stdout
 
@@ -181,11 +191,12 @@ def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path: Path) -> None:
     process killed by SIGPIPE), not with a BrokenPipeError traceback."""
     code = ("import sys\n"
             "from api import cli\n"
+            "from api.cli import indexes\n"
             "def flood(args):\n"
             "    for i in range(200_000):\n"
             "        print('line', i)\n"
             "    return 0\n"
-            "cli.cmd_status = flood\n"
+            "indexes.cmd_status = flood\n"
             "sys.exit(cli.main(sys.argv[1:]))\n")
     p = subprocess.Popen([sys.executable, "-c", code, "status", "--home", str(tmp_path / "h")],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -201,13 +212,14 @@ def test_a_broken_pipe_elsewhere_is_not_taken_for_a_reader_that_left(tmp_path: P
     """Only stdout's reader leaving is quiet: a socket that breaks while stdout is fine is an error."""
     code = ("import socket, sys\n"
             "from api import cli\n"
+            "from api.cli import indexes\n"
             "def broken(args):\n"
             "    a, b = socket.socketpair()\n"
             "    b.close()\n"
             "    for _ in range(100):\n"
             "        a.send(b'x' * 65536)\n"
             "    return 0\n"
-            "cli.cmd_status = broken\n"
+            "indexes.cmd_status = broken\n"
             "sys.exit(cli.main(sys.argv[1:]))\n")
     r = subprocess.run([sys.executable, "-c", code, "status", "--home", str(tmp_path / "h")],
                        capture_output=True, text=True, timeout=60)

@@ -1,13 +1,10 @@
 """Conversations inside a ticket (turns persisted per ticket id, follow-ups resolved against earlier
-turns) and feedback on answers, in-process with the hash embedder and through `casepilot chat` /
-`casepilot feedback` subprocesses."""
+turns) and feedback on answers, with the hash embedder, through the library and through `casepilot chat` /
+`casepilot feedback`."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from unittest import mock
 
@@ -23,6 +20,7 @@ from assistant.settings import Settings
 from assistant.store import Store
 from assistant.store.store import make_engine, upgrade_schema
 from ingestion.pipeline import Ingestor
+from tests.cli_run import Ran, run_cli
 from tests.conftest import case, write_jsonl
 
 ANY_ANSWER = mock.ANY
@@ -188,11 +186,9 @@ def test_a_store_at_0003_upgrades_in_place_and_keeps_its_answers(tmp_path: Path)
 # ---- the command line ----------------------------------------------------------------------------
 
 
-def run(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CASEPILOT_HOME": str(home), "CASEPILOT_EMBEDDER": "hash",
-           "CASEPILOT_PASSAGE_EMBEDDER": "hash", "CASEPILOT_ABSTAIN_BELOW": "0", "PYTHONIOENCODING": "utf-8"}
-    return subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, capture_output=True, text=True,
-                          encoding="utf-8", input=stdin, timeout=120)
+def run(home: Path, *args: str, stdin: str | None = None) -> Ran:
+    return run_cli(*args, env={"CASEPILOT_HOME": str(home), "CASEPILOT_EMBEDDER": "hash",
+                               "CASEPILOT_PASSAGE_EMBEDDER": "hash", "CASEPILOT_ABSTAIN_BELOW": "0"}, stdin=stdin)
 
 
 @pytest.fixture(scope="module")

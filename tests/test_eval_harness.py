@@ -8,8 +8,6 @@ import json
 import math
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from evals.harness import metrics as M
 from evals.harness.compare import compare, gate, render_gate
 from evals.harness.datasets import DatasetError, load_dataset
 from evals.harness.runner import RunOptions, run
+from tests.cli_run import Ran, run_cli
 from tests.conftest import case, write_jsonl
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -422,11 +421,9 @@ def test_gate_against_floors(base_run: Path, tmp_path: Path) -> None:
 # ---- the command line --------------------------------------------------------------------------
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CASEPILOT_EMBEDDER": "hash", "CASEPILOT_PASSAGE_EMBEDDER": "hash",
-           "CASEPILOT_ABSTAIN_BELOW": "0.0"}
-    return subprocess.run([sys.executable, "-m", "api.cli", "eval", *args], env=env, capture_output=True, text=True,
-                          timeout=180, cwd=ROOT)
+def cli(*args: str) -> Ran:
+    return run_cli("eval", *args, env={"CASEPILOT_EMBEDDER": "hash", "CASEPILOT_PASSAGE_EMBEDDER": "hash",
+                                       "CASEPILOT_ABSTAIN_BELOW": "0.0"}, cwd=ROOT)
 
 
 def test_cli_run_compare_and_gate(tiny: dict[str, Path], base_run: Path) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from assistant.llm import ChatModel
 from assistant.records import parse_record
 from assistant.review import Review, case_id_for, parse_edits
 from ingestion.pipeline import Ingestor
+from tests.cli_run import Ran, run_cli
 from tests.conftest import case, write_jsonl
 from tests.stub_openai import ChatStub, chat_server
 
@@ -253,12 +252,10 @@ def test_model_drafting_validates_the_json_and_retries_once() -> None:
 
 
 def test_cli_draft_and_review(tmp_path: Path) -> None:
-    env = {**os.environ, "CASEPILOT_EMBEDDER": "hash", "CASEPILOT_PASSAGE_EMBEDDER": "hash",
-           "CASEPILOT_HOME": str(tmp_path / "home")}
+    env = {"CASEPILOT_EMBEDDER": "hash", "CASEPILOT_PASSAGE_EMBEDDER": "hash", "CASEPILOT_HOME": str(tmp_path / "home")}
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, capture_output=True, text=True,
-                              timeout=300)
+    def run(*args: str) -> Ran:
+        return run_cli(*args, env=env)
 
     f = write_jsonl(tmp_path / "t.jsonl", [ticket("T-9"), ticket("T-8", csat=2)])
     r = run("draft", str(f), "--json")

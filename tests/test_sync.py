@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from api.cli import main
-from api.cli_ingest import ImportProgress
+from api.cli.progress import ImportProgress
 from assistant.library import Library
 from assistant.settings import Settings
 from tests.conftest import case

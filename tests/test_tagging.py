@@ -5,9 +5,6 @@ invalid tag in the reply; a failing endpoint falls back), and ``casepilot tags s
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +17,7 @@ from assistant.library import Library
 from assistant.tagging import TagSuggester, noisy_or, parse_tags
 from assistant.taxonomy import Taxonomy
 from ingestion.pipeline import Ingestor
+from tests.cli_run import Ran, run_cli
 from tests.conftest import SAMPLE, case, write_jsonl
 from tests.stub_openai import ChatStub, chat_server
 
@@ -169,11 +167,8 @@ def test_model_failure_falls_back_to_neighbours_and_synonyms(llm_tag_lib: Librar
 # ---- the command line ---------------------------------------------------------------------------
 
 
-def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CASEPILOT_HOME": str(home), "CASEPILOT_EMBEDDER": "hash"}
-    env.pop("CASEPILOT_LLM", None)
-    return subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=120)
+def cli(home: Path, *args: str) -> Ran:
+    return run_cli(*args, env={"CASEPILOT_HOME": str(home), "CASEPILOT_EMBEDDER": "hash", "CASEPILOT_LLM": None})
 
 
 def test_cli_tags_suggest(tmp_path: Path) -> None:

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +21,7 @@ from assistant.settings import Settings
 from assistant.tagging import TagSuggester, pick
 from assistant.taxonomy import Taxonomy, TaxonomyError, parse_taxonomy
 from ingestion.pipeline import Ingestor
+from tests.cli_run import Ran, run_cli
 from tests.conftest import case, write_jsonl
 from tests.test_api import Server
 
@@ -150,11 +148,9 @@ def test_api_returns_candidates_and_the_flag(tmp_path: Path) -> None:
 # ---- the command line ---------------------------------------------------------------------------
 
 
-def cli(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    full = {**os.environ, "CASEPILOT_HOME": str(home), "CASEPILOT_EMBEDDER": "hash", **env}
-    full.pop("CASEPILOT_LLM", None)
-    return subprocess.run([sys.executable, "-m", "api.cli", *args], env=full, capture_output=True, text=True,
-                          timeout=120)
+def cli(home: Path, *args: str, **env: str) -> Ran:
+    return run_cli(*args, env={"CASEPILOT_HOME": str(home), "CASEPILOT_EMBEDDER": "hash", "CASEPILOT_LLM": None,
+                               **env})
 
 
 def test_cli_shows_candidates_and_the_flag(tmp_path: Path) -> None:

@@ -8,71 +8,39 @@ anything, acknowledges at once and answers in the background from that tenant's 
     common.py     settings, the channel, the shapes a request becomes, windows, conversation keys
     outbound.py   the one HTTP client to the platform APIs (base URL per channel, timeouts, retries)
     runtime.py    de-duplication, answering in the background, feedback clicks
-    slack.py, feishu.py, wecom.py, dingtalk.py   one per platform (verify, render, send)
+    slack.py, feishu.py, wecom.py, dingtalk.py   one per platform (its SPEC; verify, render, send)
 """
 
 from __future__ import annotations
 
-import importlib
 import secrets as _secrets
-from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
 from assistant.errors import InputError
 
 from ..store import BotStore
-from .common import Channel, Platform, fingerprint
+from . import dingtalk, feishu, slack, wecom
+from .common import Channel, Platform, PlatformSpec, fingerprint
 
-
-# the built-in platforms, by name; each module is imported when first used
-def _lazy(module: str, cls: str) -> Callable[[], Platform]:
-    def make() -> Platform:
-        made: Platform = getattr(importlib.import_module(f"api.bots.{module}"), cls)()
-        return made
-
-    return make
-
-
-_FACTORIES: dict[str, Callable[[], Platform]] = {
-    "slack": _lazy("slack", "Slack"),
-    "feishu": _lazy("feishu", "Feishu"),
-    "wecom": _lazy("wecom", "WeCom"),
-    "dingtalk": _lazy("dingtalk", "DingTalk"),
-}
-PLATFORMS = tuple(_FACTORIES)
+# The platforms, by name: each module declares its SPEC (name, webhook endpoints, settings), from
+# which the webhook routes (api/routes/bots.py) and ``casepilot bots add`` are made. A new platform
+# is a module like these and a line here.
+SPECS: dict[str, PlatformSpec] = {spec.name: spec for spec in (slack.SPEC, feishu.SPEC, wecom.SPEC, dingtalk.SPEC)}
+PLATFORMS = tuple(SPECS)
 _loaded: dict[str, Platform] = {}
-
-# the webhook endpoints of each platform (``{id}`` is the channel's id)
-ENDPOINTS: dict[str, dict[str, str]] = {
-    "slack": {"events": "/bots/slack/{id}/events", "interactions": "/bots/slack/{id}/interactions"},
-    "feishu": {"events": "/bots/feishu/{id}/events"},
-    "wecom": {"callback": "/bots/wecom/{id}/callback"},
-    "dingtalk": {"events": "/bots/dingtalk/{id}/events"},
-}
-
-# what each ``casepilot bots add`` option holds on each platform: (secret | option, key)
-FIELDS: dict[str, dict[str, tuple[str, str]]] = {
-    "slack": {"secret": ("secret", "signing_secret"), "bot_token": ("secret", "bot_token")},
-    "feishu": {"secret": ("secret", "verification_token"), "encrypt_key": ("secret", "encrypt_key"),
-               "app_id": ("option", "app_id"), "app_secret": ("secret", "app_secret")},
-    "wecom": {"secret": ("secret", "token"), "encrypt_key": ("secret", "encoding_aes_key"),
-              "app_id": ("option", "corp_id"), "app_secret": ("secret", "corp_secret"),
-              "agent_id": ("option", "agent_id")},
-    "dingtalk": {"secret": ("secret", "app_secret"), "webhook": ("secret", "webhook")},
-}
 
 
 def platform(name: str) -> Platform:
-    if name not in _FACTORIES:
+    if name not in SPECS:
         raise InputError(f"platform must be one of {', '.join(PLATFORMS)}, not {name!r}")
     if name not in _loaded:
-        _loaded[name] = _FACTORIES[name]()
+        _loaded[name] = SPECS[name].make()
     return _loaded[name]
 
 
 def endpoints(platform_name: str, channel_id: str) -> dict[str, str]:
-    return {k: v.format(id=channel_id) for k, v in ENDPOINTS[platform_name].items()}
+    return {k: v.format(id=channel_id) for k, v in SPECS[platform_name].paths().items()}
 
 
 def add_channel(store: BotStore, platform_name: str, tenant: str, name: str, values: dict[str, str],
@@ -80,16 +48,16 @@ def add_channel(store: BotStore, platform_name: str, tenant: str, name: str, val
     """Configure a channel of ``tenant``; ``values`` are the ``bots add`` options by name. The
     returned row carries the webhook paths and a fingerprint, never the secrets."""
     plat = platform(platform_name)
-    known = FIELDS[platform_name]
+    known = {s.option: s for s in SPECS[platform_name].settings}
     unknown = sorted(k for k, v in values.items() if v and k not in known)
     if unknown:
         raise InputError(f"{platform_name} takes no --{', --'.join(u.replace('_', '-') for u in unknown)}")
     secrets_: dict[str, str] = {}
     options: dict[str, Any] = {}
-    for opt, (where, key) in known.items():
+    for opt, setting in known.items():
         value = (values.get(opt) or "").strip()
         if value:
-            (secrets_ if where == "secret" else options)[key] = value
+            (secrets_ if setting.secret else options)[setting.key] = value
     if api_base:
         if not api_base.startswith(("https://", "http://")):
             raise InputError("--api-base is an http(s) URL")

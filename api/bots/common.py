@@ -1,7 +1,8 @@
 """What the four platforms share: the bots' settings, a channel's config, the shapes a verified
 request becomes, the replay window, the conversation mapping and the platform-neutral reply.
 
-A platform module (``slack``, ``feishu``, ``wecom``, ``dingtalk``) implements ``Platform``: it
+A platform module (``slack``, ``feishu``, ``wecom``, ``dingtalk``) declares a ``PlatformSpec`` (its
+name, webhook endpoints and ``casepilot bots add`` settings) and implements ``Platform``: it
 *verifies* a raw request with the platform's own algorithm before it parses anything, turns it into
 an ``Incoming`` (a message to answer, a feedback click, a handshake or nothing), *renders* a
 ``Reply`` in the platform's format and *sends* it through ``outbound.Outbound``. De-duplication,
@@ -14,8 +15,10 @@ import hashlib
 import hmac
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -210,8 +213,6 @@ def case_url(settings: BotSettings, record_id: str) -> str:
     """The public link of a case or article; '' when no public URL is configured."""
     if not settings.public_url:
         return ""
-    from urllib.parse import quote
-
     return settings.case_url.format(base=settings.public_url.rstrip("/"), id=quote(record_id, safe=""))
 
 
@@ -250,3 +251,50 @@ class Platform(Protocol):
 
     # optional: ``confirm_feedback(out, channel, feedback)`` shows on the rated message that its rating
     # was recorded (buttons replaced), for a platform whose bots may edit their messages (Slack)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A ``casepilot bots add`` option a platform takes (``option`` is the flag without ``--``, with
+    underscores), the name its value is stored under, and what it is on this platform (the option's
+    help lists each platform's). A secret is stored with the channel's secrets (never listed, and the
+    option takes env:NAME); the rest go with its options."""
+
+    option: str
+    key: str
+    help: str
+    secret: bool = True
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One webhook route: ``path`` under the server (``{id}`` is the channel id), ``kind`` the
+    ``RawRequest.kind`` the platform sees, and the query parameters it reads (each at most 1000
+    characters, checked before anything else)."""
+
+    method: str
+    kind: str
+    path: str
+    summary: str
+    query: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PlatformSpec:
+    """What a platform module declares: its name and title, the class that implements ``Platform``, its
+    webhook endpoints and its settings. The webhook routes and ``casepilot bots add`` are made from it."""
+
+    name: str
+    title: str
+    make: Callable[[], Platform]
+    endpoints: tuple[Endpoint, ...]
+    settings: tuple[Setting, ...]
+    api_base_note: str = ""  # another base URL worth naming in --api-base's help
+
+    @property
+    def default_api_base(self) -> str:
+        return str(getattr(self.make, "default_api_base", ""))
+
+    def paths(self) -> dict[str, str]:
+        """The webhook path of each endpoint kind, ``{id}`` for the channel id."""
+        return {e.kind: e.path for e in self.endpoints}

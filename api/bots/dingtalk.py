@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import time
 from typing import Any
 
 import httpx
@@ -25,11 +26,14 @@ from assistant.errors import InputError
 from .common import (
     Ack,
     Channel,
+    Endpoint,
     Incoming,
     Message,
+    PlatformSpec,
     RawRequest,
     Refused,
     Reply,
+    Setting,
     bad_signature,
     check_window,
     json_object,
@@ -106,8 +110,6 @@ class DingTalk:
         return {"msgtype": "markdown", "markdown": {"title": "casepilot", "text": text}}
 
     def send(self, out: Outbound, channel: Channel, target: dict[str, Any], payload: dict[str, Any]) -> None:
-        import time
-
         base = channel.api_base(self.default_api_base)
         url = target.get("session_webhook") or ""
         expires = target.get("expires")
@@ -127,3 +129,13 @@ class DingTalk:
         if not isinstance(doc, dict) or doc.get("errcode", 0) != 0:
             raise OutboundError(f"dingtalk {channel.id}: the webhook refused the message "
                                 f"(errcode {doc.get('errcode') if isinstance(doc, dict) else '?'})")
+
+
+# the platform as the registry (api/bots/__init__.py) sees it: the webhook routes and bots add come from it
+SPEC = PlatformSpec(
+    name="dingtalk", title="DingTalk", make=DingTalk,
+    endpoints=(Endpoint("POST", "events", "/bots/dingtalk/{id}/events", "DingTalk outgoing robot webhook"),),
+    settings=(Setting("secret", "app_secret", "the robot's AppSecret"),
+              Setting("webhook", "webhook", "a robot webhook URL for replies when a message's sessionWebhook "
+                                            "cannot be used (optional)")),
+)

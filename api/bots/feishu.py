@@ -21,19 +21,20 @@ import json
 import re
 from typing import Any
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
 from assistant.errors import InputError
 
 from .common import (
     Ack,
     Channel,
+    Endpoint,
     Feedback,
     Incoming,
     Message,
+    PlatformSpec,
     RawRequest,
     Refused,
     Reply,
+    Setting,
     bad_signature,
     check_window,
     json_object,
@@ -57,6 +58,9 @@ def decrypt(encrypt_key: str, encrypted: str) -> bytes:
     if len(raw) < 32 or len(raw) % 16:
         raise malformed("encrypt is not AES-CBC ciphertext")
     key = hashlib.sha256(encrypt_key.encode()).digest()
+    # lazy: the CLI loads this module for its SPEC, and cryptography costs every command 25 ms
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
     d = Cipher(algorithms.AES(key), modes.CBC(raw[:16])).decryptor()
     plain = d.update(raw[16:]) + d.finalize()
     pad = plain[-1]
@@ -212,3 +216,15 @@ class Feishu:
                 out.tokens.drop(f"feishu:{channel.id}:{channel.fingerprint}")
                 continue
             raise OutboundError(f"feishu {channel.id}: reply failed (code {doc.get('code')}: {doc.get('msg')})")
+
+
+# the platform as the registry (api/bots/__init__.py) sees it: the webhook routes and bots add come from it
+SPEC = PlatformSpec(
+    name="feishu", title="Feishu/Lark", make=Feishu,
+    endpoints=(Endpoint("POST", "events", "/bots/feishu/{id}/events", "Feishu / Lark event subscription webhook"),),
+    settings=(Setting("secret", "verification_token", "Verification Token"),
+              Setting("encrypt_key", "encrypt_key", "Encrypt Key (optional, recommended)"),
+              Setting("app_id", "app_id", "App ID", secret=False),
+              Setting("app_secret", "app_secret", "App Secret")),
+    api_base_note="Lark: https://open.larksuite.com",
+)

@@ -24,11 +24,14 @@ from assistant.errors import InputError
 from .common import (
     Ack,
     Channel,
+    Endpoint,
     Feedback,
     Incoming,
     Message,
+    PlatformSpec,
     RawRequest,
     Reply,
+    Setting,
     bad_signature,
     check_window,
     json_object,
@@ -172,3 +175,14 @@ class Slack:
         if not isinstance(doc, dict) or doc.get("ok") is not True:
             error = doc.get("error") if isinstance(doc, dict) else None
             raise OutboundError(f"slack {channel.id}: {method} failed: {error or 'not ok'}")
+
+
+# the platform as the registry (api/bots/__init__.py) sees it: the webhook routes and bots add come from it
+SPEC = PlatformSpec(
+    name="slack", title="Slack", make=Slack,
+    endpoints=(Endpoint("POST", "events", "/bots/slack/{id}/events", "Slack Events API webhook"),
+               Endpoint("POST", "interactions", "/bots/slack/{id}/interactions",
+                        "Slack interactivity webhook (feedback buttons)")),
+    settings=(Setting("secret", "signing_secret", "Signing Secret"),
+              Setting("bot_token", "bot_token", "Bot User OAuth Token (xoxb-...)")),
+)

@@ -22,18 +22,19 @@ import struct
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
 from assistant.errors import InputError
 
 from .common import (
     Ack,
     Channel,
+    Endpoint,
     Incoming,
     Message,
+    PlatformSpec,
     RawRequest,
     Refused,
     Reply,
+    Setting,
     bad_signature,
     check_window,
     cut_bytes,
@@ -69,6 +70,9 @@ def decrypt(encoding_aes_key: str, encrypted: str, receive_id: str) -> bytes:
         raise malformed("the encrypted text is not base64") from None
     if not raw or len(raw) % 16:
         raise malformed("the encrypted text is not AES-CBC ciphertext")
+    # lazy: the CLI loads this module for its SPEC, and cryptography costs every command 25 ms
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
     d = Cipher(algorithms.AES(key), modes.CBC(key[:16])).decryptor()
     plain = d.update(raw) + d.finalize()
     pad = plain[-1]
@@ -194,3 +198,19 @@ class WeCom:
                 out.tokens.drop(f"wecom:{channel.id}:{channel.fingerprint}")
                 continue
             raise OutboundError(f"wecom {channel.id}: message/send failed (errcode {doc.get('errcode')})")
+
+
+# the platform as the registry (api/bots/__init__.py) sees it: the webhook routes and bots add come from it
+_QUERY = ("msg_signature", "timestamp", "nonce")
+SPEC = PlatformSpec(
+    name="wecom", title="WeCom", make=WeCom,
+    endpoints=(Endpoint("GET", "callback", "/bots/wecom/{id}/callback", "WeCom callback URL check",
+                        (*_QUERY, "echostr")),
+               Endpoint("POST", "callback", "/bots/wecom/{id}/callback", "WeCom callback (encrypted messages)",
+                        _QUERY)),
+    settings=(Setting("secret", "token", "the callback Token"),
+              Setting("encrypt_key", "encoding_aes_key", "EncodingAESKey"),
+              Setting("app_id", "corp_id", "CorpID", secret=False),
+              Setting("app_secret", "corp_secret", "the application's Secret"),
+              Setting("agent_id", "agent_id", "the application's AgentId", secret=False)),
+)

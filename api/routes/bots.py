@@ -1,4 +1,5 @@
-"""The chat-channel bots' webhooks (``casepilot bots add`` prints a channel's):
+"""The chat-channel bots' webhooks (``casepilot bots add`` prints a channel's), made from the endpoints
+each platform module declares (``api.bots.SPECS``):
 
     POST /bots/slack/{channel_id}/events          Slack Events API (and its url_verification)
     POST /bots/slack/{channel_id}/interactions    Slack interactivity (the feedback buttons)
@@ -16,12 +17,14 @@ stale_request, 400 malformed_body, 404 for an unknown channel, 413 over CASEPILO
 from __future__ import annotations
 
 import threading
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from inspect import Parameter, Signature
 
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from ..bots.common import BotSettings, RawRequest, Refused
+from ..bots import SPECS
+from ..bots.common import BotSettings, Endpoint, RawRequest, Refused
 from ..bots.runtime import BotRuntime
 from ..problems import TITLES, Problem
 
@@ -59,36 +62,23 @@ async def _handle(request: Request, platform: str, channel_id: str, kind: str) -
     return Response(ack.body, status_code=ack.status, media_type=ack.media_type)
 
 
-@router.post("/slack/{channel_id}/events", summary="Slack Events API webhook")
-async def slack_events(channel_id: str, request: Request) -> Response:
-    return await _handle(request, "slack", channel_id, "events")
+def _endpoint(platform: str, e: Endpoint) -> Callable[..., Awaitable[Response]]:
+    """The route function of one declared endpoint; its query parameters are declared to FastAPI, so that
+    one over 1000 characters is refused before the platform module sees the request."""
+
+    async def endpoint(channel_id: str, request: Request, **_: str) -> Response:
+        return await _handle(request, platform, channel_id, e.kind)
+
+    params = [Parameter("channel_id", Parameter.POSITIONAL_OR_KEYWORD, annotation=str),
+              Parameter("request", Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)]
+    params += [Parameter(q, Parameter.KEYWORD_ONLY, default=Query("", max_length=1000), annotation=str)
+               for q in e.query]
+    endpoint.__signature__ = Signature(params, return_annotation=Response)  # type: ignore[attr-defined]
+    endpoint.__name__ = f"{platform}_{e.kind}_{e.method.lower()}"
+    return endpoint
 
 
-@router.post("/slack/{channel_id}/interactions", summary="Slack interactivity webhook (feedback buttons)")
-async def slack_interactions(channel_id: str, request: Request) -> Response:
-    return await _handle(request, "slack", channel_id, "interactions")
-
-
-@router.post("/feishu/{channel_id}/events", summary="Feishu / Lark event subscription webhook")
-async def feishu_events(channel_id: str, request: Request) -> Response:
-    return await _handle(request, "feishu", channel_id, "events")
-
-
-WeComQuery = Annotated[str, Query(max_length=1000)]
-
-
-@router.get("/wecom/{channel_id}/callback", summary="WeCom callback URL check")
-async def wecom_check(channel_id: str, request: Request, msg_signature: WeComQuery = "", timestamp: WeComQuery = "",
-                      nonce: WeComQuery = "", echostr: WeComQuery = "") -> Response:
-    return await _handle(request, "wecom", channel_id, "callback")
-
-
-@router.post("/wecom/{channel_id}/callback", summary="WeCom callback (encrypted messages)")
-async def wecom_callback(channel_id: str, request: Request, msg_signature: WeComQuery = "",
-                         timestamp: WeComQuery = "", nonce: WeComQuery = "") -> Response:
-    return await _handle(request, "wecom", channel_id, "callback")
-
-
-@router.post("/dingtalk/{channel_id}/events", summary="DingTalk outgoing robot webhook")
-async def dingtalk_events(channel_id: str, request: Request) -> Response:
-    return await _handle(request, "dingtalk", channel_id, "events")
+for _spec in SPECS.values():  # the routes each platform module declares
+    for _e in _spec.endpoints:
+        router.add_api_route(_e.path.removeprefix("/bots").replace("{id}", "{channel_id}"), _endpoint(_spec.name, _e),
+                             methods=[_e.method], summary=_e.summary)

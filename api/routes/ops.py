@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import sqlalchemy as sa
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -23,8 +24,6 @@ async def healthz() -> HealthOut:  # on the event loop: never in line for a thre
 @router.get("/readyz", summary="Readiness: the database answers and the home folder is writable",
             response_model=ReadyOut, responses={503: {"model": ProblemOut, "description": "not ready"}})
 def readyz(st: State) -> ReadyOut | JSONResponse:
-    import sqlalchemy as sa
-
     checks = {}
     try:
         with st.store.engine.connect() as conn:

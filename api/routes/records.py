@@ -5,14 +5,18 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Literal
 
+import anyio
 import sqlalchemy as sa
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from assistant.errors import BackendError
+from assistant.review import Review
 from assistant.types import SERVED_STATUSES
+from ingestion.pipeline import Ingestor, describe_conflict
 
 from ..auth import Admin, Agent
 from ..deps import PathId, State, to_filters
+from ..jobs import ImportJobs
 from ..problems import Problem, from_error
 from ..schemas.records import CaseStateOut, ImportJobOut, RecordOut, SearchOut, SearchRequest
 from . import ERRORS, _problem
@@ -65,11 +69,7 @@ async def create_import(request: Request, response: Response, p: Admin, st: Stat
                             description="answer when the import is done (200), or 409 when it kept reviewed "
                                         "records in conflict with the upload")] = False,
                         ) -> ImportJobOut:
-    import anyio
-
     jobs = st.jobs
-    from ..jobs import ImportJobs
-
     assert isinstance(jobs, ImportJobs)
     job_id, path = jobs.new_upload()
     total = 0
@@ -106,8 +106,6 @@ async def create_import(request: Request, response: Response, p: Admin, st: Stat
             raise Problem(503, "backend_unavailable", "database is unavailable")
         conflicts = (job.summary or {}).get("conflicts") or []
         if conflicts:
-            from ingestion.pipeline import describe_conflict
-
             raise Problem(409, "conflict", "changed in review since the last import, kept: "
                           + "; ".join(describe_conflict(c, "overwrite_reviewed=true") for c in conflicts),
                           extra={"conflicts": conflicts, "job": ImportJobOut.model_validate(
@@ -118,8 +116,6 @@ async def create_import(request: Request, response: Response, p: Admin, st: Stat
 @router.get("/imports/{job_id}", summary="An import job's progress, and its summary (with rejects) when done",
             response_model=ImportJobOut, responses=ERRORS)
 def get_import(job_id: Annotated[str, Path(max_length=64)], p: Admin, st: State) -> ImportJobOut:
-    from ..jobs import ImportJobs
-
     assert isinstance(st.jobs, ImportJobs)
     job = st.jobs.get(p.tenant, job_id)
     if job is None:
@@ -130,9 +126,6 @@ def get_import(job_id: Annotated[str, Path(max_length=64)], p: Admin, st: State)
 @router.post("/cases/{record_id}/archive", summary="Archive a case: it leaves retrieval at once",
              response_model=CaseStateOut, responses=ERRORS)
 def archive(record_id: RecordId, p: Admin, st: State) -> CaseStateOut:
-    from assistant.review import Review
-    from ingestion.pipeline import Ingestor
-
     tenant = st.tenants.get(p.tenant)
     with tenant.write() as lib:
         Review(lib, writer=Ingestor, actor=p.actor).archive(record_id, p.actor)

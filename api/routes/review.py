@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from fastapi import APIRouter, Response
+
+from assistant.library import Library
+from assistant.review import Review
+from assistant.tagging import TagSuggester
+from ingestion.pipeline import Ingestor
 
 from ..auth import Reviewer
 from ..deps import PathId, State
@@ -24,10 +27,6 @@ from ..schemas.review import (
 )
 from . import ERRORS, _problem
 
-if TYPE_CHECKING:
-    from assistant.library import Library
-    from assistant.review import Review
-
 # a decision on a case that another reviewer (on any host) decided first, or a ticket drafted before
 DECIDED = {**ERRORS, 409: _problem("the case is not in review any more, or the ticket was drafted before")}
 
@@ -37,9 +36,6 @@ CaseId = PathId
 
 def _review(lib: Library, actor: str = "casepilot") -> Review:
     """The review workflow over ``lib``, storing its cases through the import pipeline."""
-    from assistant.review import Review
-    from ingestion.pipeline import Ingestor
-
     return Review(lib, writer=Ingestor, actor=actor)
 
 
@@ -122,8 +118,6 @@ def merge(case_id: CaseId, body: MergeRequest, p: Reviewer, st: State) -> CaseSt
 @router.post("/tags/suggest", summary="Taxonomy tags for a text, with confidences, or an abstention",
              response_model=TagsOut, response_model_exclude_none=True, responses=ERRORS)
 def suggest_tags(body: TagsRequest, p: Reviewer, st: State) -> TagsOut:
-    from assistant.tagging import TagSuggester
-
     tenant = st.tenants.get(p.tenant)
     with st.fair.hold(p.tenant, len(body.text)), tenant.read() as lib:
         s = TagSuggester(lib).suggest(body.text, body.k)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import anyio
 import yaml
 from fastapi import APIRouter, Request
 
@@ -74,8 +75,6 @@ def get_taxonomy(p: Agent, st: State) -> TaxonomyOut:
             responses={**ERRORS, 400: _problem("the body is not YAML, or not UTF-8"),
                        422: _problem("the YAML is not a taxonomy (field names the place)")})
 async def put_taxonomy(request: Request, p: Admin, st: State) -> TaxonomyPutOut:
-    import anyio
-
     source = (await request.body()).decode("utf-8-sig")  # the middleware refused bytes that are not UTF-8
     if not source.strip():
         raise Problem(422, "validation_error", "the body is empty: send the taxonomy file")

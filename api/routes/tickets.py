@@ -6,6 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
 
+from assistant.records import RecordError
+from ingestion.helpdesk import parse_webhook
+from ingestion.tickets import receive
+
 from ..auth import Reviewer
 from ..deps import State
 from ..problems import Problem
@@ -43,10 +47,6 @@ TICKET_EXAMPLES = {
              response_model=TicketOut, responses=RESPONSES)
 def post_ticket(body: Annotated[dict[str, Any], Body(openapi_examples=TICKET_EXAMPLES)], p: Reviewer,
                 st: State) -> TicketOut:
-    from assistant.records import RecordError
-    from ingestion.helpdesk import parse_webhook
-    from ingestion.tickets import receive
-
     try:
         ticket = parse_webhook(body)
     except RecordError as e:

@@ -17,6 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import ConfigError, InputError
+from assistant.tagging import TagSuggester
+from assistant.taxonomy import Taxonomy
+
+from .common import batch_lines, emit, open_library
 
 
 def _print_suggestion(text: str, s: Any) -> None:
@@ -34,9 +38,6 @@ def _print_suggestion(text: str, s: Any) -> None:
 
 
 def cmd_tags_suggest(args: argparse.Namespace) -> int:
-    from api.cli_common import batch_lines, emit, open_library
-    from assistant.tagging import TagSuggester
-
     if args.k is not None and not 1 <= args.k <= 50:
         raise InputError("-k must be between 1 and 50")
     if args.batch and args.text:
@@ -65,9 +66,6 @@ def cmd_tags_suggest(args: argparse.Namespace) -> int:
 
 
 def cmd_tags_taxonomy(args: argparse.Namespace) -> int:
-    from api.cli_common import emit, open_library
-    from assistant.taxonomy import Taxonomy
-
     if args.version is not None and args.version < 1:
         raise InputError("--version is 1 or more")
     if args.json and args.export == "-":

@@ -1,6 +1,9 @@
 """``casepilot bots add|list|remove``: chat-channel bots, each bound to one tenant.
 
     casepilot bots add --platform slack|feishu|wecom|dingtalk --tenant T --name N --secret S [...] [--json]
+
+The platforms, their options and the help of each come from the platform modules' declarations
+(``api.bots.SPECS``).
     casepilot bots list [--tenant T] [--json]          # fingerprints, never the secrets
     casepilot bots remove ID [--tenant T]
 
@@ -16,12 +19,25 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
-SECRET_OPTIONS = ("secret", "bot_token", "encrypt_key", "app_secret", "webhook")
+from api.bots import SPECS, add_channel, endpoints
+from api.bots.common import BotSettings, Setting
+from api.store import HttpStore
+from assistant.errors import InputError, NotFound
+
+from .common import emit, open_library
+
+
+def _options() -> dict[str, list[tuple[str, Setting]]]:
+    """Each ``bots add`` option the platforms declare (in the order they first name it), with the
+    platforms that take it and what it is on each."""
+    found: dict[str, list[tuple[str, Setting]]] = {}
+    for spec in SPECS.values():
+        for setting in spec.settings:
+            found.setdefault(setting.option, []).append((spec.name, setting))
+    return found
 
 
 def _value(raw: str | None) -> str:
-    from assistant.errors import InputError
-
     if raw and raw.startswith("env:"):
         name = raw[4:]
         if not os.environ.get(name):
@@ -31,23 +47,16 @@ def _value(raw: str | None) -> str:
 
 
 def _urls(endpoints: dict[str, str]) -> dict[str, str]:
-    from api.bots.common import BotSettings
-
     base = BotSettings().public_url.rstrip("/")
     return {k: base + v for k, v in endpoints.items()} if base else endpoints
 
 
 def cmd_bots(args: argparse.Namespace) -> int:
-    from api.bots import add_channel, endpoints
-    from api.cli_common import emit, open_library
-    from api.store import HttpStore
-    from assistant.errors import NotFound
-
     lib = open_library(args, create=args.bots_command == "add")
     store, tenant = HttpStore(lib.store), lib.tenant
     if args.bots_command == "add":
-        values = {k: _value(getattr(args, k)) if k in SECRET_OPTIONS else (getattr(args, k) or "")
-                  for k in ("secret", "bot_token", "encrypt_key", "app_id", "app_secret", "agent_id", "webhook")}
+        values = {k: _value(getattr(args, k)) if any(s.secret for _, s in takers) else (getattr(args, k) or "")
+                  for k, takers in _options().items()}
         row = add_channel(store, args.platform, tenant, args.name or "", values, args.api_base or "")
         out = {k: row[k] for k in ("id", "platform", "tenant", "name", "fingerprint", "endpoints")}
         out["urls"] = _urls(row["endpoints"])
@@ -86,7 +95,8 @@ def cmd_bots(args: argparse.Namespace) -> int:
 
 def register_bots(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add ``bots`` to the ``casepilot`` sub-command parser."""
-    b = sub.add_parser("bots", help="chat-channel bots (Slack, Feishu/Lark, WeCom, DingTalk): add, list, remove",
+    titles = ", ".join(spec.title for spec in SPECS.values())
+    b = sub.add_parser("bots", help=f"chat-channel bots ({titles}): add, list, remove",
                        description="Bind a chat channel to --tenant: the platform calls the printed webhook, the "
                                    "bot answers from that tenant's library only. Secrets are stored in the "
                                    "database, never logged or listed (a fingerprint identifies them). Any secret "
@@ -94,20 +104,14 @@ def register_bots(sub: Any, common: argparse.ArgumentParser) -> None:
                                    "set up each platform's console.")
     actions = b.add_subparsers(dest="bots_command", required=True, metavar="ACTION")
     a = actions.add_parser("add", parents=[common], help="configure a channel; prints its webhook URL(s)")
-    a.add_argument("--platform", required=True, choices=["slack", "feishu", "wecom", "dingtalk"])
+    a.add_argument("--platform", required=True, choices=list(SPECS))
     a.add_argument("--name", help="which channel or app this is")
-    a.add_argument("--secret", required=True, help="slack: Signing Secret; feishu: Verification Token; "
-                                                   "wecom: the callback Token; dingtalk: the robot's AppSecret")
-    a.add_argument("--bot-token", help="slack: Bot User OAuth Token (xoxb-...)")
-    a.add_argument("--encrypt-key", help="feishu: Encrypt Key (optional, recommended); wecom: EncodingAESKey")
-    a.add_argument("--app-id", help="feishu: App ID; wecom: CorpID")
-    a.add_argument("--app-secret", help="feishu: App Secret; wecom: the application's Secret")
-    a.add_argument("--agent-id", help="wecom: the application's AgentId")
-    a.add_argument("--webhook", help="dingtalk: a robot webhook URL for replies when a message's sessionWebhook "
-                                     "cannot be used (optional)")
-    a.add_argument("--api-base", metavar="URL", help="the platform API's base URL (defaults: https://slack.com/api, "
-                                                      "https://open.feishu.cn, https://qyapi.weixin.qq.com, "
-                                                      "https://oapi.dingtalk.com; Lark: https://open.larksuite.com)")
+    for option, takers in _options().items():  # what each platform module declares (api/bots/*.py)
+        a.add_argument("--" + option.replace("_", "-"), required=len(takers) == len(SPECS),
+                       help="; ".join(f"{name}: {setting.help}" for name, setting in takers))
+    bases = ", ".join(spec.default_api_base for spec in SPECS.values())
+    notes = "".join(f"; {spec.api_base_note}" for spec in SPECS.values() if spec.api_base_note)
+    a.add_argument("--api-base", metavar="URL", help=f"the platform API's base URL (defaults: {bases}{notes})")
     a.set_defaults(func=cmd_bots)
     ls = actions.add_parser("list", parents=[common], help="the tenant's channels (fingerprints, never secrets)")
     ls.set_defaults(func=cmd_bots)

@@ -1,6 +1,6 @@
 """What every ``casepilot`` command module shares: opening the library of ``--home`` / ``--tenant``,
-printing JSON, progress bars and reading ``--batch`` files. The command modules import this, never
-the ``api.cli`` hub that registers them."""
+printing JSON and reading ``--batch`` files. The command modules import this, never the ``api.cli``
+hub that registers them."""
 
 from __future__ import annotations
 
@@ -14,19 +14,7 @@ from assistant.errors import InputError
 from assistant.library import Library
 from assistant.settings import Settings, load_settings
 
-
-def progress_factory(enabled: bool) -> Any:
-    from tqdm import tqdm
-
-    def make(total: int, desc: str) -> Any:
-        if desc == "ingest" and enabled:  # a bar with chunks and the embedding rate, or plain lines
-            from api.cli_ingest import ImportProgress
-
-            return ImportProgress(total, sys.stderr)
-        return tqdm(total=total, desc=desc, unit="rec" if desc == "ingest" else "chunk", file=sys.stderr,
-                    disable=None if enabled else True, dynamic_ncols=True, leave=False)
-
-    return make
+_opened: list[Library] = []  # the libraries this run opened
 
 
 def batch_lines(path: str) -> list[str]:
@@ -53,4 +41,25 @@ def open_library(args: argparse.Namespace, *, create: bool = False) -> Library:
     if getattr(args, "embedder", None):
         overrides["embedder"] = args.embedder
     settings = load_settings(Settings, {"home": "--home", "tenant": "--tenant", "embedder": "--embedder"}, **overrides)
-    return Library(settings, create=create)
+    lib = Library(settings, create=create)
+    _opened.append(lib)
+    return lib
+
+
+def reading_library(args: argparse.Namespace) -> Library:
+    """The library a search, question or chat reads; a word on standard error when it holds nothing
+    to search (a mistyped --home, or a folder other than the one imported into), so that "no
+    results" is not taken for an answer."""
+    lib = open_library(args)
+    if not lib.store.has_searchable(lib.tenant):
+        print(f"casepilot: the library at {lib.settings.home.resolve()} (tenant {lib.tenant}) holds no cases or "
+              "articles; import some with casepilot ingest FILE, or point --home / CASEPILOT_HOME at your library",
+              file=sys.stderr)
+    return lib
+
+
+def close_libraries() -> None:
+    """Close what the command opened (main() calls it on return, so that a process that runs several
+    commands, such as the tests, keeps no database connections from the earlier ones)."""
+    while _opened:
+        _opened.pop().close()
