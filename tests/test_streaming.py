@@ -138,7 +138,7 @@ def test_a_model_that_stalls_mid_stream_ends_the_stream_with_an_error(model: dic
     ChatStub.script = ["stall"]
     with ask_stream(model) as r:
         events = list(sse(r))
-    assert [k for k, _ in events][0] == "sources" and "delta" in [k for k, _ in events]
+    assert events[0][0] == "sources" and "delta" in [k for k, _ in events]
     assert events[-1][0] == "error" and events[-1][1]["code"] == "backend_timeout"
     ChatStub.script = ["stall-line"]  # after a verified line was sent: an error too, not a hang
     stream = openai_client(model).chat.completions.create(
@@ -162,7 +162,7 @@ def test_extractive_stream_is_the_plain_answer_in_pieces(extractive: dict[str, A
     assert chunks[0].model_extra["casepilot"]["sources"][0]["id"] == "C-1"  # type: ignore[index]
     with ask_stream(extractive) as r:
         events = list(sse(r))
-    assert [k for k, _ in events][0] == "sources" and events[-1][0] == "answer"
+    assert events[0][0] == "sources" and events[-1][0] == "answer"
 
 
 def test_a_line_is_shown_only_once_verified_and_a_follow_up_only_whole(answer_lib: Library) -> None:
@@ -170,7 +170,7 @@ def test_a_line_is_shown_only_once_verified_and_a_follow_up_only_whole(answer_li
     fails verification is never among them."""
     assistant = Assistant(answer_lib, support_threshold=0.0)
     events = list(assistant.ask_stream(QUESTION, ticket="T-1"))
-    assert [e["event"] for e in events][0] == "sources"
+    assert events[0]["event"] == "sources"
     texts = [e["text"] for e in events if e["event"] == "text"]
     final = events[-1]["answer"]
     assert len(texts) >= 2 and "".join(texts) == final.answer
