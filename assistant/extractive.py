@@ -16,7 +16,7 @@ precision; they are now listed as related records, not cited.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -25,7 +25,7 @@ from .context import ContextRecord
 from .embeddings import Embedder
 from .headings import FENCE, PAGE_MARK, PATH_SEP, heading_of
 from .library import Library
-from .sentences import INJECTION, Sentence, bigrams
+from .sentences import INJECTION, Piece, Sentence, bigrams
 from .text import LIST_MARK, sentences, short_text_cache
 from .types import PASSAGE_SPACE, QUESTION_SPACE
 
@@ -194,11 +194,16 @@ class ExtractiveEngine:
         return steps if len(steps) >= 2 else []
 
     def compose(self, question: str, context: Sequence[ContextRecord], *, ticket: str = "",
-                on_delta: Callable[[str], None] | None = None, exclude: Collection[str] = ()) -> list[Sentence]:
-        """From the best record: its root cause (role "cause", shown as 原因, only for a sentence that
-        says it is one; else the most relevant finding, unlabelled, and never one that rules a cause
-        out) and its procedure (all steps, in order; for an
-        article, the numbered list where it answers best), or its most relevant sentences (MMR), shown
+                exclude: Collection[str] = ()) -> list[Sentence]:
+        """``compose_pieces``' sentences."""
+        return [s for p in self.compose_pieces(question, context, ticket=ticket, exclude=exclude) for s in p.sentences]
+
+    def compose_pieces(self, question: str, context: Sequence[ContextRecord], *, ticket: str = "",
+                       exclude: Collection[str] = ()) -> Iterator[Piece]:
+        """From the best record, one sentence a piece: its root cause (role "cause", shown as 原因,
+        only for a sentence that says it is one; else the most relevant finding, unlabelled, and never
+        one that rules a cause out) and its procedure (all steps, in order; for an article, the
+        numbered list where it answers best), or its most relevant sentences (MMR), shown
         in the record's order; an FAQ's short answer is quoted whole. ``ticket`` is not used: the
         ticket's subject is already part of the retrieval query.
 
@@ -206,14 +211,14 @@ class ExtractiveEngine:
         record some of whose sentences were said, the most relevant of the rest are quoted as points,
         not as a procedure (its steps were given)."""
         if not context:
-            return []
+            return
         emb = self._embedder()
         qv = emb.embed_query(question)
         top = self.choose(question, qv, context, exclude)
         everything = self.units_of(top)
         cands = [(section, u) for section, u in everything if u.text not in exclude]
         if not cands:
-            return []
+            return
         partly_said = len(cands) < len(everything)
         uv = emb.embed_passages([u.text for _, u in cands])
         rel = self._relevance(question, qv, uv, [(section, u.text) for section, u in cands])
@@ -246,11 +251,8 @@ class ExtractiveEngine:
                     points.append(j)
                     pool.remove(j)
             chosen += sorted(points)  # in the order the record tells them
-        out = []
         for i in chosen:
             section, u = cands[i]
             role = "cause" if i == cause and i in stated else "step" if i in steps and procedure else "point"
-            out.append(Sentence(text=u.text, source_id=top.record.id, section=section, quote=u.text, role=role))
-            if on_delta is not None:
-                on_delta(u.text + "\n")
-        return out
+            yield Piece(u.text + "\n", [Sentence(text=u.text, source_id=top.record.id, section=section, quote=u.text,
+                                                 role=role)])

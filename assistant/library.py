@@ -20,6 +20,7 @@ from .index.keywords import BM25Index
 from .index.sync import Indexes, VectorSpace
 from .index.vectors import ChromaVectorStore, chroma_client, collection_name
 from .logistic import LogisticModel, for_embedders, read_models
+from .query_vectors import QueryVectors
 from .redact import AllowList, load_allowlist
 from .retrieval import RANKER_FEATURES, ChunkRetriever, DenseRetriever, HybridRetriever, KeywordRetriever, Retriever
 from .settings import Settings
@@ -242,8 +243,8 @@ class Library:
 
     def _build_retriever(self, taxonomy: Taxonomy | None) -> Retriever:
         groups = taxonomy.synonym_groups() if taxonomy else []
-        parts: list[ChunkRetriever] = [DenseRetriever(s.vectors, s.embedder, s.name, self.keywords.allowed)
-                                       for s in self.spaces.values()]
+        parts: list[ChunkRetriever] = [DenseRetriever(s.vectors, s.embedder, s.name, self.keywords.allowed,
+                                                      self.query_vectors) for s in self.spaces.values()]
         parts.append(KeywordRetriever(self.keywords, groups))
         learned = self.settings.fusion == "learned"
         hybrid = HybridRetriever(parts, fusion="sigma" if learned else self.settings.fusion,
@@ -252,6 +253,12 @@ class Library:
         # the tenant's chunks change only with the keyword index's generation or a write through the store
         return Retriever(self.store, self.tenant, hybrid,
                          version=lambda: (self.keywords.generation, self.store.chunk_writes))
+
+    @cached_property
+    def query_vectors(self) -> QueryVectors:
+        """The tenant's query vectors by normalised question, in this process and in the store."""
+        return QueryVectors(self.store, self.tenant, entries=self.settings.query_cache_entries,
+                            shared=self.settings.query_cache_shared)
 
     @cached_property
     def ranker(self) -> LogisticModel | None:

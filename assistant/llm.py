@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 import prompts
@@ -23,7 +23,7 @@ import prompts
 from .context import ContextRecord, assemble, render_blocks
 from .embeddings import openai_client
 from .errors import BackendError
-from .sentences import NOT_FOUND, Sentence
+from .sentences import NOT_FOUND, Piece, Sentence
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -161,23 +161,40 @@ class OpenAIEngine:
         return self.prompt.render(question=question, context=render_blocks(blocks) or "（无）",
                                   ticket=ticket or "（无）", not_found=f"{NOT_FOUND_MARK} {NOT_FOUND}")
 
-    def compose(self, question: str, context: Sequence[ContextRecord], *, ticket: str = "",
-                on_delta: Callable[[str], None] | None = None) -> list[Sentence]:
-        msgs = self.messages(question, context, ticket)
-        if on_delta is None:
-            text = self.chat.complete(msgs)
-        else:
-            parts = []
-            for delta in self.chat.stream(msgs):
-                parts.append(delta)
-                on_delta(delta)
-            text = "".join(parts)
+    def compose(self, question: str, context: Sequence[ContextRecord], *, ticket: str = "") -> list[Sentence]:
+        text = self.chat.complete(self.messages(question, context, ticket))
         if NOT_FOUND_MARK in text:
             return []
         sentences = parse_reply(text, context)
         if not any(s.source_id for s in sentences):
-            raise BackendError(self.name, "malformed reply: it cites no record and does not say NOT_FOUND")
+            raise self._uncited()
         return sentences
+
+    def _uncited(self) -> BackendError:
+        return BackendError(self.name, "malformed reply: it cites no record and does not say NOT_FOUND")
+
+    def compose_pieces(self, question: str, context: Sequence[ContextRecord], *, ticket: str = "",
+                       exclude: Collection[str] = ()) -> Iterator[Piece]:
+        """The model's reply streamed: each piece is a delta as it arrives, with the sentences of the
+        lines it completed (``parse_reply`` reads a reply line by line). A line holding NOT_FOUND ends
+        the answer: the lines before it stand, the rest of the reply is passed on as text only.
+        ``exclude`` is not used: the model reads the condensed question, not the earlier answers."""
+        line, ended, cited = "", False, False
+        for delta in self.chat.stream(self.messages(question, context, ticket)):
+            *done, line = (line + delta).split("\n")
+            sentences: list[Sentence] = []
+            for ln in done:
+                ended = ended or NOT_FOUND_MARK in ln
+                if not ended:
+                    sentences += parse_reply(ln, context)
+            cited = cited or any(s.source_id for s in sentences)
+            yield Piece(delta, sentences)
+        ended = ended or NOT_FOUND_MARK in line
+        last = [] if ended else parse_reply(line, context)
+        if not (ended or cited or any(s.source_id for s in last)):
+            raise self._uncited()
+        if last:
+            yield Piece("", last)
 
     def condense(self, question: str, conversation: Sequence[dict[str, str]]) -> str:
         """The follow-up rewritten as a standalone question, from the earlier turns."""

@@ -22,6 +22,7 @@ from .embeddings import Embedder
 from .index.filters import Allowed, Filters
 from .index.keywords import KeywordIndex
 from .index.vectors import VectorStore
+from .query_vectors import QueryVectors
 from .store import ChunkReader
 from .text import codes, keyword_tokens, normalise
 from .types import Chunk, SearchHit
@@ -83,14 +84,16 @@ class DenseRetriever:
     which another thread may run (Chroma's search and numpy's product release the GIL)."""
 
     def __init__(self, vectors: VectorStore, embedder: Embedder, name: str = "dense",
-                 allowed: Callable[[Filters], Allowed | None] | None = None) -> None:
+                 allowed: Callable[[Filters], Allowed | None] | None = None,
+                 queries: QueryVectors | None = None) -> None:
         self.vectors = vectors
         self.embedder = embedder
         self.name = name
         self.allowed = allowed
+        self.queries = queries  # a repeated question's vector, without the model
 
     def prepare(self, query: str, n: int, filters: Filters) -> Callable[[], list[Candidate]]:
-        vector = self.embedder.embed_query(query)
+        vector = self.queries.embed(self.embedder, query) if self.queries else self.embedder.embed_query(query)
         allowed = self.allowed(filters) if self.allowed else None
         return lambda: per_record(self.name, self.vectors.query(vector, n, filters, allowed), n)
 

@@ -53,3 +53,12 @@ def overlap(a: str, b: str) -> float:
     """Share of ``a``'s character bigrams found in ``b`` (1.0: every bigram of the claim is in the source)."""
     ga = bigrams(a)
     return len(ga & bigrams(b)) / len(ga) if ga else 0.0
+
+
+@dataclass
+class Piece:
+    """One step of an engine composing an answer: ``text``, its raw output since the last piece (what
+    a stream shows as it is produced, unverified), and the ``sentences`` that step completed."""
+
+    text: str
+    sentences: list[Sentence]

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     # texts whose vectors are kept in memory per embedder (least recently used dropped first): the
     # sentences of the records answers quote, and repeated questions, are embedded once; 0 = off
     embed_cache_entries: int = 20000
+    # query vectors kept by the normalised question (assistant/query_vectors.py): this many per
+    # process, and this many per embedding model in the store's table, shared by workers and hosts
+    query_cache_entries: int = Field(default=4096, ge=0)
+    query_cache_shared: int = Field(default=100_000, ge=0)
     # a vector space of at most this many chunks is searched exactly in memory (faster than Chroma's
     # HNSW below ~10k: measured in evals.bench_search); larger ones through Chroma; 0 = always Chroma
     exact_search_limit: int = Field(default=10000, ge=0)

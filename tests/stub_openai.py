@@ -15,6 +15,10 @@ when the script is empty):
 ``garbage``    a 200 reply that is not JSON
 ``slow``       waits ``ChatStub.delay`` seconds, then behaves like ``good``
 ``stall``      streams the first piece of a ``good`` reply, then waits ``ChatStub.delay`` seconds
+``stall-line`` streams the first line of a ``good`` reply, then waits ``ChatStub.delay`` seconds
+``gated``      a ``good`` reply streamed only as a test lets it: before its first piece, and after each
+               piece that ends a line, it waits for the next of ``ChatStub.gates`` (set by the test
+               once it has seen what it waits for; ``ChatStub.gate_timeouts`` counts gates never set)
 ``429``/``500`` an error status (``429`` with ``Retry-After: 0``)
 ``condense``   a rewritten standalone question (``ChatStub.condensed``)
 ``raw:TEXT``   exactly TEXT
@@ -42,6 +46,8 @@ class ChatStub(BaseHTTPRequestHandler):
     delay: ClassVar[float] = 3.0
     condensed: ClassVar[str] = ""
     default: ClassVar[str] = "good"  # the mode when the script is empty
+    gates: ClassVar[list[threading.Event]] = []
+    gate_timeouts: ClassVar[int] = 0
 
     def log_message(self, *args: object) -> None:
         pass
@@ -53,10 +59,10 @@ class ChatStub(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         ChatStub.requests.append(body)
         mode = ChatStub.script.pop(0) if ChatStub.script else ChatStub.default
-        stall = mode == "stall"
+        stall = {"stall": "piece", "stall-line": "line", "gated": "gated"}.get(mode, "")
         if mode == "slow":
             time.sleep(ChatStub.delay)
-        if mode in ("slow", "stall"):
+        if mode in ("slow", "stall", "stall-line", "gated"):
             mode = "good"
         if mode == "429":
             self._json(429, {"error": {"message": "rate limited", "type": "rate_limit"}}, {"Retry-After": "0"})
@@ -121,11 +127,18 @@ class ChatStub(BaseHTTPRequestHandler):
             return ""
         raise AssertionError(f"unknown stub mode {mode!r}")
 
-    def _stream(self, model: str, content: str, stall: bool = False) -> None:
+    def _stream(self, model: str, content: str, stall: str = "") -> None:
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up on a stalled stream
             self._stream_pieces(model, content, stall)
 
-    def _stream_pieces(self, model: str, content: str, stall: bool) -> None:
+    @staticmethod
+    def _gate() -> None:
+        if ChatStub.gates and not ChatStub.gates.pop(0).wait(10):
+            ChatStub.gate_timeouts += 1
+
+    def _stream_pieces(self, model: str, content: str, stall: str) -> None:
+        if stall == "gated":
+            self._gate()
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
@@ -135,9 +148,11 @@ class ChatStub(BaseHTTPRequestHandler):
                      "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
             self.wfile.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
             self.wfile.flush()
-            if stall:
+            if stall == "gated" and "\n" in piece:
+                self._gate()
+            elif stall == "piece" or (stall == "line" and "\n" in piece):
                 time.sleep(ChatStub.delay)
-                stall = False
+                stall = ""
         end = {"id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": 0, "model": model,
                "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
         self.wfile.write(f"data: {json.dumps(end)}\n\ndata: [DONE]\n\n".encode())
@@ -189,6 +204,8 @@ def chat_server() -> Iterator[str]:
     ChatStub.script = []
     ChatStub.requests = []
     ChatStub.default = "good"
+    ChatStub.gates = []
+    ChatStub.gate_timeouts = 0
     srv = ThreadingHTTPServer(("127.0.0.1", 0), ChatStub)
     srv.daemon_threads = True
     threading.Thread(target=srv.serve_forever, daemon=True).start()

@@ -167,7 +167,8 @@ def test_ask_streams_deltas_then_the_verified_answer(env: dict[str, Any]) -> Non
     with client(env, "A-agent") as c:
         events = sse_events(c, "/v1/ask", {"question": "打印机连不上WiFi怎么办"}, headers={"Accept": "text/event-stream"})
         plain = c.post("/v1/ask", json={"question": "打印机连不上WiFi怎么办"}).json()
-    assert events[0][0] == "delta" and events[-1][0] == "answer"
+    assert [e for e, _ in events[:2]] == ["sources", "delta"] and events[-1][0] == "answer"
+    assert events[0][1]["answer_id"] == events[-1][1]["id"] and events[0][1]["sources"][0]["id"] == "C-1"
     assert events[-1][1]["citations"][0]["id"] == "C-1"
     assert set(events[-1][1]) == set(plain)  # the same shape as the JSON answer
 

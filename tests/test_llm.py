@@ -230,3 +230,33 @@ def test_reply_parsing_accepts_any_record_id_and_keeps_other_brackets() -> None:
     got = [(s.text, s.source_id, s.role) for s in parse_reply(
         "1. 重启设备 [123]\n2. 【注意】先备份数据。[案例-7]\n3. 换主板 [C-999]", ctx)]  # type: ignore[arg-type]
     assert got == [("重启设备", "123", "step"), ("【注意】先备份数据。", "案例-7", "step"), ("换主板", "C-999", "step")]
+
+
+def test_a_stream_shows_only_verified_lines(llm_lib: Library) -> None:
+    ChatStub.script = ["outside"]
+    events = list(Assistant(llm_lib, support_threshold=0.0).ask_stream(QUESTION))
+    texts = "".join(e["text"] for e in events if e["event"] == "text")
+    assert texts == events[-1]["answer"].answer == "1. 登录路由器后台 [C-1]"  # the line citing C-999999 never shows
+    assert "更换主板" in "".join(e["text"] for e in events if e["event"] == "delta")
+
+
+def test_a_streamed_model_falls_back_only_before_a_line_was_shown(llm_lib: Library) -> None:
+    llm_lib.settings.llm_fallback, llm_lib.settings.llm_timeout = "extractive", 0.5
+    ChatStub.delay = 3.0
+    ChatStub.script = ["stall"]  # nothing verified yet: the extractive engine answers, labelled
+    events = list(Assistant(llm_lib, support_threshold=0.0).ask_stream(QUESTION))
+    final = events[-1]["answer"]
+    assert final.engine == "extractive (fallback from openai:stub-model)" and final.fallback and not final.abstained
+    assert "".join(e["text"] for e in events if e["event"] == "text") == final.answer
+    ChatStub.script = ["stall-line"]  # a line was shown: it cannot be taken back, so the stream fails
+    events = list(Assistant(llm_lib, support_threshold=0.0).ask_stream(QUESTION))
+    assert [e["event"] for e in events][-2:] == ["text", "error"] and events[-1]["error"].timed_out
+
+
+def test_a_streamed_reply_that_says_not_found_abstains(llm_lib: Library) -> None:
+    ChatStub.script = ["notfound"]
+    events = list(Assistant(llm_lib, support_threshold=0.0).ask_stream(QUESTION))
+    assert events[-1]["answer"].abstained and not [e for e in events if e["event"] == "text"]
+    ChatStub.script = ["nocite"]
+    events = list(Assistant(llm_lib, support_threshold=0.0).ask_stream(QUESTION))
+    assert events[-1]["event"] == "error" and "cites no record" in str(events[-1]["error"])

@@ -17,6 +17,7 @@ from assistant.conversation import chat as chat_turn
 from assistant.conversation import chat_stream, conversation_of
 from assistant.errors import BackendError, CasepilotError
 from assistant.gaps import unanswered
+from assistant.types import SearchHit
 
 from ..auth import Agent, Reviewer
 from ..deps import AppState, State, check_conversation, check_question, to_filters
@@ -29,10 +30,13 @@ router = APIRouter(prefix="/v1", tags=["answers"])
 
 SSE_DOC = {"text/event-stream": {
     "schema": {"type": "object", "required": ["data"], "description": "one Server-Sent Event",
-               "properties": {"event": {"type": "string", "enum": ["delta", "answer", "error"]},
+               "properties": {"event": {"type": "string", "enum": ["sources", "delta", "answer", "error"]},
                               "data": {"type": "string", "contentMediaType": "application/json",
-                                       "description": "delta: {text}; answer: AnswerOut; error: ProblemOut"}}},
-    "example": 'event: delta\ndata: {"text": "1. 登录路由器后台 [C-000101]\\n"}\n\n'
+                                       "description": "sources: {answer_id, sources: [{id, title, kind, score}]}; "
+                                                      "delta: {text}; answer: AnswerOut; error: ProblemOut"}}},
+    "example": 'event: sources\ndata: {"answer_id": "…", "sources": [{"id": "C-000101", "title": "…", '
+               '"kind": "case", "score": 0.82}]}\n\n'
+               'event: delta\ndata: {"text": "1. 登录路由器后台 [C-000101]\\n"}\n\n'
                'event: answer\ndata: {"id": "…", "answer": "…", "citations": [...], "abstained": false, ...}\n\n'}}
 
 
@@ -51,8 +55,9 @@ def sse(event: str, data: Any) -> str:
 @router.post("/ask", summary="Answer a question from the library, with verified citations",
              response_model=AnswerOut,
              responses={200: {"content": SSE_DOC, "description": "the answer (JSON), or Server-Sent Events: "
-                              "`delta` events with the engine's text as it is produced (not yet verified), then one "
-                              "`answer` event with the verified answer, or an `error` event (problem details)"},
+                              "one `sources` event with the retrieved records as soon as retrieval is done, `delta` "
+                              "events with the engine's text as it is produced (not yet verified), then one `answer` "
+                              "event with the verified answer, or an `error` event (problem details)"},
                         **ERRORS})
 def ask(body: AskRequest, p: Agent, st: State,
         accept: Annotated[str, Header(include_in_schema=False)] = "") -> Any:
@@ -81,40 +86,55 @@ def ask(body: AskRequest, p: Agent, st: State,
 def _sse_response(st: AppState, tenant_name: str, events: Callable[[Assistant], Iterator[dict[str, Any]]],
                   slot: Slot | None = None) -> Any:
     """``slot``: a long request's place (api/fairness.py), given up when the stream ends or is dropped."""
-    return StreamingResponse(ReleasingIterator(_stream(st, tenant_name, events), slot), media_type="text/event-stream",
+    return StreamingResponse(ReleasingIterator(_sse(produced(st, tenant_name, events)), slot),
+                             media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-def _stream(st: AppState, tenant_name: str, events: Callable[[Assistant], Iterator[dict[str, Any]]]) -> Iterator[str]:
-    """Server-sent events. The answer is produced under the tenant's read lock by a thread of its
-    own into an unbounded queue, so a slow or stalled client never holds the lock or a read slot."""
+def sources_of(hits: list[SearchHit]) -> list[dict[str, Any]]:
+    return [{"id": h.id, "title": h.title, "kind": h.kind, "score": h.score} for h in hits]
+
+
+def _sse(events: Iterator[dict[str, Any]]) -> Iterator[str]:
+    """Server-sent events of ``Assistant.ask_stream``'s events; its verified ``text`` pieces are not
+    sent, since the ``answer`` event carries the verified answer whole."""
+    for ev in events:
+        if ev["event"] == "sources":
+            yield sse("sources", {"answer_id": ev["id"], "sources": sources_of(ev["hits"])})
+        elif ev["event"] == "delta":
+            yield sse("delta", {"text": ev["text"]})
+        elif ev["event"] == "answer":
+            yield sse("answer", answer_out(ev["answer"]).model_dump(mode="json"))
+        elif ev["event"] == "error":
+            p = from_error(ev["error"])
+            yield sse("error", problem_body(p.status, p.code, p.detail))
+
+
+def produced(st: AppState, tenant_name: str,
+             events: Callable[[Assistant], Iterator[dict[str, Any]]]) -> Iterator[dict[str, Any]]:
+    """The assistant's events, each handed on as soon as it is produced. They are produced under the
+    tenant's read lock by a thread of their own into an unbounded queue, so a slow or stalled client
+    never holds the lock or a read slot. Answers and model failures are counted in the metrics."""
     tenant = st.tenants.get(tenant_name)
-    out: queue.Queue[str | None] = queue.Queue()
+    out: queue.Queue[dict[str, Any] | None] = queue.Queue()
 
     def produce() -> None:
         try:
             with tenant.read():
                 for ev in events(tenant.assistant):
-                    if ev["event"] == "delta":
-                        out.put(sse("delta", {"text": ev["text"]}))
-                    elif ev["event"] == "answer":
+                    if ev["event"] == "answer":
                         record_answer(st, ev["answer"])
-                        out.put(sse("answer", answer_out(ev["answer"]).model_dump(mode="json")))
-                    else:
-                        err: CasepilotError = ev["error"]
-                        if isinstance(err, BackendError):
-                            st.metrics.model_failed(tenant.assistant.engine.name)
-                        p = from_error(err)
-                        out.put(sse("error", problem_body(p.status, p.code, p.detail)))
+                    elif ev["event"] == "error" and isinstance(ev["error"], BackendError):
+                        st.metrics.model_failed(tenant.assistant.engine.name)
+                    out.put(ev)
         except CasepilotError as e:  # e.g. the lock's catch-up failed
-            p = from_error(e)
-            out.put(sse("error", problem_body(p.status, p.code, p.detail)))
+            out.put({"event": "error", "error": e})
         finally:
             out.put(None)
 
     threading.Thread(target=produce, daemon=True, name="casepilot-sse").start()
-    while (item := out.get()) is not None:
-        yield item
+    while (ev := out.get()) is not None:
+        yield ev
 
 
 @router.post("/chat", summary="Ask the next question of a ticket's (or a free thread's) conversation; turns are kept",

@@ -5,7 +5,10 @@ The last user message is the question; the earlier user and assistant messages a
 system messages are ignored (the assistant's own prompt rules, and a caller's instructions must not
 change what counts as support). The reply's text is the verified answer with its ``[ID]`` citations
 and a sources list; the extra ``casepilot`` field holds the citations and the abstention, structured.
-A stream sends only verified text: the answer is verified first, then streamed in pieces.
+A stream sends only verified text, as soon as it is: its first chunk (the role, with the retrieved
+records in ``casepilot.sources``) once retrieval is done, then the answer line by line as each line
+passes verification (a model's reply while it arrives), then the sources list; every chunk carries
+the answer's id.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from assistant.answering import Answer
-from assistant.errors import BackendError, CasepilotError
+from assistant.errors import BackendError
 from assistant.tokens import count_tokens
 
 from ..auth import Agent
@@ -29,7 +32,7 @@ from ..problems import Problem, from_error
 from ..schemas.answers import Turn
 from ..schemas.openai_compat import ChatCompletionOut, ChatCompletionRequest, ChatMessage, ModelsOut
 from . import ERRORS
-from .answers import answer_out, record_answer
+from .answers import answer_out, produced, record_answer, sources_of
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 MODEL = "casepilot"
@@ -123,25 +126,28 @@ def _chunk(cid: str, created: int, delta: dict[str, Any], finish: str | None = N
 
 def _stream(st: AppState, tenant_name: str, question: str, conversation: list[dict[str, str]]) -> Iterator[str]:
     created = int(time.time())
-    cid = f"chatcmpl-{created}"
-    yield _chunk(cid, created, {"role": "assistant", "content": ""})
-    tenant = st.tenants.get(tenant_name)
-    try:
-        with tenant.read():
-            a = tenant.assistant.ask(question, conversation=conversation)
-    except CasepilotError as e:
-        if isinstance(e, BackendError):
-            st.metrics.model_failed(tenant.assistant.engine.name)
-        prob = from_error(e)
-        yield f"data: {json.dumps({'error': {'message': prob.detail, 'type': prob.code, 'code': prob.code}})}\n\n"
-        return
-    record_answer(st, a)
-    cid = f"chatcmpl-{a.id}"
-    text = content_of(a)
-    for i in range(0, len(text), PIECE):
-        yield _chunk(cid, created, {"content": text[i : i + PIECE]})
-    yield _chunk(cid, created, {}, "stop", extra_of(a))
-    yield "data: [DONE]\n\n"
+    cid, sent = "", ""
+    for ev in produced(st, tenant_name, lambda a: a.ask_stream(question, conversation=conversation)):
+        if ev["event"] == "sources":
+            cid = f"chatcmpl-{ev['id']}"
+            yield _chunk(cid, created, {"role": "assistant", "content": ""},
+                         extra={"answer_id": ev["id"], "sources": sources_of(ev["hits"])})
+        elif ev["event"] == "text":
+            sent += ev["text"]
+            yield _chunk(cid, created, {"content": ev["text"]})
+        elif ev["event"] == "answer":
+            a: Answer = ev["answer"]
+            text = content_of(a)
+            # the lines sent are the answer's first lines (ask_stream); the rest is sent in pieces
+            rest = text[len(sent):] if text.startswith(sent) else "\n\n" + text
+            for i in range(0, len(rest), PIECE):
+                yield _chunk(cid, created, {"content": rest[i : i + PIECE]})
+            yield _chunk(cid, created, {}, "stop", extra_of(a))
+            yield "data: [DONE]\n\n"
+        elif ev["event"] == "error":
+            prob = from_error(ev["error"])
+            err = {"error": {"message": prob.detail, "type": prob.code, "code": prob.code}}
+            yield f"data: {json.dumps({**({'id': cid} if cid else {}), **err}, ensure_ascii=False)}\n\n"
 
 
 @router.get("/models", summary="OpenAI-compatible model list (one model: casepilot)", response_model=ModelsOut,

@@ -219,6 +219,17 @@ class ChunkStore:
         if rows:
             conn.execute(sa.insert(t.embeddings), rows)
 
+    def trim_vectors(self, model_id: str, keep: int) -> int:
+        """Hold at most about ``keep`` cached vectors of ``model_id``: beyond that, drop the rows whose
+        hash is below a cut (uniform hashes: a random share, about a fifth of ``keep``). Rows dropped."""
+        c = t.embeddings.c
+        with self.engine.begin() as conn:
+            n = conn.execute(sa.select(sa.func.count()).where(c.model == model_id)).scalar_one()
+            if n <= keep:
+                return 0
+            cut = f"{int(16 ** 8 * (n - 0.8 * keep) / n):08x}"
+            return conn.execute(sa.delete(t.embeddings).where(c.model == model_id, c.text_hash < cut)).rowcount or 0
+
     # ---- index bookkeeping ---------------------------------------------------------------------
 
     def _bump_generation(self, conn: Connection, tenant: str) -> None:
