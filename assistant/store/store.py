@@ -273,6 +273,18 @@ class Store(TaxonomyStore):
                 out.update({r.id: (r.content_hash, bool(r.deleted)) for r in conn.execute(q)})
         return out
 
+    def import_hashes(self, tenant: str, ids: Sequence[str]) -> dict[str, tuple[str, bool, str]]:
+        """``id -> (content_hash, deleted, source)`` for the ids that exist: what an import compares
+        each record of a batch with, in one query (``source``: the file it was last imported from)."""
+        r = t.records.c
+        out: dict[str, tuple[str, bool, str]] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), 500):
+                q = sa.select(r.id, r.content_hash, r.deleted, r.source).where(r.tenant == tenant,
+                                                                               r.id.in_(ids[i : i + 500]))
+                out.update({row.id: (row.content_hash, bool(row.deleted), row.source) for row in conn.execute(q)})
+        return out
+
     def write(self, tenant: str, writes: Sequence[RecordWrite], *, actor: str,
               vectors: dict[str, np.ndarray] | None = None, model_id: str = "") -> WriteResult:
         """Create or replace records and their chunks in one transaction (all or nothing)."""
