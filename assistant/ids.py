@@ -46,6 +46,8 @@ _BREAKS = re.compile(r"[ ]*[\x00-\x1f\x7f-\x9f\u2028\u2029]+[ ]*")
 
 def _fault(rid: str) -> str | None:
     """Why ``rid`` (normalised, stripped) is not an id, or None."""
+    if len(rid) <= MAX_ID_CHARS and _ID.fullmatch(rid) and not _DENIED_CHAR.search(rid):
+        return None  # the common case in one pass: the checks below only name what is wrong
     if not rid:
         return "is empty"
     if len(rid) > MAX_ID_CHARS:

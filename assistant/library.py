@@ -11,6 +11,7 @@ import time
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from .embeddings import Embedder, make_embedder
@@ -132,11 +133,27 @@ class Library:
 
     @cached_property
     def keywords(self) -> BM25Index:
-        return BM25Index(self.settings.keyword_dir / collection_name(self.tenant))
+        return BM25Index(self._keyword_folder)
 
     @cached_property
     def indexes(self) -> Indexes:
         return Indexes(self.store, self.tenant, self.spaces, self.keywords, batch_size=self.settings.embed_batch_size)
+
+    def indexes_in_sync(self) -> bool:
+        """Whether every index reflects the store's chunks (``Indexes.in_sync``), answered without
+        opening the vector spaces (which loads the embedding models) or loading the keyword index
+        when they are not open yet: an import that changes nothing needs neither."""
+        if "indexes" in self.__dict__:
+            return self.indexes.in_sync()
+        state = self.store.get_states(self.tenant, ("generation", "synced_generation"))
+        gen = int(state.get("generation") or 0)
+        keywords = (self.keywords.generation if "keywords" in self.__dict__
+                    else BM25Index.published_generation(self._keyword_folder))
+        return int(state.get("synced_generation") or 0) == gen and keywords == gen
+
+    @property
+    def _keyword_folder(self) -> Path:
+        return self.settings.keyword_dir / collection_name(self.tenant)
 
     def reset_vectors(self) -> None:
         """Drop the tenant's collections and start empty ones with the configured models."""

@@ -30,6 +30,8 @@ from typing import Any
 
 from assistant.chunking import chunk_record
 from assistant.errors import InputError
+from assistant.index.sync import Indexes
+from assistant.index.vectors import collection_name
 from assistant.library import Library
 from assistant.records import FIELDS, closest, content_hash, parse_record
 from assistant.redact import Redactor, add_counts, format_counts
@@ -38,6 +40,7 @@ from assistant.types import CASE_SECTIONS, Article, Case, Chunk, Record, Ticket
 
 from .documents import DocumentOptions
 from .loaders import Loaded, Reject, TaxonomyFile, load_paths
+from .redaction_memo import RedactionMemo, redactor_key
 
 log = logging.getLogger(__name__)
 ProgressFactory = Callable[[int, str], Any]
@@ -164,6 +167,12 @@ class Ingestor:
         self.article_chunk_tokens = s.article_chunk_tokens
         self.batch_size = s.ingest_batch_size
         self.redactor = Redactor(allow=library.redaction_allowlist) if s.redact else None
+        # during ingest_records: what each record hashed to after redaction when last read as it is now
+        self._memo: RedactionMemo | None = None
+        # during ingest_records: the indexes once a batch needed them, with their embedding counters then
+        self._idx: tuple[Indexes, float, int] | None = None
+        # during ingest_paths: each record's file as stored before this import (set_sources skips the same)
+        self._stored_sources: dict[str, str] = {}
 
     def chunks_for(self, record: Record) -> list[Chunk]:
         return chunk_record(record, passage_sections=self.passage_sections,
@@ -208,41 +217,73 @@ class Ingestor:
                                     ".jsonl, .csv or .md files?)")
         self._sources = {x.record.id: f"{x.file}:{x.line}" for x in loaded}
         summary.sources = {x.record.id: x.file for x in loaded}
+        self._stored_sources = {}
         try:
             self.ingest_records([x.record for x in loaded], summary)
+            if self.record_sources:
+                resolved = {f: str(Path(f).resolve()) for f in {x.file for x in loaded}}
+                stored = self._stored_sources
+                self.lib.store.set_sources(self.lib.tenant, {
+                    x.record.id: resolved[x.file] for x in loaded if stored.get(x.record.id) != resolved[x.file]})
         finally:
             self._sources = None
-        if self.record_sources:
-            self.lib.store.set_sources(self.lib.tenant, {x.record.id: str(Path(x.file).resolve()) for x in loaded})
+            self._stored_sources = {}
         summary.seconds = time.perf_counter() - t0
         return summary
 
     def ingest_records(self, records: Sequence[Record], summary: IngestSummary | None = None) -> IngestSummary:
+        """Import ``records`` in batches. What nothing changed in costs a hash and one query a batch:
+        the embedding models, the vector spaces and the keyword index are opened only when a batch
+        writes chunks (or the indexes lag the store), and a record read as it was last time is not
+        redacted again (``RedactionMemo``)."""
         t0 = time.perf_counter()
         summary = summary or IngestSummary()
         counts: dict[str, dict[str, int]] = {}  # per record: only what is stored counts
-        records = [self.redact(r, counts.setdefault(r.id, {})) for r in records]
-        self._check_tags(records, summary)
+        self._check_tags(records, summary)  # tags are not redacted: the records as read will do
         lib = self.lib
-        idx = lib.indexes
-        e0, n0 = idx.embed_seconds, idx.embedded_texts
-        summary.repaired = bool(idx.ensure_synced())
+        self._idx = None
+        if self.redactor is not None:
+            self._memo = RedactionMemo(lib.settings.home / "import-hashes" / f"{collection_name(lib.tenant)}.json",
+                                       redactor_key(self.redactor))
+        if not lib.indexes_in_sync():
+            self._indexes().repair()
+            summary.repaired = True
         bar = self.progress(len(records), "ingest")
         try:
             for i in range(0, len(records), self.batch_size):
-                self._batch(records[i : i + self.batch_size], summary)
+                self._batch(records[i : i + self.batch_size], summary, counts)
                 bar.update(len(records[i : i + self.batch_size]))
                 if hasattr(bar, "stats"):  # a bar that shows chunks and the embedding rate
-                    bar.stats(summary.chunks_written, idx.embedded_texts - n0, idx.embed_seconds - e0)
+                    bar.stats(summary.chunks_written, *self._embedding_done())
+            if self._idx is not None:
+                self._idx[0].finish()
+            if self._memo is not None:
+                self._memo.save()
         finally:
             bar.close()
-        idx.finish()
+            self._memo = None
         for rid in {*summary.added, *summary.updated}:
             add_counts(summary.redacted, counts.get(rid, {}))
-        summary.embedded += idx.embedded_texts - n0
-        summary.embed_seconds += idx.embed_seconds - e0
+        embedded, embed_seconds = self._embedding_done()
+        self._idx = None
+        summary.embedded += embedded
+        summary.embed_seconds += embed_seconds
         summary.seconds = time.perf_counter() - t0
         return summary
+
+    def _indexes(self) -> Indexes:
+        """The library's indexes, opened at their first use in this import."""
+        if self._idx is None:
+            idx = self.lib.indexes
+            self._idx = (idx, idx.embed_seconds, idx.embedded_texts)
+        return self._idx[0]
+
+    def _embedding_done(self) -> tuple[int, float]:
+        """Texts embedded and seconds spent embedding so far in this import."""
+        if self._idx is None:
+            return 0, 0.0
+        idx, e0, n0 = self._idx
+        return idx.embedded_texts - n0, idx.embed_seconds - e0
 
     def redact(self, record: Record, counts: dict[str, int] | None = None) -> Record:
         """The record with every text field redacted (unchanged when ``settings.redact`` is off);
@@ -294,15 +335,29 @@ class Ingestor:
         if summary.unknown_tags:
             log.info("%d tags are not in the taxonomy", len(summary.unknown_tags))
 
-    def _batch(self, batch: Sequence[Record], summary: IngestSummary) -> None:
+    def _batch(self, batch: Sequence[Record], summary: IngestSummary, counts: dict[str, dict[str, int]]) -> None:
+        """One batch: compared with the store in one query; what changed is redacted (once), chunked
+        and written in one transaction, then mirrored into the indexes."""
         lib = self.lib
-        hashes = {r.id: content_hash(r) for r in batch}
-        stored = lib.store.content_hashes(lib.tenant, list(hashes))
+        stored = lib.store.import_hashes(lib.tenant, [r.id for r in batch])
+        if self._sources is not None:
+            self._stored_sources.update({rid: old[2] for rid, old in stored.items()})
+        memo = self._memo
+        hashes: dict[str, str] = {}
         writes = []
         changed = []
         for r in batch:
             old = stored.get(r.id)
-            if old is not None and old[0] == hashes[r.id] and not old[1]:
+            live = old[0] if old is not None and not old[1] else None  # the stored hash of a live record
+            read = memo.read_hash(r) if memo is not None else ""
+            if live is not None and memo is not None and memo.redacted_hash(r.id, read) == live:
+                summary.unchanged.append(r.id)  # read as last time, and stored as redacted then
+                continue
+            r = self.redact(r, counts.setdefault(r.id, {}))
+            hashes[r.id] = content_hash(r)
+            if memo is not None:
+                memo.remember(r.id, read, hashes[r.id])
+            if live == hashes[r.id]:
                 summary.unchanged.append(r.id)
                 continue
             changed.append(r)
@@ -340,7 +395,8 @@ class Ingestor:
         summary.removed += res.removed
         summary.chunks_written += res.chunks_added
         summary.chunks_removed += res.chunks_removed
-        lib.indexes.apply(res.new_chunks, res.removed_chunk_ids)
+        if res.new_chunks or res.removed_chunk_ids:
+            self._indexes().apply(res.new_chunks, res.removed_chunk_ids)
 
     # ---- delete, reindex, taxonomy -------------------------------------------------------------
 

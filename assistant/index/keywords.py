@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Sequence
@@ -71,6 +72,23 @@ class BM25Index:
         self._by_filter = {}
         self._catalogue = None
         self._loaded_from = name
+
+    @staticmethod
+    def published_generation(folder: Path) -> int:
+        """The store generation of the build published in ``folder`` (0: none), read from the build's
+        name (``gen-N-...``) without loading it: an import that changes nothing checks it in
+        microseconds instead of loading the index (a second at 50k chunks)."""
+        try:
+            name = (folder / "CURRENT").read_text().strip()
+        except FileNotFoundError:
+            return 0
+        if not name:
+            return 0
+        m = re.match(r"gen-(-?\d+)-", name)
+        if m:
+            return int(m.group(1))
+        manifest = json.loads((folder / name / "manifest.json").read_text(encoding="utf-8"))
+        return int(manifest["generation"])
 
     def refresh(self) -> None:
         """Pick up a build published by another process."""
