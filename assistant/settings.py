@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     query_cache_entries: int = Field(default=4096, ge=0)
     query_cache_shared: int = Field(default=100_000, ge=0)
     # a vector space of at most this many chunks is searched exactly in memory (faster than Chroma's
-    # HNSW below ~10k: measured in evals.bench_search); larger ones through Chroma; 0 = always Chroma
+    # HNSW at that size, see evals.bench_search); larger ones through Chroma; 0 = always Chroma
     exact_search_limit: int = Field(default=10000, ge=0)
     article_chunk_tokens: int = 400
     # documents (PDF, HTML, .docx, .txt): a larger file is rejected; a .docx (a ZIP archive) that

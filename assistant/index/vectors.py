@@ -69,8 +69,7 @@ def chroma_client(path: Path | None = None, url: str | None = None) -> Any:
 class ExactCopy:
     """A small collection's vectors and filterable metadata in memory, searched exactly: one
     matrix-vector product and a filter mask. Below about 10,000 vectors that is cheaper than a Chroma
-    query, whose fixed cost (~1.3 ms, measured, and one query at a time per process) dominated a warm
-    answer on the sample library: 70 answers/s in one thread through Chroma, 113 through this."""
+    query, which has a fixed cost per query and runs one at a time per process."""
 
     def __init__(self, ids: Sequence[str], vectors: np.ndarray, metas: Sequence[dict[str, Any]]) -> None:
         self.ids = list(ids)
