@@ -16,10 +16,9 @@ import os
 from pathlib import Path
 
 from assistant import redact
+from assistant.records import content_hash
 from assistant.redact import Redactor
 from assistant.types import Record
-
-from .records import content_hash
 
 
 def redactor_key(redactor: Redactor) -> str:

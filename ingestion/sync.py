@@ -19,7 +19,8 @@ from typing import Any
 from assistant.records import content_hash
 
 from .loaders import Loaded, Reject, load_paths
-from .pipeline import Ingestor, IngestSummary
+from .pipeline import Ingestor
+from .report import IngestSummary
 
 REMOVED_KINDS = ("article",)
 

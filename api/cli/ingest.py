@@ -66,8 +66,8 @@ def print_removals(p: Any) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from ingestion.pipeline import Ingestor, describe_conflict  # lazy: see the top
-    from ingestion.report import per_file
+    from ingestion.pipeline import Ingestor  # lazy: see the top
+    from ingestion.report import describe_conflict, per_file
 
     from .progress import progress_factory
 

@@ -12,7 +12,8 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from assistant.errors import BackendError
 from assistant.review import Review
 from assistant.types import SERVED_STATUSES
-from ingestion.pipeline import Ingestor, describe_conflict
+from ingestion.pipeline import Ingestor
+from ingestion.report import describe_conflict
 
 from ..auth import Admin, Agent
 from ..deps import PathId, State, to_filters
