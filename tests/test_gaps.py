@@ -3,12 +3,20 @@ most asked first."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from assistant.gaps import cluster_vectors, group_questions, wording_key
+from assistant.errors import InputError
+from assistant.gaps import asked_since, cluster_vectors, gap_report, group_questions, report_dict, wording_key
+from assistant.store import Store
+from tests.cli_run import run_cli
+
+SAMPLE = Path(__file__).resolve().parent.parent / "ingestion" / "sample_library"
 
 
 def test_wording_key_folds_script_width_case_and_punctuation() -> None:
@@ -95,3 +103,63 @@ def test_gap_clusters_count_the_window_against_the_one_before() -> None:
     assert len(invoice.examples) == 2  # two wordings: the traditional one folds into the first
     assert (invoice.first_at, invoice.last_at) == ("2026-12-01T10:00:00+00:00", "2026-12-03T10:00:00+00:00")
     assert lock.question == "门锁没电了" and lock.previous == 0
+
+
+def _log(store: Store, tenant: str, aid: str, question: str, *, abstained: bool, at: str,
+         ticket: str | None = None) -> None:
+    store.log_answer(tenant, {"id": aid, "question": question, "answer": "", "citations": "[]",
+                              "abstained": abstained, "support": 0.1, "engine": "extractive", "ticket_id": ticket,
+                              "created_at": at})
+
+
+def test_what_was_not_served_well_is_read_from_a_real_store(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    now = datetime.now(UTC)
+    recent, old = (now - timedelta(days=2)).isoformat(), (now - timedelta(days=50)).isoformat()
+    _log(store, "t", "a1", "发票怎么重开", abstained=True, at=recent, ticket="T-1")
+    _log(store, "t", "a2", "忘记密码", abstained=True, at=old)  # before the window
+    _log(store, "t", "a3", "门锁怎么换电池", abstained=False, at=recent)
+    _log(store, "t", "a4", "App 闪退", abstained=False, at=recent)
+    _log(store, "t", "a5", "发票怎麼重開", abstained=True, at=recent)
+    _log(store, "other", "b1", "别的租户的问题", abstained=True, at=recent)
+    store.add_feedback("t", "a3", False, "没用")
+    store.add_feedback("t", "a4", False)
+    store.add_feedback("t", "a4", True)  # the newest rating counts: a4 was helpful after all
+    since = (now - timedelta(days=30)).isoformat()
+    asked = asked_since(store, "t", since)
+    assert sorted((a.answer_id, a.reason) for a in asked) == [
+        ("a1", "unanswered"), ("a3", "not helpful"), ("a5", "unanswered")]
+    assert next(a for a in asked if a.answer_id == "a1").ticket_id == "T-1"
+
+    axes = {wording_key(q): i for i, q in enumerate(("发票怎么重开", "门锁怎么换电池", "忘记密码"))}
+    _, embed = _axis_embed(axes)
+    report = gap_report(store, "t", embed, days=30)
+    assert [(g.count, g.reasons) for g in report.groups] == [(2, {"unanswered": 2}), (1, {"not helpful": 1})]
+    out = report_dict(report, limit=1)
+    assert out["total_groups"] == 2 and len(out["groups"]) == 1
+    # one wording in two scripts: one example
+    assert out["groups"][0]["examples"] in (["发票怎么重开"], ["发票怎麼重開"]) and out["groups"][0]["trend"] == 2
+    with pytest.raises(InputError):
+        gap_report(store, "t", embed, days=0)
+    store.close()
+
+
+def test_gaps_group_on_the_command_line(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {"CASEPILOT_HOME": str(home), "CASEPILOT_EMBEDDER": "hash", "CASEPILOT_PASSAGE_EMBEDDER": "hash"}
+    assert run_cli("ingest", str(SAMPLE), env=env).returncode == 0
+    store = Store(f"sqlite:///{home / 'casepilot.db'}")
+    now = datetime.now(UTC).isoformat()
+    for i, q in enumerate(["速达国际件能寄锂电池吗", "速达国际件能寄锂电池吗？", "速达國際件能寄鋰電池嗎"]):
+        _log(store, "default", f"q{i}", q, abstained=True, at=now, ticket=f"T-{i % 2}")
+    store.close()
+    ran = run_cli("gaps", "--group", "--json", env=env)
+    assert ran.returncode == 0, ran.stderr
+    out = json.loads(ran.stdout)
+    assert out["days"] == 30 and out["total_groups"] == 1
+    (g,) = out["groups"]
+    assert g["count"] == 3 and g["tickets"] == ["T-0", "T-1"]  # three wordings of one question: one line
+    text = run_cli("gaps", "--group", env=env)
+    assert text.returncode == 0 and "\n    3  +3  速达" in text.stdout and "tickets: T-0, T-1" in text.stdout
+    bad = run_cli("gaps", "--group", "--days", "0", env=env)
+    assert bad.returncode != 0 and "days" in bad.stderr

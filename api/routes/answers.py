@@ -16,14 +16,22 @@ from assistant.answering import Answer, Assistant
 from assistant.conversation import chat as chat_turn
 from assistant.conversation import chat_stream, conversation_of
 from assistant.errors import BackendError, CasepilotError
-from assistant.gaps import unanswered
+from assistant.gaps import gap_report, report_dict, unanswered
 from assistant.types import SearchHit
 
 from ..auth import Agent, Reviewer
 from ..deps import AppState, State, check_conversation, check_question, to_filters
 from ..fairness import ReleasingIterator, Slot, asked_chars
 from ..problems import Problem, from_error, problem_body
-from ..schemas.answers import AnswerOut, AskRequest, ChatRequest, FeedbackOut, FeedbackRequest, GapsOut
+from ..schemas.answers import (
+    AnswerOut,
+    AskRequest,
+    ChatRequest,
+    FeedbackOut,
+    FeedbackRequest,
+    GapGroupsOut,
+    GapsOut,
+)
 from . import ERRORS
 
 router = APIRouter(prefix="/v1", tags=["answers"])
@@ -174,3 +182,14 @@ def feedback(answer_id: str, body: FeedbackRequest, p: Agent, st: State) -> Feed
             response_model=GapsOut, responses=ERRORS)
 def gaps(p: Reviewer, st: State, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> GapsOut:
     return GapsOut.model_validate({"unanswered": [asdict(g) for g in unanswered(st.store, p.tenant, limit)]})
+
+
+@router.get("/gaps/groups", summary="The unanswered and unhelpful questions of a period grouped by meaning, "
+            "most asked first, each against the period before (docs/gaps.md)", response_model=GapGroupsOut,
+            responses=ERRORS)
+def gap_groups(p: Reviewer, st: State, days: Annotated[int, Query(ge=1, le=366)] = 30,
+               limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> GapGroupsOut:
+    tenant = st.tenants.get(p.tenant)
+    with tenant.read() as lib:
+        report = gap_report(lib.store, p.tenant, lib.embedder.embed_questions, days=days)
+    return GapGroupsOut.model_validate(report_dict(report, limit))

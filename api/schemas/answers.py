@@ -140,3 +140,24 @@ class GapsOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"unanswered": [
         {"question": "速达国际件能寄带锂电池的蓝牙耳机去美国吗？", "at": "2026-11-23T10:00:00+00:00",
          "ticket": None, "support": 0.41}]}]})
+
+
+class GapGroupOut(BaseModel):
+    question: str = Field(description="the group's most central wording")
+    count: int = Field(description="questions in the period")
+    previous: int = Field(description="questions of the group in the period before")
+    trend: int = Field(description="count - previous")
+    examples: list[str] = Field(description="distinct wordings, most central first")
+    reasons: dict[str, int] = Field(description="how many were unanswered, how many rated not helpful")
+    tickets: list[str]
+    answer_ids: list[str]
+    first_at: str
+    last_at: str
+
+
+class GapGroupsOut(BaseModel):
+    since: str
+    previous_since: str
+    days: int
+    groups: list[GapGroupOut]
+    total_groups: int

@@ -104,12 +104,16 @@ class AnswerStore:
         with self.engine.begin() as conn:
             conn.execute(t.answers.insert(), {"tenant": tenant, "created_at": now_iso(), **row})
 
-    def answers(self, tenant: str, *, abstained: bool | None = None, limit: int = 100) -> list[LoggedAnswer]:
-        """Recent answers, newest first; ``abstained=True`` gives the questions the library could not answer."""
+    def answers(self, tenant: str, *, abstained: bool | None = None, limit: int = 100,
+                since: str | None = None) -> list[LoggedAnswer]:
+        """Recent answers, newest first; ``abstained=True`` gives the questions the library could not
+        answer; ``since``: only those logged at or after that ISO time."""
         c = t.answers.c
         q = sa.select(t.answers).where(c.tenant == tenant).order_by(c.created_at.desc()).limit(limit)
         if abstained is not None:
             q = q.where(c.abstained == (sa.true() if abstained else sa.false()))
+        if since is not None:
+            q = q.where(c.created_at >= since)
         with self.engine.connect() as conn:
             return [_answer(r) for r in conn.execute(q)]
 
@@ -187,8 +191,10 @@ class AnswerStore:
                                                             comment=comment, created_at=at)).inserted_primary_key
         return Feedback(fid[0] if fid else None, answer_id, helpful, comment, at)
 
-    def feedback(self, tenant: str, *, answer_id: str | None = None, limit: int = 100) -> list[RatedAnswer]:
-        """Ratings, newest first, each with its answer's question, answer text, citations, engine and ticket."""
+    def feedback(self, tenant: str, *, answer_id: str | None = None, limit: int = 100,
+                 since: str | None = None) -> list[RatedAnswer]:
+        """Ratings, newest first, each with its answer's question, answer text, citations, engine and
+        ticket; ``since``: only ratings given at or after that ISO time."""
         f, a = t.feedback.c, t.answers.c
         q = (sa.select(f.id, f.answer_id, f.helpful, f.comment, f.created_at, a.question, a.answer, a.citations,
                        a.engine, a.ticket_id, a.abstained)
@@ -196,6 +202,8 @@ class AnswerStore:
              .where(f.tenant == tenant).order_by(f.id.desc()).limit(max(limit, 0)))
         if answer_id is not None:
             q = q.where(f.answer_id == answer_id)
+        if since is not None:
+            q = q.where(f.created_at >= since)
         with self.engine.connect() as conn:
             return [RatedAnswer(r.id, r.answer_id, bool(r.helpful), r.comment, r.created_at, r.question, r.answer,
                                 json.loads(r.citations), r.engine, r.ticket_id, bool(r.abstained))
