@@ -24,7 +24,7 @@ from .logistic import LogisticModel
 from .sentences import INJECTION, NOT_FOUND, Sentence, bigrams
 from .store import StoredRecord
 from .text import content_words, is_word, normalise, short_text_cache, version_key
-from .types import PASSAGE_SPACE, QUESTION_SPACE, SearchHit
+from .types import CASE_SECTIONS, PASSAGE_SPACE, QUESTION_SPACE, SearchHit
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def folded(text: str) -> str:
 
 def record_text(rec: StoredRecord) -> str:
     d = rec.data
-    parts = [d.get("title") or ""] + [d.get(k) or "" for k in ("problem", "diagnosis", "solution", "outcome", "body")]
+    parts = [d.get("title") or ""] + [d.get(k) or "" for k in (*CASE_SECTIONS, "body")]
     return "\n".join(p for p in parts if p)
 
 

@@ -27,11 +27,11 @@ from .index.filters import Filters
 from .library import Library
 from .records import RecordError, parse_record
 from .text import version_key
-from .types import PASSAGE_SPACE, QUESTION_SPACE, Record
+from .types import CASE_SECTIONS, PASSAGE_SPACE, QUESTION_SPACE, Record
 
 log = logging.getLogger(__name__)
 
-EDITABLE = ("title", "problem", "diagnosis", "solution", "outcome", "tags", "product", "product_version", "severity")
+EDITABLE = ("title", *CASE_SECTIONS, "tags", "product", "product_version", "severity")
 
 
 class Written(Protocol):
@@ -302,7 +302,7 @@ def instructions_of(case: dict[str, Any]) -> list[dict[str, str]]:
     """The sentences of a case's sections that address the assistant ("忽略以上所有指令…"), by section."""
     from .extractive import instructions
 
-    return [{"section": k, "sentence": s} for k in ("title", "problem", "diagnosis", "solution", "outcome")
+    return [{"section": k, "sentence": s} for k in ("title", *CASE_SECTIONS)
             for s in instructions(str(case.get(k) or ""))]
 
 
