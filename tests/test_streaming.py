@@ -38,7 +38,7 @@ def serve(home: Path, **settings: Any) -> tuple[Server, str]:
         setattr(s, k, v)
     app = create_app(s, ApiSettings(rate_per_minute=0))
     st = app.state.casepilot
-    key = create_key(st.store, "A", "agent")["key"]
+    key = create_key(st.http, "A", "agent")["key"]
     Ingestor(Library(s, "A", store=st.store)).ingest_paths([write_jsonl(home.parent / "lib.jsonl", [
         case("C-1", "打印机连不上WiFi：路由器只开了5GHz", problem="客户的打印机搜不到家里的WiFi。",
              diagnosis="根因是路由器关闭了2.4GHz频段。", solution=STEPS)])])
