@@ -9,6 +9,7 @@ write path, so chunks and both indexes follow, as in ``assistant.review``), with
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -49,9 +50,10 @@ class VersionInfo:
 class FieldDiff:
     field: str
     kind: str  # text | list | value
-    diff: list[str] = field(default_factory=list)  # text: unified diff lines (" ", "-", "+", "@@")
-    added: list[str] = field(default_factory=list)  # list
-    removed: list[str] = field(default_factory=list)
+    # dataclasses.field: the attribute ``field`` above hides the name in this class body
+    diff: list[str] = dataclasses.field(default_factory=list)  # text: unified diff lines (" ", "-", "+", "@@")
+    added: list[str] = dataclasses.field(default_factory=list)  # list
+    removed: list[str] = dataclasses.field(default_factory=list)
     before: Any = None  # value
     after: Any = None
 
@@ -98,7 +100,8 @@ class History:
                 writes.setdefault(v, e.action)
         out, prev = [], None
         for v in stored:
-            changed = [] if prev is None else [k for k in _changed(prev.data, v.data) if k not in BOOKKEEPING]
+            changed: list[str] = [] if prev is None else [
+                k for k in _changed(prev.data, v.data) if k not in BOOKKEEPING]
             out.append(VersionInfo(
                 version=v.version, at=v.at, actor=v.actor,
                 action="restore" if v.version in restores else writes.get(v.version, "update"),

@@ -88,7 +88,7 @@ def test_restore_refuses_clearly_and_writes_nothing(edited: Library) -> None:
     h = History(edited, writer=Ingestor)
     with pytest.raises(NotFound, match="no case or article 'C-9'"):
         h.restore("C-9", 1, "carol")
-    with pytest.raises(NotFound, match="no version 7; it has versions 1..3"):
+    with pytest.raises(NotFound, match=r"no version 7; it has versions 1\.\.3"):
         h.restore("C-1", 7, "carol")
     with pytest.raises(NotFound, match="no version 0"):
         h.diff("C-1", 0, 2)
