@@ -1,5 +1,5 @@
 """casepilot's core library: types, settings, errors, backends, records and their validation, chunking,
-the store, retrieval, answering and the review workflow.
+the store, retrieval, answering, the review workflow and a record's history.
 
 What users call is re-exported here; ``tests/test_public_api.py`` pins the list.
 """
@@ -7,6 +7,7 @@ What users call is re-exported here; ``tests/test_public_api.py`` pins the list.
 from .answering import Answer, Assistant, Citation
 from .embeddings import Embedder, HashEmbedder, make_embedder, register_embedder
 from .errors import BackendError, CasepilotError, ConfigError, InputError, NotFound, PermissionDenied
+from .history import History
 from .index.filters import Filters
 from .library import Library
 from .records import RecordError, parse_record
@@ -28,6 +29,7 @@ __all__ = [
     "Embedder",
     "Filters",
     "HashEmbedder",
+    "History",
     "InputError",
     "Library",
     "Message",

@@ -83,6 +83,16 @@ def main() -> int:
         page.evaluate("window.scrollBy(0, -60)")
         page.screenshot(path=OUT / "library-gaps.png")
 
+        # a case's history: an edit made for the picture, then versions 1 and 2 compared
+        with httpx.Client(base_url=env.url, headers={"Authorization": f"Bearer {env.keys['reviewer']}"},
+                          timeout=60) as c:
+            c.post("/v1/review/C-000101/edit", json={"edits": {
+                "solution": "1. 在路由器后台把 Mesh 回程改为有线\n2. 重新运行无线设置向导", "severity": "P2"}})
+        page.goto(f"{env.url}/console/#/case/C-000101")
+        page.get_by_test_id("history-diff").locator("[data-field=solution]").wait_for()
+        page.get_by_test_id("history").scroll_into_view_if_needed()
+        page.get_by_test_id("history").screenshot(path=OUT / "case-history.png")
+
         narrow = page  # the same tab: the key is kept per tab (sessionStorage)
         narrow.set_viewport_size({"width": 400, "height": 860})
         narrow.goto(f"{env.url}/console/#/review/{env.drafts['T-E2E-LOCK']}")

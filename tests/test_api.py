@@ -401,6 +401,7 @@ ROUTES = [  # (method, path, body, the least role)
     ("POST", "/v1/imports", None, "admin"),
     ("GET", "/v1/imports/x", None, "admin"),
     ("POST", "/v1/cases/C-none/archive", None, "admin"),
+    ("POST", "/v1/cases/C-none/restore", {"version": 1}, "reviewer"),
     ("GET", "/v1/keys", None, "admin"),
     ("POST", "/v1/keys", {"role": "admin"}, "admin"),
     ("DELETE", "/v1/keys/x", None, "admin"),

@@ -193,6 +193,15 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/v1/cases/{record_id}/archive"): Case(
         "admin", lambda env: {"path": "/v1/cases/CA-SECRET-1/archive"}, 404,
         "the case is looked up in the key's tenant", _a_case_unchanged),
+    ("GET", "/v1/cases/{record_id}/versions"): Case(
+        "agent", lambda env: {"path": "/v1/cases/CA-SECRET-1/versions"}, 404,
+        "a record's history is looked up in the key's tenant"),
+    ("GET", "/v1/cases/{record_id}/diff"): Case(
+        "agent", lambda env: {"path": "/v1/cases/CA-SECRET-1/diff", "params": {"from": 1, "to": 1}}, 404,
+        "a record's versions are looked up in the key's tenant"),
+    ("POST", "/v1/cases/{record_id}/restore"): Case(
+        "reviewer", lambda env: {"path": "/v1/cases/CA-SECRET-1/restore", "json": {"version": 1}}, 404,
+        "the case is looked up in the key's tenant", _a_case_unchanged),
     ("POST", "/v1/drafts"): Case("reviewer", lambda env: {"path": "/v1/drafts", "json": {"ticket_id": "TA-SECRET"}},
                                  404, "the ticket is looked up in the key's tenant"),
     ("POST", "/v1/tickets"): Case("reviewer", lambda env: {"path": "/v1/tickets", "json": {

@@ -3,6 +3,7 @@
 import { askStream, get, post } from "./api.js";
 import { clear, h } from "./dom.js";
 import { t } from "./i18n.js";
+import { historySection } from "./history.js";
 import { errorText } from "./state.js";
 
 const threads = new Map(); // ticket id ("" for none) -> [{role, text, answer?, error?}]
@@ -152,7 +153,8 @@ export function renderCase(main, id) {
           : h("section.case-section", h("h3", t("case.body")),
             // a PDF's page marks (<!-- page N -->) are no text
             h("div.text", (d.body || "").replace(/^<!-- page \d+ -->\n*/gm, ""))),
-        d.source_tickets && d.source_tickets.length ? h("p.muted", `${t("case.sources")}: ${d.source_tickets.join(", ")}`) : null));
+        d.source_tickets && d.source_tickets.length ? h("p.muted", `${t("case.sources")}: ${d.source_tickets.join(", ")}`) : null,
+        historySection(rec.id, () => renderCase(main, id))));
     })
     .catch((e) => clear(main, h("div.card", h("p.error", { role: "alert" }, errorText(e)),
       h("button.link", { type: "button", onclick: () => history.back() }, "← " + t("case.back")))));

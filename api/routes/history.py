@@ -1,0 +1,61 @@
+"""A case's history: its versions, a diff of two, and restoring an earlier one as a new version."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from assistant.history import History
+from assistant.types import SERVED_STATUSES
+from ingestion.pipeline import Ingestor
+
+from ..auth import Agent, Principal, Reviewer
+from ..deps import PathId, State
+from ..problems import Problem
+from ..schemas.history import DiffOut, RestoreOut, RestoreRequest, VersionsOut
+from . import ERRORS
+
+router = APIRouter(prefix="/v1", tags=["history"])
+RecordId = PathId
+Version = Annotated[int, Query(ge=1, description="a version number (GET /v1/cases/{id}/versions)")]
+
+
+def _readable(record_id: str, p: Principal, st: State) -> None:
+    """The rule of GET /v1/cases/{id}: agents read approved cases and published articles only."""
+    rec = st.store.get(p.tenant, record_id)
+    if rec is None or rec.kind not in ("case", "article") or (
+            not p.may("reviewer") and rec.status not in SERVED_STATUSES):
+        raise Problem(404, "not_found", f"no case or article {record_id!r} in this tenant")
+
+
+@router.get("/cases/{record_id}/versions", summary="A case's versions: who, when, which fields changed",
+            description="Agents: of approved cases and published articles only, as for GET /v1/cases/{id}.",
+            response_model=VersionsOut, responses=ERRORS)
+def versions(record_id: RecordId, p: Agent, st: State) -> VersionsOut:
+    _readable(record_id, p, st)
+    vs = History(st.tenants.get(p.tenant).library).versions(record_id)
+    return VersionsOut.model_validate({"id": record_id, "versions": [asdict(v) for v in vs]})
+
+
+@router.get("/cases/{record_id}/diff", summary="What changed between two versions, section by section",
+            response_model=DiffOut, responses=ERRORS)
+def diff(record_id: RecordId, p: Agent, st: State, from_: Annotated[Version, Query(alias="from")],
+         to: Version) -> DiffOut:
+    _readable(record_id, p, st)
+    d = History(st.tenants.get(p.tenant).library).diff(record_id, from_, to)
+    return DiffOut.model_validate(d.to_dict())
+
+
+@router.post("/cases/{record_id}/restore", summary="Restore an earlier version's content as a new version",
+             description="History is kept: the case gets a new version with the earlier content (its status "
+                         "stays), audited as restore. 400 for the current version or one with the same content.",
+             response_model=RestoreOut, responses=ERRORS)
+def restore(record_id: RecordId, body: RestoreRequest, p: Reviewer, st: State) -> RestoreOut:
+    with st.tenants.get(p.tenant).write() as lib:
+        version, warnings = History(lib, writer=Ingestor).restore(record_id, body.version, p.actor)
+        rec = lib.store.get(p.tenant, record_id)
+    assert rec is not None
+    return RestoreOut(id=record_id, version=version, restored_from=body.version, status=rec.status,
+                      warnings=warnings)
