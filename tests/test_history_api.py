@@ -9,6 +9,8 @@ from tests.test_api import client, env, is_problem  # noqa: F401  (env: the modu
 
 
 def test_versions_diff_and_restore_over_http(env: dict[str, Any]) -> None:  # noqa: F811
+    with client(env, "A-agent") as c:
+        is_problem(c.get("/v1/cases/C-DRAFT-A/versions"), 404)  # a draft: only reviewers read it
     with client(env, "A-reviewer") as c:
         r = c.post("/v1/review/C-2/edit", json={"edits": {"solution": "1. 联系售后更换碎纸刀组"}})
         assert r.status_code == 200, r.text
@@ -33,9 +35,16 @@ def test_versions_diff_and_restore_over_http(env: dict[str, Any]) -> None:  # no
         is_problem(c.post("/v1/cases/C-none/restore", json={"version": 1}), 404, "not_found")
         is_problem(c.post("/v1/cases/C-2/restore", json={"version": 99}), 404, "not_found")
         is_problem(c.post("/v1/cases/C-2/restore", json={"version": 0}), 422)
+        r = c.post("/v1/review/C-DRAFT-A/approve", json={})
+        assert r.status_code == 200, r.text
+        assert [v["status"] for v in c.get("/v1/cases/C-DRAFT-A/versions").json()["versions"]] == [
+            "in_review", "approved"]
     with client(env, "A-agent") as c:
         assert c.get("/v1/cases/C-2/versions").status_code == 200  # approved: agents read it
-        is_problem(c.get("/v1/cases/C-DRAFT-A/versions"), 404)  # a draft: only reviewers read it
+        # the draft's wording before approval is the reviewers' only
+        assert [v["status"] for v in c.get("/v1/cases/C-DRAFT-A/versions").json()["versions"]] == ["approved"]
+        is_problem(c.get("/v1/cases/C-DRAFT-A/diff", params={"from": 1, "to": 2}), 404, "not_found")
+        assert c.get("/v1/cases/C-DRAFT-A/diff", params={"from": 2, "to": 2}).status_code == 200
         is_problem(c.get("/v1/cases/T-A/diff", params={"from": 1, "to": 1}), 404)  # a ticket is no case
         is_problem(c.post("/v1/cases/C-2/restore", json={"version": 1}), 403, "forbidden")
     with client(env, "B-admin") as c:  # another tenant's key finds nothing of A's

@@ -31,11 +31,14 @@ def _readable(record_id: str, p: Principal, st: State) -> None:
 
 
 @router.get("/cases/{record_id}/versions", summary="A case's versions: who, when, which fields changed",
-            description="Agents: of approved cases and published articles only, as for GET /v1/cases/{id}.",
+            description="Agents: of approved cases and published articles only, as for GET /v1/cases/{id}, "
+                        "and only the versions that were approved or published.",
             response_model=VersionsOut, responses=ERRORS)
 def versions(record_id: RecordId, p: Agent, st: State) -> VersionsOut:
     _readable(record_id, p, st)
     vs = History(st.tenants.get(p.tenant).library).versions(record_id)
+    if not p.may("reviewer"):  # an agent never sees a draft's or a rejected wording
+        vs = [v for v in vs if v.status in SERVED_STATUSES]
     return VersionsOut.model_validate({"id": record_id, "versions": [asdict(v) for v in vs]})
 
 
@@ -44,7 +47,13 @@ def versions(record_id: RecordId, p: Agent, st: State) -> VersionsOut:
 def diff(record_id: RecordId, p: Agent, st: State, from_: Annotated[Version, Query(alias="from")],
          to: Version) -> DiffOut:
     _readable(record_id, p, st)
-    d = History(st.tenants.get(p.tenant).library).diff(record_id, from_, to)
+    history = History(st.tenants.get(p.tenant).library)
+    if not p.may("reviewer"):
+        served = {v.version for v in history.versions(record_id) if v.status in SERVED_STATUSES}
+        hidden = sorted({from_, to} - served)
+        if hidden:
+            raise Problem(404, "not_found", f"no version {hidden[0]} of {record_id!r} that an agent may read")
+    d = history.diff(record_id, from_, to)
     return DiffOut.model_validate(d.to_dict())
 
 
