@@ -161,7 +161,7 @@ def install(app: FastAPI) -> None:
         p = from_error(exc)
         if p.status >= 500:
             log.warning("%s %s: %s", request.method, request.url.path, exc)
-        return problem_response(p.status, p.code, p.detail, path=request.url.path)
+        return problem_response(p.status, p.code, p.detail, extra=p.extra, path=request.url.path)
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

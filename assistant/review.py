@@ -315,8 +315,8 @@ def instructions_of(case: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def merge_sections(target: dict[str, Any], draft: dict[str, Any]) -> dict[str, str]:
-    """Each section of ``target`` followed by the draft's sentences it does not already say (most of
-    a sentence's content words absent from the section), for the reviewer to edit before merging."""
+    """Each section of ``target`` followed by the draft's sentences it does not already say (a third
+    or more of a sentence's content words absent from the section), for the reviewer to edit before merging."""
     from .text import sentences
 
     out = {}
@@ -324,7 +324,7 @@ def merge_sections(target: dict[str, Any], draft: dict[str, Any]) -> dict[str, s
         base = str(target.get(sec) or "").strip()
         have = set(content_words(base))
         new = [s for line in str(draft.get(sec) or "").splitlines() for s in sentences(line.strip())
-               if (words := set(content_words(s))) and len(words - have) > len(words) / 2]
+               if (words := set(content_words(s))) and len(words - have) * 3 >= len(words)]
         joiner = "\n" if sec == "solution" else ""
         out[sec] = "\n".join(x for x in (base, joiner.join(new)) if x)
     return out
