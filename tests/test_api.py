@@ -18,8 +18,8 @@ import uvicorn
 from api.app import create_app
 from api.auth import create_key
 from api.config import ApiSettings
-from assistant.settings import Settings
 from assistant.records import parse_record
+from assistant.settings import Settings
 from ingestion.pipeline import Ingestor
 from tests.conftest import BACKENDS, case, write_jsonl
 
