@@ -226,7 +226,7 @@ def test_approving_a_likely_duplicate_needs_a_distinct_reason_which_is_audited(r
     lib.settings.duplicate_threshold = -1.0  # with the hash embedder any retrieved case qualifies
     d, cid = review.draft("T-1")
     assert cid and "C-1" in {x["id"] for x in d.duplicates}
-    with pytest.raises(DuplicateDraft, match="likely duplicate of .*C-1.*merge.*distinct") as e:
+    with pytest.raises(DuplicateDraft, match=r"likely duplicate of .*C-1.*merge.*distinct") as e:
         review.approve(cid, "王审核")
     assert "C-1" in {x["id"] for x in e.value.duplicates}
     assert lib.store.get(lib.tenant, cid).status == "in_review"  # type: ignore[union-attr]

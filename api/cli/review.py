@@ -211,9 +211,10 @@ def register_review(sub: Any, common: argparse.ArgumentParser) -> None:
 
     s = sub.add_parser("review", parents=[common], help="the review queue: list, show, approve, reject, edit, merge",
                        description="Review drafted cases. approve [field=value ...] makes a case citable at once; "
-                                   "reject needs --reason; a likely duplicate needs approve --distinct REASON or a merge; "
-                                   "edit field=value keeps versions; merge ID --into CASE [field=value ...] merges "
-                                   "the draft's sections and ticket into an existing case (--preview shows them); stale lists cases due for "
+                                   "reject needs --reason; a likely duplicate needs approve --distinct REASON or "
+                                   "a merge; edit field=value keeps versions; merge ID [field=value ...] --into "
+                                   "CASE merges the draft's sections and ticket into an existing case (--preview "
+                                   "shows them); stale lists cases due for "
                                    "re-review; set-version PRODUCT VERSION records a product's current version.")
     s.add_argument("action", choices=["list", "show", "approve", "reject", "edit", "merge", "archive", "stale",
                                       "set-version"])
