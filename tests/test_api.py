@@ -351,6 +351,24 @@ def test_a_likely_duplicate_needs_merge_or_a_distinct_reason(env: dict[str, Any]
         assert c.get(f"/v1/review/{ids['T-DUP2']}").json()["draft"]["status"] == "merged"
 
 
+def test_stale_shows_a_normalised_product_and_a_ticket_solved_differently(env: dict[str, Any]) -> None:
+    from assistant.review import Review
+
+    with env["app"].state.casepilot.tenants.get("A").write() as lib:
+        Ingestor(lib).ingest_records([
+            parse_record(case("C-TW", "雲賬通無法登入", product="雲賬通", product_version="1.0")),
+            parse_record({"kind": "ticket", "id": "T-C2-AGAIN", "subject": f"{A_ONLY}怎么处理", "messages": [
+                {"id": "m1", "role": "customer", "text": f"客户的{A_ONLY}，机器停止工作。"},
+                {"id": "m2", "role": "agent", "text": "请联系厂家上门更换读卡模块。"},
+                {"id": "m3", "role": "customer", "text": "换了以后好了，谢谢。"}]})])
+        Review(lib, writer=Ingestor).set_product_version("云账通", "2.0")
+    with client(env, "A-reviewer") as c:
+        stale = {s["id"]: s["reasons"] for s in c.get("/v1/review/stale").json()["stale"]}
+    assert "雲賬通 is now 2.0; the case was written for 1.0" in stale["C-TW"]
+    assert any(r.startswith("newer ticket T-C2-AGAIN (") and "请联系厂家上门更换读卡模块" in r for r in stale["C-2"])
+    assert not any("T-C2-AGAIN" in r for r in stale.get("C-1", []))
+
+
 def test_keys_over_http(env: dict[str, Any]) -> None:
     with client(env, "A-admin") as c:
         new = c.post("/v1/keys", json={"role": "agent", "name": "bot"}).json()

@@ -286,3 +286,19 @@ def test_a_likely_duplicate_is_merged_with_edited_sections_or_approved_as_distin
         shown = c.get(f"/v1/review/{third}").json()
         assert shown["status"] == "approved"
         assert any(e["detail"].get("distinct") == "固件问题，另写一个案例" for e in shown["audit"])
+
+
+def test_the_stale_list_shows_each_reason(page: Any, env: ConsoleEnv) -> None:
+    from assistant.records import parse_record
+    from assistant.review import Review
+    from ingestion.pipeline import Ingestor
+    from tests.conftest import case
+
+    with env.app.state.casepilot.tenants.get("default").write() as lib:
+        Ingestor(lib).ingest_records([parse_record(case("C-E2E-TW", "雲賬通無法登入", product="雲賬通",
+                                                        product_version="1.0"))])
+        Review(lib, writer=Ingestor).set_product_version("云账通", "2.0")
+    sign_in(page, env, "reviewer")
+    page.get_by_test_id("nav-review").click()
+    row = page.get_by_test_id("stale").locator("li", has_text="C-E2E-TW").first
+    row.locator("li", has_text="雲賬通 is now 2.0; the case was written for 1.0").wait_for()
