@@ -316,8 +316,9 @@ def instructions_of(case: dict[str, Any]) -> list[dict[str, str]]:
 
 def merge_sections(target: dict[str, Any], draft: dict[str, Any]) -> dict[str, str]:
     """Each section of ``target`` followed by the draft's sentences it does not already say (a third
-    or more of a sentence's content words absent from the section), for the reviewer to edit before merging."""
-    from .text import sentences
+    or more of a sentence's content words absent from the section), for the reviewer to edit before
+    merging. New steps continue the case's numbered solution."""
+    from .text import LIST_MARK, sentences
 
     out = {}
     for sec in CASE_SECTIONS:
@@ -325,8 +326,13 @@ def merge_sections(target: dict[str, Any], draft: dict[str, Any]) -> dict[str, s
         have = set(content_words(base))
         new = [s for line in str(draft.get(sec) or "").splitlines() for s in sentences(line.strip())
                if (words := set(content_words(s))) and len(words - have) * 3 >= len(words)]
-        joiner = "\n" if sec == "solution" else ""
-        out[sec] = "\n".join(x for x in (base, joiner.join(new)) if x)
+        if sec == "solution":
+            lines = base.splitlines()
+            if all(LIST_MARK.match(x) for x in lines):  # a numbered list (or none): number on
+                new = [f"{i}. {LIST_MARK.sub('', x)}" for i, x in enumerate(new, len(lines) + 1)]
+            out[sec] = "\n".join([*lines, *new])
+        else:
+            out[sec] = "\n".join(x for x in (base, "".join(new)) if x)
     return out
 
 

@@ -265,6 +265,7 @@ def test_merge_merges_the_sections_keeps_both_tickets_and_the_audit_trail(review
     shown = review.merge(second, first, "王审核", preview=True)
     assert "清洁进纸滚轮" in shown["solution"] and shown["solution"].startswith(before.data["solution"])
     assert shown["solution"].count("更换分纸垫") == 1  # what the case already says is not repeated
+    assert shown["solution"].endswith("\n4. 用酒精棉清洁进纸滚轮表面的纸粉")  # the steps numbered on
     assert lib.store.get(lib.tenant, first).version == before.version  # type: ignore[union-attr]  # nothing written
     merged = review.merge(second, first, "李审核", {"outcome": "客户确认两种办法都有效。"})
     after = lib.store.get(lib.tenant, first)
