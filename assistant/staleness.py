@@ -68,16 +68,19 @@ def stale_cases(lib: Library, waiting: Sequence[dict[str, Any]], *, now: datetim
     return out
 
 
-def _approved_at(lib: Library, cases: Sequence[Any]) -> dict[str, datetime]:
-    """When each case was last approved or merged into (its last write when it was imported approved)."""
-    at: dict[str, datetime] = {}
-    for e in lib.store.audit(lib.tenant):
-        if e.action in ("approve", "merge") and (t := parse_date(e.at)):
-            at[e.record_id] = max(at.get(e.record_id, t), t)
-    for r in cases:
-        if r.id not in at and (t := parse_date(r.updated_at)):
-            at[r.id] = t
-    return at
+def _approved_seq(lib: Library, cases: Sequence[Any]) -> tuple[dict[str, int], dict[str, int]]:
+    """The audit log's order: the entry of each case's last approval or merge (its last write when it
+    was imported approved), and each record's first entry (when it was stored). Sequence numbers, not
+    timestamps, so that a ticket stored in the same second as an approval is still before or after it."""
+    approved: dict[str, int] = {}
+    last: dict[str, int] = {}
+    first: dict[str, int] = {}
+    for e in lib.store.audit(lib.tenant):  # in order
+        first.setdefault(e.record_id, e.seq)
+        last[e.record_id] = e.seq
+        if e.action in ("approve", "merge"):
+            approved[e.record_id] = e.seq
+    return {r.id: approved.get(r.id, last.get(r.id, 0)) for r in cases}, first
 
 
 def _solved_differently(lib: Library, cases: Sequence[Any]) -> dict[str, list[str]]:
@@ -85,16 +88,17 @@ def _solved_differently(lib: Library, cases: Sequence[Any]) -> dict[str, list[st
     drafting duplicate check's space and threshold) but whose solution shares little with the case's."""
     from .drafting import draft_extractive
 
-    approved = _approved_at(lib, cases)
+    approved, stored_at = _approved_seq(lib, cases)
     oldest = min(approved.values(), default=None)
     tickets = []
     for t in lib.store.records(lib.tenant, kind="ticket"):
-        stored = parse_date(t.created_at)
-        if oldest is None or stored is None or stored < oldest:  # seconds: the same second counts as newer
+        seq = stored_at.get(t.id)
+        if oldest is None or seq is None or seq <= oldest:
             continue
         d = draft_extractive(t.data)
         if not d.skipped and d.section("solution"):
-            tickets.append((t.id, stored, f"{d.title} {d.section('problem')[:300]}", d.section("solution")))
+            tickets.append((t.id, seq, f"{d.title} {d.section('problem')[:300]}", d.section("solution"),
+                            (t.created_at or "")[:10]))
     space = PASSAGE_SPACE if PASSAGE_SPACE in lib.embedders else QUESTION_SPACE
     emb = lib.embedders.get(space)
     if not tickets or emb is None:
@@ -107,14 +111,13 @@ def _solved_differently(lib: Library, cases: Sequence[Any]) -> dict[str, list[st
     for i, r in enumerate(cases):
         sources = set(r.data.get("source_tickets") or [])
         words = set(content_words(str(r.data.get("solution") or "")))
-        for j, (tid, stored, _, solution) in enumerate(tickets):
-            if tid in sources or stored < approved.get(r.id, stored) or sims[i, j] < lib.settings.duplicate_threshold:
+        for j, (tid, seq, _, solution, day) in enumerate(tickets):
+            if tid in sources or seq <= approved[r.id] or sims[i, j] < lib.settings.duplicate_threshold:
                 continue
             theirs = set(content_words(solution))
             if theirs and len(theirs & words) / len(theirs) < DIFFERENT_SOLUTION:
                 first = solution.splitlines()[0][:60]
-                out[r.id].append(f"newer ticket {tid} ({stored.date().isoformat()}) about the same problem was "
-                                 f"solved differently: {first}")
+                out[r.id].append(f"newer ticket {tid} ({day}) about the same problem was solved differently: {first}")
     return out
 
 
