@@ -28,7 +28,7 @@ RECENT_DAYS = 30  # ratings of the last month are "recent": long enough to gathe
 MIN_RATINGS = 3  # at least three ratings on each side, so that one unhappy agent is not a trend
 RATING_DROP = 0.3  # recent helpful share at least 30 points below the earlier share (2 of 3 → 1 of 3 is a fall)
 RECENT_BELOW = 0.5  # and most recent ratings not helpful: 3 of 3 → 2 of 3 is noise, not a fall
-DIFFERENT_SOLUTION = 0.2  # under a fifth of a ticket's solution words in the case's solution: solved differently
+DIFFERENT_SOLUTION = 0.15  # under 15% of a ticket's solution words in the case's: sample pairs that agree share 20-66%
 MAX_FEEDBACK = 50_000  # the newest ratings read per check; older ones say little about a fall
 
 
@@ -85,7 +85,8 @@ def _approved_seq(lib: Library, cases: Sequence[Any]) -> tuple[dict[str, int], d
 
 def _solved_differently(lib: Library, cases: Sequence[Any]) -> dict[str, list[str]]:
     """Closed tickets stored after a case's last approval whose problem is close to the case's (the
-    drafting duplicate check's space and threshold) but whose solution shares little with the case's."""
+    drafting duplicate check's space and threshold, and no other case closer) but whose solution
+    shares little with the case's."""
     from .drafting import draft_extractive
 
     approved, stored_at = _approved_seq(lib, cases)
@@ -107,12 +108,14 @@ def _solved_differently(lib: Library, cases: Sequence[Any]) -> dict[str, list[st
     tv = np.asarray(embed([x[2] for x in tickets]))
     cv = np.asarray(embed([f"{r.title} {str(r.data.get('problem') or '')[:300]}" for r in cases]))
     sims = cv @ tv.T
+    nearest = sims.argmax(axis=0)  # a ticket is about the case closest to it, not every case above the threshold
     out: dict[str, list[str]] = defaultdict(list)
     for i, r in enumerate(cases):
         sources = set(r.data.get("source_tickets") or [])
         words = set(content_words(str(r.data.get("solution") or "")))
         for j, (tid, seq, _, solution, day) in enumerate(tickets):
-            if tid in sources or seq <= approved[r.id] or sims[i, j] < lib.settings.duplicate_threshold:
+            if (tid in sources or seq <= approved[r.id] or nearest[j] != i
+                    or sims[i, j] < lib.settings.duplicate_threshold):
                 continue
             theirs = set(content_words(solution))
             if theirs and len(theirs & words) / len(theirs) < DIFFERENT_SOLUTION:
