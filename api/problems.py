@@ -24,6 +24,7 @@ from assistant.errors import (
     CasepilotError,
     ConfigError,
     Conflict,
+    DuplicateDraft,
     InputError,
     NotFound,
     PermissionDenied,
@@ -96,6 +97,10 @@ def from_error(e: CasepilotError) -> Problem:
     """The problem an error of the tree becomes."""
     if isinstance(e, NotFound):
         return Problem(404, "not_found", str(e))
+    if isinstance(e, DuplicateDraft):  # the duplicates and the two ways forward, for a client to offer
+        return Problem(409, "duplicate_draft", str(e), extra={"duplicates": e.duplicates, "choices": [
+            {"action": "merge", "how": f"POST /v1/review/{e.case_id}/merge with {{\"into\": CASE_ID}}"},
+            {"action": "distinct", "how": f"POST /v1/review/{e.case_id}/approve with {{\"distinct_reason\": ...}}"}]})
     if isinstance(e, Conflict):
         return Problem(409, "conflict", str(e))
     if isinstance(e, QuestionTooLong):  # the same code as the request check (deps.check_question)
@@ -156,7 +161,7 @@ def install(app: FastAPI) -> None:
         p = from_error(exc)
         if p.status >= 500:
             log.warning("%s %s: %s", request.method, request.url.path, exc)
-        return problem_response(p.status, p.code, p.detail, path=request.url.path)
+        return problem_response(p.status, p.code, p.detail, extra=p.extra, path=request.url.path)
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

@@ -5,6 +5,7 @@
     ├── InputError         the caller gave something malformed (bad file, bad field, bad filter)
     │   ├── NotFound       an id that does not exist (in this tenant)
     │   └── Conflict       the request is valid but the current state forbids it (the last admin key)
+    │       └── DuplicateDraft  approving a likely duplicate without choosing merge or distinct
     ├── PermissionDenied   the caller may not do this
     └── BackendError       a backend (model endpoint, vector store, database) failed
 
@@ -47,6 +48,17 @@ class Conflict(InputError):
     """A valid request that the current state refuses (approving what is already approved, drafting
     a ticket drafted before, revoking a tenant's last admin key): 409 over HTTP, exit 2 on the command
     line."""
+
+
+class DuplicateDraft(Conflict):
+    """Approving a draft flagged as a likely duplicate of approved cases without saying what to do:
+    merge it into one of them, or approve it as distinct with a reason."""
+
+    def __init__(self, case_id: str, duplicates: list[dict[str, object]]) -> None:
+        ids = ", ".join(str(d["id"]) for d in duplicates)
+        super().__init__(f"{case_id} is a likely duplicate of {ids}: merge it into one of them, "
+                         "or approve it as distinct with a reason")
+        self.case_id, self.duplicates = case_id, duplicates
 
 
 class PermissionDenied(CasepilotError):

@@ -4,9 +4,8 @@ edits, rejects or merges them. Nothing is citable until approved; approving make
 
 Every decision is in the audit log with who and when; the draft's provenance (each sentence's
 message ids, suggested tags, possible duplicates) stays in the store's ``drafts`` table next to the
-case. A case is *stale* when its product has a newer current version than the case was written for,
-when nobody has reviewed it for ``stale_after_days``, or when a newer draft of the same problem is
-waiting for review.
+case. A draft flagged as a likely duplicate is approved only with a choice: merged into the existing case,
+or approved as distinct with a reason. Which cases are stale, and why, is ``assistant.staleness``.
 """
 
 from __future__ import annotations
@@ -16,17 +15,17 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import numpy as np
 
 from .drafting import Draft, draft_extractive
-from .errors import Conflict, InputError, NotFound
+from .errors import Conflict, DuplicateDraft, InputError, NotFound
 from .index.filters import Filters
 from .library import Library
 from .records import RecordError, parse_record
-from .text import version_key
+from .text import content_words
 from .types import CASE_SECTIONS, PASSAGE_SPACE, QUESTION_SPACE, Record
 
 log = logging.getLogger(__name__)
@@ -205,29 +204,49 @@ class Review:
 
     # ---- decisions -----------------------------------------------------------------------------
 
-    def approve(self, case_id: str, actor: str, edits: dict[str, Any] | None = None) -> list[str]:
-        """Approve the draft (with ``edits``); returns the write's warnings."""
+    def open_duplicates(self, case_id: str) -> list[dict[str, Any]]:
+        """The draft's likely duplicates that are still approved cases (flagged when it was drafted)."""
+        drafts = self.lib.store.drafts(self.lib.tenant, case_id=case_id)
+        flagged = drafts[0].payload.get("duplicates", []) if drafts else []
+        return [d for d in flagged if d.get("id") != case_id
+                and (r := self.lib.store.get(self.lib.tenant, d["id"])) is not None and r.status == "approved"]
+
+    def approve(self, case_id: str, actor: str, edits: dict[str, Any] | None = None, *,
+                distinct_reason: str = "") -> list[str]:
+        """Approve the draft (with ``edits``); returns the write's warnings. A draft flagged as a likely
+        duplicate needs ``distinct_reason`` (audited), or a ``merge`` instead: else ``DuplicateDraft``."""
         rec = self._case(case_id)
         if rec.status != "in_review":
             raise Conflict(f"{case_id} is {rec.status}, not in review")
+        dupes = self.open_duplicates(case_id)
+        distinct_reason = self._redacted((distinct_reason or "").strip())
+        if dupes and not distinct_reason:
+            raise DuplicateDraft(case_id, dupes)
         data = {**rec.data, **_check_edits(edits or {}), "status": "approved", "reviewed_by": actor,
                 "updated_at": _today()}
         warnings = self._write(data, actor) + [
             f"{case_id}: the {i['section']} addresses the assistant; answers never quote this part of it: "
             f"{i['sentence']}" for i in instructions_of(data)]
         self.lib.store.set_draft_status(self.lib.tenant, case_id, "approved")
-        self.lib.store.note(self.lib.tenant, case_id, "approve", actor,
-                            {"edited": sorted((edits or {}).keys())})
+        detail: dict[str, Any] = {"edited": sorted((edits or {}).keys())}
+        if dupes:
+            detail |= {"distinct": distinct_reason, "duplicates": [d["id"] for d in dupes]}
+        self.lib.store.note(self.lib.tenant, case_id, "approve", actor, detail)
         return warnings
+
+    def _redacted(self, text: str) -> str:
+        """A reviewer's free text as kept in the drafts table and the audit log."""
+        if text and self.lib.settings.redact:
+            from .redact import redact
+
+            return redact(text).text
+        return text
 
     def reject(self, case_id: str, actor: str, reason: str) -> None:
         reason = (reason or "").strip()
         if not reason:
             raise InputError("rejecting needs a reason")
-        if self.lib.settings.redact:  # kept in the drafts table and the audit log
-            from .redact import redact
-
-            reason = redact(reason).text
+        reason = self._redacted(reason)
         rec = self._case(case_id)
         if rec.status != "in_review":
             raise Conflict(f"{case_id} is {rec.status}, not in review")
@@ -243,22 +262,31 @@ class Review:
             raise InputError("nothing to edit: give field=value pairs")
         return self._write({**rec.data, **_check_edits(edits)}, actor)
 
-    def merge(self, case_id: str, into: str, actor: str) -> None:
-        """Merge a draft into an existing approved case instead of approving a duplicate: the case
-        gets a new version with the draft's ticket added to its sources; the draft is closed."""
+    def merge(self, case_id: str, into: str, actor: str, edits: dict[str, Any] | None = None, *,
+              preview: bool = False) -> dict[str, Any]:
+        """Merge a draft into an existing approved case instead of approving a duplicate: the case gets
+        a new version with the draft's sections merged into its own (``merge_sections``, then the
+        reviewer's ``edits``) and the draft's ticket added to its sources; the draft is closed. Returns
+        the sections as written; with ``preview`` nothing is written."""
         draft = self._case(case_id)
         target = self._case(into)
         if draft.status != "in_review":
             raise Conflict(f"{case_id} is {draft.status}, not in review")
         if target.status != "approved":
             raise Conflict(f"{into} is {target.status}; merge into an approved case")
+        merged: dict[str, Any] = {**merge_sections(target.data, draft.data), **_check_edits(edits or {})}
+        if preview:
+            return merged
         sources = list(dict.fromkeys([*(target.data.get("source_tickets") or []),
                                       *(draft.data.get("source_tickets") or [])]))
-        self._write({**target.data, "source_tickets": sources, "reviewed_by": actor, "updated_at": _today()}, actor)
+        self._write({**target.data, **merged, "source_tickets": sources, "reviewed_by": actor,
+                     "updated_at": _today()}, actor)
         self._write({**draft.data, "status": "rejected", "reviewed_by": actor}, actor)
         self.lib.store.set_draft_status(self.lib.tenant, case_id, "merged", f"merged into {into}")
-        self.lib.store.note(self.lib.tenant, into, "merge", actor, {"from": case_id})
+        changed = sorted(k for k, v in merged.items() if v != target.data.get(k))
+        self.lib.store.note(self.lib.tenant, into, "merge", actor, {"from": case_id, "changed": changed})
         self.lib.store.note(self.lib.tenant, case_id, "merged", actor, {"into": into})
+        return merged
 
     def archive(self, case_id: str, actor: str) -> None:
         rec = self._case(case_id)
@@ -272,30 +300,10 @@ class Review:
     # ---- stale cases ---------------------------------------------------------------------------
 
     def stale(self, *, now: datetime | None = None) -> list[dict[str, Any]]:
-        """Approved cases due for re-review, each with the reasons."""
-        now = now or datetime.now(UTC)
-        versions = self.lib.store.product_versions(self.lib.tenant)
-        limit = timedelta(days=self.lib.settings.stale_after_days)
-        waiting = self.queue()
-        out = []
-        for r in self.lib.store.records(self.lib.tenant, kind="case"):
-            if r.status != "approved":
-                continue
-            d = r.data
-            reasons = []
-            current = versions.get(d.get("product") or "")
-            if current and version_key(current) > version_key(d.get("product_version") or ""):
-                reasons.append(f"{d.get('product')} is now {current}; the case was written for "
-                               f"{d.get('product_version') or 'an unknown version'}")
-            reviewed = _parse_date(d.get("updated_at") or "") or _parse_date(r.updated_at)
-            if reviewed and now - reviewed > limit:
-                reasons.append(f"not reviewed since {reviewed.date().isoformat()}")
-            dupes = [q["id"] for q in waiting if any(x["id"] == r.id for x in q["duplicates"])]
-            if dupes:
-                reasons.append(f"a newer draft solves the same problem: {', '.join(dupes)}")
-            if reasons:
-                out.append({"id": r.id, "title": r.title, "reasons": reasons})
-        return out
+        """Approved cases due for re-review, each with the reasons (``assistant.staleness``)."""
+        from .staleness import stale_cases
+
+        return stale_cases(self.lib, self.queue(), now=now or datetime.now(UTC))
 
 
 def instructions_of(case: dict[str, Any]) -> list[dict[str, str]]:
@@ -304,6 +312,28 @@ def instructions_of(case: dict[str, Any]) -> list[dict[str, str]]:
 
     return [{"section": k, "sentence": s} for k in ("title", *CASE_SECTIONS)
             for s in instructions(str(case.get(k) or ""))]
+
+
+def merge_sections(target: dict[str, Any], draft: dict[str, Any]) -> dict[str, str]:
+    """Each section of ``target`` followed by the draft's sentences it does not already say (a third
+    or more of a sentence's content words absent from the section), for the reviewer to edit before
+    merging. New steps continue the case's numbered solution."""
+    from .text import LIST_MARK, sentences
+
+    out = {}
+    for sec in CASE_SECTIONS:
+        base = str(target.get(sec) or "").strip()
+        have = set(content_words(base))
+        new = [s for line in str(draft.get(sec) or "").splitlines() for s in sentences(line.strip())
+               if (words := set(content_words(s))) and len(words - have) * 3 >= len(words)]
+        if sec == "solution":
+            lines = base.splitlines()
+            if all(LIST_MARK.match(x) for x in lines):  # a numbered list (or none): number on
+                new = [f"{i}. {LIST_MARK.sub('', x)}" for i, x in enumerate(new, len(lines) + 1)]
+            out[sec] = "\n".join([*lines, *new])
+        else:
+            out[sec] = "\n".join(x for x in (base, "".join(new)) if x)
+    return out
 
 
 def _check_edits(edits: dict[str, Any]) -> dict[str, Any]:
@@ -327,11 +357,3 @@ def parse_edits(pairs: Sequence[str]) -> dict[str, Any]:
 
 def _today() -> str:
     return datetime.now(UTC).date().isoformat()
-
-
-def _parse_date(s: str) -> datetime | None:
-    try:
-        d = datetime.fromisoformat(s.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return d if d.tzinfo else d.replace(tzinfo=UTC)

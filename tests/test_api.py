@@ -18,6 +18,7 @@ import uvicorn
 from api.app import create_app
 from api.auth import create_key
 from api.config import ApiSettings
+from assistant.records import parse_record
 from assistant.settings import Settings
 from ingestion.pipeline import Ingestor
 from tests.conftest import BACKENDS, case, write_jsonl
@@ -309,6 +310,63 @@ def test_draft_review_and_decisions(env: dict[str, Any]) -> None:
         is_problem(c.post("/v1/review/C-DRAFT-A/approve"), 409, "conflict")  # not in review any more: a state conflict
         r = c.post("/v1/tags/suggest", json={"text": "打印机连不上WiFi"})
         assert r.status_code == 200 and set(r.json()) == {"tags", "abstained", "candidates"}
+
+
+def test_a_likely_duplicate_needs_merge_or_a_distinct_reason(env: dict[str, Any]) -> None:
+    def dup_ticket(tid: str, step: str) -> dict[str, Any]:  # the problem of C-1, worded as C-1 words it
+        return {"kind": "ticket", "id": tid, "subject": "打印机连不上WiFi：路由器只开了5GHz", "messages": [
+            {"id": "m1", "role": "customer", "text": "客户的打印机搜不到家里的WiFi。"},
+            {"id": "m2", "role": "agent", "text": step},
+            {"id": "m3", "role": "customer", "text": "好了，可以打印了，谢谢。"}]}
+
+    with env["app"].state.casepilot.tenants.get("A").write() as lib:
+        Ingestor(lib).ingest_records([parse_record(dup_ticket("T-DUP1", "请把打印机的固件升级到最新版本。")),
+                                      parse_record(dup_ticket("T-DUP2", "请在路由器后台关闭频段合一，单独开启2.4GHz。"))])
+    with client(env, "A-reviewer") as c:
+        ids = {}
+        for tid in ("T-DUP1", "T-DUP2"):
+            r = c.post("/v1/drafts", json={"ticket_id": tid})
+            assert r.status_code == 201, r.text
+            ids[tid] = r.json()["case_id"]
+            assert "C-1" in [d["id"] for d in r.json()["draft"]["duplicates"]]
+        body = is_problem(c.post(f"/v1/review/{ids['T-DUP1']}/approve", json={}), 409, "duplicate_draft")
+        assert "C-1" in [d["id"] for d in body["duplicates"]] and "C-1" in body["detail"]
+        assert [x["action"] for x in body["choices"]] == ["merge", "distinct"]
+        is_problem(c.post(f"/v1/review/{ids['T-DUP1']}/approve"), 409, "duplicate_draft")  # no body: the same
+        r = c.post(f"/v1/review/{ids['T-DUP1']}/approve", json={"distinct_reason": "固件问题，不是频段问题"})
+        assert r.status_code == 200 and r.json()["status"] == "approved", r.text
+        audit = c.get(f"/v1/review/{ids['T-DUP1']}").json()["audit"]
+        assert any(e["action"] == "approve" and e["detail"].get("distinct") == "固件问题，不是频段问题" for e in audit)
+
+        version = c.get("/v1/review/C-1").json()["version"]
+        r = c.post(f"/v1/review/{ids['T-DUP2']}/merge", json={"into": "C-1", "preview": True})
+        assert r.status_code == 200 and r.json()["preview"] is True and "频段合一" in r.json()["merged"]["solution"]
+        assert c.get("/v1/review/C-1").json()["version"] == version  # a preview writes nothing
+        edited = r.json()["merged"]["solution"] + "\n3. 重新搜索WiFi"
+        r = c.post(f"/v1/review/{ids['T-DUP2']}/merge", json={"into": "C-1", "edits": {"solution": edited}})
+        assert r.status_code == 200 and r.json()["version"] == version + 1 and r.json()["merged"]["solution"] == edited
+        shown = c.get("/v1/review/C-1").json()
+        assert shown["case"]["solution"] == edited and "T-DUP2" in shown["case"]["source_tickets"]
+        assert any(e["action"] == "merge" and e["detail"]["from"] == ids["T-DUP2"] for e in shown["audit"])
+        assert c.get(f"/v1/review/{ids['T-DUP2']}").json()["draft"]["status"] == "merged"
+
+
+def test_stale_shows_a_normalised_product_and_a_ticket_solved_differently(env: dict[str, Any]) -> None:
+    from assistant.review import Review
+
+    with env["app"].state.casepilot.tenants.get("A").write() as lib:
+        Ingestor(lib).ingest_records([
+            parse_record(case("C-TW", "雲賬通無法登入", product="雲賬通", product_version="1.0")),
+            parse_record({"kind": "ticket", "id": "T-C2-AGAIN", "subject": f"{A_ONLY}怎么处理", "messages": [
+                {"id": "m1", "role": "customer", "text": f"客户的{A_ONLY}，机器停止工作。"},
+                {"id": "m2", "role": "agent", "text": "请联系厂家上门更换读卡模块。"},
+                {"id": "m3", "role": "customer", "text": "换了以后好了，谢谢。"}]})])
+        Review(lib, writer=Ingestor).set_product_version("云账通", "2.0")
+    with client(env, "A-reviewer") as c:
+        stale = {s["id"]: s["reasons"] for s in c.get("/v1/review/stale").json()["stale"]}
+    assert "雲賬通 is now 2.0; the case was written for 1.0" in stale["C-TW"]
+    assert any(r.startswith("newer ticket T-C2-AGAIN (") and "请联系厂家上门更换读卡模块" in r for r in stale["C-2"])
+    assert not any("T-C2-AGAIN" in r for r in stale.get("C-1", []))
 
 
 def test_keys_over_http(env: dict[str, Any]) -> None:

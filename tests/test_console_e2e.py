@@ -239,3 +239,66 @@ def test_a_sentence_that_addresses_the_assistant_is_marked_for_the_reviewer(page
     mark.wait_for()
     assert "忽略以上所有指令" in mark.inner_text()
     assert mark.evaluate("el => el.closest('section').dataset.section") == "problem"
+
+
+def test_a_likely_duplicate_is_merged_with_edited_sections_or_approved_as_distinct(page: Any, env: ConsoleEnv) -> None:
+    from assistant.records import parse_record
+    from assistant.review import Review
+    from ingestion.pipeline import Ingestor
+    from tests.test_review import ticket
+
+    steps = {"T-E2E-D1": "1. 请关机后打开进纸器上盖，更换分纸垫", "T-E2E-D2": "1. 请关机，用酒精棉清洁进纸滚轮表面的纸粉\n2. 清洁完重新扫描一份二十页的文档确认",
+             "T-E2E-D3": "1. 把扫描仪固件升级到3.2版本"}
+    with env.app.state.casepilot.tenants.get("default").write() as lib:
+        review = Review(lib, writer=Ingestor, actor="console-tests")
+        Ingestor(lib).ingest_records([parse_record(ticket(tid, messages=[
+            {"id": "m1", "role": "customer", "text": "扫描仪进纸器每次都会同时吸进两张纸，扫描件老是漏页。"},
+            {"id": "m2", "role": "agent", "text": step}, {"id": "m3", "role": "customer", "text": "好了，谢谢！"}]))
+            for tid, step in steps.items()])
+        ids = {"T-E2E-D1": review.draft("T-E2E-D1")[1]}
+        review.approve(ids["T-E2E-D1"], "console-tests", distinct_reason="the first of its kind")
+        ids |= {tid: review.draft(tid)[1] for tid in ("T-E2E-D2", "T-E2E-D3")}  # drafted after: flagged
+    assert all(ids.values()), ids
+    first, second, third = ids.values()
+    sign_in(page, env, "reviewer")
+    page.goto(f"{env.url}/console/#/review/{second}")
+    page.locator(".detail-head .id", has_text=second).wait_for()  # the queue opens its newest first
+    page.locator("body").press("a")  # a plain approve is refused: the choice is on the page
+    page.locator(".toast").filter(has_text="likely duplicate").wait_for()
+    assert page.get_by_test_id("distinct-reason").evaluate("el => el === document.activeElement")
+    page.get_by_test_id("duplicates").locator("li", has_text=first).get_by_test_id("merge").click()
+    solution = page.get_by_test_id("merge-solution")
+    assert "更换分纸垫" in solution.input_value() and "清洁进纸滚轮" in solution.input_value()
+    page.get_by_test_id("merge-outcome").fill("两种办法都有效。")
+    page.get_by_test_id("merge-confirm").click()
+    page.locator(f"[data-testid=queue-item][data-id='{second}']").wait_for(state="detached")
+    with api(env, "reviewer") as c:
+        case = c.get(f"/v1/review/{first}").json()["case"]
+        assert case["source_tickets"] == ["T-E2E-D1", "T-E2E-D2"] and case["outcome"] == "两种办法都有效。"
+        assert "清洁进纸滚轮" in case["solution"] and c.get(f"/v1/review/{second}").json()["status"] == "rejected"
+
+    page.goto(f"{env.url}/console/#/review/{third}")
+    page.locator(".detail-head .id", has_text=third).wait_for()
+    page.get_by_test_id("distinct-reason").fill("固件问题，另写一个案例")
+    page.get_by_test_id("approve-distinct").click()
+    page.locator(f"[data-testid=queue-item][data-id='{third}']").wait_for(state="detached")
+    with api(env, "reviewer") as c:
+        shown = c.get(f"/v1/review/{third}").json()
+        assert shown["status"] == "approved"
+        assert any(e["detail"].get("distinct") == "固件问题，另写一个案例" for e in shown["audit"])
+
+
+def test_the_stale_list_shows_each_reason(page: Any, env: ConsoleEnv) -> None:
+    from assistant.records import parse_record
+    from assistant.review import Review
+    from ingestion.pipeline import Ingestor
+    from tests.conftest import case
+
+    with env.app.state.casepilot.tenants.get("default").write() as lib:
+        Ingestor(lib).ingest_records([parse_record(case("C-E2E-TW", "雲賬通無法登入", product="雲賬通",
+                                                        product_version="1.0"))])
+        Review(lib, writer=Ingestor).set_product_version("云账通", "2.0")
+    sign_in(page, env, "reviewer")
+    page.get_by_test_id("nav-review").click()
+    row = page.get_by_test_id("stale").locator("li", has_text="C-E2E-TW").first
+    row.locator("li", has_text="雲賬通 is now 2.0; the case was written for 1.0").wait_for()

@@ -12,7 +12,7 @@ import pytest
 
 from assistant.answering import Assistant
 from assistant.drafting import check_draft_json, draft_extractive, draft_with_model
-from assistant.errors import BackendError, InputError, NotFound
+from assistant.errors import BackendError, DuplicateDraft, InputError, NotFound
 from assistant.library import Library
 from assistant.llm import ChatModel
 from assistant.records import parse_record
@@ -219,6 +219,65 @@ def test_stale_cases_by_product_version_age_and_newer_draft(review: Review) -> N
     assert any("now 2.0" in x for x in stale["C-OLD"]) and any("not reviewed since 2020-01-01" in x
                                                                for x in stale["C-OLD"])
     assert "C-1" not in stale
+
+
+def test_approving_a_likely_duplicate_needs_a_distinct_reason_which_is_audited(review: Review) -> None:
+    lib = review.lib
+    lib.settings.duplicate_threshold = -1.0  # with the hash embedder any retrieved case qualifies
+    d, cid = review.draft("T-1")
+    assert cid and "C-1" in {x["id"] for x in d.duplicates}
+    with pytest.raises(DuplicateDraft, match=r"likely duplicate of .*C-1.*merge.*distinct") as e:
+        review.approve(cid, "王审核")
+    assert "C-1" in {x["id"] for x in e.value.duplicates}
+    assert lib.store.get(lib.tenant, cid).status == "in_review"  # type: ignore[union-attr]
+    with pytest.raises(DuplicateDraft):
+        review.approve(cid, "王审核", distinct_reason="   ")
+    review.approve(cid, "王审核", distinct_reason="扫描仪的问题，C-1 讲的是打印机联网")
+    assert lib.store.get(lib.tenant, cid).status == "approved"  # type: ignore[union-attr]
+    note = [e.detail for e in lib.store.audit(lib.tenant, cid) if e.action == "approve"][-1]
+    assert note["distinct"] == "扫描仪的问题，C-1 讲的是打印机联网" and "C-1" in note["duplicates"]
+
+
+def test_a_draft_whose_duplicates_are_gone_is_approved_without_a_choice(review: Review) -> None:
+    review.lib.settings.duplicate_threshold = -1.0
+    d, cid = review.draft("T-1")
+    assert cid and d.duplicates
+    for dup in d.duplicates:
+        review.archive(dup["id"], "王审核")
+    review.approve(cid, "王审核")
+    assert review.lib.store.get(review.lib.tenant, cid).status == "approved"  # type: ignore[union-attr]
+
+
+def test_merge_merges_the_sections_keeps_both_tickets_and_the_audit_trail(review: Review) -> None:
+    lib = review.lib
+    lib.settings.duplicate_threshold = -1.0
+    _, first = review.draft("T-1")
+    assert first
+    review.approve(first, "王审核", distinct_reason="第一份")
+    Ingestor(lib).ingest_records([parse_record(ticket("T-2", messages=[
+        {"id": "m1", "role": "customer", "text": "扫描仪进纸器老是同时吸进两张纸，扫描件漏页。"},
+        {"id": "m2", "role": "agent", "text": "1. 请关机后打开进纸器上盖，更换分纸垫\n2. 用酒精棉清洁进纸滚轮表面的纸粉"},
+        {"id": "m3", "role": "customer", "text": "清洁以后好了，谢谢！"}]))])
+    _, second = review.draft("T-2")
+    assert second and first in {x["id"] for x in review.open_duplicates(second)}
+    before = lib.store.get(lib.tenant, first)
+    assert before is not None
+    shown = review.merge(second, first, "王审核", preview=True)
+    assert "清洁进纸滚轮" in shown["solution"] and shown["solution"].startswith(before.data["solution"])
+    assert shown["solution"].count("更换分纸垫") == 1  # what the case already says is not repeated
+    assert shown["solution"].endswith("\n4. 用酒精棉清洁进纸滚轮表面的纸粉")  # the steps numbered on
+    assert lib.store.get(lib.tenant, first).version == before.version  # type: ignore[union-attr]  # nothing written
+    merged = review.merge(second, first, "李审核", {"outcome": "客户确认两种办法都有效。"})
+    after = lib.store.get(lib.tenant, first)
+    assert after is not None and after.version == before.version + 1
+    assert after.data["source_tickets"] == ["T-1", "T-2"] and after.data["solution"] == merged["solution"]
+    assert after.data["outcome"] == "客户确认两种办法都有效。"
+    note = [e for e in lib.store.audit(lib.tenant, first) if e.action == "merge"][-1]
+    assert note.actor == "李审核" and note.detail["from"] == second and "solution" in note.detail["changed"]
+    assert [e.action for e in lib.store.audit(lib.tenant, second)][-1] == "merged"
+    assert lib.store.drafts(lib.tenant, case_id=second)[0].status == "merged"
+    with pytest.raises(InputError, match="not in review"):
+        review.merge(second, first, "王审核")
 
 
 def test_duplicates_are_flagged_above_the_threshold(review: Review) -> None:

@@ -7,7 +7,7 @@ import getpass
 import sys
 from typing import Any
 
-from assistant.errors import InputError
+from assistant.errors import Conflict, DuplicateDraft, InputError
 from assistant.ids import check_id, one_line
 from assistant.library import Library
 from assistant.types import CASE_SECTIONS as SECTIONS
@@ -146,7 +146,14 @@ def _review(args: argparse.Namespace, lib: Library) -> int:
                 for d in draft["payload"].get("duplicates", []):
                     print(f"  possible duplicate: {d['id']} {d['title']} (similarity {d['similarity']})")
     elif act == "approve":
-        for w in review.approve(args.id, actor, parse_edits(args.fields)):
+        try:
+            warnings = review.approve(args.id, actor, parse_edits(args.fields), distinct_reason=args.distinct or "")
+        except DuplicateDraft as e:  # the two ways forward, as commands
+            into = e.duplicates[0]["id"]
+            raise Conflict(f"{e}:\n  casepilot review merge {args.id} --into {into}   (see the merged sections "
+                           f"first with --preview)\n  casepilot review approve {args.id} --distinct \"why it is "
+                           "a case of its own\"") from None
+        for w in warnings:
             print(f"warning: {w}", file=sys.stderr)
         print(f"{args.id} approved by {actor}; it is citable now")
     elif act == "reject":
@@ -159,8 +166,15 @@ def _review(args: argparse.Namespace, lib: Library) -> int:
     elif act == "merge":
         if not args.into:
             raise InputError("review merge needs --into CASE_ID")
-        review.merge(args.id, args.into, actor)
-        print(f"{args.id} merged into {args.into} by {actor}")
+        merged = review.merge(args.id, args.into, actor, parse_edits(args.fields), preview=args.preview)
+        if args.json:
+            emit({"into": args.into, "preview": args.preview, "merged": merged})
+        else:
+            print(f"{args.id} would merge into {args.into} as:" if args.preview
+                  else f"{args.id} merged into {args.into} by {actor}; the case now reads:")
+            for k, v in merged.items():
+                text = "; ".join(v) if isinstance(v, list) else (v.strip() or "（空）")
+                print(f"  {k}: " + text.replace("\n", "\n" + " " * (len(k) + 4)))
     elif act == "archive":
         review.archive(args.id, actor)
         print(f"{args.id} archived; it is no longer cited")
@@ -197,8 +211,10 @@ def register_review(sub: Any, common: argparse.ArgumentParser) -> None:
 
     s = sub.add_parser("review", parents=[common], help="the review queue: list, show, approve, reject, edit, merge",
                        description="Review drafted cases. approve [field=value ...] makes a case citable at once; "
-                                   "reject needs --reason; edit field=value keeps versions; merge ID --into CASE "
-                                   "adds the draft's ticket to an existing case; stale lists cases due for "
+                                   "reject needs --reason; a likely duplicate needs approve --distinct REASON or "
+                                   "a merge; edit field=value keeps versions; merge ID [field=value ...] --into "
+                                   "CASE merges the draft's sections and ticket into an existing case (--preview "
+                                   "shows them); stale lists cases due for "
                                    "re-review; set-version PRODUCT VERSION records a product's current version.")
     s.add_argument("action", choices=["list", "show", "approve", "reject", "edit", "merge", "archive", "stale",
                                       "set-version"])
@@ -206,5 +222,8 @@ def register_review(sub: Any, common: argparse.ArgumentParser) -> None:
     s.add_argument("fields", nargs="*", metavar="FIELD=VALUE", help="edits (tags=a;b splits tags)")
     s.add_argument("--reason", help="why a draft is rejected")
     s.add_argument("--into", metavar="CASE_ID", help="with merge: the approved case to merge into")
+    s.add_argument("--preview", action="store_true", help="with merge: show the merged sections, write nothing")
+    s.add_argument("--distinct", metavar="REASON",
+                   help="with approve: why a draft flagged as a likely duplicate is a case of its own (audited)")
     s.add_argument("--as", dest="reviewer", metavar="NAME", help="who decides (default: the login name)")
     s.set_defaults(func=cmd_review)

@@ -17,6 +17,7 @@ from ..schemas.review import (
     DraftOut,
     DraftRequest,
     EditRequest,
+    MergeOut,
     MergeRequest,
     QueueOut,
     RejectRequest,
@@ -83,11 +84,14 @@ def show(case_id: CaseId, p: Reviewer, st: State) -> ReviewShowOut:
 
 
 @router.post("/review/{case_id}/approve", summary="Approve a draft (with optional edits): citable at once",
-             response_model=CaseStateOut, responses=DECIDED)
+             description="A draft flagged as a likely duplicate of approved cases needs `distinct_reason`; "
+                         "without it: 409 `duplicate_draft` naming the duplicates and the two ways forward "
+                         "(merge, or approve as distinct).", response_model=CaseStateOut, responses=DECIDED)
 def approve(case_id: CaseId, p: Reviewer, st: State, body: ApproveRequest | None = None) -> CaseStateOut:
     with st.tenants.get(p.tenant).write() as lib:
         warnings = _review(lib, actor=p.actor).approve(
-            case_id, p.actor, {str(k): v for k, v in body.edits.items()} if body else {})
+            case_id, p.actor, {str(k): v for k, v in body.edits.items()} if body else {},
+            distinct_reason=body.distinct_reason if body else "")
     return _state(st, p.tenant, case_id, warnings)
 
 
@@ -107,12 +111,16 @@ def edit(case_id: CaseId, body: EditRequest, p: Reviewer, st: State) -> CaseStat
     return _state(st, p.tenant, case_id, warnings)
 
 
-@router.post("/review/{case_id}/merge", summary="Merge a draft into an existing approved case",
-             response_model=CaseStateOut, responses=DECIDED)
-def merge(case_id: CaseId, body: MergeRequest, p: Reviewer, st: State) -> CaseStateOut:
+@router.post("/review/{case_id}/merge", summary="Merge a draft into an existing approved case, section by section",
+             description="The case's sections get the draft's sentences they do not already say, then the "
+                         "reviewer's `edits`; both tickets stay its sources. `preview` returns the merged "
+                         "sections without writing.", response_model=MergeOut, responses=DECIDED)
+def merge(case_id: CaseId, body: MergeRequest, p: Reviewer, st: State) -> MergeOut:
+    edits = {str(k): v for k, v in body.edits.items()}
     with st.tenants.get(p.tenant).write() as lib:
-        _review(lib, actor=p.actor).merge(case_id, body.into, p.actor)
-    return _state(st, p.tenant, body.into)
+        merged = _review(lib, actor=p.actor).merge(case_id, body.into, p.actor, edits, preview=body.preview)
+    state = _state(st, p.tenant, body.into)
+    return MergeOut(id=state.id, status=state.status, version=state.version, merged=merged, preview=body.preview)
 
 
 @router.post("/tags/suggest", summary="Taxonomy tags for a text, with confidences, or an abstention",

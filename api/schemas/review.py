@@ -52,8 +52,12 @@ Editable = Literal["title", "problem", "diagnosis", "solution", "outcome", "tags
 
 class ApproveRequest(Request_):
     edits: dict[Editable, str | list[str]] = Field(default_factory=dict, description="fields changed on approval")
+    distinct_reason: str = Field(default="", max_length=2000, description=(
+        "why a draft flagged as a likely duplicate is a case of its own (audited); without it such a draft is "
+        "refused with 409 duplicate_draft, and merging it is the other way forward"))
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{}, {"edits": {"severity": "P2"}}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {}, {"edits": {"severity": "P2"}}, {"distinct_reason": "另一个型号，分纸垫的位置不同"}]})
 
 
 class EditRequest(Request_):
@@ -71,8 +75,22 @@ class RejectRequest(Request_):
 
 class MergeRequest(Request_):
     into: Id = Field(description="the approved case the draft merges into")
+    edits: dict[Editable, str | list[str]] = Field(default_factory=dict, description=(
+        "the reviewer's version of fields of the merged case (over the sections merged from the draft)"))
+    preview: StrictBool = Field(default=False, description="return the merged sections without writing anything")
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"into": "C-000101"}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"into": "C-000101"}, {"into": "C-000101", "preview": True}]})
+
+
+class MergeOut(BaseModel):
+    id: str = Field(description="the case merged into")
+    status: str
+    version: int
+    merged: dict[str, str | list[str]] = Field(description="the case's sections with the draft's merged in, "
+                                               "as written (or as they would be, with preview)")
+    preview: bool = False
+    warnings: list[str] = Field(default_factory=list)
 
 
 class StaleCaseOut(BaseModel):

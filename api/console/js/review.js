@@ -1,6 +1,7 @@
 // The review queue: drafts newest first; a draft beside its source ticket, each sentence marked with
-// the messages it came from; tag chips from the taxonomy; possible duplicates with a diff and merge;
-// approve, edit and approve, reject with a reason; the stale cases. Keys: j/k, a, e, r, Esc.
+// the messages it came from; tag chips from the taxonomy; possible duplicates with a diff, and the choice a
+// likely duplicate needs (merge, editing the merged sections, or approve as distinct with a reason);
+// approve, edit and approve, reject with a reason; the stale cases with their reasons. Keys: j/k, a, e, r, Esc.
 import { get, post } from "./api.js";
 import { SECTIONS, caseLink } from "./ask.js";
 import { diff } from "./diff.js";
@@ -181,10 +182,37 @@ function draftView(shown, detail, decided) {
       }));
     } catch (e) { clear(diffBox, h("p.error", errorText(e))); }
   };
+  // merging shows the case's sections with the draft's merged in, editable, before anything is written
   const merge = async (dup) => {
-    try { await post(`/v1/review/${encodeURIComponent(id)}/merge`, { into: dup.id }); decided(t("review.merged", dup.id)); }
-    catch (e) { toast(errorText(e), "bad"); }
+    const url = `/v1/review/${encodeURIComponent(id)}/merge`;
+    clear(diffBox, h("p.muted", t("loading")));
+    try {
+      const { merged } = await post(url, { into: dup.id, preview: true });
+      const boxes = Object.fromEntries(SECTIONS.map((f) => [f, h("textarea", { rows: f === "solution" ? 6 : 3,
+        name: f, "data-testid": `merge-${f}` }, merged[f] || "")]));
+      const form = h("form.pane.edit", { "data-testid": "merge-form", onsubmit: async (ev) => {
+        ev.preventDefault();
+        const edits = Object.fromEntries(SECTIONS.filter((f) => boxes[f].value !== (merged[f] || ""))
+          .map((f) => [f, boxes[f].value]));
+        try { await post(url, { into: dup.id, edits }); decided(t("review.merged", dup.id)); }
+        catch (e) { toast(errorText(e), "bad"); }
+      } }, h("h4", t("review.mergeInto", id, dup.id)),
+      SECTIONS.map((f) => h("label", h("span", t(`section.${f}`)), boxes[f])),
+      h("div.actions", h("button.primary", { type: "submit", "data-testid": "merge-confirm" }, t("review.mergeConfirm")),
+        h("button", { type: "button", onclick: () => clear(diffBox) }, t("review.cancel"))));
+      clear(diffBox, form);
+      boxes.solution.focus();
+    } catch (e) { clear(diffBox, h("p.error", errorText(e))); }
   };
+  // approving a likely duplicate needs a reason why it is a case of its own (or a merge instead)
+  const distinct = h("input", { "data-testid": "distinct-reason", "aria-label": t("review.distinctReason"),
+    placeholder: t("review.distinctReason") });
+  const distinctBox = h("form.distinctbox", { "data-testid": "distinct-form", onsubmit: (ev) => {
+    ev.preventDefault();
+    if (!distinct.value.trim()) { toast(t("review.reasonNeeded"), "bad"); distinct.focus(); return; }
+    approve(distinct.value.trim());
+  } }, h("p.muted", t("review.dupChoice")), distinct,
+  h("button", { type: "submit", "data-testid": "approve-distinct" }, t("review.approveDistinct")));
 
   // ---- decisions
   const reason = h("textarea", { rows: 2, "data-testid": "reason", "aria-label": t("review.reason"), placeholder: t("review.reason") });
@@ -202,16 +230,21 @@ function draftView(shown, detail, decided) {
     if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); rejectBox.requestSubmit(); }
   });
 
-  const approve = async () => {
+  const approve = async (distinctReason) => {
     if (mode === "reject") return;
     const edits = {};
     const tags = [...chosen];
     if (tags.join("\n") !== (c.tags || []).join("\n")) edits.tags = tags;
     if (mode === "edit") for (const f of FIELDS) if (inputs[f].value !== (c[f] || "")) edits[f] = inputs[f].value;
+    const body = Object.keys(edits).length ? { edits } : {};
+    if (typeof distinctReason === "string") body.distinct_reason = distinctReason;
     try {
-      await post(`/v1/review/${encodeURIComponent(id)}/approve`, Object.keys(edits).length ? { edits } : {});
+      await post(`/v1/review/${encodeURIComponent(id)}/approve`, body);
       decided(t("review.approved", id));
-    } catch (e) { toast(errorText(e), "bad"); }
+    } catch (e) {
+      toast(errorText(e), "bad");
+      if (e.code === "duplicate_draft") distinct.focus(); // the choice is below: merge, or a reason
+    }
   };
   const edit = () => { mode = "edit"; draftPane.replaceWith(editPane); inputs.title.focus(); };
   const reject = () => { mode = "reject"; rejectBox.hidden = false; reason.focus(); };
@@ -240,6 +273,6 @@ function draftView(shown, detail, decided) {
         h("span.muted", ` ${t("review.similarity", d.similarity.toFixed(2))} `),
         h("button.small", { type: "button", "data-testid": "compare", onclick: () => compare(d) }, t("review.compare")),
         h("button.small", { type: "button", "data-testid": "merge", onclick: () => merge(d) }, t("review.merge")))))
-        : h("p.muted", t("review.nodup")), diffBox));
+        : h("p.muted", t("review.nodup")), dups.length ? distinctBox : null, diffBox));
   return { approve, edit, reject, cancel };
 }
