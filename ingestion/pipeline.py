@@ -36,17 +36,15 @@ from assistant.library import Library
 from assistant.records import content_hash, parse_record
 from assistant.redact import Redactor, add_counts
 from assistant.store import RecordWrite
-from assistant.types import CASE_SECTIONS, Article, Case, Chunk, Record, Ticket
+from assistant.types import Article, Case, Chunk, Record, Ticket
 
 from .documents import DocumentOptions
 from .loaders import Loaded, Reject, TaxonomyFile, load_paths
-from .redaction_memo import RedactionMemo, redactor_key
+from .redaction_memo import TEXT_FIELDS, RedactionMemo, redactor_key
 from .report import IngestSummary, ignored_fields
 
 log = logging.getLogger(__name__)
 ProgressFactory = Callable[[int, str], Any]
-# the free-text fields of each record kind that are redacted (a ticket's are its subject and messages)
-_TEXT_FIELDS = {"case": ("title", *CASE_SECTIONS), "article": ("title", "body")}
 
 
 class _NoProgress:
@@ -212,7 +210,7 @@ class Ingestor:
             texts = [record.subject, *(m.text for m in record.messages)]
         else:
             customers = set()
-            texts = [getattr(record, f) for f in _TEXT_FIELDS[record.kind]]
+            texts = [getattr(record, f) for f in TEXT_FIELDS[record.kind]]
         cued_names, addresses = rd.cued_values(texts)
         names = sorted(customers | set(cued_names))
 

@@ -18,13 +18,18 @@ from pathlib import Path
 from assistant import redact
 from assistant.records import content_hash
 from assistant.redact import Redactor
-from assistant.types import Record
+from assistant.types import CASE_SECTIONS, Record
+
+# the free-text fields of each record kind that are redacted (a ticket's are its subject and messages)
+TEXT_FIELDS = {"case": ("title", *CASE_SECTIONS), "article": ("title", "body")}
 
 
 def redactor_key(redactor: Redactor) -> str:
-    """What a redaction's result depends on besides the text: the redaction code and the allow-list."""
+    """What a redaction's result depends on besides the text: the redaction code (every module of the
+    package, and which fields the pipeline redacts) and the allow-list."""
     allow = redactor.allow
-    code = Path(redact.__file__).read_bytes()
+    code = b"".join(p.read_bytes() for p in sorted(Path(redact.__file__).parent.glob("*.py")))
+    code += json.dumps(TEXT_FIELDS, sort_keys=True).encode()
     lists = json.dumps([sorted(allow.emails), sorted(allow.email_domains), sorted(allow.phones),
                         redactor.keep_private_ips])
     return hashlib.sha256(code + lists.encode("utf-8")).hexdigest()

@@ -116,3 +116,20 @@ def test_a_record_read_as_before_is_stored_as_redacted_then(tmp_path: Path, sett
     allowed, kept = run()
     assert allowed.updated == ["C-1"] and "13812345678" in kept
     assert run()[0].unchanged == ["C-1"]
+
+
+def test_the_redaction_key_changes_with_any_module_of_the_redaction_package(monkeypatch) -> None:
+    """A fix in any redaction rule (not only the package's __init__) must make records redact again."""
+    from assistant import redact
+    from assistant.redact import Redactor
+    from ingestion import redaction_memo
+
+    before = redaction_memo.redactor_key(Redactor())
+    real = Path.read_bytes
+    rules = Path(redact.__file__).parent / "numbers.py"
+    assert rules.exists()
+    monkeypatch.setattr(Path, "read_bytes", lambda self: real(self) + (b"# changed" if self == rules else b""))
+    assert redaction_memo.redactor_key(Redactor()) != before
+    monkeypatch.setattr(Path, "read_bytes", real)
+    monkeypatch.setitem(redaction_memo.TEXT_FIELDS, "article", ("title",))
+    assert redaction_memo.redactor_key(Redactor()) != before
