@@ -164,7 +164,7 @@ MAX_ASKED = 5_000
 
 def asked_since(log: AnswerLog, tenant: str, since: str, limit: int = MAX_ASKED) -> list[Asked]:
     """What ``tenant``'s library did not serve well since ``since``: the questions it abstained on,
-    and the answers whose newest rating is "not helpful" (each answer once)."""
+    and the answers whose newest rating is "not helpful" (each answer once); the newest ``limit``."""
     out = [Asked(a.question, a.created_at, "unanswered", a.id, a.ticket_id)
            for a in log.answers(tenant, abstained=True, limit=limit, since=since)]
     newest: dict[str, RatedAnswer] = {}
@@ -173,7 +173,7 @@ def asked_since(log: AnswerLog, tenant: str, since: str, limit: int = MAX_ASKED)
     out += [Asked(r.question, r.created_at, "not helpful", r.answer_id, r.ticket_id)
             for r in newest.values() if not r.helpful and not r.abstained]
     out.sort(key=lambda a: a.at)
-    return out
+    return out[-limit:] if limit else out
 
 
 def gap_clusters(asked: Sequence[Asked], embed: Callable[[Sequence[str]], np.ndarray], *, since: str,

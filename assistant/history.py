@@ -21,7 +21,7 @@ from .records import RecordError, parse_record
 from .review import WriterFactory
 from .store.records import RecordVersion, StoredRecord
 from .text import sentences
-from .types import CASE_SECTIONS
+from .types import CASE_SECTIONS, SERVED_STATUSES
 
 # what a diff compares, in this order; text fields get a unified diff, lists added/removed
 TEXT_FIELDS = ("title", *CASE_SECTIONS, "body")
@@ -84,10 +84,14 @@ class History:
         self._record(record_id)
         return {v.version: v for v in self.lib.store.versions(self.lib.tenant, record_id)}
 
-    def versions(self, record_id: str) -> list[VersionInfo]:
-        """The record's versions, oldest first, each with its write's audit action and what changed."""
+    def versions(self, record_id: str, *, served_only: bool = False) -> list[VersionInfo]:
+        """The record's versions, oldest first, each with its write's audit action and what changed.
+        ``served_only``: only the approved or published versions, each compared with the one before it
+        in that list (what an agent may see)."""
         self._record(record_id)
         stored = self.lib.store.versions(self.lib.tenant, record_id)
+        if served_only:
+            stored = [v for v in stored if v.data.get("status") in SERVED_STATUSES]
         writes: dict[int, str] = {}
         restores: dict[int, int] = {}
         for e in self.lib.store.audit(self.lib.tenant, record_id):
@@ -143,6 +147,9 @@ class History:
         warnings += self.writer(self.lib, actor=actor).ingest_records([parsed]).warnings
         now = self.lib.store.get(self.lib.tenant, record_id)
         assert now is not None
+        if now.version == rec.version:  # the writer found nothing to change (same content after validation)
+            raise InputError(f"version {version} of {record_id} holds what the current version "
+                             f"{rec.version} holds; nothing to restore")
         self.lib.store.note(self.lib.tenant, record_id, "restore", actor, {"from": version, "version": now.version})
         return now.version, warnings
 

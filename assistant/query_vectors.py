@@ -60,14 +60,17 @@ class QueryVectors:
                 return v
         model, h = query_model(embedder.model_id), self._key(text)
         v = self._read(model, h) if self.shared > 0 else None
-        if v is not None and v.shape == (embedder.dim,):
-            self.shared_hits += 1
-        else:
+        shared_hit = v is not None and v.shape == (embedder.dim,)
+        if not shared_hit:
             v = embedder.embed_query(text)
-            self.misses += 1
             if self.shared > 0:
                 _writer().put(self.store, model, h, v, self.shared)
+        assert v is not None
         with self._lock:
+            if shared_hit:
+                self.shared_hits += 1
+            else:
+                self.misses += 1
             self._lru[key] = v
             while len(self._lru) > self.entries:
                 self._lru.popitem(last=False)

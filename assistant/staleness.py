@@ -7,7 +7,7 @@
 * closed tickets stored after its last approval are about its problem but were solved differently;
 * answers citing it were rated helpful much less often lately than before.
 
-Every threshold is a constant here with its reason in one line; docs/drafting.md repeats them.
+Every threshold is a constant here with its reason in one line; docs/usage.md repeats them.
 """
 
 from __future__ import annotations

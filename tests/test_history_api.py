@@ -42,7 +42,8 @@ def test_versions_diff_and_restore_over_http(env: dict[str, Any]) -> None:  # no
     with client(env, "A-agent") as c:
         assert c.get("/v1/cases/C-2/versions").status_code == 200  # approved: agents read it
         # the draft's wording before approval is the reviewers' only
-        assert [v["status"] for v in c.get("/v1/cases/C-DRAFT-A/versions").json()["versions"]] == ["approved"]
+        [shown] = c.get("/v1/cases/C-DRAFT-A/versions").json()["versions"]
+        assert (shown["status"], shown["changed"]) == ("approved", [])  # nothing told of the hidden draft
         is_problem(c.get("/v1/cases/C-DRAFT-A/diff", params={"from": 1, "to": 2}), 404, "not_found")
         assert c.get("/v1/cases/C-DRAFT-A/diff", params={"from": 2, "to": 2}).status_code == 200
         is_problem(c.get("/v1/cases/T-A/diff", params={"from": 1, "to": 1}), 404)  # a ticket is no case

@@ -189,7 +189,8 @@ def gaps(p: Reviewer, st: State, limit: Annotated[int, Query(ge=1, le=1000)] = 5
             responses=ERRORS)
 def gap_groups(p: Reviewer, st: State, days: Annotated[int, Query(ge=1, le=366)] = 30,
                limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> GapGroupsOut:
-    tenant = st.tenants.get(p.tenant)
-    with tenant.read() as lib:
+    lib = st.tenants.get(p.tenant).library
+    # reads the answer log and embeds, never the indexes: no tenant lock, but always a long request's slot
+    with st.fair.hold(p.tenant, st.fair.expensive_chars + 1):
         report = gap_report(lib.store, p.tenant, lib.embedder.embed_questions, days=days)
     return GapGroupsOut.model_validate(report_dict(report, limit))

@@ -36,9 +36,8 @@ def _readable(record_id: str, p: Principal, st: State) -> None:
             response_model=VersionsOut, responses=ERRORS)
 def versions(record_id: RecordId, p: Agent, st: State) -> VersionsOut:
     _readable(record_id, p, st)
-    vs = History(st.tenants.get(p.tenant).library).versions(record_id)
-    if not p.may("reviewer"):  # an agent never sees a draft's or a rejected wording
-        vs = [v for v in vs if v.status in SERVED_STATUSES]
+    # an agent never sees a draft's or a rejected wording, nor which fields a reviewer changed in it
+    vs = History(st.tenants.get(p.tenant).library).versions(record_id, served_only=not p.may("reviewer"))
     return VersionsOut.model_validate({"id": record_id, "versions": [asdict(v) for v in vs]})
 
 
