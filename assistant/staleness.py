@@ -30,6 +30,7 @@ RATING_DROP = 0.3  # recent helpful share at least 30 points below the earlier s
 RECENT_BELOW = 0.5  # and most recent ratings not helpful: 3 of 3 → 2 of 3 is noise, not a fall
 DIFFERENT_SOLUTION = 0.15  # under 15% of a ticket's solution words in the case's: sample pairs that agree share 20-66%
 MAX_FEEDBACK = 50_000  # the newest ratings read per check; older ones say little about a fall
+MAX_NEW_TICKETS = 500  # the newest tickets drafted and embedded per check: bounds its cost on a busy helpdesk
 
 
 def product_key(product: str) -> str:
@@ -91,11 +92,10 @@ def _solved_differently(lib: Library, cases: Sequence[Any]) -> dict[str, list[st
 
     approved, stored_at = _approved_seq(lib, cases)
     oldest = min(approved.values(), default=None)
+    newer = sorted(((stored_at[t.id], t) for t in lib.store.records(lib.tenant, kind="ticket")
+                    if oldest is not None and t.id in stored_at and stored_at[t.id] > oldest), key=lambda x: x[0])
     tickets = []
-    for t in lib.store.records(lib.tenant, kind="ticket"):
-        seq = stored_at.get(t.id)
-        if oldest is None or seq is None or seq <= oldest:
-            continue
+    for seq, t in newer[-MAX_NEW_TICKETS:]:
         d = draft_extractive(t.data)
         if not d.skipped and d.section("solution"):
             tickets.append((t.id, seq, f"{d.title} {d.section('problem')[:300]}", d.section("solution"),
