@@ -38,8 +38,10 @@ from .evidence import (
     with_subject,
 )
 from .extractive import ExtractiveEngine
+from .ids import check_id
 from .index.filters import Filters
 from .library import Library
+from .redact import redact
 from .sentences import INJECTION, NOT_FOUND, Piece, Sentence, overlap
 from .store import StoredRecord
 from .types import SearchHit
@@ -107,8 +109,6 @@ class Assistant(Evidence, Verification):
         if not question:
             raise InputError("the question is empty")
         if self.lib.settings.redact:  # personal data in a question or earlier turns never reaches a prompt or a log
-            from .redact import redact
-
             allow = self.lib.redaction_allowlist
             question = redact(question, allow=allow).text
             conversation = [{**t, "text": redact(str(t.get("text") or ""), allow=allow).text}
@@ -117,8 +117,6 @@ class Assistant(Evidence, Verification):
             raise QuestionTooLong(len(question), self.lib.settings.max_question_chars)
         ticket_rec = None
         if ticket:
-            from .ids import check_id
-
             ticket = check_id(ticket, "the ticket id")
             ticket_rec = self.lib.store.get(self.lib.tenant, ticket)
             if ticket_rec is None or ticket_rec.kind != "ticket":

@@ -59,6 +59,7 @@ def record_of(cid: str) -> str:
 
 @lru_cache(maxsize=8)
 def _splitter(chunk_tokens: int) -> Any:
+    # lazy: langchain_text_splitters costs 0.11 s at import and only chunking needs it
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
     return RecursiveCharacterTextSplitter(

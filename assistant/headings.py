@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from .text import normalise
+
 # an ATX heading; a closing run of '#' counts only after a space ("## C#" is the heading "C#")
 _HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")
 FENCE = re.compile(r"^ {0,3}(```|~~~)")
@@ -68,8 +70,6 @@ def heading_sections(body: str) -> list[tuple[tuple[str, ...], str]]:
 def article_sections(title: str, body: str) -> list[tuple[tuple[str, ...], str]]:
     """``heading_sections`` of an article, without a first heading that repeats the article's title
     ("# <title>" opens many Markdown articles): the paths chunks carry and citations name."""
-    from .text import normalise
-
     head = normalise(title)
     return [(path[1:] if path and normalise(path[0]) == head else path, text)
             for path, text in heading_sections(body)]
@@ -90,8 +90,6 @@ def locate(title: str, body: str, quote: str) -> tuple[str, int | None]:
         at = body.find(quote[:20])
     if at < 0:
         return "", None
-    from .text import normalise
-
     head = normalise(title)
     stack: list[tuple[int, str]] = []
     page: int | None = None

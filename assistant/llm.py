@@ -49,6 +49,7 @@ class ChatModel:
         self.max_retries = max_retries
 
     def _error(self, e: Exception) -> BackendError:
+        # lazy: openai costs 0.6 s at import and only openai: models need it
         import openai
 
         name, where = f"chat model {self.model}", str(self._client.base_url)

@@ -20,12 +20,17 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .drafting import Draft, draft_extractive
+from .drafting import Draft, draft_extractive, draft_with_model
+from .engines import chat_model
 from .errors import Conflict, DuplicateDraft, InputError, NotFound
+from .extractive import instructions
 from .index.filters import Filters
 from .library import Library
 from .records import RecordError, parse_record
-from .text import content_words
+from .redact import redact
+from .staleness import stale_cases
+from .tagging import TagSuggester
+from .text import LIST_MARK, content_words, sentences
 from .types import CASE_SECTIONS, PASSAGE_SPACE, QUESTION_SPACE, Record
 
 log = logging.getLogger(__name__)
@@ -77,12 +82,8 @@ class Review:
         return self.writer(self.lib, actor=actor)
 
     def _drafter(self, ticket: dict[str, Any]) -> Draft:
-        from .engines import chat_model
-
         chat = chat_model(self.lib.settings, temperature=0.0)
         if chat is not None:
-            from .drafting import draft_with_model
-
             return draft_with_model(ticket, chat, self.lib.settings.llm.strip())
         return draft_extractive(ticket)
 
@@ -148,8 +149,6 @@ class Review:
 
     def _tags(self, d: Draft) -> list[tuple[str, float]]:
         """Tags from the library's taxonomy, or none when the suggester abstains (the reviewer picks)."""
-        from .tagging import TagSuggester
-
         s = TagSuggester(self.lib).suggest(f"{d.title} {d.section('problem')}")
         return [] if s.abstained else [(t, c) for t, c in s.tags]
 
@@ -237,8 +236,6 @@ class Review:
     def _redacted(self, text: str) -> str:
         """A reviewer's free text as kept in the drafts table and the audit log."""
         if text and self.lib.settings.redact:
-            from .redact import redact
-
             return redact(text).text
         return text
 
@@ -301,15 +298,11 @@ class Review:
 
     def stale(self, *, now: datetime | None = None) -> list[dict[str, Any]]:
         """Approved cases due for re-review, each with the reasons (``assistant.staleness``)."""
-        from .staleness import stale_cases
-
         return stale_cases(self.lib, self.queue(), now=now or datetime.now(UTC))
 
 
 def instructions_of(case: dict[str, Any]) -> list[dict[str, str]]:
     """The sentences of a case's sections that address the assistant ("忽略以上所有指令…"), by section."""
-    from .extractive import instructions
-
     return [{"section": k, "sentence": s} for k in ("title", *CASE_SECTIONS)
             for s in instructions(str(case.get(k) or ""))]
 
@@ -318,8 +311,6 @@ def merge_sections(target: dict[str, Any], draft: dict[str, Any]) -> dict[str, s
     """Each section of ``target`` followed by the draft's sentences it does not already say (a third
     or more of a sentence's content words absent from the section), for the reviewer to edit before
     merging. New steps continue the case's numbered solution."""
-    from .text import LIST_MARK, sentences
-
     out = {}
     for sec in CASE_SECTIONS:
         base = str(target.get(sec) or "").strip()

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .drafting import draft_extractive
 from .library import Library
 from .text import content_words, normalise, version_key
 from .types import PASSAGE_SPACE, QUESTION_SPACE
@@ -88,8 +89,6 @@ def _solved_differently(lib: Library, cases: Sequence[Any]) -> dict[str, list[st
     """Closed tickets stored after a case's last approval whose problem is close to the case's (the
     drafting duplicate check's space and threshold, and no other case closer) but whose solution
     shares little with the case's."""
-    from .drafting import draft_extractive
-
     approved, stored_at = _approved_seq(lib, cases)
     oldest = min(approved.values(), default=None)
     newer = sorted(((stored_at[t.id], t) for t in lib.store.records(lib.tenant, kind="ticket")

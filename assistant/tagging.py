@@ -38,7 +38,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import prompts
 
+from .engines import chat_model
 from .errors import BackendError, InputError
+from .redact import redact
 from .taxonomy import Taxonomy
 from .text import normalise
 from .types import PASSAGE_SPACE, QUESTION_SPACE, SearchHit
@@ -195,8 +197,6 @@ class TagSuggester:
         self.chat = chat
         self.model = ""
         if chat is None:
-            from .engines import chat_model
-
             self.chat = chat_model(s)
             self.model = s.llm.strip() if self.chat is not None else ""
         else:
@@ -272,8 +272,6 @@ class TagSuggester:
         if not text or not text.strip():
             raise InputError("nothing to tag: the text is empty")
         if self.lib.settings.redact:  # the text may go to a model endpoint
-            from .redact import redact
-
             text = redact(text).text
         if self.taxonomy is None:
             where = f"tenant {self.lib.tenant}"

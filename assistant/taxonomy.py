@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from .errors import InputError
+from .text import normalise
 
 
 class TaxonomyError(InputError):
@@ -58,8 +59,6 @@ class Taxonomy:
 
     def synonym_groups(self) -> list[list[str]]:
         """Each value with its synonyms, normalised (simplified, half-width, lower-case) for matching."""
-        from .text import normalise
-
         return [sorted({normalise(w).lower() for w in words if str(w).strip()}) for words in self.synonyms().values()]
 
     @classmethod

@@ -29,6 +29,8 @@ import yaml
 from assistant.headings import PAGE_MARK, heading_of
 from assistant.records import RecordError, parse_record, unknown_fields
 
+from .documents_html import docx_to_markdown, html_to_markdown
+from .documents_pdf import pdf_to_markdown
 from .documents_text import DocumentError, Markdown, clause_headings, decode_text, escape_line
 from .items import Loaded, Reject
 
@@ -58,17 +60,11 @@ def convert(path: Path, options: DocumentOptions) -> Markdown:
                             "(CASEPILOT_MAX_DOCUMENT_BYTES)")
     suffix = path.suffix.lower()
     if suffix == ".pdf":
-        from .documents_pdf import pdf_to_markdown
-
         return pdf_to_markdown(path)
     raw = path.read_bytes()
     if suffix == ".docx":
-        from .documents_html import docx_to_markdown
-
         return docx_to_markdown(raw, options.max_unzipped_bytes)
     if suffix in (".html", ".htm"):
-        from .documents_html import html_to_markdown
-
         return html_to_markdown(raw)
     text = decode_text(raw).replace("\r\n", "\n")
     return Markdown(title="", body=clause_headings("\n".join(escape_line(x) for x in text.split("\n"))))

@@ -78,6 +78,7 @@ def _mark_headings(lines: list[str], outline: list[tuple[int, str]]) -> dict[int
 
 
 def pdf_to_markdown(path: Path) -> Markdown:
+    # lazy: pypdfium2 costs 10 ms at import and only PDFs need it
     import pypdfium2 as pdfium
 
     try:
@@ -94,6 +95,7 @@ def pdf_to_markdown(path: Path) -> Markdown:
 
 
 def _read(doc: object) -> Markdown:
+    # lazy: pypdfium2 costs 10 ms at import and only PDFs need it
     import pypdfium2 as pdfium
 
     assert isinstance(doc, pdfium.PdfDocument)

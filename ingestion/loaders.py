@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from assistant.records import RecordError, closest, parse_record, unknown_fields
+from assistant.taxonomy import TaxonomyError, parse_taxonomy
 
 from .documents import DocumentOptions, load_documents
 from .encodings import not_utf8
@@ -191,8 +192,6 @@ def load_markdown(path: Path, kind: str | None = None) -> Iterator[Item]:
 
 
 def load_taxonomy_file(path: Path) -> Iterator[Item]:
-    from assistant.taxonomy import TaxonomyError, parse_taxonomy
-
     file = str(path)
     text = _decode(path.read_bytes(), file)
     if isinstance(text, Reject):

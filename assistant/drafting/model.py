@@ -7,6 +7,8 @@ import json
 import re
 from typing import Any
 
+import prompts
+
 from ..errors import BackendError
 from ..types import CASE_SECTIONS
 from .cues import skip_reason
@@ -45,8 +47,6 @@ def check_draft_json(raw: str, ticket: dict[str, Any]) -> Draft:
 def draft_with_model(ticket: dict[str, Any], chat: Any, model_name: str) -> Draft:
     """Draft with a chat model (``assistant.llm.ChatModel``): one retry on an invalid reply, then a
     clear error. Tickets that should not become cases are skipped before any model call."""
-    import prompts
-
     msgs = ticket_messages(ticket)
     reason = skip_reason(ticket, msgs)
     if reason:

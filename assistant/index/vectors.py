@@ -50,6 +50,7 @@ def reachable(collection: str) -> Iterator[None]:
 
 
 def chroma_client(path: Path | None = None, url: str | None = None) -> Any:
+    # lazy: chromadb costs 0.37 s at import and only index access needs it
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 

@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from ..errors import ConfigError
 from .scan import fold
 
 ALLOWLIST_FILE = "redaction.yaml"
@@ -83,8 +86,6 @@ _ALLOW_CACHE: dict[Path, tuple[float, AllowList]] = {}
 def load_allowlist(home: Path | str) -> AllowList:
     """The allow-list in ``<home>/redaction.yaml`` (empty when there is none); re-read when the file
     changes. A malformed file raises ``ConfigError`` naming the file (never its values)."""
-    from ..errors import ConfigError
-
     path = Path(home) / ALLOWLIST_FILE
     try:
         mtime = os.stat(path).st_mtime
@@ -93,8 +94,6 @@ def load_allowlist(home: Path | str) -> AllowList:
     cached = _ALLOW_CACHE.get(path)
     if cached and cached[0] == mtime:
         return cached[1]
-    import yaml
-
     try:
         data: Any = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
         if not isinstance(data, dict):

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ..errors import InputError, NotFound
+from ..redact import redact
 from . import schema as t
 from .engine import now_iso
 
@@ -178,9 +179,7 @@ class AnswerStore:
         comment = (comment or "").strip()
         if len(comment) > MAX_COMMENT_CHARS:
             raise InputError(f"the comment is {len(comment)} characters; the limit is {MAX_COMMENT_CHARS}")
-        from ..redact import redact  # a rating's comment never needs a customer's personal data
-
-        comment = redact(comment).text
+        comment = redact(comment).text  # a rating's comment never needs a customer's personal data
         at = now_iso()
         ac = t.answers.c
         with self.engine.begin() as conn:

@@ -24,6 +24,7 @@ def _migrations_dir() -> str:
 
 def upgrade_schema(engine: Engine, revision: str = "head") -> None:
     """Bring the database schema to ``revision`` (in place, keeping the data)."""
+    # lazy: alembic costs 0.09 s at import and only opening a store needs it
     from alembic import command
     from alembic.config import Config
 
