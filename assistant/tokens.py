@@ -16,6 +16,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import tiktoken
+
 _BLOB_URL = "https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
 ENCODING = "cl100k_base"
 
@@ -41,8 +43,6 @@ def seed_tiktoken_cache(name: str = ENCODING) -> Path:
 @lru_cache(maxsize=4)
 def encoding(name: str = ENCODING) -> Any:
     seed_tiktoken_cache(name)
-    import tiktoken
-
     return tiktoken.get_encoding(name)
 
 

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import io
 import re
+import xml.etree.ElementTree as ET
 import zipfile
 import zlib
 from typing import Any
+
+from selectolax.lexbor import LexborHTMLParser
 
 from .documents_text import CJK, DocumentError, Markdown, decode_text, escape_line
 
@@ -146,8 +149,6 @@ def _main(tree: Any) -> Any:
 
 
 def html_to_markdown(raw: bytes, *, strip_boilerplate: bool = True) -> Markdown:
-    from selectolax.lexbor import LexborHTMLParser
-
     m = _CHARSET.search(raw[:4096])
     text = decode_text(raw, m.group(1).decode("ascii", "replace") if m else None)
     tree = LexborHTMLParser(text)
@@ -186,6 +187,7 @@ def check_zip(raw: bytes, max_unzipped: int, what: str = "a .docx file") -> zipf
 
 
 def docx_to_markdown(raw: bytes, max_unzipped: int) -> Markdown:
+    # lazy: mammoth costs 20 ms at import and only .docx files need it
     import mammoth
 
     zf = check_zip(raw, max_unzipped)
@@ -208,8 +210,6 @@ def docx_to_markdown(raw: bytes, max_unzipped: int) -> Markdown:
 
 def _core_properties(zf: zipfile.ZipFile) -> tuple[str, str]:
     """The title and last-modified time from docProps/core.xml ("" when absent)."""
-    import xml.etree.ElementTree as ET
-
     try:
         root = ET.fromstring(zf.read("docProps/core.xml"))
     except (KeyError, ET.ParseError):
