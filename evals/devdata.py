@@ -183,6 +183,19 @@ def faq_abstention_set(name: str, dev: Path = DEFAULT_DEV, hold_out: int = 5) ->
     return FaqAbstentionSet(name, pool, answerable, unanswerable)
 
 
+def intent_utterances(name: str, dev: Path = DEFAULT_DEV) -> list[tuple[str, str]]:
+    """(utterance, intent) of an intent-labelled set: ``cic`` (CIC dev, Chinese e-commerce) or
+    ``banking77`` (BANKING77 train, English); empty utterances left out."""
+    if name == "cic":
+        rows = [json.loads(x) for x in (dev / "cic_intent" / "dev.json").read_text(encoding="utf-8").splitlines()
+                if x.strip()]
+        return [(r["sentence"].strip(), str(r["label_des"])) for r in rows if r["sentence"].strip()]
+    if name == "banking77":
+        with (dev / "banking77" / "train.csv").open(encoding="utf-8", newline="") as f:
+            return [(r["text"].strip(), r["category"].strip()) for r in csv.DictReader(f) if r["text"].strip()]
+    raise ValueError(f"unknown set {name!r}; use cic or banking77")
+
+
 def intent_abstention_set(name: str, dev: Path = DEFAULT_DEV, faqs: int = 3, hold_out: int = 5,
                           seed: int = 0) -> FaqAbstentionSet:
     """An FAQ library from real utterances labelled with intents (CIC e-commerce, BANKING77): ``faqs``
@@ -191,14 +204,7 @@ def intent_abstention_set(name: str, dev: Path = DEFAULT_DEV, faqs: int = 3, hol
     paraphrase pairs every utterance has exactly one label, so none of them is secretly answered."""
     import random
 
-    if name == "cic":
-        rows = [json.loads(x) for x in (dev / "cic_intent" / "dev.json").read_text(encoding="utf-8").splitlines() if x]
-        pairs = [(r["sentence"].strip(), str(r["label_des"])) for r in rows if r["sentence"].strip()]
-    elif name == "banking77":
-        with (dev / "banking77" / "train.csv").open(encoding="utf-8", newline="") as f:
-            pairs = [(r["text"].strip(), r["category"].strip()) for r in csv.DictReader(f) if r["text"].strip()]
-    else:
-        raise ValueError(f"unknown set {name!r}; use cic or banking77")
+    pairs = intent_utterances(name, dev)
     by_intent: dict[str, list[str]] = {}
     for text, intent in pairs:
         by_intent.setdefault(intent, []).append(text)

@@ -16,8 +16,6 @@ questions, and compared with their intents:
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import random
 import sys
 import time
@@ -29,19 +27,15 @@ import numpy as np
 
 from assistant.embeddings import make_embedder
 from assistant.gaps import DEFAULT_THRESHOLD, group_questions
-from evals.devdata import DEFAULT_DEV
+from evals.devdata import DEFAULT_DEV, intent_utterances
 
 
 def labelled(name: str, dev: Path, limit: int, seed: int = 0) -> list[tuple[str, str]]:
     """(utterance, intent) pairs of a set; at most ``limit`` of them, drawn at random."""
-    if name == "cic":
-        rows = [json.loads(x) for x in (dev / "cic_intent" / "dev.json").read_text(encoding="utf-8").splitlines() if x]
-        pairs = [(r["sentence"].strip(), str(r["label_des"])) for r in rows if r["sentence"].strip()]
-    elif name == "banking77":
-        with (dev / "banking77" / "train.csv").open(encoding="utf-8", newline="") as f:
-            pairs = [(r["text"].strip(), r["category"].strip()) for r in csv.DictReader(f) if r["text"].strip()]
-    else:
-        raise SystemExit(f"unknown set {name!r}; use cic or banking77")
+    try:
+        pairs = intent_utterances(name, dev)
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
     if limit and len(pairs) > limit:
         pairs = random.Random(seed).sample(pairs, limit)
     return pairs

@@ -26,7 +26,6 @@ paired bootstrap interval over utterances.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import random
 import shutil
@@ -47,7 +46,7 @@ from assistant.store import Store
 from assistant.tagging import TagSuggester
 from assistant.text import normalise
 from assistant.types import Article
-from evals.devdata import DEFAULT_DEV
+from evals.devdata import DEFAULT_DEV, intent_utterances
 from evals.longdoc_eval import paired_bootstrap
 from ingestion.pipeline import Ingestor
 
@@ -84,8 +83,7 @@ def cic_set(dev: Path, sample: int, seed: int = 0) -> IntentSet:
 def banking_set(dev: Path, sample: int, seed: int = 0) -> IntentSet:
     d = dev / "banking77"
     labels = [str(x) for x in json.loads((d / "categories.json").read_text(encoding="utf-8"))]
-    with (d / "train.csv").open(encoding="utf-8", newline="") as f:
-        rows = [(r["text"].strip(), r["category"].strip()) for r in csv.DictReader(f) if r["text"].strip()]
+    rows = intent_utterances("banking77", dev)
     by_label: dict[str, list[tuple[str, str]]] = {}
     for r in rows:
         by_label.setdefault(r[1], []).append(r)
