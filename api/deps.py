@@ -11,7 +11,7 @@ from pydantic import AfterValidator
 from assistant.errors import QuestionTooLong
 from assistant.index.filters import Filters
 from assistant.settings import Settings
-from assistant.store import Store
+from assistant.store import Store, StoredRecord
 from assistant.types import SERVED_STATUSES
 
 from .auth import Principal, RateLimiter
@@ -108,3 +108,13 @@ def to_filters(f: SearchFilters | AnswerFilters | None, principal: Principal) ->
         statuses = () if "any" in f.status else tuple(f.status)
     return Filters(kinds=tuple(f.kind), statuses=statuses, products=tuple(f.product), tags=tuple(f.tag),
                    record_ids=tuple(f.id))
+
+
+def readable_record(record_id: str, principal: Principal, st: AppState) -> StoredRecord:
+    """The case or article ``record_id`` of the key's tenant as the key may read it (agents: approved
+    cases and published articles only), else a 404."""
+    rec = st.store.get(principal.tenant, record_id)
+    if rec is None or rec.kind not in ("case", "article") or (
+            not principal.may("reviewer") and rec.status not in SERVED_STATUSES):
+        raise Problem(404, "not_found", f"no case or article {record_id!r} in this tenant")
+    return rec

@@ -8,11 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from assistant.history import History
-from assistant.types import SERVED_STATUSES
 from ingestion.pipeline import Ingestor
 
-from ..auth import Agent, Principal, Reviewer
-from ..deps import PathId, State
+from ..auth import Agent, Reviewer
+from ..deps import PathId, State, readable_record
 from ..problems import Problem
 from ..schemas.history import DiffOut, RestoreOut, RestoreRequest, VersionsOut
 from . import ERRORS
@@ -22,20 +21,12 @@ RecordId = PathId
 Version = Annotated[int, Query(ge=1, description="a version number (GET /v1/cases/{id}/versions)")]
 
 
-def _readable(record_id: str, p: Principal, st: State) -> None:
-    """The rule of GET /v1/cases/{id}: agents read approved cases and published articles only."""
-    rec = st.store.get(p.tenant, record_id)
-    if rec is None or rec.kind not in ("case", "article") or (
-            not p.may("reviewer") and rec.status not in SERVED_STATUSES):
-        raise Problem(404, "not_found", f"no case or article {record_id!r} in this tenant")
-
-
 @router.get("/cases/{record_id}/versions", summary="A case's versions: who, when, which fields changed",
             description="Agents: of approved cases and published articles only, as for GET /v1/cases/{id}, "
                         "and only the versions that were approved or published.",
             response_model=VersionsOut, responses=ERRORS)
 def versions(record_id: RecordId, p: Agent, st: State) -> VersionsOut:
-    _readable(record_id, p, st)
+    readable_record(record_id, p, st)
     # an agent never sees a draft's or a rejected wording, nor which fields a reviewer changed in it
     vs = History(st.tenants.get(p.tenant).library).versions(record_id, served_only=not p.may("reviewer"))
     return VersionsOut.model_validate({"id": record_id, "versions": [asdict(v) for v in vs]})
@@ -45,10 +36,10 @@ def versions(record_id: RecordId, p: Agent, st: State) -> VersionsOut:
             response_model=DiffOut, responses=ERRORS)
 def diff(record_id: RecordId, p: Agent, st: State, from_: Annotated[Version, Query(alias="from")],
          to: Version) -> DiffOut:
-    _readable(record_id, p, st)
+    readable_record(record_id, p, st)
     history = History(st.tenants.get(p.tenant).library)
     if not p.may("reviewer"):
-        served = {v.version for v in history.versions(record_id) if v.status in SERVED_STATUSES}
+        served = {v.version for v in history.versions(record_id, served_only=True)}
         hidden = sorted({from_, to} - served)
         if hidden:
             raise Problem(404, "not_found", f"no version {hidden[0]} of {record_id!r} that an agent may read")

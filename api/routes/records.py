@@ -11,12 +11,11 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from assistant.errors import BackendError
 from assistant.review import Review
-from assistant.types import SERVED_STATUSES
 from ingestion.pipeline import Ingestor
 from ingestion.report import describe_conflict
 
 from ..auth import Admin, Agent
-from ..deps import PathId, State, to_filters
+from ..deps import PathId, State, readable_record, to_filters
 from ..jobs import ImportJobs
 from ..problems import Problem, from_error
 from ..schemas.records import CaseStateOut, ImportJobOut, RecordOut, SearchOut, SearchRequest
@@ -39,10 +38,7 @@ def search(body: SearchRequest, p: Agent, st: State) -> SearchOut:
 @router.get("/cases/{record_id}", summary="Read a case or an article (agents: approved and published ones only)",
             response_model=RecordOut, responses=ERRORS)
 def read_record(record_id: RecordId, p: Agent, st: State) -> RecordOut:
-    rec = st.store.get(p.tenant, record_id)
-    if rec is None or rec.kind not in ("case", "article") or (
-            not p.may("reviewer") and rec.status not in SERVED_STATUSES):
-        raise Problem(404, "not_found", f"no case or article {record_id!r} in this tenant")
+    rec = readable_record(record_id, p, st)
     return RecordOut(id=rec.id, kind=rec.kind, status=rec.status, title=rec.title, product=rec.product,
                      version=rec.version, created_at=rec.created_at, updated_at=rec.updated_at, data=rec.data)
 
