@@ -137,7 +137,9 @@ class Library:
 
     @cached_property
     def indexes(self) -> Indexes:
-        return Indexes(self.store, self.tenant, self.spaces, self.keywords, batch_size=self.settings.embed_batch_size)
+        # the spaces open at first use: a write that touches only keyword chunks opens no model or Chroma
+        return Indexes(self.store, self.tenant, lambda: self.spaces, self.keywords,
+                       batch_size=self.settings.embed_batch_size)
 
     def indexes_in_sync(self) -> bool:
         """Whether every index reflects the store's chunks (``Indexes.in_sync``), answered without

@@ -307,7 +307,7 @@ class Ingestor:
         summary.chunks_written += res.chunks_added
         summary.chunks_removed += res.chunks_removed
         if res.new_chunks or res.removed_chunk_ids:
-            self._indexes().apply(res.new_chunks, res.removed_chunk_ids)
+            self._indexes().apply(res.new_chunks, res.removed_chunk_ids, res.removed_spaces)
 
     # ---- delete, reindex, taxonomy -------------------------------------------------------------
 

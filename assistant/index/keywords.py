@@ -1,9 +1,11 @@
 """The keyword index: BM25 (``bm25s``) over jieba tokens, persisted under ``CASEPILOT_HOME`` next to
 Chroma, under the same chunk ids.
 
-bm25s has no incremental update, so the index is rebuilt from the store's stored tokens when the
-chunk set changes (about a second per 10k chunks). Each build is written to a new folder and
-published by replacing one ``CURRENT`` file, so a crash never leaves a half-written index in use.
+bm25s has no incremental update. The index is built from the store's stored tokens when it has
+none to start from; each build keeps its documents as token ids (``bm25_build.Postings``), and a
+write's few added and removed chunks patch them into the next build. Each build is written to a new
+folder and published by replacing one ``CURRENT`` file, so a crash never leaves a half-written index
+in use.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
 from ..types import Chunk
+from .bm25_build import Postings, scores
 from .filters import Allowed, Catalogue, Filters
 
 
@@ -30,6 +33,10 @@ class KeywordIndex(Protocol):
     def ids(self) -> set[str]: ...
 
     def rebuild(self, items: Sequence[tuple[Chunk, list[str]]], generation: int) -> None: ...
+
+    def patch(self, removed: Iterable[str], added: Sequence[tuple[Chunk, list[str]]], generation: int) -> bool: ...
+
+    def refresh(self) -> None: ...
 
     def query(self, tokens: Sequence[str], n: int, filters: Filters) -> list[tuple[str, float]]: ...
 
@@ -60,16 +67,24 @@ class BM25Index:
             return
         d = self.folder / name
         manifest = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
-        self.generation = int(manifest["generation"])
-        self._ids = manifest["ids"]
-        self._meta = manifest["meta"]
-        self._bm25 = None
-        if self._ids:
+        self._use(name, int(manifest["generation"]), manifest["ids"], manifest["meta"], None)
+
+    def _matrix(self) -> Any:
+        """The loaded build's bm25s index (None when it is empty), read at its first use: patching a
+        build needs only its postings."""
+        if self._bm25 is None and self._ids and self._loaded_from is not None:
             # lazy: bm25s costs 0.11 s at import and only a non-empty keyword index needs it
             import bm25s
 
             logging.getLogger("bm25s").setLevel(logging.WARNING)
-            self._bm25 = bm25s.BM25.load(str(d / "bm25"), mmap=False)
+            self._bm25 = bm25s.BM25.load(str(self.folder / self._loaded_from / "bm25"), mmap=False)
+        return self._bm25
+
+    def _use(self, name: str, generation: int, ids: list[str], meta: list[dict[str, Any]], bm: Any) -> None:
+        self.generation = generation
+        self._ids = ids
+        self._meta = meta
+        self._bm25 = bm
         self._by_filter = {}
         self._catalogue = None
         self._loaded_from = name
@@ -103,10 +118,40 @@ class BM25Index:
         return set(self._ids)
 
     def rebuild(self, items: Sequence[tuple[Chunk, list[str]]], generation: int) -> None:
-        # lazy: bm25s costs 0.11 s at import (see _load)
-        import bm25s
+        """Build the index of ``items`` from nothing and publish it as ``generation``."""
+        items = sorted(items, key=lambda it: it[0].id)  # one order, whatever the database's collation
+        # an empty token list would break bm25s; such chunks just never match
+        docs = [toks or [""] for _, toks in items]
+        self._publish([c.id for c, _ in items], [c.metadata() for c, _ in items],
+                      Postings.encode(docs) if items else None, generation)
 
-        logging.getLogger("bm25s").setLevel(logging.WARNING)
+    def patch(self, removed: Iterable[str], added: Sequence[tuple[Chunk, list[str]]], generation: int) -> bool:
+        """Publish this build without the chunks ``removed`` and with ``added``, as ``generation``:
+        the same index that ``rebuild`` makes of the resulting chunks, without reading the others'
+        tokens again. False (nothing done) when this build kept no postings to patch."""
+        self._load()
+        name = self._loaded_from
+        if name is None or not self._ids:
+            return False
+        postings = Postings.load(self.folder / name / "bm25")
+        if postings is None or postings.docs != len(self._ids):
+            return False
+        gone = set(removed) | {c.id for c, _ in added}
+        keep = np.fromiter((i not in gone for i in self._ids), dtype=bool, count=len(self._ids))
+        kept = keep.tolist()
+        ids = [i for i, k in zip(self._ids, kept, strict=True) if k] + [c.id for c, _ in added]
+        meta = [m for m, k in zip(self._meta, kept, strict=True) if k] + [c.metadata() for c, _ in added]
+        if not ids:
+            self._publish([], [], None, generation)
+            return True
+        patched = postings.patch(keep, [toks or [""] for _, toks in added])
+        order = sorted(range(len(ids)), key=ids.__getitem__)
+        self._publish([ids[i] for i in order], [meta[i] for i in order],
+                      patched.reorder(np.asarray(order, dtype=np.int64)), generation)
+        return True
+
+    def _publish(self, ids: list[str], meta: list[dict[str, Any]], postings: Postings | None,
+                 generation: int) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         # unique per build: a second build of the same generation in this process (a repair) must be
         # loaded too, and loading skips a name it already holds
@@ -114,13 +159,19 @@ class BM25Index:
         d = self.folder / name
         shutil.rmtree(d, ignore_errors=True)
         d.mkdir()
-        ids = [c.id for c, _ in items]
-        meta = [c.metadata() for c, _ in items]
-        if items:
+        bm = None
+        if postings is not None:
+            # lazy: bm25s costs 0.11 s at import (see _load)
+            import bm25s
+
+            logging.getLogger("bm25s").setLevel(logging.WARNING)
             bm = bm25s.BM25()
-            # an empty token list would break bm25s; such chunks just never match
-            bm.index([toks or [""] for _, toks in items], show_progress=False)
+            bm.scores = scores(postings)
+            bm.vocab_dict = {tok: i for i, tok in enumerate(postings.vocab)}
+            bm.unique_token_ids_set = set(bm.vocab_dict.values())
+            bm.nonoccurrence_array = None
             bm.save(str(d / "bm25"))
+            postings.save(d / "bm25")
         (d / "manifest.json").write_text(
             json.dumps({"generation": generation, "ids": ids, "meta": meta}, ensure_ascii=False), encoding="utf-8")
         tmp = self.folder / f"CURRENT.{os.getpid()}.tmp"
@@ -129,17 +180,18 @@ class BM25Index:
         for old in self.folder.iterdir():
             if old.is_dir() and old.name != name:
                 shutil.rmtree(old, ignore_errors=True)
-        self._load()
+        self._use(name, generation, ids, meta, bm)  # what was just written, without reading it back
 
     def idf(self, token: str) -> float:
         """BM25 inverse document frequency of ``token`` over the chunks; a token the library never
         uses gets the highest possible value."""
         n = len(self._ids)
-        vocab = self._bm25.vocab_dict if self._bm25 is not None else {}
+        bm = self._matrix()
+        vocab = bm.vocab_dict if bm is not None else {}
         tid = vocab.get(token)
         df = 0
         if tid is not None:
-            indptr = self._bm25.scores["indptr"]
+            indptr = bm.scores["indptr"]
             df = int(indptr[tid + 1] - indptr[tid])
         return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
 
@@ -176,13 +228,14 @@ class BM25Index:
         return self._filtered(filters)[1] if self._meta else None
 
     def query(self, tokens: Sequence[str], n: int, filters: Filters) -> list[tuple[str, float]]:
-        if self._bm25 is None:
+        bm = self._matrix()
+        if bm is None:
             return []
-        vocab = self._bm25.vocab_dict
+        vocab = bm.vocab_dict
         known = [t for t in tokens if t in vocab and t]
         if not known:
             return []
-        scores = self._bm25.get_scores(known)
+        scores = bm.get_scores(known)
         mask = self._mask(filters)
         if mask is not None:
             scores = scores * mask

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,15 +57,27 @@ class RepairReport:
 
 
 class Indexes:
-    def __init__(self, store: IndexSource, tenant: str, spaces: Mapping[str, VectorSpace], keywords: KeywordIndex,
-                 batch_size: int = 32) -> None:
+    def __init__(self, store: IndexSource, tenant: str,
+                 spaces: Mapping[str, VectorSpace] | Callable[[], Mapping[str, VectorSpace]],
+                 keywords: KeywordIndex, batch_size: int = 32) -> None:
         self.store = store
         self.tenant = tenant
-        self.spaces = dict(spaces)
+        # the vector spaces, or what opens them (Chroma and the embedding models) at their first use:
+        # a write that touches only keyword chunks needs neither
+        self._spaces = dict(spaces) if isinstance(spaces, Mapping) else spaces
         self.keywords = keywords
         self.batch_size = batch_size
         self.embed_seconds = 0.0
         self.embedded_texts = 0
+        # keyword chunks written since the last ``finish``, for patching the keyword index
+        self._kw_added: set[str] = set()
+        self._kw_removed: set[str] = set()
+
+    @property
+    def spaces(self) -> dict[str, VectorSpace]:
+        if not isinstance(self._spaces, dict):
+            self._spaces = dict(self._spaces())
+        return self._spaces
 
     # ---- embeddings, cached by content hash ----------------------------------------------------
 
@@ -95,25 +107,61 @@ class Indexes:
 
     # ---- the incremental path ------------------------------------------------------------------
 
-    def apply(self, added: Sequence[Chunk], removed_ids: Sequence[str]) -> None:
-        """Mirror one store write into the vector spaces (the keyword index is rebuilt in ``finish``)."""
-        for space in self.spaces.values():
-            if removed_ids:
-                space.vectors.delete(removed_ids)
+    def apply(self, added: Sequence[Chunk], removed_ids: Sequence[str],
+              removed_spaces: Iterable[str] | None = None) -> None:
+        """Mirror one store write into the vector spaces (the keyword index follows in ``finish``).
+        ``removed_spaces``: the vector spaces the removed chunks were in (None: any), so that a
+        space the write does not touch is not opened."""
+        removed = set(removed_ids)
+        self._kw_added -= removed
+        self._kw_removed |= removed
+        self._kw_added.update(c.id for c in added if c.keyword)
+        touched = {c.space for c in added if c.space}
+        if removed:
+            touched |= set(self.space_names() if removed_spaces is None else removed_spaces)
+        for name in sorted(touched):
+            space = self.spaces.get(name)
+            if space is None:
+                continue
+            if removed:
+                space.vectors.delete(sorted(removed))
             mine = [c for c in added if c.space == space.name]
             if mine:
                 space.vectors.upsert(mine, self.vectors_for(space, mine))
 
+    def space_names(self) -> list[str]:
+        return list(self.spaces)
+
     def finish(self, generation: int | None = None) -> bool:
-        """Rebuild the keyword index if the chunk set moved, then record the store's generation as
-        synced. Returns whether the keyword index was rebuilt."""
+        """Bring the keyword index to the chunk set (patched with this writer's chunks where that
+        gives the whole set, else rebuilt), then record the store's generation as synced. Returns
+        whether the keyword index changed."""
         gen = self.store.generation(self.tenant) if generation is None else generation
         rebuilt = False
         if self.keywords.generation != gen:
-            self.keywords.rebuild(self.store.chunk_tokens(self.tenant), gen)
+            if not self._patch_keywords(gen):
+                self.keywords.rebuild(self.store.chunk_tokens(self.tenant), gen)
             rebuilt = True
+        self._kw_added.clear()
+        self._kw_removed.clear()
         self.store.set_state(self.tenant, "synced_generation", str(gen))
         return rebuilt
+
+    def _patch_keywords(self, gen: int) -> bool:
+        """Patch the keyword index with the chunks written since the last ``finish``, when the index
+        as loaded plus those changes is exactly the store's keyword chunks (ids are content-addressed,
+        so equal ids are equal chunks). A write of more than half the index rebuilds it instead:
+        reading every chunk back costs about the same then."""
+        if not (self._kw_added or self._kw_removed):
+            return False
+        self.keywords.refresh()
+        have = self.keywords.ids()
+        if len(self._kw_added) > len(have) // 2:
+            return False
+        if (have - self._kw_removed) | self._kw_added != self.store.keyword_chunk_ids(self.tenant):
+            return False
+        added = self.store.chunk_tokens(self.tenant, ids=sorted(self._kw_added)) if self._kw_added else []
+        return self.keywords.patch(self._kw_removed & have, added, gen)
 
     # ---- checks and repair ---------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ class WriteResult:
     removed: list[str] = field(default_factory=list)  # archived on import: gone from the indexes
     new_chunks: list[Chunk] = field(default_factory=list)
     removed_chunk_ids: list[str] = field(default_factory=list)
+    removed_spaces: set[str] = field(default_factory=set)  # the vector spaces the removed chunks were in
 
     @property
     def chunks_added(self) -> int:
@@ -52,7 +53,9 @@ class IndexSource(Protocol):
 
     def chunks(self, tenant: str, *, space: str | None = None, keyword: bool | None = None) -> list[Chunk]: ...
 
-    def chunk_tokens(self, tenant: str) -> list[tuple[Chunk, list[str]]]: ...
+    def chunk_tokens(self, tenant: str, ids: Sequence[str] | None = None) -> list[tuple[Chunk, list[str]]]: ...
+
+    def keyword_chunk_ids(self, tenant: str) -> set[str]: ...
 
     def generation(self, tenant: str) -> int: ...
 
@@ -114,9 +117,12 @@ class ChunkStore:
     def _replace_chunks(self, conn: Connection, tenant: str, rid: str, new: Sequence[Chunk],
                         res: WriteResult) -> None:
         c = t.chunks.c
-        have = set(conn.execute(sa.select(c.chunk_id).where(c.tenant == tenant, c.record_id == rid)).scalars())
+        q = sa.select(c.chunk_id, c.space).where(c.tenant == tenant, c.record_id == rid)
+        spaces: dict[str, str] = {r.chunk_id: r.space for r in conn.execute(q)}
+        have = set(spaces)
         want = {ch.id: ch for ch in new}
         stale = have - set(want)
+        res.removed_spaces.update(spaces[i] for i in stale if spaces[i])
         if stale:
             conn.execute(sa.delete(t.chunks).where(c.tenant == tenant, c.chunk_id.in_(stale)))
         fresh = [ch for cid, ch in want.items() if cid not in have]
@@ -154,14 +160,22 @@ class ChunkStore:
         with self.engine.connect() as conn:
             return [_row_to_chunk(r) for r in conn.execute(q)]
 
-    def chunk_tokens(self, tenant: str) -> list[tuple[Chunk, list[str]]]:
-        """The chunks of the keyword index with their stored tokens. Tokens are interned: a library's
-        chunks hold millions of tokens but only tens of thousands of distinct ones."""
+    def chunk_tokens(self, tenant: str, ids: Sequence[str] | None = None) -> list[tuple[Chunk, list[str]]]:
+        """The chunks of the keyword index (those of ``ids`` only, when given) with their stored tokens.
+        Tokens are interned: a library's chunks hold millions of tokens but only tens of thousands of
+        distinct ones."""
         c = t.chunks.c
         q = sa.select(t.chunks).where(c.tenant == tenant, c.keyword == sa.true()).order_by(c.chunk_id)
         intern = sys.intern
+        parts = [q] if ids is None else [q.where(c.chunk_id.in_(ids[i : i + 500])) for i in range(0, len(ids), 500)]
         with self.engine.connect() as conn:
-            return [(_row_to_chunk(r), [intern(tok) for tok in r.tokens.split()]) for r in conn.execute(q)]
+            return [(_row_to_chunk(r), [intern(tok) for tok in r.tokens.split()])
+                    for part in parts for r in conn.execute(part)]
+
+    def keyword_chunk_ids(self, tenant: str) -> set[str]:
+        c = t.chunks.c
+        with self.engine.connect() as conn:
+            return set(conn.execute(sa.select(c.chunk_id).where(c.tenant == tenant, c.keyword == sa.true())).scalars())
 
     def chunks_of(self, tenant: str, record_ids: Sequence[str], section: str) -> dict[str, Chunk]:
         """``record id -> its first chunk of section``."""

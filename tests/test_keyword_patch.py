@@ -1,0 +1,146 @@
+"""The keyword index built with numpy equals bm25s's own build, and a write's few chunks patch the
+last build into the same index that a rebuild of the whole chunk set gives."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import bm25s
+import numpy as np
+import pytest
+
+from assistant.embeddings import HashEmbedder
+from assistant.index.bm25_build import Postings, scores
+from assistant.index.filters import Filters
+from assistant.index.keywords import BM25Index
+from assistant.library import Library
+from assistant.settings import Settings
+from assistant.text import keyword_tokens
+from assistant.types import Chunk
+from ingestion.pipeline import Ingestor
+from tests.conftest import assert_indexes_match_store, case, write_jsonl
+
+WORDS = [f"w{i}" for i in range(60)] + ["打印机", "路由器", "发票", "退款", "网络"]
+
+
+def _docs(rng: random.Random, n: int) -> list[list[str]]:
+    # short and long documents, repeated tokens, a few tokens shared by nearly all
+    return [[rng.choice(WORDS[: rng.randint(3, len(WORDS))]) for _ in range(rng.randint(1, 30))] for _ in range(n)]
+
+
+def _dense(sc: dict, vocab: list[str], order: list[str]) -> np.ndarray:
+    """The score matrix as documents × ``order``'s tokens."""
+    import scipy.sparse as sp
+
+    m = sp.csc_matrix((sc["data"], sc["indices"], sc["indptr"]), shape=(sc["num_docs"], len(vocab))).toarray()
+    col = {tok: i for i, tok in enumerate(vocab)}
+    return np.stack([m[:, col[t]] for t in order], axis=1)
+
+
+def test_the_numpy_build_equals_bm25s_to_the_bit() -> None:
+    docs = _docs(random.Random(7), 400)
+    ref = bm25s.BM25()
+    ref.index(docs, show_progress=False)
+    ref_vocab = sorted(ref.vocab_dict, key=ref.vocab_dict.__getitem__)[: len(ref.scores["indptr"]) - 1]
+    p = Postings.encode(docs)
+    order = sorted(p.vocab)
+    assert sorted(ref_vocab) == order
+    assert np.array_equal(_dense(scores(p), p.vocab, order), _dense(ref.scores, ref_vocab, order))
+
+
+def _chunk(cid: str) -> Chunk:
+    return Chunk(id=cid, record_id=cid.split("#")[0], kind="case", section="problem", ordinal=0, title="t",
+                 text="x", index_text="x", space="", status="approved", product="P" if cid < "C-2" else "Q")
+
+
+def test_a_patched_build_answers_as_a_rebuilt_one(tmp_path: Path) -> None:
+    rng = random.Random(11)
+    items = [(_chunk(f"C-{i:03d}#problem.0#h"), toks) for i, toks in enumerate(_docs(rng, 300))]
+    patched = BM25Index(tmp_path / "patched")
+    patched.rebuild(items, generation=1)
+    # drop 5 chunks, change 3 (a new id: content-addressed), add 4; one token occurs only in an added chunk
+    gone = {items[i][0].id for i in (0, 17, 150, 151, 299)}
+    changed = [(_chunk(items[i][0].id.replace("#h", "#h2")), ["退款", "新词", "w1"]) for i in (40, 41, 42)]
+    dropped = gone | {items[i][0].id for i in (40, 41, 42)}
+    added = changed + [(_chunk(f"C-9{i:02d}#problem.0#h"), toks) for i, toks in enumerate(_docs(rng, 4))]
+    assert patched.patch(dropped, added, generation=2)
+
+    rebuilt = BM25Index(tmp_path / "rebuilt")
+    rebuilt.rebuild([it for it in items if it[0].id not in dropped] + added, generation=2)
+    fresh = BM25Index(tmp_path / "patched")  # what another process loads from disk
+    for idx in (patched, fresh):
+        assert idx.generation == 2 and idx.ids() == rebuilt.ids()
+        for query in (["退款"], ["新词", "w1"], ["w3", "w3", "打印机"], ["w59"], ["absent"]):
+            for f in (Filters(statuses=()), Filters(statuses=(), products=("Q",))):
+                assert idx.query(query, 20, f) == rebuilt.query(query, 20, f), (query, f)
+        assert idx.idf("新词") == rebuilt.idf("新词") and idx.idf("w2") == rebuilt.idf("w2")
+
+
+def test_a_build_without_postings_is_not_patched(tmp_path: Path) -> None:
+    idx = BM25Index(tmp_path / "kw")
+    assert not idx.patch([], [(_chunk("C-1#problem.0#h"), ["a"])], generation=1)  # nothing built yet
+    idx.rebuild([(_chunk("C-1#problem.0#h"), ["a"])], generation=1)
+    (tmp_path / "kw" / idx._loaded_from / "bm25" / "postings.npz").unlink()  # a build from before postings
+    assert not BM25Index(tmp_path / "kw").patch([], [(_chunk("C-2#problem.0#h"), ["b"])], generation=2)
+
+
+def _records(changed: dict[int, dict[str, str]]) -> list[dict]:
+    return [case(f"C-{i}", f"打印机故障{i}", **changed.get(i, {})) for i in range(30)]
+
+
+def test_one_changed_case_patches_the_keyword_index_and_opens_no_vector_space(
+        tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    p = write_jsonl(tmp_path / "c.jsonl", _records({}))
+    lib = Library(settings, embedder=HashEmbedder())
+    Ingestor(lib, record_sources=True).ingest_paths([p])
+    lib.close()
+
+    write_jsonl(p, _records({4: {"solution": "先检查网线，再重启路由器"}}))
+    lib = Library(settings, embedder=HashEmbedder())
+    full_reads = []
+    real = lib.store.chunk_tokens
+    monkeypatch.setattr(lib.store, "chunk_tokens", lambda tenant, ids=None: (
+        full_reads.append(ids is None), real(tenant, ids))[1])
+    try:
+        one = Ingestor(lib, record_sources=True).ingest_paths([p])
+        assert one.updated == ["C-4"] and one.chunks_written == 1
+        assert full_reads == [False]  # only the new chunk's tokens were read back
+        assert "spaces" not in lib.__dict__  # a solution is in no vector space: no model, no Chroma
+        assert_indexes_match_store(lib)
+        top = lib.keywords.query(keyword_tokens("先检查网线"), 1, Filters(statuses=()))
+        assert top and top[0][0].startswith("C-4#solution")
+    finally:
+        lib.close()
+
+    # the same file imported into a new library from nothing ranks every question the same way
+    other = Library(settings.model_copy(update={"home": tmp_path / "other"}), embedder=HashEmbedder())
+    try:
+        Ingestor(other).ingest_paths([p])
+        lib = Library(settings, embedder=HashEmbedder())
+        for q in ("先检查网线", "打印机故障7", "重启设备", "客户很着急"):
+            assert lib.keywords.query(keyword_tokens(q), 10, Filters(statuses=())) == \
+                other.keywords.query(keyword_tokens(q), 10, Filters(statuses=())), q
+        lib.close()
+    finally:
+        other.close()
+
+
+def test_a_keyword_index_that_missed_a_write_is_rebuilt_not_patched(tmp_path: Path, settings: Settings) -> None:
+    lib = Library(settings, embedder=HashEmbedder())
+    try:
+        ing = Ingestor(lib)
+        ing.ingest_paths([write_jsonl(tmp_path / "a.jsonl", _records({}))])
+        # another host's write lands in the shared store; this host's keyword index never saw it
+        host2 = Library(settings.model_copy(update={"home": tmp_path / "host2"}), embedder=HashEmbedder(),
+                        store=lib.store)
+        Ingestor(host2).ingest_paths([write_jsonl(tmp_path / "b.jsonl", [case("C-99", "扫码枪无法识别条码")])])
+        host2.close()
+        lib.keywords.generation = lib.store.generation(lib.tenant)  # as if it believed itself current
+        # a later write here must not patch a build that lacks C-99's chunks
+        ing.ingest_paths([write_jsonl(tmp_path / "a.jsonl", _records({2: {"outcome": "已解决"}}))])
+        assert lib.keywords.ids() == {c.id for c in lib.store.chunks(lib.tenant, keyword=True)}
+        top = lib.keywords.query(keyword_tokens("扫码枪无法识别条码"), 1, Filters(statuses=()))
+        assert top and top[0][0].startswith("C-99#")
+    finally:
+        lib.close()
