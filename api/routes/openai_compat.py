@@ -36,6 +36,7 @@ from .answers import answer_out, produced, record_answer, sources_of
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 MODEL = "casepilot"
+PROMISE_WARNING = "⚠ 以下句子所作的承诺（退款、补偿、时限、法律、医疗或保证）引用的来源中没有，答复客户前请核实："
 PIECE = 24  # characters per streamed delta
 
 
@@ -63,13 +64,17 @@ def content_of(a: Answer) -> str:
         lines = [f"- {h.id} {h.title}" for h in a.related]
         return a.answer + ("\n\n最接近的记录：\n" + "\n".join(lines) if lines else "")
     cited = list(dict.fromkeys(c.id for c in a.citations))
-    return a.answer + "\n\n来源：\n" + "\n".join(f"[{rid}] {titles.get(rid, '')}".rstrip() for rid in cited)
+    text = a.answer + "\n\n来源：\n" + "\n".join(f"[{rid}] {titles.get(rid, '')}".rstrip() for rid in cited)
+    if a.promises:  # a chat client shows only the text: the warning is part of it
+        text += f"\n\n{PROMISE_WARNING}\n" + "\n".join(f"- [{f.label}] {f.sentence}" for f in a.promises)
+    return text
 
 
 def extra_of(a: Answer) -> dict[str, Any]:
     out = answer_out(a)
     return {"answer_id": a.id, "citations": [c.model_dump() for c in out.citations], "abstained": a.abstained,
-            "related": [r.model_dump() for r in out.related], "support": out.support}
+            "related": [r.model_dump() for r in out.related], "support": out.support,
+            "promises": [f.model_dump() for f in out.promises]}
 
 
 @router.post("/chat/completions", summary="OpenAI-compatible chat completion (stream or not), answered from the "
