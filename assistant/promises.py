@@ -101,6 +101,7 @@ class Category:
     needs_commitment: bool
     match: re.Pattern[str]  # its terms and patterns
     commit: re.Pattern[str] | None  # its own commitment words
+    own_only: bool = False  # only its own commitment words count (commitment_from: own)
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ class Policy:
             m = self._any(c.match, s)
             if m is None:
                 continue
-            if c.needs_commitment and not commits and self._any(c.commit, s) is None:
+            if c.needs_commitment and not (commits and not c.own_only) and self._any(c.commit, s) is None:
                 continue
             out.append(Claim(c.name, c.label, m.group(0)))
         return out
@@ -240,7 +241,8 @@ def parse_policy(text: str, path: str = "<policy>") -> Policy:
             where = f"categories.{name}."
             if not isinstance(c, dict):
                 raise ValueError(f"categories.{name} must be a mapping")
-            if unknown := set(map(str, c)) - {"label", "needs_commitment", "terms", "patterns", "commitment"}:
+            keys = {"label", "needs_commitment", "terms", "patterns", "commitment", "commitment_from"}
+            if unknown := set(map(str, c)) - keys:
                 raise ValueError(f"{where[:-1]}: unknown keys {sorted(unknown)}")
             terms, patterns = _words(c, "terms", where), _words(c, "patterns", where)
             if not terms and not patterns:
@@ -249,9 +251,13 @@ def parse_policy(text: str, path: str = "<policy>") -> Policy:
                 raise ValueError(f"{where}needs_commitment must be true or false")
             parts = [_term(t) for t in terms] + [to_simplified(p).replace("NUM", NUM) for p in patterns]
             own = _words(c, "commitment", where)
+            if c.get("commitment_from", "all") not in ("all", "own") or (c.get("commitment_from") == "own"
+                                                                          and not own):
+                raise ValueError(f"{where}commitment_from is all or own (own needs commitment words)")
             cats.append(Category(str(name), str(c.get("label") or name), bool(c.get("needs_commitment", False)),
                                  _compile(parts, f"categories.{name}"),
-                                 _compile([_term(t) for t in own], where + "commitment") if own else None))
+                                 _compile([_term(t) for t in own], where + "commitment") if own else None,
+                                 c.get("commitment_from") == "own"))
         commit = [_term(t) for t in _words(data, "commitment", "")] + _words(data, "commitment_patterns", "")
         neg = _words(data, "negation", "")
         exact = _words(data, "exact_words", "")
