@@ -200,11 +200,15 @@ class Policy:
         off = [fold(c.words) for c in found if not said(c)]  # amounts inside a claim flagged already
         for reason, missing in (("quantity", missing_q), ("word", missing_w)):
             missing = tuple(m for m in missing if not any(fold(m) in w for w in off))
-            if missing and on_topic:  # one flag, on the claim whose words hold the amount (7天内), else the first
-                c = next((c for c in on_topic if any(fold(m) in c.words for m in missing)), on_topic[0])
-                out.append(Flag(sentence, c.category, c.label, reason,
-                                f"commits to {', '.join(missing)}; {name} does not say so", source_id, missing))
-                break
+            owners: dict[Claim, list[str]] = {}
+            for m in missing:  # the claim whose words hold it (7天内), else one holding no other amount
+                fm = fold(m)
+                owner = next((c for c in on_topic if fm in fold(c.words)), None) or next(
+                    (c for c in on_topic if not quantities(fold(c.words))), on_topic[0] if on_topic else None)
+                if owner is not None:
+                    owners.setdefault(owner, []).append(m)
+            out += [Flag(sentence, c.category, c.label, reason, f"commits to {', '.join(ms)}; {name} does not say so",
+                         source_id, tuple(ms)) for c, ms in owners.items()]
         return out
 
 
