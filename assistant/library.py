@@ -21,8 +21,8 @@ from .index.keywords import BM25Index
 from .index.sync import Indexes, VectorSpace
 from .index.vectors import ChromaVectorStore, chroma_client, collection_name
 from .logistic import LogisticModel, for_embedders, read_models
-from .query_vectors import QueryVectors
 from .promises import Policy, load_policy
+from .query_vectors import QueryVectors
 from .redact import AllowList, load_allowlist
 from .retrieval import RANKER_FEATURES, ChunkRetriever, DenseRetriever, HybridRetriever, KeywordRetriever, Retriever
 from .settings import Settings

@@ -5,7 +5,7 @@ The replies have no cited source, so every commitment the policy finds counts: t
 policy takes for a commitment, which is what decides a flag in an answer or a draft once the source
 does not say the same.
 
-    python -m evals.promise_eval [--dev ../shared/data/dev] [--sample 50] [--seed 25]
+    python -m evals.promise_eval [--dev-data ../shared/data/dev] [--sample 50] [--seed 25]
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def report(policy: Policy, by_set: dict[str, list[str]]) -> tuple[dict[str, Coun
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m evals.promise_eval", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--dev", type=Path, default=DEFAULT_DEV, help="the development data folder")
+    ap.add_argument("--dev-data", dest="dev", type=Path, default=DEFAULT_DEV, help="the development data folder")
     ap.add_argument("--policy-home", type=Path, help="a home whose promise_policy.yaml to use (default: packaged)")
     ap.add_argument("--sample", type=int, default=50, help="flagged sentences to print for reading (default 50)")
     ap.add_argument("--seed", type=int, default=25)

@@ -4,8 +4,8 @@ With ``--json``, standard output holds only JSON; progress and logs go to standa
 on success, 2 on bad input, 1 on other failures.
 
 This module builds the parser and runs a command; each command group lives in its own module
-(``ingest``, ``search``, ``answers``, ``promises``, ``indexes``, ``review``, ``history``, ``tags``, ``serve``, ``bots``), which
-registers its sub-commands and imports the shared helpers of ``common``, never this hub. Other
+(``ingest``, ``search``, ``answers``, ``promises``, ``indexes``, ``review``, ``history``, ``tags``, ``serve``,
+``bots``), which registers its sub-commands and imports the shared helpers of ``common``, never this hub. Other
 packages add commands through the ``casepilot.commands`` entry point (``casepilot eval``).
 """
 
