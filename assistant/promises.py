@@ -212,6 +212,18 @@ class Policy:
         return out
 
 
+WARNING = "⚠ 以下句子所作的承诺（退款、补偿、时限、法律、医疗或保证）引用的来源中没有，答复客户前请核实："
+
+
+def warning_text(flags: list[Flag]) -> str:
+    """The warning a reply that is only text carries (a chat client, a bot): empty without flags."""
+    labels: dict[str, list[str]] = {}
+    for f in flags:  # one line a sentence, with every category it promises in
+        labels.setdefault(f.sentence, []).append(f.label)
+    lines = [f"- [{'、'.join(dict.fromkeys(ls))}] {s}" for s, ls in labels.items()]
+    return f"{WARNING}\n" + "\n".join(lines) if flags else ""
+
+
 def _words(data: dict[str, Any], key: str, where: str) -> list[str]:
     v = data.get(key) or []
     if not isinstance(v, list) or not all(isinstance(x, (str, int, float)) and str(x).strip() for x in v):

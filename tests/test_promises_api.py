@@ -51,7 +51,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         _, draft = Review(drafting, writer=Ingestor).draft("T-7")  # the extractive drafter: what the agent said
         assert draft is not None
         with Server(app) as srv:
-            yield {"url": srv.url, "keys": keys, "draft": draft}
+            yield {"url": srv.url, "keys": keys, "draft": draft, "app": app}
     mp.undo()
 
 
@@ -106,3 +106,17 @@ def test_a_drafts_promises_on_the_review_page(env: dict[str, Any]) -> None:
         assert {(f["section"], f["category"], f["reason"]) for f in flags} == {
             ("solution", "deadline", "library"), ("solution", "guarantee", "library")}
         assert all(f["sentence"] == "我们保证三个工作日内给您全额退款" for f in flags)
+
+
+def test_a_bots_reply_carries_the_warning_in_its_text(env: dict[str, Any]) -> None:
+    from api.bots.runtime import BotRuntime
+    from api.bots.common import BotSettings
+    from assistant.answering import Answer
+    from assistant.promises import default_policy
+
+    flags = default_policy().check("我们会在3天内给您退款。", "退款在7天内原路退回。", "C-2")
+    a = Answer(question=QUESTION, answer="我们会在3天内给您退款。 [C-2]", citations=[], abstained=False,
+               promises=flags)
+    reply = BotRuntime(BotSettings(), env["app"].state.casepilot).reply_of(a, None)
+    assert reply.text.startswith("我们会在3天内给您退款。 [C-2]\n\n⚠ 以下句子所作的承诺")
+    assert reply.text.endswith("\n- [时限] 我们会在3天内给您退款。")

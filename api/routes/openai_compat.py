@@ -23,6 +23,7 @@ from fastapi.responses import StreamingResponse
 
 from assistant.answering import Answer
 from assistant.errors import BackendError
+from assistant.promises import warning_text
 from assistant.tokens import count_tokens
 
 from ..auth import Agent
@@ -36,7 +37,6 @@ from .answers import answer_out, produced, record_answer, sources_of
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 MODEL = "casepilot"
-PROMISE_WARNING = "⚠ 以下句子所作的承诺（退款、补偿、时限、法律、医疗或保证）引用的来源中没有，答复客户前请核实："
 PIECE = 24  # characters per streamed delta
 
 
@@ -66,7 +66,7 @@ def content_of(a: Answer) -> str:
     cited = list(dict.fromkeys(c.id for c in a.citations))
     text = a.answer + "\n\n来源：\n" + "\n".join(f"[{rid}] {titles.get(rid, '')}".rstrip() for rid in cited)
     if a.promises:  # a chat client shows only the text: the warning is part of it
-        text += f"\n\n{PROMISE_WARNING}\n" + "\n".join(f"- [{f.label}] {f.sentence}" for f in a.promises)
+        text += "\n\n" + warning_text(a.promises)
     return text
 
 
