@@ -109,8 +109,8 @@ def test_a_drafts_promises_on_the_review_page(env: dict[str, Any]) -> None:
 
 
 def test_a_bots_reply_carries_the_warning_in_its_text(env: dict[str, Any]) -> None:
-    from api.bots.runtime import BotRuntime
     from api.bots.common import BotSettings
+    from api.bots.runtime import BotRuntime
     from assistant.answering import Answer
     from assistant.promises import default_policy
 
