@@ -190,3 +190,14 @@ def test_casepilot_ask_warns_and_casepilot_promises_lists(llm_lib: Library) -> N
     Path(home, POLICY_FILE).write_text("version: 2\n", encoding="utf-8")
     r = run_cli("promises", "check", "退款", "--home", home)
     assert r.returncode == 1 and "promise_policy.yaml: version must be 1" in r.stderr
+
+
+def test_the_http_flag_is_the_cores() -> None:
+    from dataclasses import fields
+    from typing import get_args
+
+    from api.schemas.answers import PromiseOut
+    from assistant.promises import REASONS, Flag
+
+    assert list(PromiseOut.model_fields) == [f.name for f in fields(Flag)]
+    assert get_args(PromiseOut.model_fields["reason"].annotation) == REASONS
