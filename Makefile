@@ -78,7 +78,8 @@ bench-fair: setup
 
 ## make eval: answer quality on the sample library's questions (a run folder with its report in
 ## eval-out/sample_questions); retrieval quality on AFQMC and BQ dev; long documents (CMRC 2018) against BM25;
-## drafting on JDDC and duplicate detection; tag suggestion on CIC intent and BANKING77; verification thresholds;
+## drafting on JDDC and duplicate detection; tag suggestion on CIC intent and BANKING77; the promise check on
+## real agents' replies; verification thresholds;
 ## when to abstain and a learned ranking (the shipped models' reports; make train rebuilds them)
 eval: setup
 	rm -rf eval-out/sample_questions
@@ -87,6 +88,7 @@ eval: setup
 	$(PY) -m evals.longdoc_eval --dev-data $(DEV_DATA)
 	$(PY) -m evals.draft_eval --dev-data $(DEV_DATA)
 	$(PY) -m evals.tag_eval --dev-data $(DEV_DATA)
+	$(PY) -m evals.promise_eval --dev-data $(DEV_DATA)
 	$(PY) -m evals.verify_calibration --dev-data $(DEV_DATA)
 	$(PY) -m evals.train_abstention --dev-data $(DEV_DATA)
 	$(PY) -m evals.train_ranker --dev-data $(DEV_DATA)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .context import ContextRecord
+from .promises import Flag
 from .sentences import Piece, Sentence
 from .types import SearchHit
 
@@ -42,6 +43,7 @@ class Answer:
     id: str = ""
     retrieval_query: str = ""
     seconds: float = 0.0
+    promises: list[Flag] = field(default_factory=list)  # sentences committing to what their source does not
 
     def to_dict(self, *, context: bool = False) -> dict[str, Any]:
         """The DESIGN.md shape: ``answer``, ``citations`` [{id, quote}], ``abstained``, ``related``."""
@@ -56,6 +58,7 @@ class Answer:
             "support": round(self.support, 3),
             "unsupported": self.unsupported,
             "engine": self.engine,
+            "promises": [f.to_dict() for f in self.promises],
         }
         if self.prompt:
             d["prompt"] = self.prompt

@@ -153,6 +153,7 @@ class Assistant(Evidence, Verification):
             answer.abstained = False
             cited = {c.id for c in citations}
             answer.related = [h for h in hits[:3] if h.id not in cited]
+            answer.promises = self.promise_flags(sentences, a.context)
         if answer.abstained:
             answer.answer = NOTHING_NEW if nothing_new else NOT_FOUND
             answer.answer += " 最接近的记录列在下面，供参考。" if hits else ""
@@ -163,6 +164,8 @@ class Assistant(Evidence, Verification):
                 "id": answer.id, "ticket_id": a.ticket, "question": a.question, "answer": answer.answer,
                 "citations": json.dumps([asdict(c) for c in answer.citations], ensure_ascii=False),
                 "abstained": answer.abstained, "support": answer.support, "engine": answer.engine,
+                "promises": json.dumps([f.to_dict() for f in answer.promises], ensure_ascii=False),
+                "flagged": bool(answer.promises),
             })
         return answer
 

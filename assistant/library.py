@@ -21,6 +21,7 @@ from .index.keywords import BM25Index
 from .index.sync import Indexes, VectorSpace
 from .index.vectors import ChromaVectorStore, chroma_client, collection_name
 from .logistic import LogisticModel, for_embedders, read_models
+from .promises import Policy, load_policy
 from .query_vectors import QueryVectors
 from .redact import AllowList, load_allowlist
 from .retrieval import RANKER_FEATURES, ChunkRetriever, DenseRetriever, HybridRetriever, KeywordRetriever, Retriever
@@ -85,6 +86,12 @@ class Library:
     def redaction_allowlist(self) -> AllowList:
         """The organisation contacts never redacted in this library (``<home>/redaction.yaml``)."""
         return load_allowlist(self.settings.home)
+
+    @property
+    def promise_policy(self) -> Policy:
+        """What answers and drafts may commit to only as their sources do (``<home>/promise_policy.yaml``,
+        else the packaged default; ``assistant.promises``)."""
+        return load_policy(self.settings.home)
 
     @property
     def has_passage_space(self) -> bool:

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .draft_promises import draft_flags
 from .drafting import Draft, draft_extractive, draft_with_model
 from .engines import chat_model
 from .errors import Conflict, DuplicateDraft, InputError, NotFound
@@ -183,6 +184,7 @@ class Review:
         drafts = self.lib.store.drafts(self.lib.tenant, case_id=case_id)
         return {"case": rec.data, "status": rec.status, "version": rec.version,
                 "instructions": instructions_of(rec.data), "draft": asdict(drafts[0]) if drafts else None,
+                "promises": draft_flags(self.lib, rec.data, drafts[0].payload if drafts else None),
                 "stats": asdict(self.lib.store.citation_stats(self.lib.tenant, case_id)),
                 "audit": [asdict(e) for e in self.lib.store.audit(self.lib.tenant, case_id)]}
 

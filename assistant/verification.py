@@ -17,6 +17,7 @@ from .evidence import record_text
 from .extractive import units
 from .headings import locate
 from .library import Library
+from .promises import Flag
 from .sentences import INJECTION, Sentence, overlap
 from .store import StoredRecord
 from .types import PASSAGE_SPACE, QUESTION_SPACE
@@ -99,6 +100,19 @@ class Verification:
             else:
                 dropped += 1
         return kept, cites, dropped
+
+
+    def promise_flags(self, sentences: Sequence[Sentence], context: Sequence[ContextRecord]) -> list[Flag]:
+        """The answer's sentences that commit to a refund, a deadline, compensation, a legal or medical
+        statement or a guarantee their cited record does not make (``assistant.promises``); an uncited
+        sentence (``CASEPILOT_UNSUPPORTED=flag``) is checked against nothing."""
+        policy = self.lib.promise_policy
+        committing = [s for s in sentences if policy.claims(s.text)]
+        if not committing:
+            return []
+        texts = citable_texts(context)
+        return [f for s in committing
+                for f in policy.check(s.text, texts.get(s.source_id) if s.source_id else None, s.source_id or "")]
 
 
 def _closest_sentence(claim: str, text: str) -> str:

@@ -8,7 +8,7 @@ uvicorn on a free loopback port.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,19 +68,22 @@ def console_settings(home: Path) -> Settings:
 
 
 @contextmanager
-def console_server(tmp: Path, *, samples: int = 99) -> Iterator[ConsoleEnv]:
-    """``samples``: how many of the sample tickets to draft (drafting takes about a second each)."""
+def console_server(tmp: Path, *, samples: int = 99, llm: str = "",
+                   tickets: Sequence[dict[str, Any]] = ()) -> Iterator[ConsoleEnv]:
+    """``samples``: how many of the sample tickets to draft (drafting takes about a second each);
+    ``tickets``: more tickets to import and draft; ``llm``: the answer engine the server uses (set
+    after drafting, which stays extractive)."""
     settings = console_settings(tmp / "home")
     app = create_app(settings, ApiSettings(rate_per_minute=0))
     store = app.state.casepilot.store
     keys = {r: create_key(app.state.casepilot.http, "default", r, f"console {r}")["key"] for r in ("agent", "reviewer", "admin")}
     keys["other-reviewer"] = create_key(app.state.casepilot.http, "other", "reviewer", "other tenant")["key"]
     lib = Library(settings, "default", store=store)
-    Ingestor(lib).ingest_paths([SAMPLE, write_jsonl(tmp / "extra.jsonl", [LOCK_TICKET, SCANNER_TICKET])])
+    Ingestor(lib).ingest_paths([SAMPLE, write_jsonl(tmp / "extra.jsonl", [LOCK_TICKET, SCANNER_TICKET, *tickets])])
     review = Review(lib, writer=Ingestor, actor="console-tests")
     drafts = {}
     sample_ids = sorted(r.id for r in store.records("default", kind="ticket") if r.id.startswith("T-2024"))
-    for tid in [*sample_ids[:samples], SCANNER_TICKET["id"], LOCK_TICKET["id"]]:
+    for tid in [*sample_ids[:samples], SCANNER_TICKET["id"], LOCK_TICKET["id"], *(t["id"] for t in tickets)]:
         _, cid = review.draft(tid)
         if cid:
             drafts[tid] = cid
@@ -91,6 +94,8 @@ def console_server(tmp: Path, *, samples: int = 99) -> Iterator[ConsoleEnv]:
     if cid:
         drafts[OTHER_TICKET["id"]] = cid
     other.close()
+    if llm:
+        settings.llm = llm
     with Server(app) as srv:
         yield ConsoleEnv(url=srv.url, keys=keys, app=app, settings=settings, drafts=drafts)
 

@@ -3,6 +3,7 @@ over the sample library (tests/console_env.py) and Debian's Chromium (tests/cons
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -33,6 +34,33 @@ def sign_in(page: object, url: str, key: str) -> None:
     page.get_by_test_id("key").fill(key)  # type: ignore[attr-defined]
     page.get_by_test_id("signin").click()  # type: ignore[attr-defined]
     page.get_by_test_id("nav-ask").wait_for()  # type: ignore[attr-defined]
+
+
+def promise_shots(browser: object) -> None:
+    """An answer that promises more than its case (the stub model says 3 working days where C-000120
+    says 7~15), and a draft whose agent promised compensation no approved record offers."""
+    from tests.stub_openai import ChatStub, chat_server
+    from tests.test_console_promises import PROMISE_TICKET, PROMISING, QUESTION
+
+    with tempfile.TemporaryDirectory() as d, chat_server() as url:
+        saved = {k: os.environ.get(k) for k in ("OPENAI_BASE_URL", "OPENAI_API_KEY")}
+        os.environ.update({"OPENAI_BASE_URL": url, "OPENAI_API_KEY": "sk-screenshots"})
+        try:
+            with console_server(Path(d), samples=0, llm="openai:stub-model", tickets=[PROMISE_TICKET]) as env:
+                page = browser.new_page()  # type: ignore[attr-defined]
+                sign_in(page, env.url, env.keys["reviewer"])
+                ChatStub.script = [PROMISING]
+                page.get_by_test_id("question").fill(QUESTION)
+                page.get_by_test_id("ask").click()
+                page.get_by_test_id("promise-warning").wait_for()
+                page.get_by_test_id("answer").screenshot(path=OUT / "promise-answer.png")
+                page.goto(f"{env.url}/console/#/review/{env.drafts['T-E2E-PROMISE']}")
+                page.locator(".sent.promised").wait_for()
+                page.get_by_test_id("draft").screenshot(path=OUT / "promise-draft.png")
+                page.close()
+        finally:
+            for k, v in saved.items():
+                os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
 
 
 def main() -> int:
@@ -98,6 +126,7 @@ def main() -> int:
         narrow.goto(f"{env.url}/console/#/review/{env.drafts['T-E2E-LOCK']}")
         narrow.get_by_test_id("draft").wait_for()
         narrow.screenshot(path=OUT / "narrow-review.png")
+        promise_shots(browser)
     for p in sorted(OUT.glob("*.png")):
         print(p.relative_to(OUT.parent.parent))
     return 0

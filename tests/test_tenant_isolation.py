@@ -81,7 +81,7 @@ def test_another_tenants_admin_key_never_reads_the_default_tenants_taxonomy(
 # from it. A route without an entry fails test_every_route_has_a_case, naming the route.
 
 A_ONLY = "碎纸机吞卡"  # the query words that find A's case (they are not themselves a secret)
-A_SECRETS = ("反转取出卡片甲", "甲机密产品线", "甲机密描述", "甲租户没答上的问题", "甲租户工单内容")
+A_SECRETS = ("反转取出卡片甲", "甲机密产品线", "甲机密描述", "甲租户没答上的问题", "甲租户工单内容", "甲租户被标记的承诺")
 A_TAXONOMY = """dimensions:
   产品线:
     values:
@@ -180,6 +180,8 @@ CASES: dict[tuple[str, str], Case] = {
                               "the key's tenant's unanswered questions only"),
     ("GET", "/v1/gaps/groups"): Case("reviewer", lambda env: {"path": "/v1/gaps/groups"}, 200,
                                      "the key's tenant's unanswered questions only, grouped"),
+    ("GET", "/v1/answers/flagged"): Case("reviewer", lambda env: {"path": "/v1/answers/flagged"}, 200,
+                                         "the key's tenant's flagged answers only, and its count"),
     ("POST", "/v1/search"): Case("agent", lambda env: {"path": "/v1/search", "json": {"query": A_ONLY}}, 200,
                                  "the key's tenant's indexes only"),
     ("GET", "/v1/cases/{record_id}"): Case("agent", lambda env: {"path": "/v1/cases/CA-SECRET-1"}, 404,
@@ -308,6 +310,11 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     _, a_draft = Review(a, writer=Ingestor).draft("TA-SECRET")
     store.log_answer("A", {"id": "a-gap-answer", "question": "甲租户没答上的问题", "answer": "", "citations": "[]",
                            "abstained": True, "support": 0.0, "engine": "extractive"})
+    store.log_answer("A", {"id": "a-flagged-answer", "question": "退款多久到账", "answer": "甲租户被标记的承诺",
+                           "citations": "[]", "abstained": False, "support": 0.5, "engine": "openai:x",
+                           "promises": json.dumps([{"sentence": "甲租户被标记的承诺", "category": "refund", "label": "退款",
+                                                    "reason": "uncited", "why": "", "source": "", "missing": []}],
+                                                  ensure_ascii=False), "flagged": True})
     b = Library(settings, "B", store=store)
     Ingestor(b).ingest_paths([write_jsonl(d / "b.jsonl", [
         case("CB-1", "冷链疫苗运输温控报警", problem="冷链温控报警。", tags=["产品线/冷链"])])])
@@ -390,6 +397,7 @@ OWN: dict[tuple[str, str], Callable[[dict[str, Any]], str]] = {
     ("POST", "/v1/tags/suggest"): lambda env: "甲机密产品线",
     ("GET", "/v1/gaps"): lambda env: "甲租户没答上的问题",
     ("GET", "/v1/gaps/groups"): lambda env: "甲租户没答上的问题",
+    ("GET", "/v1/answers/flagged"): lambda env: "甲租户被标记的承诺",
     ("GET", "/v1/review"): lambda env: env["a_draft"],
     ("GET", "/v1/review/{case_id}"): lambda env: "甲租户工单内容",
     ("GET", "/v1/review/stale"): lambda env: "CA-OLD",

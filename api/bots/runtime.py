@@ -15,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING
 
 from assistant.errors import BackendError, CasepilotError, InputError, NotFound, QuestionTooLong
+from assistant.promises import warning_text
 
 from . import load_channel, platform
 from .common import (
@@ -201,7 +202,8 @@ class BotRuntime:
         related = [(h.id, h.title) for h in a.related]
         ids = cited + [i for i, _ in related]
         links = {i: url for i in ids if (url := case_url(self.settings, i))}
-        return Reply(a.answer, cited, links, related, a.abstained, a.id, ticket)
+        text = a.answer + ("\n\n" + warning_text(a.promises) if a.promises else "")  # a bot's reply is only text
+        return Reply(text, cited, links, related, a.abstained, a.id, ticket)
 
     def _ticket(self, channel: Channel, tenant: Tenant, conv: str, text: str) -> str | None:
         """The ticket a thread is about: the last ticket id of the tenant's library mentioned in this

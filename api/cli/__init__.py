@@ -4,8 +4,8 @@ With ``--json``, standard output holds only JSON; progress and logs go to standa
 on success, 2 on bad input, 1 on other failures.
 
 This module builds the parser and runs a command; each command group lives in its own module
-(``ingest``, ``search``, ``answers``, ``indexes``, ``review``, ``history``, ``tags``, ``serve``, ``bots``), which
-registers its sub-commands and imports the shared helpers of ``common``, never this hub. Other
+(``ingest``, ``search``, ``answers``, ``promises``, ``indexes``, ``review``, ``history``, ``tags``, ``serve``,
+``bots``), which registers its sub-commands and imports the shared helpers of ``common``, never this hub. Other
 packages add commands through the ``casepilot.commands`` entry point (``casepilot eval``).
 """
 
@@ -28,6 +28,7 @@ from .common import close_libraries
 from .history import register_history
 from .indexes import register_indexes
 from .ingest import register_ingest
+from .promises import register_promises
 from .review import register_review
 from .search import register_search
 from .serve import register_serve
@@ -70,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_ingest(sub, common)
     register_search(sub, common)
     register_answers(sub, common)
+    register_promises(sub, common)
     register_indexes(sub, common)
     register_review(sub, common)
     register_history(sub, common)

@@ -55,6 +55,11 @@ def _print_answer(a: Any) -> None:
             print("相关记录（未引用）：")
             for h in a.related:
                 print(f"  - {h.id}  {one_line(h.title)}")
+    if a.promises:
+        print(f"\n⚠ {len(a.promises)} sentence(s) commit to what their cited record does not say; check before "
+              "telling the customer:")
+        for f in a.promises:
+            print(f"  - [{f.label}] {one_line(f.sentence)}  ({f.why})")
     if a.fallback:
         print(f"\n(answered by {a.engine}: {a.fallback})")
     if a.unsupported:

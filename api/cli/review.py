@@ -135,6 +135,8 @@ def _review(args: argparse.Namespace, lib: Library) -> int:
                 print(f"  {k}: " + text.replace("\n", "\n" + " " * (len(k) + 4)))
                 for sentence in marks[k]:
                     print(f"  {' ' * len(k)}  ⚠ never quoted, it addresses the assistant: {sentence}")
+            for f in info.get("promises") or []:
+                print(f"  ⚠ promise [{f['section']}, {f['label']}]: {one_line(f['sentence'])}  ({f['why']})")
             print(f"  tags: {', '.join(c.get('tags') or []) or '-'}   product: {c.get('product') or '-'}")
             st = info["stats"]
             print(f"  cited by {st['cited']} answers; rated helpful {st['helpful']}, not helpful {st['not_helpful']}")

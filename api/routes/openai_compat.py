@@ -23,6 +23,7 @@ from fastapi.responses import StreamingResponse
 
 from assistant.answering import Answer
 from assistant.errors import BackendError
+from assistant.promises import warning_text
 from assistant.tokens import count_tokens
 
 from ..auth import Agent
@@ -63,13 +64,17 @@ def content_of(a: Answer) -> str:
         lines = [f"- {h.id} {h.title}" for h in a.related]
         return a.answer + ("\n\n最接近的记录：\n" + "\n".join(lines) if lines else "")
     cited = list(dict.fromkeys(c.id for c in a.citations))
-    return a.answer + "\n\n来源：\n" + "\n".join(f"[{rid}] {titles.get(rid, '')}".rstrip() for rid in cited)
+    text = a.answer + "\n\n来源：\n" + "\n".join(f"[{rid}] {titles.get(rid, '')}".rstrip() for rid in cited)
+    if a.promises:  # a chat client shows only the text: the warning is part of it
+        text += "\n\n" + warning_text(a.promises)
+    return text
 
 
 def extra_of(a: Answer) -> dict[str, Any]:
     out = answer_out(a)
     return {"answer_id": a.id, "citations": [c.model_dump() for c in out.citations], "abstained": a.abstained,
-            "related": [r.model_dump() for r in out.related], "support": out.support}
+            "related": [r.model_dump() for r in out.related], "support": out.support,
+            "promises": [f.model_dump() for f in out.promises]}
 
 
 @router.post("/chat/completions", summary="OpenAI-compatible chat completion (stream or not), answered from the "

@@ -76,7 +76,8 @@ def stale(p: Reviewer, st: State) -> StaleOut:
 @router.get("/review/{case_id}", summary="A case under review: fields, draft provenance, citations, audit, "
             "and the source ticket", response_model=ReviewShowOut, responses=ERRORS)
 def show(case_id: CaseId, p: Reviewer, st: State) -> ReviewShowOut:
-    shown = _review(st.tenants.get(p.tenant).library).show(case_id)
+    with st.tenants.get(p.tenant).read() as lib:  # a draft's promises are searched for in the library
+        shown = _review(lib).show(case_id)
     ticket_id = (shown["draft"] or {}).get("ticket_id")
     ticket = st.store.get(p.tenant, ticket_id) if ticket_id else None
     return ReviewShowOut.model_validate({**shown, "ticket": ticket.data if ticket and ticket.kind == "ticket"

@@ -89,6 +89,22 @@ class RelatedOut(BaseModel):
     score: float
 
 
+class PromiseOut(BaseModel):
+    """A sentence that commits to what its source does not say (assistant.promises.Flag)."""
+
+    sentence: str
+    category: str = Field(description="the policy's category: refund, compensation, deadline, legal, medical, "
+                                      "guarantee (or the owner's own)")
+    label: str = Field(description="the category's label, for people: 退款, 时限, …")
+    reason: Literal["uncited", "topic", "quantity", "word", "library"] = Field(
+        description="uncited: the sentence cites nothing; topic: its source says nothing of the kind; quantity / "
+                    "word: the source does not give the same amounts or days (missing); library: no approved "
+                    "record makes the commitment (drafts)")
+    why: str
+    source: str = Field(description="the record (or ticket messages) it was checked against")
+    missing: list[str] = Field(description="the amounts or words the source does not hold")
+
+
 class AnswerOut(BaseModel):
     id: str = Field(description="the logged answer's id, for feedback")
     answer: str = Field(description="every sentence followed by [ID] of the record it comes from")
@@ -100,6 +116,10 @@ class AnswerOut(BaseModel):
     engine: str
     prompt: str | None = None
     fallback: str | None = None
+    promises: list[PromiseOut] = Field(
+        default_factory=list, description="sentences that commit to a refund, compensation, a deadline, a legal or "
+        "medical statement or a guarantee their cited record does not make: show them to the agent as a warning "
+        "(docs/promises.md)")
 
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "id": "5f0c3e7d9b8a4c21a0e4f6b1c2d3e4f5",
@@ -107,7 +127,7 @@ class AnswerOut(BaseModel):
         "citations": [{"id": "C-000101", "quote": "登录路由器后台", "section": "solution", "verified": True}],
         "abstained": False, "related": [{"id": "KB-0001", "title": "打印机无线网络配置指南", "kind": "article",
                                          "score": 0.81}],
-        "support": 0.79, "unsupported": 0, "engine": "extractive"}]})
+        "support": 0.79, "unsupported": 0, "engine": "extractive", "promises": []}]})
 
 
 class FeedbackRequest(Request_):

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from .answers import CitationOut, RelatedOut
+from .answers import CitationOut, PromiseOut, RelatedOut
 
 
 class ChatMessage(BaseModel):
@@ -46,6 +46,7 @@ class CasepilotExtra(BaseModel):
     abstained: bool
     related: list[RelatedOut]
     support: float
+    promises: list[PromiseOut] = Field(default_factory=list, description="as in /v1/ask (docs/promises.md)")
 
 
 class ChatCompletionOut(BaseModel):

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from .answers import PromiseOut
 from .common import VISIBLE, Id, Request_
 
 
@@ -34,6 +35,10 @@ class QueueOut(BaseModel):
     queue: list[QueueItemOut]
 
 
+class DraftPromiseOut(PromiseOut):
+    section: str = Field(description="the case section the sentence is in")
+
+
 class ReviewShowOut(BaseModel):
     case: dict[str, Any]
     status: str
@@ -44,6 +49,10 @@ class ReviewShowOut(BaseModel):
     stats: dict[str, int]
     audit: list[dict[str, Any]]
     ticket: dict[str, Any] | None = Field(default=None, description="the source ticket (its messages), when stored")
+    promises: list[DraftPromiseOut] = Field(
+        default_factory=list, description="sentences that commit to a refund, compensation, a deadline, a legal "
+        "or medical statement or a guarantee that their ticket messages or the library's approved records do not "
+        "make (docs/promises.md)")
 
 
 Editable = Literal["title", "problem", "diagnosis", "solution", "outcome", "tags", "product", "product_version",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -34,6 +34,7 @@ class LoggedAnswer:
     support: float
     engine: str
     created_at: str
+    promises: list[dict[str, Any]] = field(default_factory=list)  # assistant.promises.Flag.to_dict() each
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ class ConversationLog(Protocol):
 
 def _answer(r: Any) -> LoggedAnswer:
     return LoggedAnswer(r.id, r.tenant, r.ticket_id, r.question, r.answer, json.loads(r.citations), bool(r.abstained),
-                        r.support, r.engine, r.created_at)
+                        r.support, r.engine, r.created_at, json.loads(r.promises or "[]"))
 
 
 class AnswerStore:
@@ -113,6 +114,26 @@ class AnswerStore:
         q = sa.select(t.answers).where(c.tenant == tenant).order_by(c.created_at.desc()).limit(limit)
         if abstained is not None:
             q = q.where(c.abstained == (sa.true() if abstained else sa.false()))
+        if since is not None:
+            q = q.where(c.created_at >= since)
+        with self.engine.connect() as conn:
+            return [_answer(r) for r in conn.execute(q)]
+
+    def flagged_count(self, tenant: str, since: str | None = None) -> int:
+        """How many of the tenant's answers (logged at or after ``since``, an ISO time) were flagged for
+        committing to what their sources do not say (``assistant.promises``). One indexed count."""
+        c = t.answers.c
+        q = sa.select(sa.func.count()).select_from(t.answers).where(c.tenant == tenant, c.flagged == sa.true())
+        if since is not None:
+            q = q.where(c.created_at >= since)
+        with self.engine.connect() as conn:
+            return int(conn.execute(q).scalar_one())
+
+    def flagged_answers(self, tenant: str, *, since: str | None = None, limit: int = 100) -> list[LoggedAnswer]:
+        """The flagged answers (``flagged_count``), newest first, each with its flags."""
+        c = t.answers.c
+        q = (sa.select(t.answers).where(c.tenant == tenant, c.flagged == sa.true())
+             .order_by(c.created_at.desc()).limit(max(limit, 0)))
         if since is not None:
             q = q.where(c.created_at >= since)
         with self.engine.connect() as conn:

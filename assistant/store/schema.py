@@ -95,7 +95,11 @@ answers = sa.Table(
     sa.Column("support", sa.Float, nullable=False),
     sa.Column("engine", sa.String(100), nullable=False),
     sa.Column("created_at", sa.String(40), nullable=False),
+    # the sentences that commit to what their source does not say (assistant.promises), JSON; and whether any
+    sa.Column("promises", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("flagged", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_answers_tenant_abstained", "tenant", "abstained", "created_at"),
+    sa.Index("ix_answers_tenant_flagged", "tenant", "flagged", "created_at"),
 )
 
 turns = sa.Table(

@@ -29,6 +29,20 @@ function linked(text, ids) {
   return out;
 }
 
+// why a promise was flagged (assistant/promises.py Flag.reason), for people
+export function promiseWhy(f) {
+  return t(`promise.${f.reason}`, f.source || "", (f.missing || []).join("、"));
+}
+
+// the warning on an answer that commits to a refund, a deadline, … its cited record does not make
+function promiseWarning(promises) {
+  if (!promises || !promises.length) return null;
+  return h("div.promise-warning", { role: "alert", "data-testid": "promise-warning" },
+    h("p", t("ask.promise", promises.length)),
+    h("ul", promises.map((f) => h("li", { "data-category": f.category }, h("span.badge.promise", f.label), " ", f.sentence,
+      h("span.muted", ` (${promiseWhy(f)})`)))));
+}
+
 function thread() {
   if (!threads.has(ticket)) threads.set(ticket, []);
   return threads.get(ticket);
@@ -49,6 +63,7 @@ function answerView(turn) {
   };
   const seen = new Set();
   return h("div.msg.bot", { "data-testid": "answer", "data-answer-id": a.id },
+    a.abstained ? null : promiseWarning(a.promises),
     a.abstained ? null : h("div.answer-text", linked(a.answer, ids)),
     a.abstained ? h("div.abstain", { "data-testid": "abstained" }, h("p", t("ask.abstained")),
       a.related.length ? h("ul.related", a.related.map((r) =>

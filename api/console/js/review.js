@@ -3,7 +3,7 @@
 // likely duplicate needs (merge, editing the merged sections, or approve as distinct with a reason);
 // approve, edit and approve, reject with a reason; the stale cases with their reasons. Keys: j/k, a, e, r, Esc.
 import { get, post } from "./api.js";
-import { SECTIONS, caseLink } from "./ask.js";
+import { SECTIONS, caseLink, promiseWhy } from "./ask.js";
 import { diff } from "./diff.js";
 import { clear, fmtTime, h } from "./dom.js";
 import { t } from "./i18n.js";
@@ -119,6 +119,12 @@ function draftView(shown, detail, decided) {
   // sentences that address the assistant: never quoted in answers, so the reviewer should see them
   const instructionEls = (section) => (shown.instructions || []).filter((x) => x.section === section)
     .map((x) => h("p.instruction", { "data-testid": "instruction" }, h("span.badge.warn", t("review.instruction")), x.sentence));
+  // sentences that promise what neither their messages nor the library's approved records say
+  const promises = shown.promises || [];
+  const promisesOf = (text) => promises.filter((f) => f.sentence === text || f.sentence === text.replace(/[。.!！]$/, ""));
+  const promiseEls = (section) => promises.filter((f) => f.section === section)
+    .map((f) => h("p.promise", { "data-testid": "promise", "data-category": f.category },
+      h("span.badge.promise", t("review.promise", f.label)), " ", f.sentence, h("span.muted", ` (${promiseWhy(f)})`)));
   const sentenceEl = (s) => {
     const ids = (s.sources || []).map(String);
     const el = h("span.sent", {
@@ -126,6 +132,11 @@ function draftView(shown, detail, decided) {
       title: ids.length ? t("review.from", ids.join(", ")) : t("review.unsourced"),
       "data-testid": ids.length ? "sourced" : "unsourced", "data-sources": ids.join(" "),
     }, s.text, ids.length ? h("sup.srcs", ids.join(",")) : h("sup.nosrc", t("review.unsourced")));
+    const flagged = promisesOf(s.text);
+    if (flagged.length) {
+      el.classList.add("promised");
+      el.dataset.promise = flagged.map((f) => f.category).join(" ");
+    }
     for (const [evn, on] of [["mouseenter", true], ["mouseleave", false], ["focus", true], ["blur", false]]) {
       el.addEventListener(evn, () => light(ids, on));
     }
@@ -138,9 +149,9 @@ function draftView(shown, detail, decided) {
     sentences.length ? SECTIONS.map((s) => {
       const mine = sentences.filter((x) => x.section === s);
       return h("section.case-section", { "data-section": s }, h("h4", t(`section.${s}`)),
-        mine.length ? h("p", mine.map(sentenceEl)) : h("p.muted", "—"), instructionEls(s));
+        mine.length ? h("p", mine.map(sentenceEl)) : h("p.muted", "—"), instructionEls(s), promiseEls(s));
     }) : SECTIONS.map((s) => h("section.case-section", h("h4", t(`section.${s}`)), h("div.text", c[s] || "—"),
-      instructionEls(s))));
+      instructionEls(s), promiseEls(s))));
 
   // ---- edit form (replaces the draft pane)
   const inputs = Object.fromEntries(FIELDS.map((f) => [f, ["title", "product", "severity"].includes(f)
