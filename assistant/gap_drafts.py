@@ -52,7 +52,7 @@ def library_report(lib: Library, *, days: int = 30, threshold: float = DEFAULT_T
 
 
 def group_replies(lib: Library, cluster: GapCluster) -> list[Reply]:
-    return replies_of(lib.store, lib.tenant, cluster.tickets)
+    return replies_of(lib.store, lib.tenant, cluster.tickets, cluster.examples)
 
 
 def group_extra(lib: Library) -> Callable[[GapCluster], dict[str, Any]]:

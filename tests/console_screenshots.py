@@ -78,7 +78,7 @@ def main() -> int:
         page.locator("input[type=number]").fill("2")
         page.get_by_test_id("search").click()
         page.get_by_test_id("hit").first.wait_for()
-        page.get_by_test_id("gaps-table").wait_for()
+        page.get_by_test_id("gap-group").first.wait_for()
         page.get_by_test_id("most-table").wait_for()
         page.evaluate("document.getElementById('gaps').scrollIntoView()")
         page.evaluate("window.scrollBy(0, -60)")
@@ -105,13 +105,15 @@ def main() -> int:
         page.goto(f"{env.url}/console/#/review/{flagged}")
         page.locator(".detail-head .id", has_text=flagged).wait_for()
         page.get_by_test_id("distinct-form").wait_for()
-        page.get_by_test_id("duplicates").scroll_into_view_if_needed()
-        page.screenshot(path=OUT / "review-duplicate.png")
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=OUT / "review-duplicate.png", full_page=True)
 
         stale = stale_scene(env)
         page.goto(f"{env.url}/console/#/review")
-        page.get_by_test_id("stale").locator("li", has_text=stale).first.wait_for()
-        page.get_by_test_id("stale").screenshot(path=OUT / "stale-cases.png")
+        row = page.get_by_test_id("stale").locator("li", has_text=stale).first
+        row.wait_for()
+        row.scroll_into_view_if_needed()  # the list scrolls inside the side panel; the case is last
+        page.locator("aside.side").screenshot(path=OUT / "stale-cases.png")
 
         narrow = page  # the same tab: the key is kept per tab (sessionStorage)
         narrow.set_viewport_size({"width": 400, "height": 860})

@@ -83,6 +83,18 @@ def test_a_tickets_replies_are_the_agents_messages_after_the_question_without_fi
     assert ticket_replies({"id": "T", "messages": [{"id": "1", "role": "agent", "text": "请先重启路由器。"}]}) == []
 
 
+def test_the_replies_follow_the_customers_message_that_asked_the_groups_question() -> None:
+    both = {"id": "T-2", "messages": [
+        {"id": "1", "role": "customer", "text": "打印机连不上WiFi怎么办"},
+        {"id": "2", "role": "agent", "text": "请在打印机面板运行无线设置向导。"},
+        {"id": "3", "role": "customer", "text": "另外问一下，国际快递能寄锂电池吗？"},
+        {"id": "4", "role": "agent", "text": "内置锂电池的电子产品可以寄，电池容量不能超过100Wh。"}]}
+    assert [r.message_id for r in ticket_replies(both, [BATTERY])] == ["4"]
+    assert [r.message_id for r in ticket_replies(both, ["打印机连不上无线网络"])] == ["2", "4"]
+    # asked while the agent worked a ticket about something else: no reply of that ticket answers it
+    assert ticket_replies(TICKETS[0], ["冷库温控探头报警"]) == []
+
+
 def test_the_extractive_draft_keeps_a_step_said_in_two_tickets_once_citing_both() -> None:
     cluster = GapCluster(question=BATTERY, count=2, previous=0, examples=(BATTERY,), reasons={"unanswered": 2},
                          tickets=("T-GAP-1", "T-GAP-2"), answer_ids=("a1", "a2"), first_at="", last_at="",
