@@ -120,10 +120,17 @@ def draft_faq_with_model(cluster: GapCluster, replies: Sequence[Reply], key: str
 
 
 def draft_group(lib: Library, key: str, *, writer: WriterFactory, actor: str, days: int = 30) -> tuple[Draft, str]:
-    """Draft the gap group ``key`` of the last ``days`` days into the review queue; returns the draft
-    and its case id. A group whose tickets hold no agent reply, or whose draft a reviewer already
-    decided, is refused (``Conflict``) and nothing is written."""
-    cluster = find_cluster(library_report(lib, days=days), key)
+    """Draft the gap group ``key`` of the last ``days`` days into the review queue: ``draft_cluster``
+    of ``find_cluster`` (``NotFound`` for an unknown key)."""
+    return draft_cluster(lib, find_cluster(library_report(lib, days=days), key), writer=writer, actor=actor)
+
+
+def draft_cluster(lib: Library, cluster: GapCluster, *, writer: WriterFactory, actor: str) -> tuple[Draft, str]:
+    """Draft ``cluster`` into the review queue; returns the draft and its case id. A group whose
+    tickets hold no agent reply, or whose draft a reviewer already decided, is refused (``Conflict``)
+    and nothing is written. (The report that found ``cluster`` reads no index: a caller may make it
+    before taking the tenant's write lock, and call this under it.)"""
+    key = cluster.key
     replies = group_replies(lib, cluster)
     if not replies:
         raise Conflict(f"gap group {key!r} ({cluster.question}) has no agents' replies to draft from: "

@@ -21,7 +21,7 @@ from assistant.embeddings import HashEmbedder
 from assistant.errors import Conflict, NotFound
 from assistant.gap_drafts import draft_extractive_faq, draft_group, group_extra, library_report
 from assistant.gap_replies import Reply, ticket_replies
-from assistant.gaps import GapCluster, cluster_key
+from assistant.gaps import GapCluster, GapReport, cluster_key, find_cluster
 from assistant.library import Library
 from assistant.query_vectors import QueryVectors, flush, query_model
 from assistant.settings import Settings
@@ -108,6 +108,20 @@ def test_the_extractive_draft_keeps_a_step_said_in_two_tickets_once_citing_both(
         ("solution", ["T-GAP-1#m3", "T-GAP-2#m2"]),  # one step, two tickets: said once, cited twice
         ("solution", ["T-GAP-1#m4"])]  # a request for an order number and a question to the customer: left out
     assert "100Wh" in d.section("solution") and "订单号" not in d.section("solution")
+
+
+def test_a_key_finds_its_group_by_the_central_wording_then_by_any_other() -> None:
+    def group(question: str, *others: str) -> GapCluster:
+        return GapCluster(question=question, count=1, previous=0, examples=(question,), reasons={}, tickets=(),
+                          answer_ids=(), first_at="", last_at="", key=cluster_key(question),
+                          keys=frozenset(cluster_key(q) for q in (question, *others)))
+
+    battery, cold = group(BATTERY, "国际件能寄充电宝吗"), group(COLD, BATTERY)  # BATTERY also in the second
+    report = GapReport("", "", 30, [cold, battery])
+    assert find_cluster(report, BATTERY_KEY) is battery  # a group's own key first
+    assert find_cluster(report, f" {cluster_key('国际件能寄充电宝吗')} ") is battery  # a wording the centre moved from
+    with pytest.raises(NotFound, match="last 30 days"):
+        find_cluster(report, cluster_key("没问过的问题"))
 
 
 # ---- the question vectors cached when the questions were asked ---------------------------------------

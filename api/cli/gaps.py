@@ -82,10 +82,11 @@ def _draft(args: argparse.Namespace, lib: Library) -> int:
     from ingestion.pipeline import Ingestor
 
     d, cid = draft_group(lib, args.key, writer=Ingestor, actor="gap-drafting", days=args.days)
+    key = cid.removeprefix("GD-")  # the group's own key, when KEY named one of its other wordings
     if args.json:
-        emit({"case_id": cid, "key": args.key, "draft": d.to_dict()})
+        emit({"case_id": cid, "key": key, "draft": d.to_dict()})
         return 0
-    print(f"{cid}  {d.title}   (from gap group {args.key}, queued for review: casepilot review show {cid})")
+    print(f"{cid}  {d.title}   (from gap group {key}, queued for review: casepilot review show {cid})")
     for s in d.sentences:
         print(f"  {s.section:<9} {one_line(s.text)}  [{', '.join(s.sources) or 'no source!'}]")
     for dup in d.duplicates:

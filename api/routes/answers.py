@@ -16,8 +16,8 @@ from assistant.answering import Answer, Assistant
 from assistant.conversation import chat as chat_turn
 from assistant.conversation import chat_stream, conversation_of
 from assistant.errors import BackendError, CasepilotError
-from assistant.gap_drafts import draft_group, group_extra, library_report
-from assistant.gaps import report_dict, unanswered
+from assistant.gap_drafts import draft_cluster, group_extra, library_report
+from assistant.gaps import find_cluster, report_dict, unanswered
 from assistant.types import SearchHit
 from ingestion.pipeline import Ingestor
 
@@ -208,6 +208,9 @@ def gap_groups(p: Reviewer, st: State, days: Annotated[int, Query(ge=1, le=366)]
                                                                              "drafted and decided before")})
 def gap_draft(key: PathId, p: Reviewer, st: State,
               days: Annotated[int, Query(ge=1, le=366)] = 30) -> GapDraftOut:
-    with st.tenants.get(p.tenant).write() as lib:
-        d, cid = draft_group(lib, key, writer=Ingestor, actor=p.actor, days=days)
-    return GapDraftOut(case_id=cid, key=key, draft=d.to_dict())
+    tenant = st.tenants.get(p.tenant)
+    with st.fair.hold(p.tenant, st.fair.expensive_chars + 1):  # the report, as GET /v1/gaps/groups makes it
+        cluster = find_cluster(library_report(tenant.library, days=days), key)
+    with tenant.write() as lib:
+        d, cid = draft_cluster(lib, cluster, writer=Ingestor, actor=p.actor)
+    return GapDraftOut(case_id=cid, key=cluster.key, draft=d.to_dict())
