@@ -12,6 +12,7 @@ real intent-labelled utterances (docs/gaps.md).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -21,7 +22,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, NotFound
 from .store.answers import LoggedAnswer, RatedAnswer
 from .text import normalise
 
@@ -59,6 +60,11 @@ def wording_key(question: str) -> str:
     """Two questions with the same key are the same wording: width, script, case, spaces and
     punctuation aside (雲賬通怎麼登錄？ and 云账通怎么登录)."""
     return _NOT_WORD.sub("", normalise(question).lower())
+
+
+def cluster_key(question: str) -> str:
+    """A cluster's name across requests: a short hash of its central wording's ``wording_key``."""
+    return hashlib.sha1((wording_key(question) or question).encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -153,6 +159,10 @@ class GapCluster:
     answer_ids: tuple[str, ...]
     first_at: str
     last_at: str
+    key: str = ""  # cluster_key of the central wording
+    # cluster_key of every wording in the period: a key from an earlier report still finds the
+    # cluster after new questions moved its centre
+    keys: frozenset[str] = frozenset()
 
     @property
     def trend(self) -> int:
@@ -204,6 +214,7 @@ def gap_clusters(asked: Sequence[Asked], embed: Callable[[Sequence[str]], np.nda
             tickets=tuple(dict.fromkeys(a.ticket_id for a in now if a.ticket_id)),
             answer_ids=tuple(dict.fromkeys(a.answer_id for a in now if a.answer_id)),
             first_at=min(a.at for a in now), last_at=max(a.at for a in now),
+            key=cluster_key(shown[wordings[0]]), keys=frozenset(cluster_key(shown[k]) for k in wordings),
         ))
     out.sort(key=lambda c: (-c.count, -c.trend, c.first_at))
     return out
@@ -230,9 +241,25 @@ def gap_report(log: AnswerLog, tenant: str, embed: Callable[[Sequence[str]], np.
     return GapReport(since, previous_since, days, groups)
 
 
-def report_dict(report: GapReport, limit: int) -> dict[str, Any]:
-    """The report as ``casepilot gaps --group --json`` and ``GET /v1/gaps/groups`` give it."""
+def find_cluster(report: GapReport, key: str) -> GapCluster:
+    """The report's cluster named ``key``: the one it leads, else the one holding that wording."""
+    key = key.strip()
+    for match in (lambda c: c.key == key, lambda c: key in c.keys):
+        found = next((c for c in report.groups if match(c)), None)
+        if found is not None:
+            return found
+    raise NotFound(f"no gap group {key!r} in the last {report.days} days (casepilot gaps --group lists them)")
+
+
+def report_dict(report: GapReport, limit: int,
+                extra: Callable[[GapCluster], dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The report as ``casepilot gaps --group --json`` and ``GET /v1/gaps/groups`` give it; ``extra``
+    adds fields to a group's (its agents' replies and its draft: ``assistant.gap_drafts.group_extra``)."""
+    groups = []
+    for g in report.groups[:limit]:
+        d = {k: v for k, v in asdict(g).items() if k != "keys"}
+        d |= {"trend": g.trend, "examples": list(g.examples), "tickets": list(g.tickets),
+              "answer_ids": list(g.answer_ids)}
+        groups.append(d | (extra(g) if extra is not None else {}))
     return {"since": report.since, "previous_since": report.previous_since, "days": report.days,
-            "groups": [{**asdict(g), "trend": g.trend, "examples": list(g.examples), "tickets": list(g.tickets),
-                        "answer_ids": list(g.answer_ids)} for g in report.groups[:limit]],
-            "total_groups": len(report.groups)}
+            "groups": groups, "total_groups": len(report.groups)}

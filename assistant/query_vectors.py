@@ -17,6 +17,7 @@ import os
 import queue
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -75,6 +76,47 @@ class QueryVectors:
             while len(self._lru) > self.entries:
                 self._lru.popitem(last=False)
         return v
+
+    def embed_many(self, embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+        """``embed`` for many (normalised) questions at once, one row each: the process's LRU, then one
+        read of the store per 500, then the model in one batch for the rest (``embed_questions``, the
+        same vectors as ``embed_query``), queued for the store like ``embed``'s. The gap report's path:
+        its questions were embedded when they were asked. It leaves the LRU as it was (thousands of old
+        questions would push out the ones agents are asking now)."""
+        out: list[np.ndarray | None] = [None] * len(texts)
+        with self._lock:
+            for i, text in enumerate(texts):
+                out[i] = self._lru.get((embedder.model_id, text))
+        lru_hits = sum(v is not None for v in out)
+        model = query_model(embedder.model_id)
+        wanted: dict[str, list[int]] = {}
+        for i, v in enumerate(out):
+            if v is None:
+                wanted.setdefault(self._key(texts[i]), []).append(i)
+        stored: dict[str, np.ndarray] = {}
+        if wanted and self.shared > 0:
+            try:
+                stored = self.store.get_vectors(model, list(wanted))
+            except Exception as e:  # a cache: a store that cannot answer means embedding, never failing
+                log.debug("query vector cache read failed: %s", e)
+        stored = {h: v for h, v in stored.items() if v.shape == (embedder.dim,)}
+        missing = [h for h in wanted if h not in stored]
+        if missing:
+            new = np.asarray(embedder.embed_questions([texts[wanted[h][0]] for h in missing]), dtype=np.float32)
+            stored.update(zip(missing, new, strict=True))
+            if self.shared > 0:
+                for h in missing:
+                    _writer().put(self.store, model, h, stored[h], self.shared)
+        for h, rows in wanted.items():
+            for i in rows:
+                out[i] = stored[h]
+        with self._lock:
+            self.hits += lru_hits
+            self.shared_hits += len(wanted) - len(missing)
+            self.misses += len(missing)
+        if not out:
+            return np.zeros((0, embedder.dim), dtype=np.float32)
+        return np.stack([v for v in out if v is not None])
 
     def _read(self, model: str, h: str) -> np.ndarray | None:
         try:

@@ -47,6 +47,27 @@ SCANNER_TICKET = {
          "text": "请扫描说明书最后一页的恢复出厂设置条码，然后重新插拔数据线。"},
         {"id": "m3", "role": "customer", "author": "赵店长", "at": "2024-05-02T10:06:00+08:00",
          "text": "恢复出厂以后就能扫了。"}]}
+# two tickets in which agents answered a question the library cannot (the gap groups' replies)
+GAP_TICKETS = [
+    {"kind": "ticket", "id": "T-GAP-1", "subject": "国际件寄蓝牙耳机", "product": "速达 国际件", "status": "closed",
+     "messages": [
+         {"id": "m1", "role": "customer", "author": "周先生", "at": "2024-05-03T14:00:00+08:00",
+          "text": "速达国际件能寄带锂电池的蓝牙耳机去美国吗？"},
+         {"id": "m2", "role": "agent", "author": "客服小周", "at": "2024-05-03T14:01:00+08:00",
+          "text": "您好，请稍等，正在为您查询。"},
+         {"id": "m3", "role": "agent", "author": "客服小周", "at": "2024-05-03T14:03:00+08:00",
+          "text": "内置锂电池的电子产品可以寄，但电池容量不能超过100Wh，需要在寄件单上勾选“含锂电池”。"},
+         {"id": "m4", "role": "agent", "author": "客服小周", "at": "2024-05-03T14:04:00+08:00",
+          "text": "单独的锂电池和充电宝不能走国际件。请问还有其他可以帮到您的吗？"},
+         {"id": "m5", "role": "customer", "author": "周先生", "at": "2024-05-03T14:06:00+08:00", "text": "好的，谢谢"}]},
+    {"kind": "ticket", "id": "T-GAP-2", "subject": "国际快递锂电池", "product": "速达 国际件", "status": "closed",
+     "messages": [
+         {"id": "m1", "role": "customer", "author": "吴女士", "at": "2024-05-06T09:30:00+08:00",
+          "text": "速達國際件能寄帶鋰電池的藍牙耳機去美國嗎"},
+         {"id": "m2", "role": "agent", "author": "客服小林", "at": "2024-05-06T09:33:00+08:00",
+          "text": "内置锂电池的电子产品可以寄，电池容量不能超过100Wh，寄件单上要勾选含锂电池。"},
+         {"id": "m3", "role": "customer", "author": "吴女士", "at": "2024-05-06T09:35:00+08:00", "text": "明白了"}]},
+]
 OTHER_TICKET = {
     "kind": "ticket", "id": "T-OTHER", "subject": "冷库温控探头报警",
     "messages": [{"id": "m1", "role": "customer", "text": "冷库温控探头一直报警，货物有风险。"},
@@ -79,7 +100,8 @@ def console_server(tmp: Path, *, samples: int = 99, llm: str = "",
     keys = {r: create_key(app.state.casepilot.http, "default", r, f"console {r}")["key"] for r in ("agent", "reviewer", "admin")}
     keys["other-reviewer"] = create_key(app.state.casepilot.http, "other", "reviewer", "other tenant")["key"]
     lib = Library(settings, "default", store=store)
-    Ingestor(lib).ingest_paths([SAMPLE, write_jsonl(tmp / "extra.jsonl", [LOCK_TICKET, SCANNER_TICKET, *tickets])])
+    Ingestor(lib).ingest_paths([SAMPLE, write_jsonl(tmp / "extra.jsonl",
+                                                    [LOCK_TICKET, SCANNER_TICKET, *GAP_TICKETS, *tickets])])
     review = Review(lib, writer=Ingestor, actor="console-tests")
     drafts = {}
     sample_ids = sorted(r.id for r in store.records("default", kind="ticket") if r.id.startswith("T-2024"))

@@ -12,6 +12,7 @@ import httpx
 
 from tests.console_browser import chromium, missing
 from tests.console_env import console_server
+from tests.console_scenes import duplicate_scene, gap_scene, stale_scene
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
@@ -105,7 +106,7 @@ def main() -> int:
         page.locator("input[type=number]").fill("2")
         page.get_by_test_id("search").click()
         page.get_by_test_id("hit").first.wait_for()
-        page.get_by_test_id("gaps-table").wait_for()
+        page.get_by_test_id("gap-group").first.wait_for()
         page.get_by_test_id("most-table").wait_for()
         page.evaluate("document.getElementById('gaps').scrollIntoView()")
         page.evaluate("window.scrollBy(0, -60)")
@@ -120,6 +121,27 @@ def main() -> int:
         page.get_by_test_id("history-diff").locator("[data-field=solution]").wait_for()
         page.get_by_test_id("history").scroll_into_view_if_needed()
         page.get_by_test_id("history").screenshot(path=OUT / "case-history.png")
+
+        # the desk: gap groups with the agents' replies, a likely duplicate's choice, stale cases' reasons
+        # (tests/test_console_gaps.py asserts what each shows)
+        gap_scene(env)
+        page.goto(f"{env.url}/console/#/library")
+        page.get_by_test_id("gap-reply").first.wait_for()
+        page.locator("#gaps").screenshot(path=OUT / "gap-groups.png")
+
+        _, flagged = duplicate_scene(env)
+        page.goto(f"{env.url}/console/#/review/{flagged}")
+        page.locator(".detail-head .id", has_text=flagged).wait_for()
+        page.get_by_test_id("distinct-form").wait_for()
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=OUT / "review-duplicate.png", full_page=True)
+
+        stale = stale_scene(env)
+        page.goto(f"{env.url}/console/#/review")
+        row = page.get_by_test_id("stale").locator("li", has_text=stale).first
+        row.wait_for()
+        row.scroll_into_view_if_needed()  # the list scrolls inside the side panel; the case is last
+        page.locator("aside.side").screenshot(path=OUT / "stale-cases.png")
 
         narrow = page  # the same tab: the key is kept per tab (sessionStorage)
         narrow.set_viewport_size({"width": 400, "height": 860})

@@ -214,8 +214,10 @@ def test_library_search_with_filters_and_explain(page: Any, env: ConsoleEnv) -> 
     assert hit.get_attribute("data-id") == "C-000118"
     assert all((page.get_by_test_id("hit").nth(i).get_attribute("data-id") or "").startswith("C-")
                for i in range(page.get_by_test_id("hit").count()))
-    page.get_by_test_id("gaps-table").wait_for()  # the agent test's unanswered question
-    assert "锂电池" in page.get_by_test_id("gaps").inner_text()
+    page.get_by_test_id("gap-group").first.wait_for()  # the agent test's unanswered question, grouped
+    assert "锂电池" in page.get_by_test_id("gap-groups").inner_text()
+    page.locator("details.allgaps summary").click()  # and every unanswered question, newest first
+    assert "锂电池" in page.get_by_test_id("gaps-table").inner_text()
 
 
 def test_narrow_window(page: Any, env: ConsoleEnv) -> None:

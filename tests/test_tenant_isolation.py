@@ -22,6 +22,7 @@ from api.auth import create_key
 from api.bots import add_channel
 from api.cli import main
 from api.config import ApiSettings
+from assistant.gaps import cluster_key
 from assistant.library import Library
 from assistant.review import Review
 from assistant.settings import Settings
@@ -145,6 +146,11 @@ def _feedback_unchanged(r: httpx.Response, env: dict[str, Any]) -> None:
     assert env["store"].feedback("A", answer_id=env["a_answer"]) == [] and env["store"].feedback("B") == []
 
 
+def _no_gap_draft(r: httpx.Response, env: dict[str, Any]) -> None:
+    key = cluster_key("甲租户没答上的问题")
+    assert env["store"].get("A", f"GD-{key}") is None and env["store"].get("B", f"GD-{key}") is None
+
+
 def _says_b(r: httpx.Response, env: dict[str, Any]) -> None:
     assert r.json()["tenant"] == "B"
 
@@ -182,6 +188,9 @@ CASES: dict[tuple[str, str], Case] = {
                                      "the key's tenant's unanswered questions only, grouped"),
     ("GET", "/v1/answers/flagged"): Case("reviewer", lambda env: {"path": "/v1/answers/flagged"}, 200,
                                          "the key's tenant's flagged answers only, and its count"),
+    ("POST", "/v1/gaps/groups/{key}/draft"): Case(
+        "reviewer", lambda env: {"path": f"/v1/gaps/groups/{cluster_key('甲租户没答上的问题')}/draft"}, 404,
+        "a group is looked for among the key's tenant's questions only", _no_gap_draft),
     ("POST", "/v1/search"): Case("agent", lambda env: {"path": "/v1/search", "json": {"query": A_ONLY}}, 200,
                                  "the key's tenant's indexes only"),
     ("GET", "/v1/cases/{record_id}"): Case("agent", lambda env: {"path": "/v1/cases/CA-SECRET-1"}, 404,

@@ -1,5 +1,5 @@
-"""``casepilot ask``, ``chat``, ``feedback`` and ``gaps``: answers from the library, a session inside a
-ticket, the agents' ratings and the questions the library could not answer."""
+"""``casepilot ask``, ``chat`` and ``feedback``: answers from the library, a session inside a ticket and
+the agents' ratings (and ``gaps``, from ``gaps.py``, the questions the library could not answer)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from typing import Any
 from assistant.answering import Assistant
 from assistant.conversation import Conversations, conversation_of, feedback
 from assistant.errors import InputError
-from assistant.gaps import gap_report, report_dict, unanswered
 from assistant.ids import one_line
 from assistant.store import Turn
 
 from .common import batch_lines, emit, open_library, reading_library
+from .gaps import register_gaps
 
 
 def _load_conversation(path: str | None) -> list[dict[str, str]]:
@@ -216,44 +216,6 @@ def cmd_feedback(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_gaps(args: argparse.Namespace) -> int:
-    lib = open_library(args)
-    if args.group:
-        return _gap_groups(args, lib)
-    rows = unanswered(lib.store, lib.tenant, args.limit)
-    if args.json:
-        emit({"unanswered": [asdict(g) for g in rows]})
-    else:
-        if not rows:
-            print("no unanswered questions recorded")
-        for g in rows:
-            print(f"{g.at}  {g.question}" + (f"  (ticket {g.ticket})" if g.ticket else ""))
-    return 0
-
-
-def _gap_groups(args: argparse.Namespace, lib: Any) -> int:
-    report = gap_report(lib.store, lib.tenant, lib.embedder.embed_questions, days=args.days)
-    if args.json:
-        emit(report_dict(report, args.limit))
-        return 0
-    if not report.groups:
-        print(f"no unanswered or unhelpful questions in the last {args.days} days")
-        return 0
-    print(f"write this next: the last {args.days} days' unanswered and unhelpful questions, grouped by meaning "
-          f"({len(report.groups)} groups; change against the {args.days} days before)")
-    for g in report.groups[: args.limit]:
-        others = [e for e in g.examples if e != g.question]
-        print(f"{g.count:>5}  {g.trend:+d}  {one_line(g.question)}")
-        if others:
-            print(f"             also: {' / '.join(one_line(e) for e in others)}")
-        if g.reasons.get("not helpful"):
-            print(f"             {g.reasons['not helpful']} rated not helpful")
-        if g.tickets:
-            shown = ", ".join(g.tickets[:5]) + (f" and {len(g.tickets) - 5} more" if len(g.tickets) > 5 else "")
-            print(f"             tickets: {shown}")
-    return 0
-
-
 def register_answers(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add ``ask``, ``chat``, ``feedback`` and ``gaps`` to the ``casepilot`` sub-command parser."""
     s = sub.add_parser("ask", parents=[common], help="answer a question from the library, with citations",
@@ -297,14 +259,4 @@ def register_answers(sub: Any, common: argparse.ArgumentParser) -> None:
     s.add_argument("--limit", type=int, default=100, help="with --list: at most this many (default 100)")
     s.set_defaults(func=cmd_feedback)
 
-    s = sub.add_parser("gaps", parents=[common], help="questions the library could not answer, newest first",
-                       description="The questions the assistant abstained on (asked through ask, chat, the API "
-                                   "or a bot), newest first, with the ticket each came from: the cases and "
-                                   "articles the library is missing. --json adds each question's support. "
-                                   "--group puts the unanswered and unhelpful questions of the last --days "
-                                   "days into groups that mean the same, most asked first (docs/gaps.md).")
-    s.add_argument("--limit", type=int, default=50, help="at most this many questions or groups (default 50)")
-    s.add_argument("--group", action="store_true",
-                   help="group by meaning, with counts against the period before (write this next)")
-    s.add_argument("--days", type=int, default=30, help="with --group: the period, in days (default 30)")
-    s.set_defaults(func=cmd_gaps)
+    register_gaps(sub, common)

@@ -16,11 +16,13 @@ from assistant.answering import Answer, Assistant
 from assistant.conversation import chat as chat_turn
 from assistant.conversation import chat_stream, conversation_of
 from assistant.errors import BackendError, CasepilotError
-from assistant.gaps import gap_report, report_dict, unanswered
+from assistant.gap_drafts import draft_cluster, group_extra, library_report
+from assistant.gaps import find_cluster, report_dict, unanswered
 from assistant.types import SearchHit
+from ingestion.pipeline import Ingestor
 
 from ..auth import Agent, Reviewer
-from ..deps import AppState, State, check_conversation, check_question, to_filters
+from ..deps import AppState, PathId, State, check_conversation, check_question, to_filters
 from ..fairness import ReleasingIterator, Slot, asked_chars
 from ..problems import Problem, from_error, problem_body
 from ..schemas.answers import (
@@ -29,10 +31,11 @@ from ..schemas.answers import (
     ChatRequest,
     FeedbackOut,
     FeedbackRequest,
+    GapDraftOut,
     GapGroupsOut,
     GapsOut,
 )
-from . import ERRORS
+from . import ERRORS, _problem
 
 router = APIRouter(prefix="/v1", tags=["answers"])
 
@@ -192,5 +195,22 @@ def gap_groups(p: Reviewer, st: State, days: Annotated[int, Query(ge=1, le=366)]
     lib = st.tenants.get(p.tenant).library
     # reads the answer log and embeds, never the indexes: no tenant lock, but always a long request's slot
     with st.fair.hold(p.tenant, st.fair.expensive_chars + 1):
-        report = gap_report(lib.store, p.tenant, lib.embedder.embed_questions, days=days)
-    return GapGroupsOut.model_validate(report_dict(report, limit))
+        report = library_report(lib, days=days)
+        return GapGroupsOut.model_validate(report_dict(report, limit, group_extra(lib)))
+
+
+@router.post("/gaps/groups/{key}/draft", summary="Draft a gap group's missing article into the review queue, "
+             "from the agents' replies in its tickets", response_model=GapDraftOut, status_code=201,
+             description="Extractive by default (the model when CASEPILOT_LLM names one); each sentence cites "
+                         "the ticket message it came from. 404: no group with that key in the period; 409: "
+                         "the group's tickets hold no agent's reply, or its draft was already decided (nothing "
+                         "is created).", responses={**ERRORS, 409: _problem("nothing to draft from, or "
+                                                                             "drafted and decided before")})
+def gap_draft(key: PathId, p: Reviewer, st: State,
+              days: Annotated[int, Query(ge=1, le=366)] = 30) -> GapDraftOut:
+    tenant = st.tenants.get(p.tenant)
+    with st.fair.hold(p.tenant, st.fair.expensive_chars + 1):  # the report, as GET /v1/gaps/groups makes it
+        cluster = find_cluster(library_report(tenant.library, days=days), key)
+    with tenant.write() as lib:
+        d, cid = draft_cluster(lib, cluster, writer=Ingestor, actor=p.actor)
+    return GapDraftOut(case_id=cid, key=cluster.key, draft=d.to_dict())

@@ -162,7 +162,22 @@ class GapsOut(BaseModel):
          "ticket": None, "support": 0.41}]}]})
 
 
+class GapReplyOut(BaseModel):
+    ticket_id: str
+    message_id: str
+    author: str
+    at: str
+    text: str = Field(description="the agent's message without greetings, waiting or rating requests, "
+                                  "a sentence a line")
+
+
+class GapGroupDraftOut(BaseModel):
+    case_id: str | None
+    status: str = Field(description="in_review | approved | rejected | merged")
+
+
 class GapGroupOut(BaseModel):
+    key: str = Field(description="names the group across requests (POST /v1/gaps/groups/{key}/draft)")
     question: str = Field(description="the group's most central wording")
     count: int = Field(description="questions in the period")
     previous: int = Field(description="questions of the group in the period before")
@@ -173,6 +188,9 @@ class GapGroupOut(BaseModel):
     answer_ids: list[str]
     first_at: str
     last_at: str
+    replies: list[GapReplyOut] = Field(description="the agents' replies in the group's tickets (the first 20 "
+                                                   "stored tickets), in ticket order")
+    draft: GapGroupDraftOut | None = Field(description="the draft made of the group (POST .../draft), if any")
 
 
 class GapGroupsOut(BaseModel):
@@ -181,3 +199,10 @@ class GapGroupsOut(BaseModel):
     days: int
     groups: list[GapGroupOut]
     total_groups: int
+
+
+class GapDraftOut(BaseModel):
+    case_id: str = Field(description="the in_review case drafted from the group (GET /v1/review/{case_id})")
+    key: str
+    draft: dict[str, Any] = Field(description="sections, each sentence with the messages it came from "
+                                              "(TICKET#MESSAGE; answer:ID for the questions); tags; duplicates")

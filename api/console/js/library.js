@@ -1,8 +1,9 @@
-// The library: search with filters and the explain view; unanswered questions; most-cited and
-// lowest-rated records (the last three for reviewer keys and above).
+// The library: search with filters and the explain view; the gaps grouped into work (js/gaps.js) and
+// every unanswered question; most-cited and lowest-rated records (all but search for reviewer keys and above).
 import { get, post } from "./api.js";
 import { caseLink } from "./ask.js";
 import { clear, fmtTime, h } from "./dom.js";
+import { gapGroups } from "./gaps.js";
 import { t } from "./i18n.js";
 import { ctx, errorText } from "./state.js";
 
@@ -82,7 +83,8 @@ export function renderLibrary(main) {
         h("label.check", f.explain, h("span", t("library.explain"))),
         h("button.primary", { type: "submit", "data-testid": "search" }, t("library.search"))),
       results),
-    h("section.card", { id: "gaps" }, h("h2", t("library.gaps")), reviewer ? gaps : h("p.muted", t("library.reviewerOnly"))),
+    h("section.card", { id: "gaps" }, h("h2", t("gaps.title")), reviewer
+      ? [gapGroups(), h("details.allgaps", h("summary", t("library.gaps")), gaps)] : h("p.muted", t("library.reviewerOnly"))),
     h("div.twocol",
       h("section.card", h("h2", t("library.mostCited")), reviewer ? most : h("p.muted", t("library.reviewerOnly"))),
       h("section.card", h("h2", t("library.lowestRated")), reviewer ? low : h("p.muted", t("library.reviewerOnly"))))));
