@@ -42,6 +42,9 @@ class Answer:
     id: str = ""
     retrieval_query: str = ""
     seconds: float = 0.0
+    # a reviewer's curated answer served instead of a composed one: its id, version, reviewer, date
+    # (assistant.curated.CuratedMatch.label)
+    curated: dict[str, Any] | None = None
 
     def to_dict(self, *, context: bool = False) -> dict[str, Any]:
         """The DESIGN.md shape: ``answer``, ``citations`` [{id, quote}], ``abstained``, ``related``."""
@@ -61,6 +64,8 @@ class Answer:
             d["prompt"] = self.prompt
         if self.fallback:
             d["fallback"] = self.fallback
+        if self.curated:
+            d["curated"] = dict(self.curated)
         if context:
             d["context"] = [h.to_dict(explain=True) for h in self.context]
         return d

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING
 
+from assistant.curated import curated_note
 from assistant.errors import BackendError, CasepilotError, InputError, NotFound, QuestionTooLong
 
 from . import load_channel, platform
@@ -201,7 +202,8 @@ class BotRuntime:
         related = [(h.id, h.title) for h in a.related]
         ids = cited + [i for i, _ in related]
         links = {i: url for i in ids if (url := case_url(self.settings, i))}
-        return Reply(a.answer, cited, links, related, a.abstained, a.id, ticket)
+        text = f"{a.answer}\n\n{curated_note(a.curated)}" if a.curated else a.answer
+        return Reply(text, cited, links, related, a.abstained, a.id, ticket)
 
     def _ticket(self, channel: Channel, tenant: Tenant, conv: str, text: str) -> str | None:
         """The ticket a thread is about: the last ticket id of the tenant's library mentioned in this

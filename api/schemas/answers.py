@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from .common import VISIBLE, Id, Kind, Request_
+from .curated import CuratedLabelOut
 
 
 class Turn(Request_):
@@ -100,6 +101,9 @@ class AnswerOut(BaseModel):
     engine: str
     prompt: str | None = None
     fallback: str | None = None
+    curated: CuratedLabelOut | None = Field(
+        default=None, description="set when the answer is a reviewer's curated answer (engine 'curated'): served "
+                                  "as written, without citations, for a question that means the same")
 
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "id": "5f0c3e7d9b8a4c21a0e4f6b1c2d3e4f5",

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from .answers import CitationOut, RelatedOut
+from .curated import CuratedLabelOut
 
 
 class ChatMessage(BaseModel):
@@ -46,6 +47,7 @@ class CasepilotExtra(BaseModel):
     abstained: bool
     related: list[RelatedOut]
     support: float
+    curated: CuratedLabelOut | None = None
 
 
 class ChatCompletionOut(BaseModel):
