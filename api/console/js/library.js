@@ -5,6 +5,7 @@ import { caseLink } from "./ask.js";
 import { clear, fmtTime, h } from "./dom.js";
 import { t } from "./i18n.js";
 import { ctx, errorText } from "./state.js";
+import { curatedSection } from "./curated.js";
 
 const STATUSES = ["in_review", "draft", "rejected", "archived", "approved", "published", "any"];
 let last = { query: "", k: 10, product: "", tags: "", kind: "", status: "", explain: false };
@@ -83,6 +84,7 @@ export function renderLibrary(main) {
         h("button.primary", { type: "submit", "data-testid": "search" }, t("library.search"))),
       results),
     h("section.card", { id: "gaps" }, h("h2", t("library.gaps")), reviewer ? gaps : h("p.muted", t("library.reviewerOnly"))),
+    reviewer ? curatedSection() : null,
     h("div.twocol",
       h("section.card", h("h2", t("library.mostCited")), reviewer ? most : h("p.muted", t("library.reviewerOnly"))),
       h("section.card", h("h2", t("library.lowestRated")), reviewer ? low : h("p.muted", t("library.reviewerOnly"))))));
