@@ -29,7 +29,7 @@ from assistant.gaps import wording_key
 from assistant.text import normalise
 from evals.devdata import DEFAULT_DEV, _pairs
 
-DEFAULT_THRESHOLDS = [0.90, 0.92, 0.93, 0.94, 0.95, 0.96, 0.97, 0.98]
+DEFAULT_THRESHOLDS = [0.93, 0.95, 0.97, 0.98, 0.985, 0.99, 0.9925, 0.995, 0.9975]
 
 
 def labelled_pairs(name: str, dev: Path, limit: int, seed: int = 0) -> list[tuple[str, str, bool]]:
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             s = scores(*m, t)
             cells.append(f"{s['precision']:.3f} | {s['recall']:.3f}")
         p = scores(cos, keys, gold, t)
-        print(f"| {t:.2f} | " + " | ".join(cells) + f" | {p['precision']:.3f} | {p['recall']:.3f} | {p['matched']} |",
+        print(f"| {t:g} | " + " | ".join(cells) + f" | {p['precision']:.3f} | {p['recall']:.3f} | {p['matched']} |",
               flush=True)
     exact = scores(cos, keys, gold, 2.0)
     print("| exact wording only |" + " |" * (2 * len(measured))

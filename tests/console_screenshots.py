@@ -35,6 +35,25 @@ def sign_in(page: object, url: str, key: str) -> None:
     page.get_by_test_id("nav-ask").wait_for()  # type: ignore[attr-defined]
 
 
+def shoot_curated(page: object, url: str, keys: dict[str, str]) -> None:
+    """Curated answers: one corrected through the API, asked twice in other words, then the agent's
+    answer with its label and the Library's list with the hits."""
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {keys['reviewer']}"}, timeout=60) as c:
+        wrong = c.post("/v1/ask", json={"question": "发票抬头开错了怎么重开"}).json()
+        c.post("/v1/curated", json={"from_answer": wrong["id"], "answer": (
+            "先在开票系统作废原发票（跨月的开红字发票），再按正确抬头重新开具，并把新发票发给客户。")})
+        for q in ("發票抬頭開錯了，怎麼重開？", "发票抬头开错了怎么重开!"):
+            c.post("/v1/ask", json={"question": q})
+    page.goto(f"{url}/console/#/ask")  # type: ignore[attr-defined]
+    page.get_by_test_id("question").fill("发票抬头开错了，怎么重开？")  # type: ignore[attr-defined]
+    page.get_by_test_id("ask").click()  # type: ignore[attr-defined]
+    page.get_by_test_id("curated-label").last.wait_for()  # type: ignore[attr-defined]
+    page.get_by_test_id("answer").last.screenshot(path=OUT / "ask-curated.png")  # type: ignore[attr-defined]
+    page.goto(f"{url}/console/#/library")  # type: ignore[attr-defined]
+    page.get_by_test_id("curated-table").wait_for()  # type: ignore[attr-defined]
+    page.locator("#curated").screenshot(path=OUT / "curated.png")  # type: ignore[attr-defined]
+
+
 def main() -> int:
     why = missing()
     if why:
@@ -92,6 +111,8 @@ def main() -> int:
         page.get_by_test_id("history-diff").locator("[data-field=solution]").wait_for()
         page.get_by_test_id("history").scroll_into_view_if_needed()
         page.get_by_test_id("history").screenshot(path=OUT / "case-history.png")
+
+        shoot_curated(page, env.url, env.keys)
 
         narrow = page  # the same tab: the key is kept per tab (sessionStorage)
         narrow.set_viewport_size({"width": 400, "height": 860})
