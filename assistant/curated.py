@@ -76,6 +76,8 @@ class CuratedAnswers:
         s = library.settings
         self.threshold = threshold if threshold is not None else (
             s.curated_threshold if s.curated_threshold is not None else THRESHOLDS.get(library.embedder.model_id))
+        # the curated questions' vectors, kept here: the shared query cache may have evicted them
+        self._curated_vectors: dict[str, np.ndarray] = {}
 
     # ---- matching -------------------------------------------------------------------------------
 
@@ -96,9 +98,14 @@ class CuratedAnswers:
         if self.threshold is None:
             return None
         q = self._vector(question)
+        if len(self._curated_vectors) > 4 * len(active) + 100:  # edited and retired ones pile up
+            self._curated_vectors.clear()
         best, best_sim = None, -1.0
         for c in active:
-            sim = float(q @ self._vector(c.question))
+            v = self._curated_vectors.get(c.question)
+            if v is None:
+                v = self._curated_vectors[c.question] = self._vector(c.question)
+            sim = float(q @ v)
             if sim > best_sim:
                 best, best_sim = c, sim
         if best is None or best_sim < self.threshold:
