@@ -13,7 +13,6 @@ from assistant.curated import CuratedAnswers
 
 from ..auth import Reviewer
 from ..deps import State
-from ..problems import Problem
 from ..schemas.curated import (
     CuratedEditRequest,
     CuratedListOut,
@@ -22,9 +21,12 @@ from ..schemas.curated import (
     CuratedVersionsOut,
     RetireRequest,
 )
-from . import ERRORS
+from . import ERRORS, _problem
 
 router = APIRouter(prefix="/v1", tags=["curated"])
+# a second active curated answer for one question, a change to a retired one, or a concurrent change
+CHANGED = {**ERRORS, 409: _problem("an active curated answer already has this question, the curated answer is "
+                                   "retired, or it was changed meanwhile")}
 CuratedId = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^CA-[0-9]{1,9}$",
                                 description="a curated answer's id, CA-<n>")]
 
@@ -44,14 +46,13 @@ def list_curated(p: Reviewer, st: State, retired: Annotated[bool, Query()] = Fal
              description="Later questions that mean the same (the same wording, or question-space similarity "
                          "at or above a threshold measured for high precision) get this answer, labelled as curated. "
                          "400 when an active curated answer already has the same question.",
-             response_model=CuratedOut, status_code=201, responses=ERRORS)
+             response_model=CuratedOut, status_code=201, responses=CHANGED)
 def add_curated(body: CuratedRequest, p: Reviewer, st: State) -> CuratedOut:
     cur = _curated(p, st)
     if body.from_answer:
         c = cur.add_from_answer(body.from_answer, body.answer, p.actor, question=body.question)
-    elif body.question is None:
-        raise Problem(422, "validation_error", "give the question, or from_answer (a logged answer's id)")
     else:
+        assert body.question is not None  # the request's check
         c = cur.add(body.question, body.answer, p.actor)
     return CuratedOut.model_validate(asdict(c))
 
@@ -62,16 +63,14 @@ def get_curated(curated_id: CuratedId, p: Reviewer, st: State) -> CuratedOut:
 
 
 @router.post("/curated/{curated_id}/edit", summary="A new version with a new question and/or answer",
-             response_model=CuratedOut, responses=ERRORS)
+             response_model=CuratedOut, responses=CHANGED)
 def edit_curated(curated_id: CuratedId, body: CuratedEditRequest, p: Reviewer, st: State) -> CuratedOut:
-    if body.question is None and body.answer is None:
-        raise Problem(422, "validation_error", "give question and/or answer")
     c = _curated(p, st).edit(curated_id, p.actor, question=body.question, answer=body.answer)
     return CuratedOut.model_validate(asdict(c))
 
 
 @router.post("/curated/{curated_id}/retire", summary="Stop serving a curated answer (its versions stay)",
-             response_model=CuratedOut, responses=ERRORS)
+             response_model=CuratedOut, responses=CHANGED)
 def retire_curated(curated_id: CuratedId, p: Reviewer, st: State, body: RetireRequest | None = None) -> CuratedOut:
     c = _curated(p, st).retire(curated_id, p.actor, body.reason if body else "")
     return CuratedOut.model_validate(asdict(c))

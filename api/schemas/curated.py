@@ -3,7 +3,10 @@ carries when it is one."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .common import VISIBLE, Request_
 
@@ -63,6 +66,26 @@ class CuratedVersionsOut(BaseModel):
     versions: list[CuratedVersionOut] = Field(description="oldest first; the last is the current version")
 
 
+def _some_of(names: tuple[str, ...], examples: list[dict[str, Any]]) -> Callable[[dict[str, Any]], None]:
+    """The document says what ``_given`` checks: at least one of ``names``, none of them null."""
+    def extra(schema: dict[str, Any]) -> None:
+        for name in names:
+            prop = schema["properties"][name]
+            prop.update(next(s for s in prop.pop("anyOf") if s.get("type") == "string"))
+            prop.pop("default", None)
+        schema["anyOf"] = [{"required": [n]} for n in names]
+        schema["examples"] = examples
+    return extra
+
+
+def _given(model: BaseModel, names: tuple[str, ...]) -> None:
+    for name in names:
+        if name in model.model_fields_set and getattr(model, name) is None:
+            raise ValueError(f"{name} is null; leave it out instead")
+    if all(getattr(model, n) is None for n in names):
+        raise ValueError(f"give {' or '.join(names)}")
+
+
 class CuratedRequest(Request_):
     question: str | None = Field(default=None, max_length=100_000, pattern=VISIBLE,
                                  description="the question; with from_answer, a rewording of the answer's question")
@@ -70,16 +93,27 @@ class CuratedRequest(Request_):
     from_answer: str | None = Field(default=None, pattern=ANSWER_ID,
                                     description="a logged answer's id: correct it (its question is the question)")
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+    @model_validator(mode="after")
+    def _question_or_answer_id(self) -> CuratedRequest:
+        _given(self, ("question", "from_answer"))
+        return self
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_some_of(("question", "from_answer"), [
         {"question": "发票抬头开错了怎么重开", "answer": "在开票系统作废原发票后按正确抬头重开。"},
-        {"from_answer": "5f0c3e7d9b8a4c21a0e4f6b1c2d3e4f5", "answer": "在开票系统作废原发票后按正确抬头重开。"}]})
+        {"from_answer": "5f0c3e7d9b8a4c21a0e4f6b1c2d3e4f5", "answer": "在开票系统作废原发票后按正确抬头重开。"}]))
 
 
 class CuratedEditRequest(Request_):
     question: str | None = Field(default=None, max_length=100_000, pattern=VISIBLE)
     answer: str | None = Field(default=None, max_length=20_000, pattern=VISIBLE)
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"answer": "新的答案"}]})
+    @model_validator(mode="after")
+    def _something(self) -> CuratedEditRequest:
+        _given(self, ("question", "answer"))
+        return self
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_some_of(("question", "answer"),
+                                                                           [{"answer": "新的答案"}]))
 
 
 class RetireRequest(Request_):
