@@ -35,7 +35,7 @@ export function correctButton(answer, question) {
       } catch (e) { err.textContent = errorText(e); }
     };
     clear(box, h("form.correctform", { onsubmit: save },
-      h("label", h("span", t("curated.question")), q),
+      answer.curated ? null : h("label", h("span", t("curated.question")), q), // an edit keeps the curated question
       h("label", h("span", t("curated.answer")), text),
       h("p.muted", t("curated.hint")),
       h("div.actions", h("button.primary.small", { type: "submit", "data-testid": "correct-save" }, t("curated.save")),
