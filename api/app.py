@@ -130,7 +130,7 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
 def _limits(doc: dict[str, Any], settings: Settings, api: ApiSettings) -> dict[str, Any]:
     """The configured caps, in the document (the request models carry only hard upper bounds)."""
     schemas = doc.get("components", {}).get("schemas", {})
-    for name in ("AskRequest", "ChatRequest"):
+    for name in ("AskRequest", "ChatRequest", "CuratedRequest", "CuratedEditRequest"):
         schemas[name]["properties"]["question"]["maxLength"] = settings.max_question_chars
     schemas["AskRequest"]["properties"]["conversation"]["maxItems"] = api.max_conversation_turns
     schemas["Turn"]["properties"]["text"]["maxLength"] = api.max_turn_chars

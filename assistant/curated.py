@@ -91,9 +91,9 @@ class CuratedAnswers:
         active = self.store.curated_answers(self.tenant)
         if not active:
             return None
-        key = wording_key(question)
+        key = wording_key(question) or normalise(question)
         for c in active:
-            if key and wording_key(c.question) == key:
+            if (wording_key(c.question) or normalise(c.question)) == key:
                 return CuratedMatch(c, 1.0, True)
         if self.threshold is None:
             return None
@@ -120,10 +120,7 @@ class CuratedAnswers:
 
     def _question(self, question: str) -> tuple[str, str]:
         q = _text(question, "question", self.lib.settings.max_question_chars)
-        key = wording_key(q)
-        if not key:
-            raise InputError("the question has no words")
-        return q, key
+        return q, wording_key(q) or normalise(q)  # a question of punctuation alone is its own key
 
     def add(self, question: str, answer: str, reviewer: str, *, source_answer_id: str | None = None) -> CuratedAnswer:
         """Curate ``answer`` for ``question``: later questions that mean the same get it."""

@@ -70,7 +70,7 @@ def test_correct_edit_retire_and_versions(env: dict[str, Any]) -> None:  # noqa:
         is_problem(c.post("/v1/curated", json={"from_answer": "../x", "answer": "x"}), 422)
         r = c.post(f"/v1/curated/{cid}/edit", json={"answer": "请先升级打印机固件，再重新配网。"})
         assert r.status_code == 200 and r.json()["version"] == 2, r.text
-        is_problem(c.post(f"/v1/curated/{cid}/edit", json={"answer": "请先升级打印机固件，再重新配网。"}), 400)
+        is_problem(c.post(f"/v1/curated/{cid}/edit", json={"answer": "请先升级打印机固件，再重新配网。"}), 409)
         is_problem(c.post(f"/v1/curated/{cid}/edit", json={}), 422)
     with client(env, "A-agent") as c:
         a = c.post("/v1/ask", json={"question": "打印机开启2.4GHz频段后还是连不上？"}).json()

@@ -124,8 +124,8 @@ class CuratedStore:
                        reason: str = "") -> CuratedAnswer:
         """A new version of a curated answer: ``action`` "edit" (a new question and/or answer) or
         "retire" (no longer served; its history stays). ``NotFound`` for an unknown id; ``InputError``
-        for an edit that changes nothing; ``Conflict`` for a change to a retired one or a question
-        another active one answers."""
+        for an unknown action; ``Conflict`` for an edit that changes nothing, a change to a retired one
+        or a question another active one answers."""
         if action not in ("edit", "retire"):
             raise InputError(f"unknown change {action!r}")
         c = t.curated_answers.c
@@ -149,7 +149,7 @@ class CuratedStore:
                 if answer is not None and answer != cur.answer:
                     values["answer"] = answer
                 if not values:
-                    raise InputError(f"nothing to change: {curated_id} already says this")
+                    raise Conflict(f"nothing to change: {curated_id} already says this")
             else:
                 values["status"] = RETIRED
             at = now_iso()
