@@ -36,6 +36,7 @@ from .routes import (
     answers,
     bots,
     console,
+    curated,
     history,
     keys,
     openai_compat,
@@ -110,8 +111,8 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
                   dependencies=[Depends(reject_unknown_query)], docs_url=None, redoc_url=None)
     app.state.casepilot = state
     problems.install(app)
-    for module in (answers, promises, records, history, review, tickets, keys, openai_compat, ops, console, taxonomy,
-                   bots):
+    for module in (answers, promises, records, history, curated, review, tickets, keys, openai_compat, ops, console,
+                   taxonomy, bots):
         app.include_router(module.router)
     console.mount(app)  # the web console at /console/ (its own files; nothing from elsewhere)
     # ApiMiddleware, with the bots' webhooks taking their platforms' content types and body limit
@@ -130,7 +131,7 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
 def _limits(doc: dict[str, Any], settings: Settings, api: ApiSettings) -> dict[str, Any]:
     """The configured caps, in the document (the request models carry only hard upper bounds)."""
     schemas = doc.get("components", {}).get("schemas", {})
-    for name in ("AskRequest", "ChatRequest"):
+    for name in ("AskRequest", "ChatRequest", "CuratedRequest", "CuratedEditRequest"):
         schemas[name]["properties"]["question"]["maxLength"] = settings.max_question_chars
     schemas["AskRequest"]["properties"]["conversation"]["maxItems"] = api.max_conversation_turns
     schemas["Turn"]["properties"]["text"]["maxLength"] = api.max_turn_chars

@@ -1,10 +1,11 @@
 """casepilot's core library: types, settings, errors, backends, records and their validation, chunking,
-the store, retrieval, answering, the review workflow and a record's history.
+the store, retrieval, answering, the review workflow, a record's history and curated answers.
 
 What users call is re-exported here; ``tests/test_public_api.py`` pins the list.
 """
 
 from .answering import Answer, Assistant, Citation
+from .curated import CuratedAnswers
 from .embeddings import Embedder, HashEmbedder, make_embedder, register_embedder
 from .errors import BackendError, CasepilotError, ConfigError, InputError, NotFound, PermissionDenied
 from .history import History
@@ -26,6 +27,7 @@ __all__ = [
     "Chunk",
     "Citation",
     "ConfigError",
+    "CuratedAnswers",
     "Embedder",
     "Filters",
     "HashEmbedder",

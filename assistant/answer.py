@@ -44,6 +44,9 @@ class Answer:
     retrieval_query: str = ""
     seconds: float = 0.0
     promises: list[Flag] = field(default_factory=list)  # sentences committing to what their source does not
+    # a reviewer's curated answer served instead of a composed one: its id, version, reviewer, date
+    # (assistant.curated.CuratedMatch.label)
+    curated: dict[str, Any] | None = None
 
     def to_dict(self, *, context: bool = False) -> dict[str, Any]:
         """The DESIGN.md shape: ``answer``, ``citations`` [{id, quote}], ``abstained``, ``related``."""
@@ -64,6 +67,8 @@ class Answer:
             d["prompt"] = self.prompt
         if self.fallback:
             d["fallback"] = self.fallback
+        if self.curated:
+            d["curated"] = dict(self.curated)
         if context:
             d["context"] = [h.to_dict(explain=True) for h in self.context]
         return d

@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     # threshold shipped with the model (chosen by python -m evals.train_abstention, docs/abstention.md)
     abstain_below: float | None = None
     max_question_chars: int = 2000
+    # curated answers (assistant/curated.py): a question gets a reviewer's curated answer when its
+    # wording is the same, or its question-space similarity to the curated question reaches this; unset:
+    # the threshold measured for the embedder (python -m evals.curated_eval), exact wording for others
+    curated_threshold: float | None = Field(default=None, gt=0, le=1)
     # answer engine: "extractive" (default, no key) or "openai:MODEL" (OPENAI_BASE_URL, OPENAI_API_KEY)
     llm: str = "extractive"
     # when the model endpoint fails or answers malformed output: "" raises a clear error,

@@ -62,6 +62,23 @@ def promise_shots(browser: object) -> None:
         finally:
             for k, v in saved.items():
                 os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+def shoot_curated(page: object, url: str, keys: dict[str, str]) -> None:
+    """Curated answers: one corrected through the API, asked twice in other words, then the agent's
+    answer with its label and the Library's list with the hits."""
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {keys['reviewer']}"}, timeout=60) as c:
+        wrong = c.post("/v1/ask", json={"question": "发票抬头开错了怎么重开"}).json()
+        c.post("/v1/curated", json={"from_answer": wrong["id"], "answer": (
+            "先在开票系统作废原发票（跨月的开红字发票），再按正确抬头重新开具，并把新发票发给客户。")})
+        for q in ("發票抬頭開錯了，怎麼重開？", "发票抬头开错了怎么重开!"):
+            c.post("/v1/ask", json={"question": q})
+    page.goto(f"{url}/console/#/ask")  # type: ignore[attr-defined]
+    page.get_by_test_id("question").fill("发票抬头开错了，怎么重开？")  # type: ignore[attr-defined]
+    page.get_by_test_id("ask").click()  # type: ignore[attr-defined]
+    page.get_by_test_id("curated-label").last.wait_for()  # type: ignore[attr-defined]
+    page.get_by_test_id("answer").last.screenshot(path=OUT / "ask-curated.png")  # type: ignore[attr-defined]
+    page.goto(f"{url}/console/#/library")  # type: ignore[attr-defined]
+    page.get_by_test_id("curated-table").wait_for()  # type: ignore[attr-defined]
+    page.locator("#curated").screenshot(path=OUT / "curated.png")  # type: ignore[attr-defined]
 
 
 def main() -> int:
@@ -142,6 +159,7 @@ def main() -> int:
         row.wait_for()
         row.scroll_into_view_if_needed()  # the list scrolls inside the side panel; the case is last
         page.locator("aside.side").screenshot(path=OUT / "stale-cases.png")
+        shoot_curated(page, env.url, env.keys)
 
         narrow = page  # the same tab: the key is kept per tab (sessionStorage)
         narrow.set_viewport_size({"width": 400, "height": 860})

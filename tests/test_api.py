@@ -456,6 +456,8 @@ ROUTES = [  # (method, path, body, the least role)
     ("POST", "/v1/review/C-none/merge", {"into": "C-1"}, "reviewer"),
     ("POST", "/v1/tags/suggest", {"text": "打印机"}, "reviewer"),
     ("GET", "/v1/gaps", None, "reviewer"),
+    ("GET", "/v1/curated", None, "reviewer"),
+    ("POST", "/v1/curated/CA-9/retire", None, "reviewer"),
     ("POST", "/v1/imports", None, "admin"),
     ("GET", "/v1/imports/x", None, "admin"),
     ("POST", "/v1/cases/C-none/archive", None, "admin"),

@@ -22,6 +22,7 @@ from api.auth import create_key
 from api.bots import add_channel
 from api.cli import main
 from api.config import ApiSettings
+from assistant.curated import CuratedAnswers
 from assistant.gaps import cluster_key
 from assistant.library import Library
 from assistant.review import Review
@@ -151,6 +152,11 @@ def _no_gap_draft(r: httpx.Response, env: dict[str, Any]) -> None:
     assert env["store"].get("A", f"GD-{key}") is None and env["store"].get("B", f"GD-{key}") is None
 
 
+def _a_curated_unchanged(r: httpx.Response, env: dict[str, Any]) -> None:
+    c = env["store"].curated_answer("A", "CA-2")
+    assert c is not None and c.version == 1 and c.status == "active"
+
+
 def _says_b(r: httpx.Response, env: dict[str, Any]) -> None:
     assert r.json()["tenant"] == "B"
 
@@ -191,6 +197,23 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/v1/gaps/groups/{key}/draft"): Case(
         "reviewer", lambda env: {"path": f"/v1/gaps/groups/{cluster_key('甲租户没答上的问题')}/draft"}, 404,
         "a group is looked for among the key's tenant's questions only", _no_gap_draft),
+    ("GET", "/v1/curated"): Case("reviewer", lambda env: {"path": "/v1/curated", "params": {"retired": "true"}}, 200,
+                                 "the key's tenant's curated answers only"),
+    ("POST", "/v1/curated"): Case("reviewer", lambda env: {"path": "/v1/curated", "json": {
+        "question": f"{A_ONLY}了怎么办", "answer": "乙租户的答案"}}, 201,
+        "written into the key's tenant: A's curated answer to the same question is neither read nor changed",
+        _a_curated_unchanged),
+    ("GET", "/v1/curated/{curated_id}"): Case("reviewer", lambda env: {"path": "/v1/curated/CA-2"}, 404,
+                                              "a curated answer is looked up in the key's tenant"),
+    ("GET", "/v1/curated/{curated_id}/versions"): Case(
+        "reviewer", lambda env: {"path": "/v1/curated/CA-2/versions"}, 404,
+        "a curated answer is looked up in the key's tenant"),
+    ("POST", "/v1/curated/{curated_id}/edit"): Case(
+        "reviewer", lambda env: {"path": "/v1/curated/CA-2/edit", "json": {"answer": "乙改的"}}, 404,
+        "a curated answer is looked up in the key's tenant", _a_curated_unchanged),
+    ("POST", "/v1/curated/{curated_id}/retire"): Case(
+        "reviewer", lambda env: {"path": "/v1/curated/CA-2/retire"}, 404,
+        "a curated answer is looked up in the key's tenant", _a_curated_unchanged),
     ("POST", "/v1/search"): Case("agent", lambda env: {"path": "/v1/search", "json": {"query": A_ONLY}}, 200,
                                  "the key's tenant's indexes only"),
     ("GET", "/v1/cases/{record_id}"): Case("agent", lambda env: {"path": "/v1/cases/CA-SECRET-1"}, 404,
@@ -324,6 +347,8 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                            "promises": json.dumps([{"sentence": "甲租户被标记的承诺", "category": "refund", "label": "退款",
                                                     "reason": "uncited", "why": "", "source": "", "missing": []}],
                                                   ensure_ascii=False), "flagged": True})
+    for q in (f"{A_ONLY}了怎么办", f"{A_ONLY}的旧办法还能用吗"):  # CA-1 and CA-2 (another tenant's first is CA-1)
+        CuratedAnswers(a).add(q, "请断电后反转取出卡片甲。", "甲审核员")
     b = Library(settings, "B", store=store)
     Ingestor(b).ingest_paths([write_jsonl(d / "b.jsonl", [
         case("CB-1", "冷链疫苗运输温控报警", problem="冷链温控报警。", tags=["产品线/冷链"])])])
@@ -407,6 +432,7 @@ OWN: dict[tuple[str, str], Callable[[dict[str, Any]], str]] = {
     ("GET", "/v1/gaps"): lambda env: "甲租户没答上的问题",
     ("GET", "/v1/gaps/groups"): lambda env: "甲租户没答上的问题",
     ("GET", "/v1/answers/flagged"): lambda env: "甲租户被标记的承诺",
+    ("GET", "/v1/curated"): lambda env: "反转取出卡片甲",
     ("GET", "/v1/review"): lambda env: env["a_draft"],
     ("GET", "/v1/review/{case_id}"): lambda env: "甲租户工单内容",
     ("GET", "/v1/review/stale"): lambda env: "CA-OLD",

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING
 
+from assistant.curated import curated_note
 from assistant.errors import BackendError, CasepilotError, InputError, NotFound, QuestionTooLong
 from assistant.promises import warning_text
 
@@ -202,7 +203,9 @@ class BotRuntime:
         related = [(h.id, h.title) for h in a.related]
         ids = cited + [i for i, _ in related]
         links = {i: url for i in ids if (url := case_url(self.settings, i))}
-        text = a.answer + ("\n\n" + warning_text(a.promises) if a.promises else "")  # a bot's reply is only text
+        # a bot's reply is only text: the curated label and a promise warning go into it
+        text = f"{a.answer}\n\n{curated_note(a.curated)}" if a.curated else a.answer
+        text += ("\n\n" + warning_text(a.promises)) if a.promises else ""
         return Reply(text, cited, links, related, a.abstained, a.id, ticket)
 
     def _ticket(self, channel: Channel, tenant: Tenant, conv: str, text: str) -> str | None:

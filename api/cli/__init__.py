@@ -4,9 +4,9 @@ With ``--json``, standard output holds only JSON; progress and logs go to standa
 on success, 2 on bad input, 1 on other failures.
 
 This module builds the parser and runs a command; each command group lives in its own module
-(``ingest``, ``search``, ``answers``, ``promises``, ``indexes``, ``review``, ``history``, ``tags``, ``serve``,
-``bots``), which registers its sub-commands and imports the shared helpers of ``common``, never this hub. Other
-packages add commands through the ``casepilot.commands`` entry point (``casepilot eval``).
+(``ingest``, ``search``, ``answers``, ``promises``, ``indexes``, ``review``, ``history``, ``curated``, ``tags``,
+``serve``, ``bots``), which registers its sub-commands and imports the shared helpers of ``common``, never this
+hub. Other packages add commands through the ``casepilot.commands`` entry point (``casepilot eval``).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from assistant.errors import CasepilotError
 from .answers import register_answers
 from .bots import register_bots
 from .common import close_libraries
+from .curated import register_curated
 from .history import register_history
 from .indexes import register_indexes
 from .ingest import register_ingest
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_indexes(sub, common)
     register_review(sub, common)
     register_history(sub, common)
+    register_curated(sub, common)
     register_tags(sub, common)
     register_serve(sub, common, base)
     register_bots(sub, common)

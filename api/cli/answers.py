@@ -13,6 +13,7 @@ from typing import Any
 
 from assistant.answering import Assistant
 from assistant.conversation import Conversations, conversation_of, feedback
+from assistant.curated import curated_note
 from assistant.errors import InputError
 from assistant.ids import one_line
 from assistant.store import Turn
@@ -35,6 +36,8 @@ def _load_conversation(path: str | None) -> list[dict[str, str]]:
 
 def _print_answer(a: Any) -> None:
     print(a.answer)
+    if a.curated:
+        print(f"\n{curated_note(a.curated)}")
     if a.abstained and a.related:
         print("\n最接近的记录：")
         for h in a.related:

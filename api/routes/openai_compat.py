@@ -22,6 +22,7 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from assistant.answering import Answer
+from assistant.curated import curated_note
 from assistant.errors import BackendError
 from assistant.promises import warning_text
 from assistant.tokens import count_tokens
@@ -60,6 +61,8 @@ def _conversation(messages: list[ChatMessage]) -> tuple[str, list[Turn]]:
 def content_of(a: Answer) -> str:
     """The message text: the answer (each sentence cited [ID]) and the cited records' titles."""
     titles = {h.id: h.title for h in a.context}
+    if a.curated:
+        return a.answer + "\n\n" + curated_note(a.curated)
     if a.abstained:
         lines = [f"- {h.id} {h.title}" for h in a.related]
         return a.answer + ("\n\n最接近的记录：\n" + "\n".join(lines) if lines else "")
@@ -74,7 +77,8 @@ def extra_of(a: Answer) -> dict[str, Any]:
     out = answer_out(a)
     return {"answer_id": a.id, "citations": [c.model_dump() for c in out.citations], "abstained": a.abstained,
             "related": [r.model_dump() for r in out.related], "support": out.support,
-            "promises": [f.model_dump() for f in out.promises]}
+            "promises": [f.model_dump() for f in out.promises],
+            "curated": out.curated.model_dump() if out.curated else None}
 
 
 @router.post("/chat/completions", summary="OpenAI-compatible chat completion (stream or not), answered from the "

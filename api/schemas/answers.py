@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from .common import VISIBLE, Id, Kind, Request_
+from .curated import CuratedLabelOut
 
 
 class Turn(Request_):
@@ -120,6 +121,9 @@ class AnswerOut(BaseModel):
         default_factory=list, description="sentences that commit to a refund, compensation, a deadline, a legal or "
         "medical statement or a guarantee their cited record does not make: show them to the agent as a warning "
         "(docs/promises.md)")
+    curated: CuratedLabelOut | None = Field(
+        default=None, description="set when the answer is a reviewer's curated answer (engine 'curated'): served "
+                                  "as written, without citations, for a question that means the same")
 
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "id": "5f0c3e7d9b8a4c21a0e4f6b1c2d3e4f5",

@@ -7,6 +7,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from .answers import CitationOut, PromiseOut, RelatedOut
+from .answers import CitationOut, RelatedOut
+from .curated import CuratedLabelOut
 
 
 class ChatMessage(BaseModel):
@@ -47,6 +49,7 @@ class CasepilotExtra(BaseModel):
     related: list[RelatedOut]
     support: float
     promises: list[PromiseOut] = Field(default_factory=list, description="as in /v1/ask (docs/promises.md)")
+    curated: CuratedLabelOut | None = None
 
 
 class ChatCompletionOut(BaseModel):

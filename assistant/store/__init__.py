@@ -3,12 +3,14 @@ concern; the Protocols name the narrow parts a consumer needs."""
 
 from .answers import AnswerStore, CitationStats, ConversationLog, Feedback, LoggedAnswer, RatedAnswer, Turn
 from .chunks import ChunkReader, IndexSource, WriteResult
+from .curated import CuratedAnswer, CuratedLog, CuratedVersion
 from .drafts import DraftStore, StoredDraft
 from .engine import now_iso, upgrade_schema
 from .records import AuditEntry, RecordReader, RecordVersion, RecordWrite, StoredRecord
 from .store import Store
 from .taxonomies import StoredTaxonomy
 
-__all__ = ["AnswerStore", "AuditEntry", "ChunkReader", "CitationStats", "ConversationLog", "DraftStore", "Feedback",
-           "IndexSource", "LoggedAnswer", "RatedAnswer", "RecordReader", "RecordVersion", "RecordWrite", "Store",
-           "StoredDraft", "StoredRecord", "StoredTaxonomy", "Turn", "WriteResult", "now_iso", "upgrade_schema"]
+__all__ = ["AnswerStore", "AuditEntry", "ChunkReader", "CitationStats", "ConversationLog", "CuratedAnswer",
+           "CuratedLog", "CuratedVersion", "DraftStore", "Feedback", "IndexSource", "LoggedAnswer", "RatedAnswer",
+           "RecordReader", "RecordVersion", "RecordWrite", "Store", "StoredDraft", "StoredRecord", "StoredTaxonomy",
+           "Turn", "WriteResult", "now_iso", "upgrade_schema"]

@@ -230,3 +230,37 @@ taxonomies = sa.Table(
     sa.Column("origin", sa.Text, nullable=False, server_default=""),  # the file or route it came from
     sa.Column("created_at", sa.String(40), nullable=False),
 )
+
+curated_answers = sa.Table(
+    "curated_answers",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("id", sa.String(32), primary_key=True),  # CA-1, CA-2, ... per tenant
+    sa.Column("version", sa.Integer, nullable=False),  # the current version (curated_versions holds all)
+    sa.Column("question", sa.Text, nullable=False),
+    sa.Column("question_key", sa.Text, nullable=False),  # the question's wording key (assistant.gaps.wording_key)
+    sa.Column("answer", sa.Text, nullable=False),
+    sa.Column("reviewer", sa.String(200), nullable=False),  # who wrote the current version
+    sa.Column("status", sa.String(16), nullable=False),  # active | retired
+    sa.Column("source_answer_id", sa.String(32), nullable=True),  # the logged answer it corrected, if any
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("updated_at", sa.String(40), nullable=False),
+    sa.Column("hits", sa.Integer, nullable=False, server_default="0"),  # questions it answered
+    sa.Column("last_hit_at", sa.String(40), nullable=True),
+    sa.Index("ix_curated_answers_status", "tenant", "status"),
+)
+
+curated_versions = sa.Table(
+    "curated_versions",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("question", sa.Text, nullable=False),
+    sa.Column("answer", sa.Text, nullable=False),
+    sa.Column("reviewer", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),  # create | edit | retire
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.Column("at", sa.String(40), nullable=False),
+)

@@ -4,6 +4,7 @@ import { askStream, get, post } from "./api.js";
 import { clear, h } from "./dom.js";
 import { t } from "./i18n.js";
 import { historySection } from "./history.js";
+import { correctButton, curatedLabel } from "./curated.js";
 import { errorText } from "./state.js";
 
 const threads = new Map(); // ticket id ("" for none) -> [{role, text, answer?, error?}]
@@ -75,10 +76,12 @@ function answerView(turn) {
           c.heading || c.page ? h("span.muted", ` ${c.heading || ""}${c.page ? ` · p. ${c.page}` : ""}`) : null,
           h("q", c.quote))))) : null,
     a.unsupported ? h("p.muted", t("ask.unsupported", a.unsupported)) : null,
+    a.curated ? curatedLabel(a.curated) : null,
     h("div.feedback", turn.rated !== undefined ? h("span.muted", t("ask.rated")) : [
       h("button.small", { type: "button", "data-testid": "helpful", onclick: (ev) => rate(true, ev) }, t("ask.helpful")),
       h("button.small", { type: "button", "data-testid": "unhelpful", onclick: (ev) => rate(false, ev) }, t("ask.unhelpful")),
-      rated]));
+      rated]),
+    correctButton(a, turn.question));
 }
 
 export function renderAsk(main) {
@@ -105,7 +108,7 @@ export function renderAsk(main) {
       .map((x) => ({ role: x.role === "user" ? "user" : "assistant", text: x.role === "user" ? x.text : x.answer.answer }))
       .slice(-20);
     const mine = turns;
-    const turn = { role: "bot", text: "" };
+    const turn = { role: "bot", text: "", question };
     mine.push({ role: "user", text: question }, turn);
     q.value = "";
     send.disabled = true;

@@ -6,6 +6,7 @@ import { clear, fmtTime, h } from "./dom.js";
 import { gapGroups } from "./gaps.js";
 import { t } from "./i18n.js";
 import { ctx, errorText } from "./state.js";
+import { curatedSection } from "./curated.js";
 
 const STATUSES = ["in_review", "draft", "rejected", "archived", "approved", "published", "any"];
 let last = { query: "", k: 10, product: "", tags: "", kind: "", status: "", explain: false };
@@ -85,6 +86,7 @@ export function renderLibrary(main) {
       results),
     h("section.card", { id: "gaps" }, h("h2", t("gaps.title")), reviewer
       ? [gapGroups(), h("details.allgaps", h("summary", t("library.gaps")), gaps)] : h("p.muted", t("library.reviewerOnly"))),
+    reviewer ? curatedSection() : null,
     h("div.twocol",
       h("section.card", h("h2", t("library.mostCited")), reviewer ? most : h("p.muted", t("library.reviewerOnly"))),
       h("section.card", h("h2", t("library.lowestRated")), reviewer ? low : h("p.muted", t("library.reviewerOnly"))))));

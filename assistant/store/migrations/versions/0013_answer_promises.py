@@ -5,14 +5,14 @@ any), indexed so that the desk counts flagged answers per tenant and period
 Answers logged before this revision count as not flagged.
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0011
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
