@@ -7,7 +7,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from .answers import CitationOut, PromiseOut, RelatedOut
-from .answers import CitationOut, RelatedOut
 from .curated import CuratedLabelOut
 
 
