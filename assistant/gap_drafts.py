@@ -165,4 +165,3 @@ def draft_cluster(lib: Library, cluster: GapCluster, *, writer: WriterFactory, a
                                       "tickets": list(cluster.tickets)}}
     lib.store.put_draft(lib.tenant, ticket_col, status="in_review", case_id=cid, payload=payload)
     return d, cid
-
