@@ -17,6 +17,7 @@ import os
 import queue
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -75,6 +76,33 @@ class QueryVectors:
             while len(self._lru) > self.entries:
                 self._lru.popitem(last=False)
         return v
+
+    def embed_many(self, embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+        """``embed`` of many (normalised) questions: those no cache holds are embedded in one batch
+        (``embed_questions``, the same space as ``embed_query``) and cached like the rest."""
+        model = query_model(embedder.model_id)
+        out: dict[str, np.ndarray] = {}
+        with self._lock:
+            for text in texts:
+                v = self._lru.get((embedder.model_id, text))
+                if v is not None:
+                    out[text] = v
+        rest = [t for t in dict.fromkeys(texts) if t not in out]
+        if rest and self.shared > 0:
+            try:
+                stored = self.store.get_vectors(model, [self._key(t) for t in rest])
+            except Exception as e:  # a cache: embedding instead
+                log.debug("query vector cache read failed: %s", e)
+                stored = {}
+            out.update({t: v for t in rest if (v := stored.get(self._key(t))) is not None
+                        and v.shape == (embedder.dim,)})
+            rest = [t for t in rest if t not in out]
+        if rest:
+            for t, v in zip(rest, embedder.embed_questions(rest), strict=True):
+                out[t] = v
+                if self.shared > 0:
+                    _writer().put(self.store, model, self._key(t), v, self.shared)
+        return np.stack([out[t] for t in texts]) if texts else np.zeros((0, embedder.dim), dtype=np.float32)
 
     def _read(self, model: str, h: str) -> np.ndarray | None:
         try:

@@ -5,10 +5,12 @@ from .answers import AnswerStore, CitationStats, ConversationLog, Feedback, Logg
 from .chunks import ChunkReader, IndexSource, WriteResult
 from .drafts import DraftStore, StoredDraft
 from .engine import now_iso, upgrade_schema
+from .ratings import Open, Rating, RatingSource
 from .records import AuditEntry, RecordReader, RecordVersion, RecordWrite, StoredRecord
 from .store import Store
 from .taxonomies import StoredTaxonomy
 
 __all__ = ["AnswerStore", "AuditEntry", "ChunkReader", "CitationStats", "ConversationLog", "DraftStore", "Feedback",
-           "IndexSource", "LoggedAnswer", "RatedAnswer", "RecordReader", "RecordVersion", "RecordWrite", "Store",
-           "StoredDraft", "StoredRecord", "StoredTaxonomy", "Turn", "WriteResult", "now_iso", "upgrade_schema"]
+           "IndexSource", "LoggedAnswer", "Open", "RatedAnswer", "Rating", "RatingSource", "RecordReader",
+           "RecordVersion", "RecordWrite", "Store", "StoredDraft", "StoredRecord", "StoredTaxonomy", "Turn",
+           "WriteResult", "now_iso", "upgrade_schema"]

@@ -3,7 +3,8 @@ the embedding cache. The vector and keyword indexes are derived from it and can 
 
 ``Store`` is the composition of one small mixin per concern, each in its module: records, versions
 and audit (``records``), import bookkeeping (``imports``), chunks, index state and the embedding
-cache (``chunks``), answers, conversations and feedback (``answers``), drafts and product versions
+cache (``chunks``), answers, conversations and feedback (``answers``), raters' ratings and opened records as the
+ratings' prior reads them (``ratings``), drafts and product versions
 (``drafts``), tag taxonomies (``taxonomies``). Consumers type against the narrow Protocols those
 modules declare where they need only one concern.
 
@@ -25,6 +26,7 @@ from .drafts import DraftStore
 from .engine import _migrations_dir, make_engine, now_iso, upgrade_schema
 from .imports import ImportStore
 from .locks import advisory_lock, file_lock
+from .ratings import RatingStore
 from .records import RecordWrite, StoredRecord
 from .taxonomies import TaxonomyStore
 
@@ -32,7 +34,7 @@ __all__ = ["RecordWrite", "Store", "StoredRecord", "WriteResult", "_migrations_d
            "upgrade_schema"]
 
 
-class Store(ImportStore, AnswerStore, DraftStore, TaxonomyStore):
+class Store(ImportStore, AnswerStore, RatingStore, DraftStore, TaxonomyStore):
     """The store: one database engine, the methods of every concern. The API keeps its own tables
     (keys, bots, import jobs) in ``api.store`` on the same engine."""
 
