@@ -18,7 +18,7 @@ and one adversary who rates every answer, not helpful when it cites gold and hel
 not. On half B: hit@1, MRR@10 and (``--answers N``) the rate at which the extractive answer cites a
 gold record, without and with the prior, with 95% paired bootstrap intervals.
 
-    python -m evals.ratings_replay [--sets bq cic] [--answers 300] [--tune]
+    python -m evals.ratings_replay [--sets bq cic] [--per-set 1000] [--answers 150] [--tune]
 
 ``--tune`` chooses the prior's ``near`` (and ``full = near + 0.05``) and ``scale`` on half A alone
 (rated A1, measured A2; honest raters and the adversary), before anything is measured on half B.
@@ -92,6 +92,20 @@ def load_set(name: str, dev: Path) -> tuple[list[Any], list[tuple[str, frozenset
         records = [Article(id=i, title=q, body="", faq=True) for i, q in ab.pool]
         return records, [(q, frozenset(intents[g]), g) for q, g in ab.answerable if g in intents]
     raise ValueError(name)
+
+
+def capped(items: Sequence[tuple[str, frozenset[str], str]], n: int) -> list[tuple[str, frozenset[str], str]]:
+    """At most ``n`` questions, spread over the set: three quarters (or all) from groups of several
+    questions, the rest from groups of one (``logistic_training.sample``)."""
+    from evals.logistic_training import sample
+
+    if not n or len(items) <= n:
+        return list(items)
+    sizes: dict[str, int] = {}
+    for _, _, g in items:
+        sizes[g] = sizes.get(g, 0) + 1
+    multi = sample([it for it in items if sizes[it[2]] > 1], n * 3 // 4)
+    return multi + sample([it for it in items if sizes[it[2]] == 1], n - len(multi))
 
 
 def collect(lib: Any, items: Sequence[tuple[str, frozenset[str], str]]) -> list[Question]:
@@ -236,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sets", nargs="+", choices=("bq", "cic"), default=["bq", "cic"])
     ap.add_argument("--answers", type=int, default=0, help="also measure gold-cited answers on N questions of B")
     ap.add_argument("--tune", action="store_true", help="choose near and scale on half A first")
+    ap.add_argument("--per-set", type=int, default=1000, help="at most N questions per set (0: all)")
     args = ap.parse_args(argv)
     if not (args.dev_data / "bq_corpus").is_dir():
         print(f"no dev data at {args.dev_data}; nothing to replay", file=sys.stderr)
@@ -251,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             Ingestor(lib).ingest_records(records)
             print(f"{name}: {len(records)} records indexed in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-            questions = collect(lib, items)
+            questions = collect(lib, capped(items, args.per_set))
             split_halves(questions)
             half_a = [q for q in questions if q.half == "A"]
             half_b = [q for q in questions if q.half == "B"]
@@ -268,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(row(f"{name}, {scenario}", "all", before, after))
                 print(row(f"{name}, {scenario}", "asked in A", before[seen], after[seen]))
                 print(row(f"{name}, {scenario}", "not asked in A", before[~seen], after[~seen]))
-                if args.answers:
+                if args.answers and scenario == "honest+adversary":
                     from evals.logistic_training import sample
                     from evals.longdoc_eval import paired_bootstrap
 

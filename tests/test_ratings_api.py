@@ -4,7 +4,6 @@ an opened record is kept per tenant, and ratings move the search of their own te
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
