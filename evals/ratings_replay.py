@@ -96,7 +96,7 @@ def load_set(name: str, dev: Path) -> tuple[list[Any], list[tuple[str, frozenset
 
 def capped(items: Sequence[tuple[str, frozenset[str], str]], n: int) -> list[tuple[str, frozenset[str], str]]:
     """At most ``n`` questions, spread over the set: three quarters (or all) from groups of several
-    questions, the rest from groups of one (``logistic_training.sample``)."""
+    questions, whole groups taken (every k-th), the rest from groups of one (``logistic_training.sample``)."""
     from evals.logistic_training import sample
 
     if not n or len(items) <= n:
@@ -104,7 +104,11 @@ def capped(items: Sequence[tuple[str, frozenset[str], str]], n: int) -> list[tup
     sizes: dict[str, int] = {}
     for _, _, g in items:
         sizes[g] = sizes.get(g, 0) + 1
-    multi = sample([it for it in items if sizes[it[2]] > 1], n * 3 // 4)
+    groups = sorted({g for g, size in sizes.items() if size > 1})
+    room = n * 3 // 4
+    share = room / max(1, sum(sizes[g] for g in groups))
+    kept = {g for i, g in enumerate(groups) if int((i + 1) * share) > int(i * share)} if share < 1 else set(groups)
+    multi = [it for it in items if it[2] in kept][:room]
     return multi + sample([it for it in items if sizes[it[2]] == 1], n - len(multi))
 
 
@@ -251,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--answers", type=int, default=0, help="also measure gold-cited answers on N questions of B")
     ap.add_argument("--tune", action="store_true", help="choose near and scale on half A first")
     ap.add_argument("--per-set", type=int, default=1000, help="at most N questions per set (0: all)")
+    ap.add_argument("--pool", type=int, default=0, help="index at most N records: the kept questions' gold records "
+                                                         "and, spread over the rest, distractors (0: all)")
     args = ap.parse_args(argv)
     if not (args.dev_data / "bq_corpus").is_dir():
         print(f"no dev data at {args.dev_data}; nothing to replay", file=sys.stderr)
@@ -260,13 +266,20 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---:|---|---|---|---|")
     for name in args.sets:
         records, items = load_set(name, args.dev_data)
+        items = capped(items, args.per_set)
+        if args.pool and len(records) > args.pool:
+            from evals.logistic_training import sample
+
+            golds = set().union(*(g for _, g, _ in items))
+            records = [r for r in records if r.id in golds] + sample(
+                [r for r in records if r.id not in golds], max(0, args.pool - len(golds)))
         home = Path(tempfile.mkdtemp(prefix=f"cp-ratings-{name}-"))
         try:
             lib = Library(Settings(home=home, rating_prior=False))
             t0 = time.perf_counter()
             Ingestor(lib).ingest_records(records)
             print(f"{name}: {len(records)} records indexed in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-            questions = collect(lib, capped(items, args.per_set))
+            questions = collect(lib, items)
             split_halves(questions)
             half_a = [q for q in questions if q.half == "A"]
             half_b = [q for q in questions if q.half == "B"]
