@@ -3,6 +3,7 @@ prior, docs/ranking.md): Chromium through the real server, as tests/test_console
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -17,8 +18,16 @@ QUESTION = "客户的打印机连不上WiFi，路由器只开了5G，怎么办�
 
 @pytest.fixture(scope="module")
 def env(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleEnv]:  # noqa: F811
-    with console_server(tmp_path_factory.mktemp("console-ratings"), samples=0) as e:
-        yield e
+    saved = os.environ.get("CASEPILOT_RATING_PRIOR")
+    os.environ["CASEPILOT_RATING_PRIOR"] = "true"  # the server's settings read it: the prior is off by default
+    try:
+        with console_server(tmp_path_factory.mktemp("console-ratings"), samples=0) as e:
+            yield e
+    finally:
+        if saved is None:
+            os.environ.pop("CASEPILOT_RATING_PRIOR", None)
+        else:
+            os.environ["CASEPILOT_RATING_PRIOR"] = saved
 
 
 def opens(env: ConsoleEnv, answer_id: str) -> list[tuple[str, str]]:

@@ -97,7 +97,8 @@ def _library(settings: Settings, tenant: str, store: Store | None = None) -> Lib
 
 @pytest.fixture
 def two_tenants(tmp_path: Path) -> tuple[Library, Library]:
-    settings = Settings(home=tmp_path / "home", embedder="hash", ingest_batch_size=8, rating_prior_refresh_seconds=0)
+    settings = Settings(home=tmp_path / "home", embedder="hash", ingest_batch_size=8, rating_prior=True,
+                        rating_prior_refresh_seconds=0)
     a = _library(settings, "A")
     b = _library(settings, "B", store=a.store)
     cases = [case("C-1", "打印机连不上WiFi：路由器只开了5GHz"), case("C-2", "打印机连不上WiFi：驱动需要重装"),

@@ -25,7 +25,7 @@ QUESTION = "打印机连不上WiFi怎么办"
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     d = tmp_path_factory.mktemp("ratings-api")
     settings = Settings(home=d / "home", embedder="hash", passage_embedder="hash", abstain_below=0.0,
-                        ingest_batch_size=8, rating_prior_refresh_seconds=0)
+                        ingest_batch_size=8, rating_prior=True, rating_prior_refresh_seconds=0)
     app = create_app(settings, ApiSettings(rate_per_minute=0))
     st = app.state.casepilot
     keys = {f"{t}-{n}": create_key(st.http, t, "agent", f"{t} agent {n}") for t in ("A", "B") for n in range(3)}

@@ -14,7 +14,7 @@ QUESTION = "打印机连不上WiFi怎么办"
 
 def run(home: Path, *args: str) -> Ran:
     return run_cli(*args, env={"CASEPILOT_HOME": str(home), "CASEPILOT_EMBEDDER": "hash",
-                               "CASEPILOT_ABSTAIN_BELOW": "0"})
+                               "CASEPILOT_ABSTAIN_BELOW": "0", "CASEPILOT_RATING_PRIOR": "true"})
 
 
 def test_ratings_name_the_rater_and_move_the_record_for_the_same_question(tmp_path: Path) -> None:
