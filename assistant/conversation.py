@@ -100,13 +100,14 @@ def chat_stream(assistant: Assistant, ticket_id: str, question: str, *, history:
         yield ev
 
 
-def feedback(store: Store | Library, tenant: str, answer_id: str, helpful: bool, comment: str = "") -> Feedback:
-    """Rate a logged answer; ``NotFound`` for an answer id unknown in ``tenant``."""
+def feedback(store: Store | Library, tenant: str, answer_id: str, helpful: bool, comment: str = "", *,
+             rater: str = "") -> Feedback:
+    """Rate a logged answer as ``rater``; ``NotFound`` for an answer id unknown in ``tenant``."""
     s = store if isinstance(store, Store) else store.store
     answer_id = (answer_id or "").strip()
     if not answer_id:
         raise InputError("the answer id is empty")
-    return s.add_feedback(tenant, answer_id, helpful, comment)
+    return s.add_feedback(tenant, answer_id, helpful, comment, rater=rater)
 
 
 class Conversations:
@@ -133,5 +134,5 @@ class Conversations:
                 return t.answer_id
         return None
 
-    def feedback(self, answer_id: str, helpful: bool, comment: str = "") -> Feedback:
-        return feedback(self.library, self.library.tenant, answer_id, helpful, comment)
+    def feedback(self, answer_id: str, helpful: bool, comment: str = "", *, rater: str = "") -> Feedback:
+        return feedback(self.library, self.library.tenant, answer_id, helpful, comment, rater=rater)

@@ -23,6 +23,7 @@ from .index.vectors import ChromaVectorStore, chroma_client, collection_name
 from .logistic import LogisticModel, for_embedders, read_models
 from .promises import Policy, load_policy
 from .query_vectors import QueryVectors
+from .rating_prior import RatingPrior
 from .redact import AllowList, load_allowlist
 from .retrieval import RANKER_FEATURES, ChunkRetriever, DenseRetriever, HybridRetriever, KeywordRetriever, Retriever
 from .settings import Settings
@@ -278,7 +279,15 @@ class Library:
                                  code_boost=self.settings.code_boost, ranker=self.ranker if learned else None)
         # the tenant's chunks change only with the keyword index's generation or a write through the store
         return Retriever(self.store, self.tenant, hybrid,
-                         version=lambda: (self.keywords.generation, self.store.chunk_writes))
+                         version=lambda: (self.keywords.generation, self.store.chunk_writes),
+                         prior=self.rating_prior if self.settings.rating_prior and not learned else None)
+
+    @cached_property
+    def rating_prior(self) -> RatingPrior:
+        """The tenant's ratings as a prior on ranking, over the question space's cached query vectors."""
+        return RatingPrior(self.store, self.tenant, lambda qs: self.query_vectors.embed_many(self.embedder, qs),
+                           lambda q: self.query_vectors.embed(self.embedder, q),
+                           refresh_seconds=self.settings.rating_prior_refresh_seconds)
 
     @cached_property
     def query_vectors(self) -> QueryVectors:

@@ -23,6 +23,7 @@ from .index.filters import Allowed, Filters
 from .index.keywords import KeywordIndex
 from .index.vectors import VectorStore
 from .query_vectors import QueryVectors
+from .rating_prior import Prior, RatingPrior, with_prior
 from .store import ChunkReader
 from .text import codes, keyword_tokens, normalise
 from .types import Chunk, SearchHit
@@ -41,6 +42,7 @@ class Candidate:
     # per retriever: the lowest score and the standard deviation of every chunk it returned (sigma fusion)
     spread: dict[str, tuple[float, float]] = field(default_factory=dict)
     features: dict[str, float] = field(default_factory=dict)  # of a fused candidate: what a ranker reads
+    prior: Prior | None = None  # what ratings of near questions did to its score (``rating_prior``)
 
 
 class ChunkRetriever(Protocol):
@@ -300,8 +302,10 @@ class Retriever:
     changed, see ``Library``) chunks read once are kept until it moves, at most ``cache_limit`` of them."""
 
     def __init__(self, store: ChunkReader, tenant: str, chunk_retriever: ChunkRetriever, candidates: int = 50,
-                 version: Callable[[], object] | None = None, cache_limit: int = 20_000) -> None:
+                 version: Callable[[], object] | None = None, cache_limit: int = 20_000,
+                 prior: RatingPrior | None = None) -> None:
         self.store = store
+        self.prior = prior
         self.tenant = tenant
         self.chunk_retriever = chunk_retriever
         self.candidates = candidates
@@ -357,7 +361,7 @@ class Retriever:
         q = normalise(query)
         if not q:
             return []
-        cands = self.chunk_retriever.candidates(q, max(self.candidates, 4 * k), filters)
+        cands = with_prior(self.prior, q, self.chunk_retriever.candidates(q, max(self.candidates, 4 * k), filters))
         hits: dict[str, tuple[Candidate, Chunk]] = {}
         step = max(2 * k, 1)  # read from the store only as far down the list as the k hits need
         for start in range(0, len(cands), step):
@@ -386,6 +390,8 @@ class Retriever:
                 section=VIEW_SECTION.get(ch.kind, ch.section) if shown.section in ("view", "title") else
                 "body" if shown.section == "heading" else shown.section,
                 snippet=_snippet(shown.text), heading=ch.heading,
-                explain={"chunk": ch.id, "ranks": c.ranks, "scores": {k: round(v, 4) for k, v in c.scores.items()}},
+                explain={"chunk": ch.id, "ranks": c.ranks, "scores": {k: round(v, 4) for k, v in c.scores.items()},
+                         **({"prior": {"factor": round(c.prior.factor, 4), "net": round(c.prior.net, 3),
+                                       "raters": c.prior.raters}} if c.prior else {})},
             ))
         return out

@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     fusion_weights: dict[str, float] = {"question": 1.0, "passage": 0.7, "keyword": 1.0}
     rrf_k: int = 60
     code_boost: float = 2.0
+    # agents' ratings and opened citations move a record within [0.8, 1.25] for questions near the
+    # rated ones (assistant/rating_prior.py); off by default: the replay of docs/ranking.md shows a gain
+    # on one dev set, not on both. Never with "learned" fusion, whose order is not the score's.
+    # Another host's ratings count within the refresh seconds.
+    rating_prior: bool = False
+    rating_prior_refresh_seconds: float = Field(default=1.0, ge=0)
     # answering: abstain when the probability that the library answers the question (assistant/
     # abstention.py, learned on real answerable and unanswerable questions) is below this; unset: the
     # threshold shipped with the model (chosen by python -m evals.train_abstention, docs/abstention.md)

@@ -298,7 +298,7 @@ def test_slack_feedback_button_reaches_the_feedback_store(env: dict[str, Any]) -
     r = post(env, path(env, "slack", "interactions"), body, headers)
     assert r.status_code == 200
     [fb] = env["store"].feedback("A", answer_id=answer_id)
-    assert fb.helpful is False
+    assert fb.helpful is False and fb.rater.startswith("slack:") and fb.rater.endswith(":U1")  # who clicked
     # the message then shows the rating instead of the buttons
     settle(env)
     [update] = received("/api/chat.update")
@@ -445,7 +445,7 @@ def test_feishu_message_is_answered_with_an_interactive_card(env: dict[str, Any]
     r = post(env, path(env, "feishu"), body, headers)
     assert r.status_code == 200 and r.json()["toast"]["type"] == "success"
     [fb] = env["store"].feedback("A", answer_id=answer_id)
-    assert fb.helpful is True
+    assert fb.helpful is True and fb.rater.startswith("feishu:") and fb.rater.endswith(":ou_1")
     # a click on an answer of no answer of this tenant stores nothing
     body, headers = feishu_request(feishu_event("card.action.trigger", {
         "action": {"value": {"casepilot": "helpful", "answer_id": "0" * 32}}}))

@@ -260,7 +260,8 @@ def test_cli_feedback_rates_an_answer_from_ask(home: Path) -> None:
     aid = json.loads(asked.stdout)["id"]
     r = run(home, "feedback", aid, "--not-helpful", "--comment", "规则已变", "--json")
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout) | {"id": 0, "created_at": ""} == {
-        "id": 0, "answer_id": aid, "helpful": False, "comment": "规则已变", "created_at": ""}
+    assert json.loads(r.stdout) | {"id": 0, "created_at": "", "rater": ""} == {
+        "id": 0, "answer_id": aid, "helpful": False, "comment": "规则已变", "created_at": "", "rater": ""}
+    assert json.loads(r.stdout)["rater"].startswith("cli:")  # the login name, or --as NAME
     r = run(home, "feedback", "--list", aid, "--json")
     assert [x["comment"] for x in json.loads(r.stdout)["feedback"]] == ["规则已变"]

@@ -157,6 +157,10 @@ def _a_curated_unchanged(r: httpx.Response, env: dict[str, Any]) -> None:
     assert c is not None and c.version == 1 and c.status == "active"
 
 
+def _opens_unchanged(r: httpx.Response, env: dict[str, Any]) -> None:
+    assert env["store"].opens("A") == [] and env["store"].opens("B") == []
+
+
 def _says_b(r: httpx.Response, env: dict[str, Any]) -> None:
     assert r.json()["tenant"] == "B"
 
@@ -188,6 +192,9 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/v1/answers/{answer_id}/feedback"): Case(
         "agent", lambda env: {"path": f"/v1/answers/{env['a_answer']}/feedback", "json": {"helpful": False}}, 404,
         "an answer id is looked up in the key's tenant", _feedback_unchanged),
+    ("POST", "/v1/answers/{answer_id}/opened"): Case(
+        "agent", lambda env: {"path": f"/v1/answers/{env['a_answer']}/opened", "json": {"record_id": "CA-SECRET-1"}},
+        404, "an answer id and the opened record are looked up in the key's tenant", _opens_unchanged),
     ("GET", "/v1/gaps"): Case("reviewer", lambda env: {"path": "/v1/gaps"}, 200,
                               "the key's tenant's unanswered questions only"),
     ("GET", "/v1/gaps/groups"): Case("reviewer", lambda env: {"path": "/v1/gaps/groups"}, 200,

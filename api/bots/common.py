@@ -158,6 +158,7 @@ class Feedback:
     helpful: bool
     # the rated message, for a platform that shows the rating on it once recorded (``confirm_feedback``)
     message: dict[str, Any] | None = None
+    user: str = ""  # the platform's id of who clicked: the rater, whose say in ranking is capped
 
 
 @dataclass

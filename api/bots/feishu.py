@@ -135,7 +135,9 @@ class Feishu:
         if etype == "card.action.trigger":
             value = event.get("action", {}).get("value") if isinstance(event.get("action"), dict) else None
             if isinstance(value, dict) and value.get("casepilot") in ("helpful", "not_helpful"):
-                inc.feedback = Feedback(str(value.get("answer_id") or ""), value["casepilot"] == "helpful")
+                operator = event.get("operator") if isinstance(event.get("operator"), dict) else {}
+                inc.feedback = Feedback(str(value.get("answer_id") or ""), value["casepilot"] == "helpful",
+                                        user=text_field(operator, "open_id") or text_field(operator, "user_id"))
                 inc.ack = Ack.json({"toast": {"type": "success", "content": "已记录，谢谢反馈"}})
                 inc.feedback_failed = Ack.json({"toast": {"type": "error", "content": "这条回答已无法评价"}})
             return inc

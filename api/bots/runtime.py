@@ -118,7 +118,8 @@ class BotRuntime:
         assert inc.feedback is not None
         try:
             self.state.store.add_feedback(channel.tenant, inc.feedback.answer_id.strip(), inc.feedback.helpful,
-                                          f"via {channel.platform} bot")
+                                          f"via {channel.platform} bot",
+                                          rater=f"{channel.platform}:{channel.id}:{inc.feedback.user}")
         except (NotFound, InputError) as e:
             log.info("%s channel %s: feedback not recorded: %s", channel.platform, channel.id, e)
             return inc.feedback_failed or inc.ack

@@ -126,7 +126,9 @@ class Slack:
                  "blocks": blocks if isinstance(blocks, list) else None, "text": text_field(message, "text")}
         return Incoming(event_id=f"action:{click}" if click else "",
                         feedback=Feedback(value, action_id == HELPFUL,
-                                          where if where["channel"] and where["ts"] and where["blocks"] else None))
+                                          where if where["channel"] and where["ts"] and where["blocks"] else None,
+                                          text_field(user, "id") if isinstance(user := payload.get("user"), dict)
+                                          else ""))
 
     def render(self, channel: Channel, reply: Reply) -> dict[str, Any]:
         body = reply.linked(lambda rid, url: f"<{url}|{escape(rid)}>", escape)

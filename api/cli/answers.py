@@ -4,6 +4,7 @@ the agents' ratings (and ``gaps``, from ``gaps.py``, the questions the library c
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from collections.abc import Iterator, Sequence
@@ -15,7 +16,7 @@ from assistant.answering import Assistant
 from assistant.conversation import Conversations, conversation_of, feedback
 from assistant.curated import curated_note
 from assistant.errors import InputError
-from assistant.ids import one_line
+from assistant.ids import check_id, one_line
 from assistant.store import Turn
 
 from .common import batch_lines, emit, open_library, reading_library
@@ -165,7 +166,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
             elif cmd in ("/good", "/bad"):
                 if last is None:
                     raise InputError("no answer to rate yet: ask a question first")
-                fb = conv.feedback(last, cmd == "/good", rest.strip())
+                fb = conv.feedback(last, cmd == "/good", rest.strip(), rater=cli_rater(args))
                 if args.json:
                     emit({"feedback": asdict(fb)})
                 else:
@@ -202,21 +203,36 @@ def cmd_feedback(args: argparse.Namespace) -> int:
             print("no feedback recorded")
         for r in rows:
             print(f"{r.created_at}  {'helpful' if r.helpful else 'not helpful':<11}  answer {r.answer_id}"
-                  + (f"  (ticket {r.ticket_id})" if r.ticket_id else ""))
+                  + (f"  (ticket {r.ticket_id})" if r.ticket_id else "") + (f"  by {r.rater}" if r.rater else ""))
             print(f"    question: {r.question}")
             cited = sorted({c['id'] for c in r.citations})
             print(f"    cited: {', '.join(cited) or 'nothing'}" + (" (abstained)" if r.abstained else ""))
             if r.comment:
                 print(f"    comment: {r.comment}")
         return 0
+    if args.opened:
+        if not args.answer_id or args.helpful is not None or args.comment:
+            raise InputError("--opened RECORD needs ANSWER_ID, without a rating or comment")
+        op = lib.store.add_open(lib.tenant, args.answer_id.strip(), check_id(args.opened, "the opened record's id"),
+                                rater=cli_rater(args))
+        if args.json:
+            emit(asdict(op))
+        else:
+            print(f"recorded that {op.rater} opened {op.record_id} from answer {op.answer_id}")
+        return 0
     if not args.answer_id or args.helpful is None:
         raise InputError("give ANSWER_ID and --helpful or --not-helpful (or --list)")
-    fb = feedback(lib, lib.tenant, args.answer_id, args.helpful, args.comment or "")
+    fb = feedback(lib, lib.tenant, args.answer_id, args.helpful, args.comment or "", rater=cli_rater(args))
     if args.json:
         emit(asdict(fb))
     else:
-        print(f"rated answer {fb.answer_id} {'helpful' if fb.helpful else 'not helpful'}")
+        print(f"rated answer {fb.answer_id} {'helpful' if fb.helpful else 'not helpful'} as {fb.rater}")
     return 0
+
+
+def cli_rater(args: argparse.Namespace) -> str:
+    """Who rates from the command line: ``cli:`` and --as NAME, else the login name."""
+    return f"cli:{getattr(args, 'rater', None) or getpass.getuser() or 'unknown'}"
 
 
 def register_answers(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -245,6 +261,7 @@ def register_answers(sub: Any, common: argparse.ArgumentParser) -> None:
     where.add_argument("--thread", metavar="NAME", help="a free chat thread, not about a stored ticket")
     s.add_argument("--history", type=int, default=10, metavar="N",
                    help="how many earlier turns a question is resolved against (default 10)")
+    s.add_argument("--as", dest="rater", metavar="NAME", help="who rates with /good and /bad (default: the login name)")
     s.set_defaults(func=cmd_chat)
 
     s = sub.add_parser("feedback", parents=[common], help="rate an answer, or list the ratings",
@@ -258,6 +275,10 @@ def register_answers(sub: Any, common: argparse.ArgumentParser) -> None:
     rate.add_argument("--not-helpful", dest="helpful", action="store_const", const=False,
                       help="the answer did not help")
     s.add_argument("--comment", metavar="TEXT", help="why it did or did not help")
+    s.add_argument("--opened", metavar="RECORD", help="record that RECORD (cited or related) was opened from the "
+                                                      "answer: a weak positive for ranking (docs/ranking.md)")
+    s.add_argument("--as", dest="rater", metavar="NAME", help="who rates (default: the login name); each rater's "
+                                                              "say in ranking is capped")
     s.add_argument("--list", action="store_true", help="show the ratings (of ANSWER_ID only, when given)")
     s.add_argument("--limit", type=int, default=100, help="with --list: at most this many (default 100)")
     s.set_defaults(func=cmd_feedback)

@@ -26,6 +26,10 @@ def _print_hits(query: str, hits: Sequence[Any], explain: bool) -> None:
             parts = ", ".join(f"{name} #{rank} ({h.explain['scores'][name]:.3f})"
                               for name, rank in sorted(h.explain["ranks"].items()))
             print(f"    why: {parts}; best chunk {h.explain['chunk']}")
+            if "prior" in h.explain:
+                pr = h.explain["prior"]
+                print(f"    ratings of similar questions: ×{pr['factor']:.3f} (net {pr['net']:+.2f} from "
+                      f"{pr['raters']} rater{'s' if pr['raters'] != 1 else ''})")
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -76,5 +80,6 @@ def register_search(sub: Any, common: argparse.ArgumentParser) -> None:
     s.add_argument("--filter", action="append", metavar="KEY=VALUE",
                    help="kind=, status= (or status=any), product= (a whole product name), tag=, id=; repeatable")
     s.add_argument("--batch", metavar="FILE", help="one query a line (needs --json); prints one JSON object a line")
-    s.add_argument("--explain", action="store_true", help="show each retriever's rank and score")
+    s.add_argument("--explain", action="store_true",
+                   help="show each retriever's rank and score, and what ratings of similar questions did to it")
     s.set_defaults(func=cmd_search)

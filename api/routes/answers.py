@@ -22,7 +22,7 @@ from assistant.types import SearchHit
 from ingestion.pipeline import Ingestor
 
 from ..auth import Agent, Reviewer
-from ..deps import AppState, PathId, State, check_conversation, check_question, to_filters
+from ..deps import AppState, PathId, State, check_conversation, check_question, readable_record, to_filters
 from ..fairness import ReleasingIterator, Slot, asked_chars
 from ..problems import Problem, from_error, problem_body
 from ..schemas.answers import (
@@ -34,6 +34,8 @@ from ..schemas.answers import (
     GapDraftOut,
     GapGroupsOut,
     GapsOut,
+    OpenedOut,
+    OpenedRequest,
 )
 from . import ERRORS, _problem
 
@@ -177,8 +179,18 @@ def chat(body: ChatRequest, p: Agent, st: State,
 @router.post("/answers/{answer_id}/feedback", summary="Rate an answer helpful or not, with a comment",
              response_model=FeedbackOut, status_code=201, responses=ERRORS)
 def feedback(answer_id: str, body: FeedbackRequest, p: Agent, st: State) -> FeedbackOut:
-    row = st.store.add_feedback(p.tenant, answer_id.strip(), body.helpful, body.comment)
+    row = st.store.add_feedback(p.tenant, answer_id.strip(), body.helpful, body.comment, rater=f"api:{p.key_id}")
     return FeedbackOut.model_validate(asdict(row))
+
+
+@router.post("/answers/{answer_id}/opened", summary="Record that the agent opened a cited or related record "
+             "from an answer (a weak positive for the ratings' prior, docs/ranking.md)",
+             response_model=OpenedOut, status_code=201, responses=ERRORS)
+def opened(answer_id: str, body: OpenedRequest, p: Agent, st: State) -> OpenedOut:
+    rec = readable_record(body.record_id, p, st)
+    row = st.store.add_open(p.tenant, answer_id.strip(), rec.id, rater=f"api:{p.key_id}")
+    return OpenedOut(id=row.id, answer_id=row.answer_id, record_id=row.record_id, rater=row.rater,
+                     created_at=row.created_at)
 
 
 @router.get("/gaps", summary="The questions the library could not answer, newest first",

@@ -148,6 +148,21 @@ class FeedbackOut(BaseModel):
     helpful: StrictBool
     comment: str
     created_at: str
+    rater: str = Field(default="", description="who rated: api:KEY_ID for a key; each rater's say in ranking is capped")
+
+
+class OpenedRequest(Request_):
+    record_id: Id = Field(description="the cited or related case or article the agent opened from the answer")
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"record_id": "C-000101"}]})
+
+
+class OpenedOut(BaseModel):
+    id: int
+    answer_id: str
+    record_id: str
+    rater: str
+    created_at: str
 
 
 # assistant.gaps.Gap on the wire (a test holds the two to the same fields)

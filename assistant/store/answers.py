@@ -56,6 +56,7 @@ class Feedback:
     helpful: bool
     comment: str
     created_at: str
+    rater: str = ""  # who rated (api:KEY_ID, a bot user, cli:NAME); '' before raters were kept
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class RatedAnswer:
     engine: str
     ticket_id: str | None
     abstained: bool
+    rater: str = ""
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,8 @@ class ConversationLog(Protocol):
 
     def add_turns(self, tenant: str, ticket_id: str, turns: Sequence[Mapping[str, Any]]) -> None: ...
 
-    def add_feedback(self, tenant: str, answer_id: str, helpful: bool, comment: str = "") -> Feedback: ...
+    def add_feedback(self, tenant: str, answer_id: str, helpful: bool, comment: str = "", *,
+                     rater: str = "") -> Feedback: ...
 
 
 def _answer(r: Any) -> LoggedAnswer:
@@ -101,6 +104,7 @@ class AnswerStore:
     """The ``Store``'s answer, conversation and feedback methods (a mixin: ``Store`` gives the engine)."""
 
     engine: Engine
+    rating_writes = 0  # ratings and opens written through this store: the ratings' prior reloads at once
 
     def log_answer(self, tenant: str, row: dict[str, Any]) -> None:
         with self.engine.begin() as conn:
@@ -192,9 +196,10 @@ class AnswerStore:
 
     # ---- feedback ------------------------------------------------------------------------------
 
-    def add_feedback(self, tenant: str, answer_id: str, helpful: bool, comment: str = "") -> Feedback:
-        """Rate a logged answer of this tenant (every rating is kept; the newest is the current one).
-        Raises ``NotFound`` for an answer id the tenant does not have."""
+    def add_feedback(self, tenant: str, answer_id: str, helpful: bool, comment: str = "", *,
+                     rater: str = "") -> Feedback:
+        """Rate a logged answer of this tenant as ``rater`` (every rating is kept; each rater's newest is
+        their current one). Raises ``NotFound`` for an answer id the tenant does not have."""
         if not isinstance(helpful, bool):
             raise InputError("helpful is true or false")
         comment = (comment or "").strip()
@@ -208,8 +213,10 @@ class AnswerStore:
             if known is None:
                 raise NotFound(f"no answer {answer_id!r} in tenant {tenant!r}")
             fid = conn.execute(sa.insert(t.feedback).values(tenant=tenant, answer_id=answer_id, helpful=helpful,
-                                                            comment=comment, created_at=at)).inserted_primary_key
-        return Feedback(fid[0] if fid else None, answer_id, helpful, comment, at)
+                                                            comment=comment, created_at=at,
+                                                            rater=rater[:200])).inserted_primary_key
+        self.rating_writes += 1
+        return Feedback(fid[0] if fid else None, answer_id, helpful, comment, at, rater[:200])
 
     def feedback(self, tenant: str, *, answer_id: str | None = None, limit: int = 100,
                  since: str | None = None) -> list[RatedAnswer]:
@@ -217,7 +224,7 @@ class AnswerStore:
         ticket; ``since``: only ratings given at or after that ISO time."""
         f, a = t.feedback.c, t.answers.c
         q = (sa.select(f.id, f.answer_id, f.helpful, f.comment, f.created_at, a.question, a.answer, a.citations,
-                       a.engine, a.ticket_id, a.abstained)
+                       a.engine, a.ticket_id, a.abstained, f.rater)
              .select_from(t.feedback.join(t.answers, sa.and_(a.id == f.answer_id, a.tenant == f.tenant)))
              .where(f.tenant == tenant).order_by(f.id.desc()).limit(max(limit, 0)))
         if answer_id is not None:
@@ -226,5 +233,5 @@ class AnswerStore:
             q = q.where(f.created_at >= since)
         with self.engine.connect() as conn:
             return [RatedAnswer(r.id, r.answer_id, bool(r.helpful), r.comment, r.created_at, r.question, r.answer,
-                                json.loads(r.citations), r.engine, r.ticket_id, bool(r.abstained))
+                                json.loads(r.citations), r.engine, r.ticket_id, bool(r.abstained), r.rater)
                     for r in conn.execute(q)]

@@ -124,7 +124,21 @@ feedback = sa.Table(
     sa.Column("helpful", sa.Boolean, nullable=False),
     sa.Column("comment", sa.Text, nullable=False, server_default=""),
     sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("rater", sa.String(200), nullable=False, server_default=""),  # who rated: api:KEY, a bot user, cli:NAME
     sa.Index("ix_feedback_answer", "tenant", "answer_id"),
+    sa.Index("ix_feedback_tenant_id", "tenant", "id"),
+)
+
+answer_opens = sa.Table(
+    "answer_opens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("answer_id", sa.String(32), nullable=False),
+    sa.Column("record_id", sa.String(200), nullable=False),  # a record the answer cited or listed as related
+    sa.Column("rater", sa.String(200), nullable=False, server_default=""),  # who opened it
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Index("ix_answer_opens_tenant_id", "tenant", "id"),
 )
 
 drafts = sa.Table(

@@ -63,7 +63,15 @@ function answerView(turn) {
     } catch (e) { rated.textContent = errorText(e); }
   };
   const seen = new Set();
-  return h("div.msg.bot", { "data-testid": "answer", "data-answer-id": a.id },
+  // a cited or related record opened from the answer counts, once, as a weak positive for ranking
+  turn.opened = turn.opened || new Set();
+  const opened = (ev) => {
+    const link = ev.target.closest("a.cite");
+    if (!link || turn.opened.has(link.dataset.id)) return;
+    turn.opened.add(link.dataset.id);
+    post(`/v1/answers/${encodeURIComponent(a.id)}/opened`, { record_id: link.dataset.id }).catch(() => {});
+  };
+  return h("div.msg.bot", { "data-testid": "answer", "data-answer-id": a.id, onclick: opened },
     a.abstained ? null : promiseWarning(a.promises),
     a.abstained ? null : h("div.answer-text", linked(a.answer, ids)),
     a.abstained ? h("div.abstain", { "data-testid": "abstained" }, h("p", t("ask.abstained")),

@@ -5,14 +5,14 @@ any), indexed so that the desk counts flagged answers per tenant and period
 Answers logged before this revision count as not flagged.
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
