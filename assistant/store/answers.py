@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from ..errors import InputError, NotFound
 from ..redact import redact
 from . import schema as t
+from .desk import cited_ids
 from .engine import now_iso
 
 TURN_ROLES = ("user", "assistant")
@@ -102,8 +103,19 @@ class AnswerStore:
     engine: Engine
 
     def log_answer(self, tenant: str, row: dict[str, Any]) -> None:
+        self.log_answers(tenant, [row])
+
+    def log_answers(self, tenant: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Log answers (``citations`` a JSON string), each with a row per record it cited, in one transaction."""
+        at = now_iso()
+        answers = [{"tenant": tenant, "created_at": at, **row} for row in rows]
+        cited = [{"tenant": tenant, "answer_id": a["id"], "record_id": rid, "created_at": a["created_at"]}
+                 for a in answers for rid in cited_ids(a.get("citations") or "[]")]
         with self.engine.begin() as conn:
-            conn.execute(t.answers.insert(), {"tenant": tenant, "created_at": now_iso(), **row})
+            if answers:
+                conn.execute(t.answers.insert(), answers)
+            if cited:
+                conn.execute(t.answer_citations.insert(), cited)
 
     def answers(self, tenant: str, *, abstained: bool | None = None, limit: int = 100,
                 since: str | None = None) -> list[LoggedAnswer]:
@@ -153,21 +165,15 @@ class AnswerStore:
 
     def citation_stats(self, tenant: str, record_id: str) -> CitationStats:
         """How often answers cited ``record_id``, and how agents rated those answers (newest rating each)."""
-        a, f = t.answers.c, t.feedback.c
-        quoted = json.dumps(record_id, ensure_ascii=False)
-        escaped = quoted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        needle = f'%"id": {escaped}%'
+        ac, f = t.answer_citations.c, t.feedback.c
+        cited = sa.select(ac.answer_id).where(ac.tenant == tenant, ac.record_id == record_id)
+        ratings: dict[str, bool] = {}
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(a.id, a.citations).where(a.tenant == tenant,
-                                                                   a.citations.like(needle, escape="\\")))
-            # LIKE narrows the rows (and ignores ASCII case in SQLite); the exact test is on the JSON
-            ids = [r.id for r in rows if any(c.get("id") == record_id for c in json.loads(r.citations))]
-            ratings: dict[str, bool] = {}
-            if ids:
-                for r in conn.execute(sa.select(f.answer_id, f.helpful).where(f.tenant == tenant, f.answer_id.in_(ids))
-                                      .order_by(f.id)):
-                    ratings[r.answer_id] = bool(r.helpful)
-        return CitationStats(len(ids), sum(ratings.values()), sum(not v for v in ratings.values()))
+            n = conn.execute(sa.select(sa.func.count()).select_from(cited.subquery())).scalar_one()
+            for r in conn.execute(sa.select(f.answer_id, f.helpful).where(f.tenant == tenant, f.answer_id.in_(cited))
+                                  .order_by(f.id)):
+                ratings[r.answer_id] = bool(r.helpful)
+        return CitationStats(n, sum(ratings.values()), sum(not v for v in ratings.values()))
 
     # ---- feedback ------------------------------------------------------------------------------
 

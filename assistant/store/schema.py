@@ -23,8 +23,18 @@ records = sa.Table(
     sa.Column("created_at", sa.String(40), nullable=False),
     sa.Column("updated_at", sa.String(40), nullable=False),
     sa.Column("source", sa.Text, nullable=False, server_default=""),  # the file it was last imported from
+    sa.Column("opened_at", sa.String(40), nullable=True),  # a ticket's time (UTC): its first message's, else stored
     sa.Index("ix_records_kind_status", "tenant", "kind", "status"),
     sa.Index("ix_records_source", "tenant", "source"),
+    sa.Index("ix_records_opened", "tenant", "kind", "opened_at"),
+)
+
+record_tags = sa.Table(  # the tags a record carries, one row each: the desk counts questions by tag in SQL
+    "record_tags",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("record_id", sa.String(200), primary_key=True),
+    sa.Column("tag", sa.String(200), primary_key=True),
 )
 
 record_versions = sa.Table(
@@ -96,6 +106,18 @@ answers = sa.Table(
     sa.Column("engine", sa.String(100), nullable=False),
     sa.Column("created_at", sa.String(40), nullable=False),
     sa.Index("ix_answers_tenant_abstained", "tenant", "abstained", "created_at"),
+    sa.Index("ix_answers_tenant_created", "tenant", "created_at", "abstained"),
+)
+
+answer_citations = sa.Table(  # the records an answer cited, one row each, with the answer's time
+    "answer_citations",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("answer_id", sa.String(32), primary_key=True),
+    sa.Column("record_id", sa.String(200), primary_key=True),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Index("ix_answer_citations_time", "tenant", "created_at", "record_id", "answer_id"),  # covering
+    sa.Index("ix_answer_citations_record", "tenant", "record_id"),
 )
 
 turns = sa.Table(

@@ -4,8 +4,8 @@ the embedding cache. The vector and keyword indexes are derived from it and can 
 ``Store`` is the composition of one small mixin per concern, each in its module: records, versions
 and audit (``records``), import bookkeeping (``imports``), chunks, index state and the embedding
 cache (``chunks``), answers, conversations and feedback (``answers``), drafts and product versions
-(``drafts``), tag taxonomies (``taxonomies``). Consumers type against the narrow Protocols those
-modules declare where they need only one concern.
+(``drafts``), tag taxonomies (``taxonomies``), the desk's aggregate reads (``desk``). Consumers type
+against the narrow Protocols those modules declare where they need only one concern.
 
 SQLite (WAL, busy timeout) by default; any SQLAlchemy URL (PostgreSQL) works the same. The schema is
 created and upgraded in place by Alembic migrations when the store is opened.
@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from ..errors import BackendError
 from .answers import AnswerStore
 from .chunks import WriteResult
+from .desk import DeskStore
 from .drafts import DraftStore
 from .engine import _migrations_dir, make_engine, now_iso, upgrade_schema
 from .imports import ImportStore
@@ -32,7 +33,7 @@ __all__ = ["RecordWrite", "Store", "StoredRecord", "WriteResult", "_migrations_d
            "upgrade_schema"]
 
 
-class Store(ImportStore, AnswerStore, DraftStore, TaxonomyStore):
+class Store(ImportStore, AnswerStore, DraftStore, TaxonomyStore, DeskStore):
     """The store: one database engine, the methods of every concern. The API keeps its own tables
     (keys, bots, import jobs) in ``api.store`` on the same engine."""
 
