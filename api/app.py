@@ -32,7 +32,7 @@ from .fairness import FairShare
 from .jobs import ImportJobs
 from .metrics import Metrics
 from .ratebuckets import shared_buckets
-from .routes import answers, bots, console, history, keys, openai_compat, ops, records, review, taxonomy, tickets
+from .routes import answers, bots, console, history, keys, openai_compat, ops, records, review, stats, taxonomy, tickets
 from .tenants import Tenants
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,8 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
                   dependencies=[Depends(reject_unknown_query)], docs_url=None, redoc_url=None)
     app.state.casepilot = state
     problems.install(app)
-    for module in (answers, records, history, review, tickets, keys, openai_compat, ops, console, taxonomy, bots):
+    for module in (answers, records, history, review, tickets, keys, openai_compat, ops, console, taxonomy, bots,
+                   stats):
         app.include_router(module.router)
     console.mount(app)  # the web console at /console/ (its own files; nothing from elsewhere)
     # ApiMiddleware, with the bots' webhooks taking their platforms' content types and body limit

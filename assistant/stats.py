@@ -18,8 +18,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from .errors import InputError
-from .staleness import product_key
 from .store.desk import By, DayCount, DeskReads, RecordCount
+from .text import product_key
 
 DEFAULT_DAYS = 28
 MAX_DAYS = 366

@@ -1,21 +1,27 @@
-"""What the desk's numbers (``assistant.stats``) read from the store: a few aggregate queries, grouped by
-UTC day, over the answer log and its ratings, the records answers cited (``answer_citations``), the tags
-records carry (``record_tags``) and the tickets' own times (``records.opened_at``); and the rows those
-side tables get when an answer is logged or a record written (``cited_ids``, ``record_tags``,
-``opened_at``). The same SQL runs on SQLite and PostgreSQL: days are the first ten characters of the
-stored ISO times, which are UTC."""
+"""What the desk's numbers (``assistant.stats``) read from the store: a few aggregate queries, by UTC day,
+over the answer log (with each answer's newest rating), the records answers cited (``answer_citations``),
+the questions counted per day by the products and tags their answers cited (``question_days``, kept as
+answers are logged, so that a report reads a few hundred rows, not every citation), and the tickets with
+their own times (``records.opened_at``) and tags (``record_tags``, their own and their case's).
+
+Also the rows those tables get when an answer is logged, rated, or a record written (``count_questions``,
+``set_rating``, ``cited_ids``, ``record_tags``, ``opened_at``). The same SQL runs on SQLite and
+PostgreSQL: days are the first ten characters of the stored ISO times, which are UTC."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
 
+from ..text import product_key
 from . import schema as t
 
 By = Literal["product", "tag"]
@@ -94,12 +100,45 @@ def _day(col: Any) -> Any:
     return sa.func.substr(col, 1, 10)
 
 
-def _newest_rating(tenant: str) -> Any:
-    """``(answer_id, helpful)`` of each rated answer's newest rating (the highest feedback id)."""
-    f = t.feedback.c
-    newest = sa.select(sa.func.max(f.id).label("fid")).where(f.tenant == tenant).group_by(f.answer_id).subquery()
-    return (sa.select(f.answer_id, f.helpful).select_from(t.feedback.join(newest, f.id == newest.c.fid))
-            .subquery("rating"))
+def count_questions(conn: Connection, tenant: str, answers: Sequence[Mapping[str, Any]]) -> None:
+    """Add logged answers (``id``, ``created_at``, ``citations``) to ``question_days``: each question once
+    per product and per tag of the records it cited (as they are now), and once as ``attributed`` when
+    any of those records has a product."""
+    cited = {a["id"]: cited_ids(a.get("citations") or "[]") for a in answers}
+    ids = sorted({rid for rids in cited.values() for rid in rids})
+    if not ids:
+        return
+    r, rt = t.records.c, t.record_tags.c
+    product = {x.id: x.product for x in conn.execute(sa.select(r.id, r.product).where(r.tenant == tenant,
+                                                                                      r.id.in_(ids)))}
+    tags: dict[str, list[str]] = {}
+    for rid, tag in conn.execute(sa.select(rt.record_id, rt.tag).where(rt.tenant == tenant, rt.record_id.in_(ids))):
+        tags.setdefault(rid, []).append(tag)
+    counts: Counter[tuple[str, str, str]] = Counter()
+    for a in answers:
+        day = str(a["created_at"])[:10]
+        products: dict[str, str] = {}  # spellings of one product (雲賬通, 云账通) count the question once
+        for x in cited[a["id"]]:
+            if product.get(x):
+                products.setdefault(product_key(product[x]), product[x])
+        counts.update(("product", day, p) for p in products.values())
+        counts.update(("tag", day, tag) for tag in {tag for x in cited[a["id"]] for tag in tags.get(x, ())})
+        if products:
+            counts[("attributed", day, "")] += 1
+    if not counts:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    ins = dialect.insert(t.question_days)
+    conn.execute(ins.on_conflict_do_update(index_elements=["tenant", "dim", "day", "key"],
+                                           set_={"n": t.question_days.c.n + ins.excluded.n}),
+                 [{"tenant": tenant, "dim": d, "day": day, "key": k, "n": n} for (d, day, k), n in counts.items()])
+
+
+def set_rating(conn: Connection, tenant: str, answer_id: str, helpful: bool) -> None:
+    """Make ``helpful`` the answer's current rating, on the answer and on its citations."""
+    for table in (t.answers, t.answer_citations):
+        key = table.c.id if table is t.answers else table.c.answer_id
+        conn.execute(sa.update(table).where(table.c.tenant == tenant, key == answer_id).values(helpful=helpful))
 
 
 class DeskStore:
@@ -110,38 +149,23 @@ class DeskStore:
     def answer_days(self, tenant: str, since: str, until: str) -> list[DayAnswers]:
         """Per UTC day in ``[since, until)``: questions, answered, rated, rated helpful."""
         a = t.answers.c
-        rating = _newest_rating(tenant)
         day = _day(a.created_at).label("day")
         q = (sa.select(day, sa.func.count().label("n"),
                        sa.func.sum(sa.case((a.abstained == sa.false(), 1), else_=0)).label("answered"),
-                       sa.func.count(rating.c.answer_id).label("rated"),
-                       sa.func.sum(sa.case((rating.c.helpful == sa.true(), 1), else_=0)).label("helpful"))
-             .select_from(t.answers.outerjoin(rating, rating.c.answer_id == a.id))
+                       sa.func.count(a.helpful).label("rated"),
+                       sa.func.sum(sa.case((a.helpful == sa.true(), 1), else_=0)).label("helpful"))
              .where(a.tenant == tenant, a.created_at >= since, a.created_at < until).group_by(day))
         with self.engine.connect() as conn:
             return [DayAnswers(r.day, r.n, int(r.answered or 0), r.rated, int(r.helpful or 0)) for r in conn.execute(q)]
 
     def question_days(self, tenant: str, since: str, until: str, by: By | None) -> list[DayCount]:
-        """Per UTC day in ``[since, until)`` and product (or tag) of the records cited: the questions
-        whose answer cited a record of it (each question once per product or tag). ``by=None``: the
-        questions whose answer cited any record with a product."""
-        ac, r = t.answer_citations.c, t.records.c
-        day = _day(ac.created_at).label("day")
-        joined = t.answer_citations.join(t.records, sa.and_(r.tenant == ac.tenant, r.id == ac.record_id))
-        if by == "tag":
-            rt = t.record_tags.c
-            key: Any = rt.tag
-            joined = t.answer_citations.join(t.record_tags, sa.and_(rt.tenant == ac.tenant,
-                                                                    rt.record_id == ac.record_id))
-        else:
-            key = r.product if by == "product" else sa.literal("")
-        q = (sa.select(day, key.label("key"), sa.func.count(sa.distinct(ac.answer_id)).label("n"))
-             .select_from(joined)
-             .where(ac.tenant == tenant, ac.created_at >= since, ac.created_at < until).group_by(day, key))
-        if by != "tag":
-            q = q.where(r.product != "")
+        """Per UTC day in ``[since, until)`` and product (or tag): the questions whose answer cited a
+        record of it. ``by=None``: the questions whose answer cited any record with a product."""
+        q = t.question_days.c
+        sel = sa.select(q.day, q.key, q.n).where(q.tenant == tenant, q.dim == (by or "attributed"), q.day >= since,
+                                                 q.day < until)
         with self.engine.connect() as conn:
-            return [DayCount(x.day, x.key, x.n) for x in conn.execute(q)]
+            return [DayCount(x.day, x.key, x.n) for x in conn.execute(sel)]
 
     def ticket_days(self, tenant: str, since: str, until: str, by: By | None) -> list[DayCount]:
         """Per UTC day in ``[since, until)`` (the ticket's own time) and product or tag: the tickets.
@@ -150,26 +174,27 @@ class DeskStore:
         day = _day(r.opened_at).label("day")
         live = sa.and_(r.tenant == tenant, r.kind == "ticket", r.deleted == sa.false(), r.opened_at >= since,
                        r.opened_at < until)
-        if by == "tag":
-            rt, d = t.record_tags.c, t.drafts.c
-            drafted = t.drafts.join(t.record_tags, sa.and_(rt.tenant == d.tenant, rt.record_id == d.case_id))
-            pairs = sa.union(
-                sa.select(d.ticket_id.label("tid"), rt.tag).select_from(drafted).where(d.tenant == tenant),
-                sa.select(rt.record_id.label("tid"), rt.tag).where(rt.tenant == tenant)).subquery()
-            q = (sa.select(day, pairs.c.tag.label("key"), sa.func.count(sa.distinct(r.id)).label("n"))
-                 .select_from(t.records.join(pairs, pairs.c.tid == r.id)).where(live).group_by(day, pairs.c.tag))
-        else:
+        if by != "tag":
             key = r.product if by == "product" else sa.literal("")
             q = sa.select(day, key.label("key"), sa.func.count().label("n")).where(live).group_by(day, key)
+            with self.engine.connect() as conn:
+                return [DayCount(x.day, x.key, x.n) for x in conn.execute(q)]
+        rt, d = t.record_tags.c, t.drafts.c
+        own = (sa.select(day, r.id, rt.tag).select_from(t.records.join(
+            t.record_tags, sa.and_(rt.tenant == r.tenant, rt.record_id == r.id))).where(live))
+        drafted = (sa.select(day, r.id, rt.tag).select_from(
+            t.records.join(t.drafts, sa.and_(d.tenant == r.tenant, d.ticket_id == r.id))
+            .join(t.record_tags, sa.and_(rt.tenant == d.tenant, rt.record_id == d.case_id))).where(live))
         with self.engine.connect() as conn:
-            return [DayCount(x.day, x.key, x.n) for x in conn.execute(q)]
+            pairs = {(x.day, x.id, x.tag) for q in (own, drafted) for x in conn.execute(q)}
+        counts = Counter((day_, tag) for day_, _, tag in pairs)
+        return [DayCount(day_, tag, n) for (day_, tag), n in counts.items()]
 
     def citation_counts(self, tenant: str, *, since: str | None = None, until: str | None = None,
                         latest: int | None = None) -> tuple[int, list[RecordCount]]:
         """The answers counted (logged in ``[since, until)``, or the ``latest`` newest), and for each live
-        record they cited: how often, and how those answers were rated."""
+        record they cited: how often, and how those answers were rated (each answer's newest rating)."""
         a, ac, r = t.answers.c, t.answer_citations.c, t.records.c
-        rating = _newest_rating(tenant)
         counted = sa.select(a.id).where(a.tenant == tenant)
         cites = [ac.tenant == tenant]
         if since is not None:
@@ -179,13 +204,12 @@ class DeskStore:
         if latest is not None:
             counted = counted.order_by(a.created_at.desc()).limit(latest)
             cites.append(ac.answer_id.in_(counted))
-        live = sa.and_(r.tenant == ac.tenant, r.id == ac.record_id, r.deleted == sa.false())
-        q = (sa.select(ac.record_id, r.title, r.kind, sa.func.count().label("cited"),
-                       sa.func.sum(sa.case((rating.c.helpful == sa.true(), 1), else_=0)).label("helpful"),
-                       sa.func.sum(sa.case((rating.c.helpful == sa.false(), 1), else_=0)).label("not_helpful"))
-             .select_from(t.answer_citations.join(t.records, live)
-                          .outerjoin(rating, rating.c.answer_id == ac.answer_id))
-             .where(*cites).group_by(ac.record_id, r.title, r.kind))
+        per = (sa.select(ac.record_id, sa.func.count().label("cited"),
+                         sa.func.sum(sa.case((ac.helpful == sa.true(), 1), else_=0)).label("helpful"),
+                         sa.func.sum(sa.case((ac.helpful == sa.false(), 1), else_=0)).label("not_helpful"))
+               .where(*cites).group_by(ac.record_id).subquery())
+        q = (sa.select(per, r.title, r.kind).select_from(per.join(t.records, sa.and_(
+            r.tenant == tenant, r.id == per.c.record_id, r.deleted == sa.false()))))
         with self.engine.connect() as conn:
             answers = conn.execute(sa.select(sa.func.count()).select_from(counted.subquery())).scalar_one()
             rows = [RecordCount(x.record_id, x.title, x.kind, x.cited, int(x.helpful or 0), int(x.not_helpful or 0))

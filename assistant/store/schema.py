@@ -106,7 +106,8 @@ answers = sa.Table(
     sa.Column("engine", sa.String(100), nullable=False),
     sa.Column("created_at", sa.String(40), nullable=False),
     sa.Index("ix_answers_tenant_abstained", "tenant", "abstained", "created_at"),
-    sa.Index("ix_answers_tenant_created", "tenant", "created_at", "abstained"),
+    sa.Column("helpful", sa.Boolean, nullable=True),  # the newest rating; null: not rated
+    sa.Index("ix_answers_tenant_created", "tenant", "created_at", "abstained", "helpful"),  # covering
 )
 
 answer_citations = sa.Table(  # the records an answer cited, one row each, with the answer's time
@@ -116,8 +117,19 @@ answer_citations = sa.Table(  # the records an answer cited, one row each, with 
     sa.Column("answer_id", sa.String(32), primary_key=True),
     sa.Column("record_id", sa.String(200), primary_key=True),
     sa.Column("created_at", sa.String(40), nullable=False),
-    sa.Index("ix_answer_citations_time", "tenant", "created_at", "record_id", "answer_id"),  # covering
+    sa.Column("helpful", sa.Boolean, nullable=True),  # the answer's newest rating; null: not rated
+    sa.Index("ix_answer_citations_time", "tenant", "created_at", "record_id", "helpful"),  # covering
     sa.Index("ix_answer_citations_record", "tenant", "record_id"),
+)
+
+question_days = sa.Table(  # questions a day by what their answers cited, counted as answers are logged
+    "question_days",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("dim", sa.String(16), primary_key=True),  # product | tag | attributed (cited any product)
+    sa.Column("day", sa.String(10), primary_key=True),  # YYYY-MM-DD, UTC
+    sa.Column("key", sa.String(200), primary_key=True),  # the product or tag as the record had it then
+    sa.Column("n", sa.Integer, nullable=False),
 )
 
 turns = sa.Table(
