@@ -61,11 +61,12 @@ function volumeSection(key) {
   return (r) => {
     const rows = r[key];
     const top = rows.slice(0, 8);
+    if (!top.length) return h("p.muted", t("desk.none"));
     return h("div.twocol",
-      top.length ? chart(key, { type: "bar", data: { labels: top.map((v) => v.name), datasets: [
+      chart(key, { type: "bar", data: { labels: top.map((v) => v.name), datasets: [
         { label: t("desk.now"), data: top.map((v) => v.count), backgroundColor: COLORS[key.startsWith("tickets") ? "tickets" : "questions"] },
         { label: t("desk.before"), data: top.map((v) => v.previous), backgroundColor: COLORS.before }] },
-      options: { indexAxis: "y", scales: { x: { beginAtZero: true, ticks: { precision: 0 } } } } }) : h("div"),
+      options: { indexAxis: "y", scales: { x: { beginAtZero: true, ticks: { precision: 0 } } } } }),
       volumeTable(rows, `${key}-table`));
   };
 }
