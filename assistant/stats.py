@@ -185,19 +185,22 @@ def desk_report(reads: DeskReads, tenant: str, *, days: int = DEFAULT_DAYS, toda
     since = until - timedelta(days=days)
     previous_since = since - timedelta(days=days)
     weeks = period_weeks(since, until)
-    now_span, before_span = (since.isoformat(), until.isoformat()), (previous_since.isoformat(), since.isoformat())
+    cut = since.isoformat()
+    span = (previous_since.isoformat(), until.isoformat())  # both periods in one read, parted by day
 
-    answer_days = {span: reads.answer_days(tenant, *span) for span in (now_span, before_span)}
+    def parted(rows: Sequence[Any]) -> tuple[list[Any], list[Any]]:
+        return [r for r in rows if r.day >= cut], [r for r in rows if r.day < cut]
 
-    def total(name: str, attr: str) -> Volume:
-        return _total(name, ((d.day, getattr(d, attr)) for d in answer_days[now_span]),
-                      ((d.day, getattr(d, attr)) for d in answer_days[before_span]), weeks)
+    now_days, before_days = parted(reads.answer_days(tenant, *span))
 
-    questions, answered, rated, helpful = (total(n, n) for n in ("questions", "answered", "rated", "helpful"))
+    def total(name: str) -> Volume:
+        return _total(name, ((d.day, getattr(d, name)) for d in now_days),
+                      ((d.day, getattr(d, name)) for d in before_days), weeks)
+
+    questions, answered, rated, helpful = (total(n) for n in ("questions", "answered", "rated", "helpful"))
 
     def grouped(read: Any, by: By | None) -> list[Volume]:
-        return _volumes(read(tenant, *now_span, by), read(tenant, *before_span, by), weeks,
-                        product_key if by == "product" else None)
+        return _volumes(*parted(read(tenant, *span, by)), weeks, product_key if by == "product" else None)
 
     attributed = grouped(reads.question_days, None)
     unattributed = _minus(questions, attributed[0], "unattributed") if attributed else Volume(
@@ -215,7 +218,7 @@ def desk_report(reads: DeskReads, tenant: str, *, days: int = DEFAULT_DAYS, toda
         questions_unattributed=unattributed,
         tickets=Volume("tickets", tickets[0].count, tickets[0].previous, tickets[0].weekly) if tickets else Volume(
             "tickets", 0, 0, (0,) * len(weeks)),
-        ranking=rank_records(reads, tenant, since=now_span[0], until=now_span[1], limit=limit),
+        ranking=rank_records(reads, tenant, since=cut, until=span[1], limit=limit),
         groups={k: len(v) for k, v in lists.items()},
         **{k: v[:limit] for k, v in lists.items()},
     )

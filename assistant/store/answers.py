@@ -117,7 +117,7 @@ class AnswerStore:
                 conn.execute(t.answers.insert(), answers)
             if cited:
                 conn.execute(t.answer_citations.insert(), cited)
-                count_questions(conn, tenant, answers)
+            count_questions(conn, tenant, answers)
 
     def answers(self, tenant: str, *, abstained: bool | None = None, limit: int = 100,
                 since: str | None = None) -> list[LoggedAnswer]:

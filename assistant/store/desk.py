@@ -1,8 +1,9 @@
 """What the desk's numbers (``assistant.stats``) read from the store: a few aggregate queries, by UTC day,
-over the answer log (with each answer's newest rating), the records answers cited (``answer_citations``),
-the questions counted per day by the products and tags their answers cited (``question_days``, kept as
-answers are logged, so that a report reads a few hundred rows, not every citation), and the tickets with
-their own times (``records.opened_at``) and tags (``record_tags``, their own and their case's).
+over the questions counted per day (``question_days``: asked, answered, rated and rated helpful, and by
+the products and tags their answers cited; kept as answers are logged and rated, so that a report reads
+a few hundred rows, not every answer), the records answers cited with each answer's newest rating
+(``answer_citations``), and the tickets with their own times (``records.opened_at``) and tags
+(``record_tags``, their own and their case's).
 
 Also the rows those tables get when an answer is logged, rated, or a record written (``count_questions``,
 ``set_rating``, ``cited_ids``, ``record_tags``, ``opened_at``). The same SQL runs on SQLite and
@@ -86,7 +87,17 @@ class RecordCount:
 class DeskReads(Protocol):
     """What the desk's report reads."""
 
-    def answer_days(self, tenant: str, since: str, until: str) -> list[DayAnswers]: ...
+    def answer_days(self, tenant: str, since: str, until: str) -> list[DayAnswers]:
+        """Per UTC day in ``[since, until)``: questions, answered, rated, rated helpful."""
+        q = t.question_days.c
+        per: dict[str, dict[str, int]] = {}
+        dims = ("asked", "answered", "rated", "helpful")
+        sel = sa.select(q.day, q.dim, q.n).where(q.tenant == tenant, q.dim.in_(dims), q.day >= since, q.day < until)
+        with self.engine.connect() as conn:
+            for x in conn.execute(sel):
+                per.setdefault(x.day, {})[x.dim] = x.n
+        return [DayAnswers(day, n.get("asked", 0), n.get("answered", 0), n.get("rated", 0), n.get("helpful", 0))
+                for day, n in sorted(per.items())]
 
     def question_days(self, tenant: str, since: str, until: str, by: By | None) -> list[DayCount]: ...
 
@@ -100,45 +111,63 @@ def _day(col: Any) -> Any:
     return sa.func.substr(col, 1, 10)
 
 
+def _add(conn: Connection, tenant: str, counts: Mapping[tuple[str, str, str], int]) -> None:
+    """Add ``counts`` (``(dim, day, key) -> n``) to ``question_days`` (an upsert, SQLite or PostgreSQL)."""
+    rows = [{"tenant": tenant, "dim": d, "day": day, "key": k, "n": n} for (d, day, k), n in counts.items() if n]
+    if not rows:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    ins = dialect.insert(t.question_days)
+    conn.execute(ins.on_conflict_do_update(index_elements=["tenant", "dim", "day", "key"],
+                                           set_={"n": t.question_days.c.n + ins.excluded.n}), rows)
+
+
 def count_questions(conn: Connection, tenant: str, answers: Sequence[Mapping[str, Any]]) -> None:
-    """Add logged answers (``id``, ``created_at``, ``citations``) to ``question_days``: each question once
-    per product and per tag of the records it cited (as they are now), and once as ``attributed`` when
-    any of those records has a product."""
+    """Add logged answers (``id``, ``created_at``, ``citations``, ``abstained``, ``helpful`` when known)
+    to ``question_days``: each as ``asked``, ``answered`` unless it abstained, ``rated`` and ``helpful``
+    by its rating; once per product and per tag of the records it cited (as they are now), and once as
+    ``attributed`` when any of those records has a product."""
     cited = {a["id"]: cited_ids(a.get("citations") or "[]") for a in answers}
     ids = sorted({rid for rids in cited.values() for rid in rids})
-    if not ids:
-        return
     r, rt = t.records.c, t.record_tags.c
-    product = {x.id: x.product for x in conn.execute(sa.select(r.id, r.product).where(r.tenant == tenant,
-                                                                                      r.id.in_(ids)))}
+    product: dict[str, str] = {}
     tags: dict[str, list[str]] = {}
-    for rid, tag in conn.execute(sa.select(rt.record_id, rt.tag).where(rt.tenant == tenant, rt.record_id.in_(ids))):
-        tags.setdefault(rid, []).append(tag)
+    if ids:
+        product = {x.id: x.product for x in conn.execute(sa.select(r.id, r.product).where(r.tenant == tenant,
+                                                                                          r.id.in_(ids)))}
+        for rid, tag in conn.execute(sa.select(rt.record_id, rt.tag).where(rt.tenant == tenant,
+                                                                          rt.record_id.in_(ids))):
+            tags.setdefault(rid, []).append(tag)
     counts: Counter[tuple[str, str, str]] = Counter()
     for a in answers:
         day = str(a["created_at"])[:10]
+        counts[("asked", day, "")] += 1
+        counts[("answered", day, "")] += not a.get("abstained")
+        counts[("rated", day, "")] += a.get("helpful") is not None
+        counts[("helpful", day, "")] += a.get("helpful") is True
         products: dict[str, str] = {}  # spellings of one product (雲賬通, 云账通) count the question once
         for x in cited[a["id"]]:
             if product.get(x):
                 products.setdefault(product_key(product[x]), product[x])
         counts.update(("product", day, p) for p in products.values())
         counts.update(("tag", day, tag) for tag in {tag for x in cited[a["id"]] for tag in tags.get(x, ())})
-        if products:
-            counts[("attributed", day, "")] += 1
-    if not counts:
-        return
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    ins = dialect.insert(t.question_days)
-    conn.execute(ins.on_conflict_do_update(index_elements=["tenant", "dim", "day", "key"],
-                                           set_={"n": t.question_days.c.n + ins.excluded.n}),
-                 [{"tenant": tenant, "dim": d, "day": day, "key": k, "n": n} for (d, day, k), n in counts.items()])
+        counts[("attributed", day, "")] += bool(products)
+    _add(conn, tenant, counts)
 
 
 def set_rating(conn: Connection, tenant: str, answer_id: str, helpful: bool) -> None:
-    """Make ``helpful`` the answer's current rating, on the answer and on its citations."""
+    """Make ``helpful`` the answer's current rating, on the answer and on its citations, and move the
+    day's ``rated`` / ``helpful`` counts by the change."""
+    a = t.answers.c
+    old = conn.execute(sa.select(a.helpful, a.created_at).where(a.tenant == tenant, a.id == answer_id)).first()
+    if old is None:
+        return
     for table in (t.answers, t.answer_citations):
         key = table.c.id if table is t.answers else table.c.answer_id
         conn.execute(sa.update(table).where(table.c.tenant == tenant, key == answer_id).values(helpful=helpful))
+    day = str(old.created_at)[:10]
+    was = None if old.helpful is None else bool(old.helpful)
+    _add(conn, tenant, {("rated", day, ""): int(was is None), ("helpful", day, ""): int(helpful) - int(was is True)})
 
 
 class DeskStore:

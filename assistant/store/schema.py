@@ -122,11 +122,12 @@ answer_citations = sa.Table(  # the records an answer cited, one row each, with 
     sa.Index("ix_answer_citations_record", "tenant", "record_id"),
 )
 
-question_days = sa.Table(  # questions a day by what their answers cited, counted as answers are logged
+question_days = sa.Table(  # questions a day, and by what their answers cited: counted as answers are logged, rated
     "question_days",
     metadata,
     sa.Column("tenant", sa.String(64), primary_key=True),
-    sa.Column("dim", sa.String(16), primary_key=True),  # product | tag | attributed (cited any product)
+    # asked | answered | rated | helpful (key ''), product | tag, attributed (cited any product; key '')
+    sa.Column("dim", sa.String(16), primary_key=True),
     sa.Column("day", sa.String(10), primary_key=True),  # YYYY-MM-DD, UTC
     sa.Column("key", sa.String(200), primary_key=True),  # the product or tag as the record had it then
     sa.Column("n", sa.Integer, nullable=False),

@@ -1,8 +1,9 @@
 """the desk's numbers (assistant/stats.py) by a few aggregate queries: answer_citations (one row per record
 an answer cited, with the answer's time and current rating), record_tags (one row per tag a record
-carries), question_days (questions a day by the products and tags their answers cited), answers.helpful
-(the newest rating), records.opened_at (a ticket's time: its first message's, in UTC) and the indexes
-those queries read; filled in from the answers, ratings and records already stored
+carries), question_days (questions a day: asked, answered, rated, helpful, and by the products and tags
+their answers cited), answers.helpful (the newest rating), records.opened_at (a ticket's time: its first
+message's, in UTC) and the indexes those queries read; filled in from the answers, ratings and records
+already stored
 
 Revision ID: 0014
 Revises: 0010
@@ -74,15 +75,17 @@ def upgrade() -> None:
                      .values(opened_at=sa.bindparam("at")), opened)
 
     answers = sa.table("answers", sa.column("id"), sa.column("tenant"), sa.column("citations"),
-                       sa.column("created_at"), sa.column("helpful"))
+                       sa.column("created_at"), sa.column("abstained"), sa.column("helpful"))
     cites = sa.table("answer_citations", sa.column("tenant"), sa.column("answer_id"), sa.column("record_id"),
                      sa.column("created_at"), sa.column("helpful"))
     feedback = sa.table("feedback", sa.column("id"), sa.column("tenant"), sa.column("answer_id"), sa.column("helpful"))
     rating = {r.answer_id: r.helpful for r in conn.execute(
         sa.select(feedback.c.answer_id, feedback.c.helpful).order_by(feedback.c.id))}  # the newest wins
     by_tenant: dict[str, list[dict]] = {}
-    for a in conn.execute(sa.select(answers.c.id, answers.c.tenant, answers.c.citations, answers.c.created_at)):
-        by_tenant.setdefault(a.tenant, []).append({"id": a.id, "citations": a.citations, "created_at": a.created_at})
+    for a in conn.execute(sa.select(answers.c.id, answers.c.tenant, answers.c.citations, answers.c.created_at,
+                                    answers.c.abstained)):
+        by_tenant.setdefault(a.tenant, []).append({"id": a.id, "citations": a.citations, "created_at": a.created_at,
+                                                   "abstained": bool(a.abstained), "helpful": rating.get(a.id)})
     for tenant, rows in by_tenant.items():
         cited = [{"tenant": tenant, "answer_id": a["id"], "record_id": rid, "created_at": a["created_at"],
                   "helpful": rating.get(a["id"])} for a in rows for rid in cited_ids(a["citations"])]
