@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -104,7 +104,12 @@ def rank_records(reads: DeskReads, tenant: str, *, since: str | None = None, unt
     most = sorted(rows, key=lambda r: (-r.cited, r.id))[:limit]
     rated = [r for r in rows if r.helpful + r.not_helpful]
     low = sorted(rated, key=lambda r: (-r.not_helpful / (r.helpful + r.not_helpful), -r.not_helpful, r.id))[:limit]
-    return Ranking(answers, most, low)
+    named = reads.titles(tenant, sorted({r.id for r in most + low}))
+
+    def titled(rs: list[RecordCount]) -> list[RecordCount]:
+        return [replace(r, title=named[r.id][0], kind=named[r.id][1]) for r in rs if r.id in named]
+
+    return Ranking(answers, titled(most), titled(low))
 
 
 def period_weeks(since: date, until: date) -> list[Week]:
@@ -134,17 +139,23 @@ def _volumes(current: Iterable[DayCount], previous: Iterable[DayCount], weeks: S
     """One ``Volume`` per key (``fold`` makes spellings of one key one, shown in its commonest
     spelling), the largest first."""
     index = _week_index(weeks)
-    fold = fold or (lambda k: k)
+    folded: dict[str, str] = {}  # each spelling folded once
+
+    def key(raw: str) -> str:
+        if raw not in folded:
+            folded[raw] = fold(raw) if fold else raw
+        return folded[raw]
+
     spellings: dict[str, Counter[str]] = {}
     now: dict[str, list[int]] = {}
     before: Counter[str] = Counter()
     for row in current:
-        k = fold(row.key)
+        k = key(row.key)
         spellings.setdefault(k, Counter())[row.key] += row.count
         if row.day in index:
             now.setdefault(k, [0] * len(weeks))[index[row.day]] += row.count
     for row in previous:
-        k = fold(row.key)
+        k = key(row.key)
         spellings.setdefault(k, Counter())[row.key] += 0
         before[k] += row.count
     out = [Volume(spellings[k].most_common(1)[0][0], sum(now.get(k, ())), before[k],

@@ -87,17 +87,7 @@ class RecordCount:
 class DeskReads(Protocol):
     """What the desk's report reads."""
 
-    def answer_days(self, tenant: str, since: str, until: str) -> list[DayAnswers]:
-        """Per UTC day in ``[since, until)``: questions, answered, rated, rated helpful."""
-        q = t.question_days.c
-        per: dict[str, dict[str, int]] = {}
-        dims = ("asked", "answered", "rated", "helpful")
-        sel = sa.select(q.day, q.dim, q.n).where(q.tenant == tenant, q.dim.in_(dims), q.day >= since, q.day < until)
-        with self.engine.connect() as conn:
-            for x in conn.execute(sel):
-                per.setdefault(x.day, {})[x.dim] = x.n
-        return [DayAnswers(day, n.get("asked", 0), n.get("answered", 0), n.get("rated", 0), n.get("helpful", 0))
-                for day, n in sorted(per.items())]
+    def answer_days(self, tenant: str, since: str, until: str) -> list[DayAnswers]: ...
 
     def question_days(self, tenant: str, since: str, until: str, by: By | None) -> list[DayCount]: ...
 
@@ -105,6 +95,8 @@ class DeskReads(Protocol):
 
     def citation_counts(self, tenant: str, *, since: str | None = None, until: str | None = None,
                         latest: int | None = None) -> tuple[int, list[RecordCount]]: ...
+
+    def titles(self, tenant: str, record_ids: Sequence[str]) -> dict[str, tuple[str, str]]: ...
 
 
 def _day(col: Any) -> Any:
@@ -144,7 +136,7 @@ def count_questions(conn: Connection, tenant: str, answers: Sequence[Mapping[str
         counts[("asked", day, "")] += 1
         counts[("answered", day, "")] += not a.get("abstained")
         counts[("rated", day, "")] += a.get("helpful") is not None
-        counts[("helpful", day, "")] += a.get("helpful") is True
+        counts[("helpful", day, "")] += bool(a.get("helpful"))
         products: dict[str, str] = {}  # spellings of one product (雲賬通, 云账通) count the question once
         for x in cited[a["id"]]:
             if product.get(x):
@@ -177,15 +169,15 @@ class DeskStore:
 
     def answer_days(self, tenant: str, since: str, until: str) -> list[DayAnswers]:
         """Per UTC day in ``[since, until)``: questions, answered, rated, rated helpful."""
-        a = t.answers.c
-        day = _day(a.created_at).label("day")
-        q = (sa.select(day, sa.func.count().label("n"),
-                       sa.func.sum(sa.case((a.abstained == sa.false(), 1), else_=0)).label("answered"),
-                       sa.func.count(a.helpful).label("rated"),
-                       sa.func.sum(sa.case((a.helpful == sa.true(), 1), else_=0)).label("helpful"))
-             .where(a.tenant == tenant, a.created_at >= since, a.created_at < until).group_by(day))
+        q = t.question_days.c
+        per: dict[str, dict[str, int]] = {}
+        dims = ("asked", "answered", "rated", "helpful")
+        sel = sa.select(q.day, q.dim, q.n).where(q.tenant == tenant, q.dim.in_(dims), q.day >= since, q.day < until)
         with self.engine.connect() as conn:
-            return [DayAnswers(r.day, r.n, int(r.answered or 0), r.rated, int(r.helpful or 0)) for r in conn.execute(q)]
+            for x in conn.execute(sel):
+                per.setdefault(x.day, {})[x.dim] = x.n
+        return [DayAnswers(day, n.get("asked", 0), n.get("answered", 0), n.get("rated", 0), n.get("helpful", 0))
+                for day, n in sorted(per.items())]
 
     def question_days(self, tenant: str, since: str, until: str, by: By | None) -> list[DayCount]:
         """Per UTC day in ``[since, until)`` and product (or tag): the questions whose answer cited a
@@ -219,10 +211,20 @@ class DeskStore:
         counts = Counter((day_, tag) for day_, _, tag in pairs)
         return [DayCount(day_, tag, n) for (day_, tag), n in counts.items()]
 
+    def titles(self, tenant: str, record_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """``id -> (title, kind)`` of those of ``record_ids`` the tenant holds."""
+        r = t.records.c
+        if not record_ids:
+            return {}
+        with self.engine.connect() as conn:
+            return {x.id: (x.title, x.kind) for x in conn.execute(
+                sa.select(r.id, r.title, r.kind).where(r.tenant == tenant, r.id.in_(list(record_ids))))}
+
     def citation_counts(self, tenant: str, *, since: str | None = None, until: str | None = None,
                         latest: int | None = None) -> tuple[int, list[RecordCount]]:
         """The answers counted (logged in ``[since, until)``, or the ``latest`` newest), and for each live
-        record they cited: how often, and how those answers were rated (each answer's newest rating)."""
+        record they cited: how often, and how those answers were rated (each answer's newest rating).
+        Titles and kinds are left empty: ``titles`` reads them for the few records shown."""
         a, ac, r = t.answers.c, t.answer_citations.c, t.records.c
         counted = sa.select(a.id).where(a.tenant == tenant)
         cites = [ac.tenant == tenant]
@@ -236,11 +238,11 @@ class DeskStore:
         per = (sa.select(ac.record_id, sa.func.count().label("cited"),
                          sa.func.sum(sa.case((ac.helpful == sa.true(), 1), else_=0)).label("helpful"),
                          sa.func.sum(sa.case((ac.helpful == sa.false(), 1), else_=0)).label("not_helpful"))
-               .where(*cites).group_by(ac.record_id).subquery())
-        q = (sa.select(per, r.title, r.kind).select_from(per.join(t.records, sa.and_(
-            r.tenant == tenant, r.id == per.c.record_id, r.deleted == sa.false()))))
+               .where(*cites).group_by(ac.record_id))
+        gone = sa.select(r.id).where(r.tenant == tenant, r.deleted == sa.true())
         with self.engine.connect() as conn:
             answers = conn.execute(sa.select(sa.func.count()).select_from(counted.subquery())).scalar_one()
-            rows = [RecordCount(x.record_id, x.title, x.kind, x.cited, int(x.helpful or 0), int(x.not_helpful or 0))
-                    for x in conn.execute(q)]
+            deleted = set(conn.execute(gone).scalars())
+            rows = [RecordCount(x.record_id, "", "", x.cited, int(x.helpful or 0), int(x.not_helpful or 0))
+                    for x in conn.execute(per) if x.record_id not in deleted]
         return answers, rows

@@ -26,7 +26,7 @@ records = sa.Table(
     sa.Column("opened_at", sa.String(40), nullable=True),  # a ticket's time (UTC): its first message's, else stored
     sa.Index("ix_records_kind_status", "tenant", "kind", "status"),
     sa.Index("ix_records_source", "tenant", "source"),
-    sa.Index("ix_records_opened", "tenant", "kind", "opened_at"),
+    sa.Index("ix_records_opened", "tenant", "kind", "opened_at", "deleted", "id", "product"),  # covering
 )
 
 record_tags = sa.Table(  # the tags a record carries, one row each: the desk counts questions by tag in SQL

@@ -52,7 +52,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("records") as batch:
         batch.add_column(sa.Column("opened_at", sa.String(40), nullable=True))
-    op.create_index("ix_records_opened", "records", ["tenant", "kind", "opened_at"])
+    op.create_index("ix_records_opened", "records", ["tenant", "kind", "opened_at", "deleted", "id", "product"])
     with op.batch_alter_table("answers") as batch:
         batch.add_column(sa.Column("helpful", sa.Boolean, nullable=True))
     op.create_index("ix_answers_tenant_created", "answers", ["tenant", "created_at", "abstained", "helpful"])
@@ -79,7 +79,7 @@ def upgrade() -> None:
     cites = sa.table("answer_citations", sa.column("tenant"), sa.column("answer_id"), sa.column("record_id"),
                      sa.column("created_at"), sa.column("helpful"))
     feedback = sa.table("feedback", sa.column("id"), sa.column("tenant"), sa.column("answer_id"), sa.column("helpful"))
-    rating = {r.answer_id: r.helpful for r in conn.execute(
+    rating = {r.answer_id: bool(r.helpful) for r in conn.execute(
         sa.select(feedback.c.answer_id, feedback.c.helpful).order_by(feedback.c.id))}  # the newest wins
     by_tenant: dict[str, list[dict]] = {}
     for a in conn.execute(sa.select(answers.c.id, answers.c.tenant, answers.c.citations, answers.c.created_at,
