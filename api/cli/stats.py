@@ -38,9 +38,8 @@ def _volume_table(title: str, rows: list[Volume], r: DeskReport, total: int) -> 
     if not rows:
         print(f"{title}: none in either period")
         return
-    shown = f" (the top {len(rows)} of {total})" if total > len(rows) else ""
-    print(f"{_cell(title + shown, 34)} {'now':>6} {'before':>6}  {'change':<13}" + "".join(
-        f"{w.week[-3:]:>6}" for w in r.weeks))
+    print(title + (f" (the top {len(rows)} of {total})" if total > len(rows) else ""))
+    print(f"{_cell('', 34)} {'now':>6} {'before':>6}  {'change':<13}" + "".join(f"{w.week[-3:]:>6}" for w in r.weeks))
     for v in rows:
         print(f"{_cell(one_line(v.name), 34)} {v.count:>6} {v.previous:>6}  {_change(v):<13}"
               + "".join(f"{n:>6}" for n in v.weekly))
