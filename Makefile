@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 DEV_DATA ?= ../shared/data/dev
 
-.PHONY: setup demo test test-fast lint bench bench-ingest bench-search bench-answer bench-api bench-fair bench-documents eval eval-gate train screenshots clean
+.PHONY: setup demo test test-fast lint bench bench-ingest bench-search bench-answer bench-api bench-fair bench-documents bench-desk eval eval-gate train screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,8 +47,9 @@ lint: setup
 ## make bench: ingestion throughput (sample library, dev data), search latency at 10k / 100k chunks,
 ## answer latency over the sample questions, a load test of the HTTP API (20 clients, 60 s; 1 and 2 workers,
 ## and two hosts sharing a PostgreSQL and a Chroma server), whether one tenant's heaviest requests hold up
-## /healthz and another tenant's answers (docs/fairness.md), documents (a 500-page PDF, a 2,000-page HTML folder)
-bench: bench-ingest bench-search bench-answer bench-api bench-fair bench-documents
+## /healthz and another tenant's answers (docs/fairness.md), documents (a 500-page PDF, a 2,000-page HTML folder),
+## the desk's numbers over 10,000 cases and 100,000 logged answers (SQLite and PostgreSQL; docs/desk.md)
+bench: bench-ingest bench-search bench-answer bench-api bench-fair bench-documents bench-desk
 
 bench-ingest: setup
 	$(PY) -m evals.bench --dev-data $(DEV_DATA)
@@ -75,6 +76,9 @@ bench-api: setup
 
 bench-fair: setup
 	$(PY) -m evals.bench_fair --heavy-clients 4 --seconds 30
+
+bench-desk: setup
+	$(PY) -m evals.bench_desk --dev-data $(DEV_DATA) --postgres
 
 ## make eval: answer quality on the sample library's questions (a run folder with its report in
 ## eval-out/sample_questions); retrieval quality on AFQMC and BQ dev; long documents (CMRC 2018) against BM25;

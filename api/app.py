@@ -44,6 +44,7 @@ from .routes import (
     promises,
     records,
     review,
+    stats,
     taxonomy,
     tickets,
 )
@@ -112,7 +113,7 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
     app.state.casepilot = state
     problems.install(app)
     for module in (answers, promises, records, history, curated, review, tickets, keys, openai_compat, ops, console,
-                   taxonomy, bots):
+                   taxonomy, bots, stats):
         app.include_router(module.router)
     console.mount(app)  # the web console at /console/ (its own files; nothing from elsewhere)
     # ApiMiddleware, with the bots' webhooks taking their platforms' content types and body limit

@@ -12,7 +12,6 @@ Every threshold is a constant here with its reason in one line; docs/usage.md re
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -22,7 +21,7 @@ import numpy as np
 
 from .drafting import draft_extractive
 from .library import Library
-from .text import content_words, normalise, version_key
+from .text import content_words, product_key, version_key
 from .types import PASSAGE_SPACE, QUESTION_SPACE
 
 RECENT_DAYS = 30  # ratings of the last month are "recent": long enough to gather a few, short enough to react
@@ -32,11 +31,6 @@ RECENT_BELOW = 0.5  # and most recent ratings not helpful: 3 of 3 → 2 of 3 is 
 DIFFERENT_SOLUTION = 0.15  # under 15% of a ticket's solution words in the case's: sample pairs that agree share 20-66%
 MAX_FEEDBACK = 50_000  # the newest ratings read per check; older ones say little about a fall
 MAX_NEW_TICKETS = 500  # the newest tickets drafted and embedded per check: bounds its cost on a busy helpdesk
-
-
-def product_key(product: str) -> str:
-    """A product name as compared: simplified, width-folded, lower-cased, without spaces."""
-    return re.sub(r"\s+", "", normalise(product)).lower()
 
 
 def stale_cases(lib: Library, waiting: Sequence[dict[str, Any]], *, now: datetime) -> list[dict[str, Any]]:

@@ -143,6 +143,12 @@ def normalise(text: str) -> str:
     return re.sub(r"\s+", " ", to_simplified(fold_width(text))).strip()
 
 
+def product_key(product: str) -> str:
+    """A product name as compared (staleness, the desk): simplified, width-folded, lower-cased, without
+    spaces, so that 雲賬通, 云账通 and ``云账通 `` are one product."""
+    return re.sub(r"\s+", "", normalise(product)).lower()
+
+
 def codes(text: str) -> list[str]:
     """Product and error codes in ``text`` (``HP-M227``, ``E-1024``, ``0x8007007e``), lower-cased."""
     text = fold_width(text).lower()

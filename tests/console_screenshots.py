@@ -3,13 +3,17 @@ over the sample library (tests/console_env.py) and Debian's Chromium (tests/cons
 
 from __future__ import annotations
 
+import json
 import os
+import random
 import sys
 import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 
+from assistant.store import Store
 from tests.console_browser import chromium, missing
 from tests.console_env import console_server
 from tests.console_scenes import duplicate_scene, gap_scene, stale_scene
@@ -79,6 +83,30 @@ def shoot_curated(page: object, url: str, keys: dict[str, str]) -> None:
     page.goto(f"{url}/console/#/library")  # type: ignore[attr-defined]
     page.get_by_test_id("curated-table").wait_for()  # type: ignore[attr-defined]
     page.locator("#curated").screenshot(path=OUT / "curated.png")  # type: ignore[attr-defined]
+def history(store: Store, weeks: int = 8) -> None:
+    """Earlier weeks for the Desk's charts: the sample questions asked again on past days, citing the
+    sample cases of their product lines, some rated (made up for the picture, logged through the store)."""
+    rng = random.Random(25)
+    cases = [r for r in store.records("default", kind="case") if r.status == "approved"]
+    now = datetime.now(UTC)
+    rows = []
+    for n in range(weeks * 25):
+        days = rng.uniform(1, weeks * 7)
+        cited = [] if rng.random() < 0.12 + 0.1 * (days < 14) else rng.sample(cases, rng.randint(1, 2))
+        rows.append({"id": f"history-{n}", "ticket_id": None, "question": cited[0].title if cited else "无法回答的问题",
+                     "answer": "", "citations": json.dumps([{"id": c.id, "quote": ""} for c in cited]),
+                     "abstained": not cited, "support": 0.6, "engine": "extractive",
+                     "created_at": (now - timedelta(days=days)).isoformat(timespec="seconds"),
+                     "helpful": None if rng.random() < 0.6 else rng.random() < 0.8 - 0.2 * (days < 14)})
+    store.log_answers("default", rows)
+
+
+def shoot_desk(page: object, url: str) -> None:
+    """The Desk screen (js/desk.js) over what ``prime`` asked and rated, and ``history``."""
+    page.goto(f"{url}/console/#/desk")  # type: ignore[attr-defined]
+    page.locator("[data-testid=weekly-rates][data-ready='1']").wait_for()  # type: ignore[attr-defined]
+    page.locator("[data-testid=questions_by_product][data-ready='1']").wait_for()  # type: ignore[attr-defined]
+    page.screenshot(path=OUT / "desk.png", full_page=True)  # type: ignore[attr-defined]
 
 
 def main() -> int:
@@ -89,6 +117,7 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as d, console_server(Path(d)) as env, chromium() as browser:
         prime(env.url, env.keys["reviewer"])
+        history(env.app.state.casepilot.store)
         page = browser.new_page()
         sign_in(page, env.url, env.keys["reviewer"])
 
@@ -160,6 +189,7 @@ def main() -> int:
         row.scroll_into_view_if_needed()  # the list scrolls inside the side panel; the case is last
         page.locator("aside.side").screenshot(path=OUT / "stale-cases.png")
         shoot_curated(page, env.url, env.keys)
+        shoot_desk(page, env.url)
 
         narrow = page  # the same tab: the key is kept per tab (sessionStorage)
         narrow.set_viewport_size({"width": 400, "height": 860})

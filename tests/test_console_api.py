@@ -145,9 +145,18 @@ def test_console_is_served_with_a_self_only_policy(env: dict[str, Any]) -> None:
 URL = re.compile(r"""(?:https?:)?//[A-Za-z0-9.-]+\.[A-Za-z]{2,}|@import|url\(\s*['"]?(?!data:)[a-z]+:""", re.I)
 
 
+# what the vendored libraries (js/vendor/) name: links in their licence headers and error messages, never loaded
+VENDOR_LINKS = {"https://www.chartjs.org", "https://github.com"}
+
+
 def test_the_console_names_no_other_host() -> None:
-    files = [p for p in CONSOLE.rglob("*") if p.is_file()]
+    vendor = CONSOLE / "js" / "vendor"
+    files = [p for p in CONSOLE.rglob("*") if p.is_file() and vendor not in p.parents]
     assert {p.suffix for p in files} == {".html", ".css", ".js"}
+    listed = (vendor / "README.md").read_text(encoding="utf-8")
+    for lib in vendor.glob("*.js"):  # each vendored library: listed, with its licence beside it
+        assert f"`{lib.name}`" in listed and list(vendor.glob(f"{lib.name.split('.')[0]}*LICENSE*")), lib
+        assert {m.group(0) for m in URL.finditer(lib.read_text(encoding="utf-8"))} <= VENDOR_LINKS, lib
     for p in files:
         text = p.read_text(encoding="utf-8")
         assert not URL.search(text), f"{p.relative_to(ROOT)}: {URL.search(text)}"

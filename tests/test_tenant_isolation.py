@@ -290,6 +290,8 @@ CASES: dict[tuple[str, str], Case] = {
                                                  "the record is looked up in the key's tenant"),
     ("GET", "/v1/library/stats"): Case("reviewer", lambda env: {"path": "/v1/library/stats"}, 200,
                                        "counts over the key's tenant's answers only"),
+    ("GET", "/v1/stats"): Case("reviewer", lambda env: {"path": "/v1/stats"}, 200,
+                               "volume, rates and records of the key's tenant's answers and tickets only"),
     ("POST", "/bots/slack/{channel_id}/events"): _bot("slack"),
     ("POST", "/bots/slack/{channel_id}/interactions"): _bot("slack", "interactions"),
     ("POST", "/bots/feishu/{channel_id}/events"): _bot("feishu"),
@@ -444,6 +446,7 @@ OWN: dict[tuple[str, str], Callable[[dict[str, Any]], str]] = {
     ("GET", "/v1/review/{case_id}"): lambda env: "甲租户工单内容",
     ("GET", "/v1/review/stale"): lambda env: "CA-OLD",
     ("GET", "/v1/library/stats"): lambda env: "CA-SECRET-1",
+    ("GET", "/v1/stats"): lambda env: "产品线/甲机密产品线",
     ("GET", "/v1/keys"): lambda env: env["a_key_ids"][0],
     ("GET", "/v1/imports/{job_id}"): lambda env: env["a_job"],
 }

@@ -5,8 +5,8 @@ on success, 2 on bad input, 1 on other failures.
 
 This module builds the parser and runs a command; each command group lives in its own module
 (``ingest``, ``search``, ``answers``, ``promises``, ``indexes``, ``review``, ``history``, ``curated``, ``tags``,
-``serve``, ``bots``), which registers its sub-commands and imports the shared helpers of ``common``, never this
-hub. Other packages add commands through the ``casepilot.commands`` entry point (``casepilot eval``).
+``serve``, ``bots``, ``stats``), which registers its sub-commands and imports the shared helpers of ``common``,
+never this hub. Other packages add commands through the ``casepilot.commands`` entry point (``casepilot eval``).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from .promises import register_promises
 from .review import register_review
 from .search import register_search
 from .serve import register_serve
+from .stats import register_stats
 from .tags import register_tags
 
 
@@ -80,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_tags(sub, common)
     register_serve(sub, common, base)
     register_bots(sub, common)
+    register_stats(sub, common)
     # commands of other packages (casepilot eval, from evals): the product never imports them
     for plugin in entry_points(group="casepilot.commands"):
         plugin.load()(sub, common)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Query
 from fastapi.responses import RedirectResponse
@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 from starlette.types import Scope
 
+from assistant.stats import rank_records
 from assistant.types import SERVED_STATUSES
 
 from ..auth import Agent, Reviewer
@@ -53,33 +54,10 @@ def library_stats(p: Reviewer, st: State,
                   limit: Annotated[int, Query(ge=1, le=100, description="records in each list")] = 10,
                   window: Annotated[int, Query(ge=1, le=100_000, description="recent answers counted")] = 10_000,
                   ) -> LibraryStatsOut:
-    answers = st.store.answers(p.tenant, limit=window)
-    rating: dict[str, bool] = {}
-    for f in st.store.feedback(p.tenant, limit=window * 4):  # newest first: the first seen is the current one
-        rating.setdefault(f.answer_id, f.helpful)
-    counts: dict[str, list[int]] = {}  # id -> [cited, helpful, not helpful]
-    for a in answers:
-        for rid in {c.get("id") for c in a.citations if isinstance(c, dict) and c.get("id")}:
-            row = counts.setdefault(str(rid), [0, 0, 0])
-            row[0] += 1
-            if a.id in rating:
-                row[1 if rating[a.id] else 2] += 1
-
-    def ranked(ids: list[str]) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        for rid in ids:
-            rec = st.store.get(p.tenant, rid)
-            if rec is not None and len(out) < limit:
-                c = counts[rid]
-                out.append({"id": rid, "title": rec.title, "kind": rec.kind, "cited": c[0], "helpful": c[1],
-                            "not_helpful": c[2]})
-        return out
-
-    most = sorted(counts, key=lambda r: (-counts[r][0], r))
-    rated = [r for r in counts if counts[r][1] + counts[r][2]]
-    low = sorted(rated, key=lambda r: (-counts[r][2] / (counts[r][1] + counts[r][2]), -counts[r][2], r))
-    return LibraryStatsOut.model_validate({"answers": len(answers), "most_cited": ranked(most),
-                                           "lowest_rated": ranked(low)})
+    ranking = rank_records(st.store, p.tenant, latest=window, limit=limit)
+    return LibraryStatsOut.model_validate({"answers": ranking.answers,
+                                           "most_cited": [asdict(r) for r in ranking.most_cited],
+                                           "lowest_rated": [asdict(r) for r in ranking.lowest_rated]})
 
 
 class ConsoleFiles(StaticFiles):

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from ..errors import InputError, NotFound
 from ..redact import redact
 from . import schema as t
+from .desk import cited_ids, count_questions, set_rating
 from .engine import now_iso
 
 TURN_ROLES = ("user", "assistant")
@@ -107,8 +108,21 @@ class AnswerStore:
     rating_writes = 0  # ratings and opens written through this store: the ratings' prior reloads at once
 
     def log_answer(self, tenant: str, row: dict[str, Any]) -> None:
+        self.log_answers(tenant, [row])
+
+    def log_answers(self, tenant: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Log answers (``citations`` a JSON string; ``helpful``, when given, the answer's rating so far), each
+        with a row per record it cited, and count their questions for the desk, in one transaction."""
+        at = now_iso()
+        answers = [{"tenant": tenant, "created_at": at, **row} for row in rows]
+        cited = [{"tenant": tenant, "answer_id": a["id"], "record_id": rid, "created_at": a["created_at"],
+                  "helpful": a.get("helpful")} for a in answers for rid in cited_ids(a.get("citations") or "[]")]
         with self.engine.begin() as conn:
-            conn.execute(t.answers.insert(), {"tenant": tenant, "created_at": now_iso(), **row})
+            if answers:
+                conn.execute(t.answers.insert(), answers)
+            if cited:
+                conn.execute(t.answer_citations.insert(), cited)
+            count_questions(conn, tenant, answers)
 
     def answers(self, tenant: str, *, abstained: bool | None = None, limit: int = 100,
                 since: str | None = None) -> list[LoggedAnswer]:
@@ -178,21 +192,13 @@ class AnswerStore:
 
     def citation_stats(self, tenant: str, record_id: str) -> CitationStats:
         """How often answers cited ``record_id``, and how agents rated those answers (newest rating each)."""
-        a, f = t.answers.c, t.feedback.c
-        quoted = json.dumps(record_id, ensure_ascii=False)
-        escaped = quoted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        needle = f'%"id": {escaped}%'
+        ac = t.answer_citations.c
+        q = sa.select(sa.func.count(), sa.func.sum(sa.case((ac.helpful == sa.true(), 1), else_=0)),
+                      sa.func.sum(sa.case((ac.helpful == sa.false(), 1), else_=0))).where(
+            ac.tenant == tenant, ac.record_id == record_id)
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(a.id, a.citations).where(a.tenant == tenant,
-                                                                   a.citations.like(needle, escape="\\")))
-            # LIKE narrows the rows (and ignores ASCII case in SQLite); the exact test is on the JSON
-            ids = [r.id for r in rows if any(c.get("id") == record_id for c in json.loads(r.citations))]
-            ratings: dict[str, bool] = {}
-            if ids:
-                for r in conn.execute(sa.select(f.answer_id, f.helpful).where(f.tenant == tenant, f.answer_id.in_(ids))
-                                      .order_by(f.id)):
-                    ratings[r.answer_id] = bool(r.helpful)
-        return CitationStats(len(ids), sum(ratings.values()), sum(not v for v in ratings.values()))
+            cited, helpful, not_helpful = conn.execute(q).one()
+        return CitationStats(cited, int(helpful or 0), int(not_helpful or 0))
 
     # ---- feedback ------------------------------------------------------------------------------
 
@@ -215,6 +221,7 @@ class AnswerStore:
             fid = conn.execute(sa.insert(t.feedback).values(tenant=tenant, answer_id=answer_id, helpful=helpful,
                                                             comment=comment, created_at=at,
                                                             rater=rater[:200])).inserted_primary_key
+            set_rating(conn, tenant, answer_id, helpful)
         self.rating_writes += 1
         return Feedback(fid[0] if fid else None, answer_id, helpful, comment, at, rater[:200])
 

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 from ..types import SEARCHABLE_KINDS, Chunk
 from . import schema as t
 from .chunks import ChunkStore, WriteResult
+from .desk import opened_at, record_tags
 from .engine import now_iso
 
 
@@ -188,6 +189,8 @@ class RecordStore(ChunkStore):
             "product": rec.get("product") or "", "data": json.dumps(rec, ensure_ascii=False, sort_keys=True),
             "content_hash": w.content_hash, "deleted": False, "updated_at": at,
         }
+        if rec["kind"] == "ticket":
+            values["opened_at"] = opened_at(rec, old.created_at if old is not None else at)
         detail: dict[str, Any] = {}
         if old is None:
             version = 1
@@ -210,7 +213,20 @@ class RecordStore(ChunkStore):
             actor=actor))
         detail["version"] = version
         self._audit(conn, tenant, rid, action, actor, at, detail)
+        old_tags = None if old is None else record_tags(json.loads(old.data))
+        self._replace_tags(conn, tenant, rid, record_tags(rec), old_tags)
         self._replace_chunks(conn, tenant, rid, w.chunks, res)
+
+    @staticmethod
+    def _replace_tags(conn: Connection, tenant: str, rid: str, tags: list[str], old: list[str] | None) -> None:
+        """The record's rows in ``record_tags`` (what the desk counts questions by), when they changed."""
+        if tags == old:
+            return
+        if old:
+            conn.execute(sa.delete(t.record_tags).where(t.record_tags.c.tenant == tenant,
+                                                        t.record_tags.c.record_id == rid))
+        if tags:
+            conn.execute(sa.insert(t.record_tags), [{"tenant": tenant, "record_id": rid, "tag": tag} for tag in tags])
 
     def delete(self, tenant: str, ids: Iterable[str], *, actor: str) -> tuple[list[str], list[str], list[str]]:
         """Soft-delete records (kept in versions and audit); returns ``(deleted, unknown, removed chunk ids)``."""

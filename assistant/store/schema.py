@@ -23,8 +23,18 @@ records = sa.Table(
     sa.Column("created_at", sa.String(40), nullable=False),
     sa.Column("updated_at", sa.String(40), nullable=False),
     sa.Column("source", sa.Text, nullable=False, server_default=""),  # the file it was last imported from
+    sa.Column("opened_at", sa.String(40), nullable=True),  # a ticket's time (UTC): its first message's, else stored
     sa.Index("ix_records_kind_status", "tenant", "kind", "status"),
     sa.Index("ix_records_source", "tenant", "source"),
+    sa.Index("ix_records_opened", "tenant", "kind", "opened_at", "deleted", "id", "product"),  # covering
+)
+
+record_tags = sa.Table(  # the tags a record carries, one row each: the desk counts questions by tag in SQL
+    "record_tags",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("record_id", sa.String(200), primary_key=True),
+    sa.Column("tag", sa.String(200), primary_key=True),
 )
 
 record_versions = sa.Table(
@@ -98,8 +108,33 @@ answers = sa.Table(
     # the sentences that commit to what their source does not say (assistant.promises), JSON; and whether any
     sa.Column("promises", sa.Text, nullable=False, server_default="[]"),
     sa.Column("flagged", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("helpful", sa.Boolean, nullable=True),  # the newest rating; null: not rated
     sa.Index("ix_answers_tenant_abstained", "tenant", "abstained", "created_at"),
     sa.Index("ix_answers_tenant_flagged", "tenant", "flagged", "created_at"),
+    sa.Index("ix_answers_tenant_created", "tenant", "created_at", "abstained", "helpful"),  # covering
+)
+
+answer_citations = sa.Table(  # the records an answer cited, one row each, with the answer's time
+    "answer_citations",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    sa.Column("answer_id", sa.String(32), primary_key=True),
+    sa.Column("record_id", sa.String(200), primary_key=True),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("helpful", sa.Boolean, nullable=True),  # the answer's newest rating; null: not rated
+    sa.Index("ix_answer_citations_time", "tenant", "created_at", "record_id", "helpful"),  # covering
+    sa.Index("ix_answer_citations_record", "tenant", "record_id"),
+)
+
+question_days = sa.Table(  # questions a day, and by what their answers cited: counted as answers are logged, rated
+    "question_days",
+    metadata,
+    sa.Column("tenant", sa.String(64), primary_key=True),
+    # asked | answered | rated | helpful (key ''), product | tag, attributed (cited any product; key '')
+    sa.Column("dim", sa.String(16), primary_key=True),
+    sa.Column("day", sa.String(10), primary_key=True),  # YYYY-MM-DD, UTC
+    sa.Column("key", sa.String(200), primary_key=True),  # the product or tag as the record had it then
+    sa.Column("n", sa.Integer, nullable=False),
 )
 
 turns = sa.Table(

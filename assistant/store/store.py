@@ -5,8 +5,8 @@ the embedding cache. The vector and keyword indexes are derived from it and can 
 and audit (``records``), import bookkeeping (``imports``), chunks, index state and the embedding
 cache (``chunks``), answers, conversations and feedback (``answers``), raters' ratings and opened
 records as the ratings' prior reads them (``ratings``), drafts and product versions (``drafts``), tag
-taxonomies (``taxonomies``), curated answers (``curated``). Consumers type against the narrow
-Protocols those modules declare where they need only one concern.
+taxonomies (``taxonomies``), curated answers (``curated``), the desk's aggregate reads (``desk``).
+Consumers type against the narrow Protocols those modules declare where they need only one concern.
 
 SQLite (WAL, busy timeout) by default; any SQLAlchemy URL (PostgreSQL) works the same. The schema is
 created and upgraded in place by Alembic migrations when the store is opened.
@@ -23,6 +23,7 @@ from ..errors import BackendError
 from .answers import AnswerStore
 from .chunks import WriteResult
 from .curated import CuratedStore
+from .desk import DeskStore
 from .drafts import DraftStore
 from .engine import _migrations_dir, make_engine, now_iso, upgrade_schema
 from .imports import ImportStore
@@ -35,7 +36,7 @@ __all__ = ["RecordWrite", "Store", "StoredRecord", "WriteResult", "_migrations_d
            "upgrade_schema"]
 
 
-class Store(ImportStore, AnswerStore, RatingStore, DraftStore, TaxonomyStore, CuratedStore):
+class Store(ImportStore, AnswerStore, RatingStore, DraftStore, TaxonomyStore, CuratedStore, DeskStore):
     """The store: one database engine, the methods of every concern. The API keeps its own tables
     (keys, bots, import jobs) in ``api.store`` on the same engine."""
 

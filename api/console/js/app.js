@@ -5,12 +5,14 @@ import { getLang, setLang, t } from "./i18n.js";
 import { renderAsk, renderCase } from "./ask.js";
 import { renderReview } from "./review.js";
 import { renderLibrary } from "./library.js";
+import { renderDesk } from "./desk.js";
 import { ctx } from "./state.js";
 
 const SCREENS = [
   { id: "ask", label: "nav.ask", role: "agent" },
   { id: "review", label: "nav.review", role: "reviewer" },
   { id: "library", label: "nav.library", role: "agent" },
+  { id: "desk", label: "nav.desk", role: "reviewer" },
 ];
 
 const main = document.getElementById("main");
@@ -77,6 +79,7 @@ function route() {
   if (screen === "case" && arg) cleanup = renderCase(main, arg);
   else if (screen === "review") cleanup = renderReview(main, arg);
   else if (screen === "library") cleanup = renderLibrary(main);
+  else if (screen === "desk" && ctx.may("reviewer")) cleanup = renderDesk(main);
   else cleanup = renderAsk(main);
 }
 
