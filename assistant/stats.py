@@ -70,6 +70,14 @@ class Ranking:
     lowest_rated: list[RecordCount]  # rated records, the largest not-helpful share first
 
 
+@dataclass(frozen=True)
+class CuratedUse:
+    id: str
+    question: str
+    hits: int
+    last_hit_at: str | None
+
+
 @dataclass
 class DeskReport:
     tenant: str
@@ -93,6 +101,9 @@ class DeskReport:
     tickets_by_tag: list[Volume]
     ranking: Ranking
     groups: dict[str, int] = field(default_factory=dict)  # how many products / tags each list had before its cut
+    flagged: int = 0  # answers of the period flagged for promising what their sources do not (assistant.promises)
+    curated: list[CuratedUse] = field(default_factory=list)  # the active curated answers, most used first
+    curated_hits: int = 0  # questions they answered, in all
 
 
 def rank_records(reads: DeskReads, tenant: str, *, since: str | None = None, until: str | None = None,
@@ -221,6 +232,8 @@ def desk_report(reads: DeskReads, tenant: str, *, days: int = DEFAULT_DAYS, toda
              "tickets_by_product": grouped(reads.ticket_days, "product"),
              "tickets_by_tag": grouped(reads.ticket_days, "tag")}
     tickets = grouped(reads.ticket_days, None)
+    used = sorted((CuratedUse(c.id, c.question, c.hits, c.last_hit_at) for c in reads.curated_answers(tenant)),
+                  key=lambda u: (-u.hits, u.id))
     return DeskReport(
         tenant=tenant, days=days, since=since.isoformat(), until=(until - timedelta(days=1)).isoformat(),
         previous_since=previous_since.isoformat(), previous_until=(since - timedelta(days=1)).isoformat(),
@@ -231,6 +244,7 @@ def desk_report(reads: DeskReads, tenant: str, *, days: int = DEFAULT_DAYS, toda
             "tickets", 0, 0, (0,) * len(weeks)),
         ranking=rank_records(reads, tenant, since=cut, until=span[1], limit=limit),
         groups={k: len(v) for k, v in lists.items()},
+        flagged=reads.flagged_count(tenant, since=cut), curated=used[:limit], curated_hits=sum(u.hits for u in used),
         **{k: v[:limit] for k, v in lists.items()},
     )
 
@@ -257,4 +271,7 @@ def report_dict(r: DeskReport) -> dict[str, Any]:
         "answers_ranked": r.ranking.answers,
         "most_cited": [asdict(x) for x in r.ranking.most_cited],
         "lowest_rated": [asdict(x) for x in r.ranking.lowest_rated],
+        "flagged_answers": r.flagged,
+        "curated_hits": r.curated_hits,
+        "curated": [asdict(u) for u in r.curated],
     }

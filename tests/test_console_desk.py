@@ -72,3 +72,19 @@ def test_an_agent_has_no_desk(page: Any, env: ConsoleEnv) -> None:  # noqa: F811
     page.goto(f"{env.url}/console/#/desk")  # typed by hand: the ask screen, not the desk
     page.get_by_test_id("question").wait_for()
     assert page.get_by_test_id("desk").count() == 0
+
+
+def test_the_desk_shows_curated_answers_used_and_flagged_answers(page: Any, env: ConsoleEnv) -> None:  # noqa: F811
+    with api(env, "reviewer") as c:
+        made = c.post("/v1/curated", json={"question": "扫码枪扫不出条码怎么办", "answer": "先清洁扫描窗，再重新配对。"})
+        assert made.status_code == 201, made.text
+        for q in ("扫码枪扫不出条码怎么办", "扫码枪扫不出条码怎么办？"):  # the same wording twice: two hits
+            assert c.post("/v1/ask", json={"question": q}).json()["engine"] == "curated"
+        stats = c.get("/v1/stats", params={"days": 28}).json()
+    assert stats["curated_hits"] == 2 and stats["curated"][0]["id"] == made.json()["id"]
+    sign_in(page, env, "reviewer")
+    page.get_by_test_id("nav-desk").click()
+    row = page.get_by_test_id("desk-curated").locator(f"tr[data-id='{made.json()['id']}']")
+    assert row.locator("td").nth(2).inner_text() == "2"
+    assert "2" in page.get_by_test_id("desk-curated-hits").inner_text()
+    assert str(stats["flagged_answers"]) in page.get_by_test_id("desk-flagged").inner_text()

@@ -213,3 +213,26 @@ def test_get_stats_on_a_real_server(server: dict[str, Any]) -> None:
     assert _get(server, "reviewer", "/v1/stats", days=0).status_code == 422
     assert _get(server, "reviewer", "/v1/stats", days=367).status_code == 422
     assert httpx.get(server["url"] + "/v1/stats", timeout=30).status_code == 401
+
+
+def test_the_desk_counts_promise_flags_and_curated_hits(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'desk.db'}")
+    flags = json.dumps([{"sentence": "七天内全额退款", "category": "refund", "label": "退款", "reason": "uncited",
+                         "why": "", "source": "", "missing": []}], ensure_ascii=False)
+    for aid, days_ago, flagged in (("f-now", 2, True), ("f-old", 40, True), ("plain", 1, False)):
+        store.log_answer("t", {"id": aid, "question": "退款多久到账", "answer": "七天内全额退款", "citations": "[]",
+                               "abstained": False, "support": 0.5, "engine": "openai:x", "created_at": at(days_ago),
+                               "promises": flags if flagged else "[]", "flagged": flagged})
+    store.log_answer("other", {"id": "f-other", "question": "q", "answer": "a", "citations": "[]", "abstained": False,
+                               "support": 0.5, "engine": "openai:x", "created_at": at(1), "promises": flags,
+                               "flagged": True})
+    used = store.add_curated("t", "发票抬头开错了怎么重开", "发票抬头开错了怎么重开", "作废后重开。", "审核员甲")
+    idle = store.add_curated("t", "怎么改密码", "怎么改密码", "在设置里改。", "审核员甲")
+    for _ in range(3):
+        store.count_curated_hit("t", used.id)
+    out = report_dict(desk_report(store, "t", today=TODAY))
+    assert out["flagged_answers"] == 1  # the old one is before the period; the other tenant's is not ours
+    assert out["curated_hits"] == 3
+    assert [(u["id"], u["hits"]) for u in out["curated"]] == [(used.id, 3), (idle.id, 0)]
+    assert report_dict(desk_report(store, "other", today=TODAY))["curated"] == []
+    store.close()

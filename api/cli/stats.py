@@ -63,6 +63,12 @@ def print_report(r: DeskReport) -> None:
     _volume_table("questions by tag", r.questions_by_tag, r, r.groups["questions_by_tag"])
     _volume_table("tickets by product", r.tickets_by_product, r, r.groups["tickets_by_product"])
     _volume_table("tickets by tag", r.tickets_by_tag, r, r.groups["tickets_by_tag"])
+    print()
+    print(f"answers flagged for promising what their sources do not say: {r.flagged} (casepilot promises)")
+    print(f"curated answers: {r.curated_hits} questions answered"
+          + ("" if r.curated else " (none yet: casepilot curated add)"))
+    for u in r.curated:
+        print(f"  {u.id:<8} {u.hits:>5}  {one_line(u.question)}")
     for title, rows in (("most cited", r.ranking.most_cited), ("lowest rated", r.ranking.lowest_rated)):
         print()
         if not rows:

@@ -32,6 +32,13 @@ class RateOut(BaseModel):
     weekly: list[float | None]
 
 
+class CuratedUseOut(BaseModel):
+    id: str
+    question: str
+    hits: int
+    last_hit_at: str | None
+
+
 class StatsOut(BaseModel):
     tenant: str
     days: int
@@ -57,3 +64,7 @@ class StatsOut(BaseModel):
     answers_ranked: int = Field(description="the answers of the period the two lists below count")
     most_cited: list[RankedCaseOut]
     lowest_rated: list[RankedCaseOut] = Field(description="rated records, most not-helpful share first")
+    flagged_answers: int = Field(description="answers of the period flagged for promising what their cited "
+                                             "sources do not say (docs/promises.md)")
+    curated_hits: int = Field(description="questions the active curated answers have answered, in all")
+    curated: list[CuratedUseOut] = Field(description="the active curated answers, most used first (docs/curated.md)")

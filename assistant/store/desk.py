@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..text import product_key
 from . import schema as t
+from .curated import CuratedAnswer
 
 By = Literal["product", "tag"]
 
@@ -97,6 +98,10 @@ class DeskReads(Protocol):
                         latest: int | None = None) -> tuple[int, list[RecordCount]]: ...
 
     def titles(self, tenant: str, record_ids: Sequence[str]) -> dict[str, tuple[str, str]]: ...
+
+    def flagged_count(self, tenant: str, since: str | None = None) -> int: ...
+
+    def curated_answers(self, tenant: str, *, status: str | None = ...) -> list[CuratedAnswer]: ...
 
 
 def _day(col: Any) -> Any:

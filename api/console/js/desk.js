@@ -79,6 +79,14 @@ function rankTable(list, testid) {
       h("td.num", x.not_helpful)))));
 }
 
+function curatedTable(list) {
+  if (!list.length) return h("p.muted", t("desk.curatedNone"));
+  return h("table", { "data-testid": "desk-curated" },
+    h("thead", h("tr", ["curated.col.id", "curated.col.question", "curated.col.hits", "curated.col.last"].map((c) => h("th", t(c))))),
+    h("tbody", list.map((u) => h("tr", { "data-id": u.id }, h("td", u.id), h("td", u.question), h("td.num", u.hits),
+      h("td", u.last_hit_at ? u.last_hit_at.slice(0, 10) : "")))));
+}
+
 export const SECTIONS = [
   { id: "volume", title: "desk.volume", render: (r) => h("div",
     h("p.summary", { "data-testid": "desk-summary" }, t("desk.summary", r.questions.count, change(r.questions),
@@ -101,6 +109,10 @@ export const SECTIONS = [
   { id: "records", title: "desk.records", render: (r) => h("div.twocol",
     h("div", h("h3", t("library.mostCited")), rankTable(r.most_cited, "desk-most-cited")),
     h("div", h("h3", t("library.lowestRated")), rankTable(r.lowest_rated, "desk-lowest-rated"))) },
+  { id: "watch", title: "desk.watch", render: (r) => h("div.twocol",
+    h("div", h("h3", t("desk.flagged")), h("p.summary", { "data-testid": "desk-flagged" }, t("desk.flaggedCount", r.flagged_answers))),
+    h("div", h("h3", t("desk.curated")), h("p", { "data-testid": "desk-curated-hits" }, t("desk.curatedHits", r.curated_hits)),
+      curatedTable(r.curated))) },
 ];
 
 export function renderDesk(main) {
