@@ -144,3 +144,15 @@ def test_a_keyword_index_that_missed_a_write_is_rebuilt_not_patched(tmp_path: Pa
         assert top and top[0][0].startswith("C-99#")
     finally:
         lib.close()
+
+
+def test_a_reader_whose_build_was_replaced_reads_the_new_one(tmp_path: Path) -> None:
+    """The matrix is read at its first query: if another process published a build and removed this
+    one's folder in between, the reader moves to the published build instead of failing."""
+    reader = BM25Index(tmp_path / "kw")
+    writer = BM25Index(tmp_path / "kw")
+    writer.rebuild([(_chunk("C-1#problem.0#h"), ["打印机"])], generation=1)
+    reader.refresh()  # the manifest of generation 1 loaded, its matrix not yet
+    writer.patch([], [(_chunk("C-2#problem.0#h"), ["打印机", "网络"])], generation=2)
+    hits = reader.query(["网络"], 5, Filters(statuses=()))
+    assert [h for h, _ in hits] == ["C-2#problem.0#h"] and reader.generation == 2

@@ -77,7 +77,12 @@ class BM25Index:
             import bm25s
 
             logging.getLogger("bm25s").setLevel(logging.WARNING)
-            self._bm25 = bm25s.BM25.load(str(self.folder / self._loaded_from / "bm25"), mmap=False)
+            try:
+                self._bm25 = bm25s.BM25.load(str(self.folder / self._loaded_from / "bm25"), mmap=False)
+            except FileNotFoundError:  # a newer build was published and this one removed: use that one
+                self._loaded_from = None
+                self._load()
+                return self._matrix()
         return self._bm25
 
     def _use(self, name: str, generation: int, ids: list[str], meta: list[dict[str, Any]], bm: Any) -> None:
