@@ -80,7 +80,7 @@ function answerView(turn) {
         : h("p.muted", t("ask.norelated"))) : null,
     a.citations.length ? h("details.sources", { open: true }, h("summary", t("ask.sources")),
       h("ul", a.citations.filter((c) => !seen.has(c.id + c.quote) && seen.add(c.id + c.quote)).map((c) =>
-        h("li", caseLink(c.id), h("span.section", t(`section.${c.section}`)),
+        h("li", caseLink(c.id), c.section ? h("span.section", t(`section.${c.section}`)) : null,
           c.heading || c.page ? h("span.muted", ` ${c.heading || ""}${c.page ? ` · p. ${c.page}` : ""}`) : null,
           h("q", c.quote))))) : null,
     a.unsupported ? h("p.muted", t("ask.unsupported", a.unsupported)) : null,
