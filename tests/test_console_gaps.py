@@ -5,51 +5,24 @@ asserts what its screenshot in docs/screenshots/ shows (the scenes are tests/con
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from assistant.gaps import cluster_key
-from tests.console_browser import chromium, missing
 from tests.console_env import ConsoleEnv, console_server
 from tests.console_scenes import BATTERY, NO_REPLIES, duplicate_scene, gap_scene, stale_scene
-from tests.test_console_e2e import api, sign_in
-
-TIMEOUT = 20_000  # ms
+from tests.test_console_e2e import TIMEOUT, api, browser, page, sign_in  # noqa: F401  (the console tests' fixtures)
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    why = missing()
-    if why:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the console's browser tests must run in CI: {why}")
-        pytest.skip(why)
-    with chromium() as ctx:
-        ctx.set_default_timeout(TIMEOUT)
-        yield ctx
-
-
-@pytest.fixture(scope="module")
-def env(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleEnv]:
+def env(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleEnv]:  # noqa: F811
     with console_server(tmp_path_factory.mktemp("console-gaps"), samples=0) as e:
         yield e
 
 
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    p = browser.new_page()
-    errors: list[str] = []
-    p.on("pageerror", lambda e: errors.append(str(e)))
-    p.on("requestfailed", lambda r: errors.append(f"{r.url}: {r.failure}"))
-    yield p
-    p.close()
-    assert not errors, errors
-
-
-def test_gap_groups_show_the_agents_replies_and_draft_an_faq_for_review(page: Any, env: ConsoleEnv) -> None:
+def test_gap_groups_show_the_agents_replies_and_draft_an_faq_for_review(page: Any, env: ConsoleEnv) -> None:  # noqa: F811
     answered = gap_scene(env)
     assert all(a["abstained"] for a in answered), [a["answer"] for a in answered]
     key = cluster_key(BATTERY)
@@ -85,7 +58,7 @@ def test_gap_groups_show_the_agents_replies_and_draft_an_faq_for_review(page: An
     assert {"T-GAP-1#m3", "T-GAP-2#m2", "T-GAP-1#m4"} <= sources
 
 
-def test_a_likely_duplicate_shows_the_choice_merge_or_approve_as_distinct(page: Any, env: ConsoleEnv) -> None:
+def test_a_likely_duplicate_shows_the_choice_merge_or_approve_as_distinct(page: Any, env: ConsoleEnv) -> None:  # noqa: F811
     first, flagged = duplicate_scene(env)
     sign_in(page, env, "reviewer")
     page.goto(f"{env.url}/console/#/review/{flagged}")
@@ -101,7 +74,7 @@ def test_a_likely_duplicate_shows_the_choice_merge_or_approve_as_distinct(page: 
         assert c.post(f"/v1/review/{flagged}/approve", json={}).json()["code"] == "duplicate_draft"
 
 
-def test_the_stale_list_shows_each_case_with_its_reasons(page: Any, env: ConsoleEnv) -> None:
+def test_the_stale_list_shows_each_case_with_its_reasons(page: Any, env: ConsoleEnv) -> None:  # noqa: F811
     stale = stale_scene(env)
     sign_in(page, env, "reviewer")
     page.get_by_test_id("nav-review").click()
