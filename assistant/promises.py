@@ -10,7 +10,6 @@ simplified, full width folded) and lower-cased.
 
 from __future__ import annotations
 
-import os
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -23,6 +22,7 @@ from typing import Any, Protocol
 import yaml
 
 from .errors import ConfigError
+from .home_files import read_home_file
 from .text import normalise, to_simplified
 
 POLICY_FILE = "promise_policy.yaml"
@@ -295,26 +295,10 @@ def default_policy_text() -> str:
     return resources.files(__package__).joinpath(POLICY_FILE).read_text(encoding="utf-8")
 
 
-_CACHE: dict[Path, tuple[float, Policy]] = {}
-
-
 def load_policy(home: Path | str) -> Policy:
     """``<home>/promise_policy.yaml`` when there is one (re-read when it changes), else the default."""
     path = Path(home) / POLICY_FILE
-    try:
-        mtime = os.stat(path).st_mtime
-    except FileNotFoundError:
-        return default_policy()
-    cached = _CACHE.get(path)
-    if cached and cached[0] == mtime:
-        return cached[1]
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeError) as e:
-        raise ConfigError(f"{path}: {e}") from None
-    policy = parse_policy(text, str(path))
-    _CACHE[path] = (mtime, policy)
-    return policy
+    return read_home_file(path, lambda text: parse_policy(text, str(path)), default_policy)
 
 
 class FlagLog(Protocol):

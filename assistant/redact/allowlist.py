@@ -14,7 +14,6 @@ A missing file allows nothing; a malformed one is an error (``ConfigError``) nam
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigError
+from ..home_files import read_home_file
 from .scan import fold
 
 ALLOWLIST_FILE = "redaction.yaml"
@@ -80,22 +80,16 @@ class AllowList:
         return k in self.phones or any(k.startswith(p) and len(p) >= 10 for p in self.phones)
 
 
-_ALLOW_CACHE: dict[Path, tuple[float, AllowList]] = {}
-
-
 def load_allowlist(home: Path | str) -> AllowList:
     """The allow-list in ``<home>/redaction.yaml`` (empty when there is none); re-read when the file
     changes. A malformed file raises ``ConfigError`` naming the file (never its values)."""
     path = Path(home) / ALLOWLIST_FILE
+    return read_home_file(path, lambda text: _parse_allowlist(text, path), AllowList)
+
+
+def _parse_allowlist(text: str, path: Path) -> AllowList:
     try:
-        mtime = os.stat(path).st_mtime
-    except FileNotFoundError:
-        return AllowList()
-    cached = _ALLOW_CACHE.get(path)
-    if cached and cached[0] == mtime:
-        return cached[1]
-    try:
-        data: Any = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
+        data: Any = yaml.safe_load(text) or {}
         if not isinstance(data, dict):
             raise ValueError("expected a mapping with allow_emails and allow_phones")
         unknown = set(data) - {"allow_emails", "allow_phones"}
@@ -106,7 +100,6 @@ def load_allowlist(home: Path | str) -> AllowList:
             if not isinstance(v, list):
                 raise ValueError(f"{k} must be a list")
         allow = AllowList.of(lists["allow_emails"], lists["allow_phones"])
-    except (OSError, UnicodeError, yaml.YAMLError, ValueError) as e:
+    except (yaml.YAMLError, ValueError) as e:
         raise ConfigError(f"{path}: {e}") from None
-    _ALLOW_CACHE[path] = (mtime, allow)
     return allow
