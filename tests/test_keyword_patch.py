@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from assistant.embeddings import HashEmbedder
-from assistant.index.bm25_build import Postings, scores
+from assistant.index import keyword_manifest
+from assistant.index.bm25_build import Postings, save, scores
 from assistant.index.filters import Filters
 from assistant.index.keywords import BM25Index
 from assistant.library import Library
@@ -47,6 +48,63 @@ def test_the_numpy_build_equals_bm25s_to_the_bit() -> None:
     order = sorted(p.vocab)
     assert sorted(ref_vocab) == order
     assert np.array_equal(_dense(scores(p), p.vocab, order), _dense(ref.scores, ref_vocab, order))
+
+
+def test_the_score_arrays_are_scipys_and_bm25s_loads_their_files(tmp_path: Path) -> None:
+    """Built and written without scipy or bm25s, the arrays are the ones scipy's csc_matrix makes
+    (dtypes included), and bm25s loads the files into the index its own build gives."""
+    import scipy.sparse as sp
+
+    docs = _docs(random.Random(3), 250)
+    p = Postings.encode(docs)
+    sc = scores(p)
+    docs_of = np.repeat(np.arange(p.docs, dtype=np.int32), np.diff(p.indptr))
+    values = np.empty(len(p.tokens), dtype=np.float32)
+    values[np.argsort(p.tokens, kind="stable")] = sc["data"]  # back in (document, token) order
+    m = sp.csc_matrix((values, (docs_of, p.tokens)), shape=(p.docs, len(p.vocab)), dtype=np.float32)
+    for name in ("data", "indices", "indptr"):
+        assert sc[name].dtype == getattr(m, name).dtype and np.array_equal(sc[name], getattr(m, name)), name
+
+    save(tmp_path / "bm25", sc, p.vocab)
+    got = bm25s.BM25.load(str(tmp_path / "bm25"))
+    ref = bm25s.BM25()
+    ref.index(docs, show_progress=False)
+    for query in (["w1"], ["打印机", "w7", "w7"], ["发票", "退款", "w50"]):
+        assert np.array_equal(got.get_scores(query), ref.get_scores(query)), query
+
+
+def test_the_chunk_columns_give_back_each_chunks_metadata(tmp_path: Path) -> None:
+    metas = [{"record_id": f"C-{i % 7}", "kind": "case", "section": ("view", "problem")[i % 2],
+              "status": "approved", "product": "P" if i % 3 else "", **({"tags": [f"t/{i % 4}", "x/y"]} if i % 5 else {})}
+             for i in range(40)]
+    cols = keyword_manifest.ChunkColumns.encode(metas[:30])
+    assert cols.metas() == metas[:30]
+    rows = np.asarray([29, 3, 0, 11], dtype=np.int64)
+    picked = cols.select(rows).extend(metas[30:]).compact()
+    assert picked.metas() == [metas[i] for i in rows.tolist()] + metas[30:]
+    assert len(picked.values["record_id"]) == len({m["record_id"] for m in picked.metas()})  # unused values gone
+    picked.save(tmp_path, 3, [f"id{i}" for i in range(picked.size)])
+    generation, ids, back = keyword_manifest.load(tmp_path)
+    assert (generation, ids, back.metas()) == (3, [f"id{i}" for i in range(picked.size)], picked.metas())
+
+
+def test_a_build_with_the_older_json_manifest_loads_and_patches(tmp_path: Path) -> None:
+    """A build written before the columns (a metadata dict per chunk in manifest.json) still loads,
+    searches, filters and patches."""
+    import json
+
+    items = [(_chunk(f"C-{i:03d}#problem.0#h"), toks) for i, toks in enumerate(_docs(random.Random(5), 40))]
+    idx = BM25Index(tmp_path / "kw")
+    idx.rebuild(items, generation=1)
+    build = tmp_path / "kw" / idx._loaded_from
+    (build / "columns.npz").unlink()
+    (build / "manifest.json").write_text(json.dumps(
+        {"generation": 1, "ids": [c.id for c, _ in items], "meta": [c.metadata() for c, _ in items]}))
+    old = BM25Index(tmp_path / "kw")
+    f = Filters(statuses=(), products=("P",))
+    assert old.generation == 1 and old.query(["w1"], 5, f) == idx.query(["w1"], 5, f) != []
+    assert old.patch([items[0][0].id], [], generation=2)
+    assert BM25Index(tmp_path / "kw").ids() == {c.id for c, _ in items[1:]}
 
 
 def _chunk(cid: str) -> Chunk:

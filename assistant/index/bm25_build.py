@@ -14,6 +14,7 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -110,9 +111,6 @@ class Postings:
 def scores(p: Postings) -> dict[str, Any]:
     """bm25s's ``scores`` (``data``, ``indices``, ``indptr``, ``num_docs``) for the documents of ``p``,
     equal to what ``bm25s.BM25().index`` computes: Lucene's BM25, float32."""
-    # lazy: scipy.sparse is only needed when a keyword index is built
-    import scipy.sparse as sp
-
     n_docs, n_vocab = p.docs, len(p.vocab)
     lengths = p.lengths
     avg_len = lengths.mean() if n_docs else 0.0
@@ -125,5 +123,30 @@ def scores(p: Postings) -> dict[str, Any]:
     tf = p.counts.astype(np.float32)
     norm = K1 * ((1 - B) + B * lengths / avg_len) if n_docs else lengths.astype(np.float64)
     data = (idf[p.tokens] * (tf / (norm[docs] + tf))).astype(np.float32)
-    m = sp.csc_matrix((data, (docs, p.tokens)), shape=(n_docs, n_vocab), dtype=np.float32)
-    return {"data": m.data, "indices": m.indices, "indptr": m.indptr, "num_docs": n_docs}
+    # compressed by column (token), each column's documents ascending: what scipy's csc_matrix makes of
+    # these (row, column) pairs, without importing scipy.sparse (0.2 s) on a write
+    index = np.int32 if max(len(data), n_docs, n_vocab) < 2**31 else np.int64
+    order = np.argsort(p.tokens, kind="stable")
+    indptr = np.zeros(n_vocab + 1, dtype=index)
+    np.cumsum(df, out=indptr[1:])
+    return {"data": data[order], "indices": docs[order].astype(index), "indptr": indptr, "num_docs": n_docs}
+
+
+def save(folder: Path, sc: dict[str, Any], vocab: Sequence[str]) -> None:
+    """The files ``bm25s.BM25.save`` writes for an index with these scores and ``vocab`` (token ids in
+    order), so that ``bm25s.BM25.load`` reads them, written without importing bm25s (0.25 s)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("data", "indices", "indptr"):
+        np.save(folder / f"{name}.csc.index.npy", sc[name], allow_pickle=False)
+    (folder / "vocab.index.json").write_text(
+        json.dumps({tok: i for i, tok in enumerate(vocab)}, ensure_ascii=False), encoding="utf-8")
+    params = {"k1": K1, "b": B, "delta": 0.5, "method": "lucene", "idf_method": "lucene", "dtype": "float32",
+              "int_dtype": "int32", "num_docs": sc["num_docs"], "version": _bm25s_version(), "backend": "numpy"}
+    (folder / "params.index.json").write_text(json.dumps(params, indent=4))
+
+
+def _bm25s_version() -> str:
+    try:
+        return metadata.version("bm25s")
+    except metadata.PackageNotFoundError:  # pragma: no cover - bm25s is a dependency
+        return ""

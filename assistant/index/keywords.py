@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import shutil
+import sys
 import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -23,8 +24,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..types import Chunk
-from .bm25_build import Postings, scores
+from . import keyword_manifest
+from .bm25_build import Postings, save, scores
 from .filters import Allowed, Catalogue, Filters
+from .keyword_manifest import ChunkColumns
 
 
 class KeywordIndex(Protocol):
@@ -48,7 +51,8 @@ class BM25Index:
         self.folder = folder
         self.generation = 0  # no build yet: the (empty) index of an empty store
         self._ids: list[str] = []
-        self._meta: list[dict[str, Any]] = []
+        self._columns = ChunkColumns.encode([])
+        self._metas: list[dict[str, Any]] | None = None  # the columns as dicts, made at first use
         self._bm25: Any = None
         self._loaded_from: str | None = None
         self._by_filter: dict[Filters, tuple[np.ndarray | None, Allowed]] = {}
@@ -65,9 +69,8 @@ class BM25Index:
         name = self._current()
         if name is None or name == self._loaded_from:
             return
-        d = self.folder / name
-        manifest = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
-        self._use(name, int(manifest["generation"]), manifest["ids"], manifest["meta"], None)
+        generation, ids, columns = keyword_manifest.load(self.folder / name)
+        self._use(name, generation, ids, columns, None)
 
     def _matrix(self) -> Any:
         """The loaded build's bm25s index (None when it is empty), read at its first use: patching a
@@ -85,10 +88,11 @@ class BM25Index:
                 return self._matrix()
         return self._bm25
 
-    def _use(self, name: str, generation: int, ids: list[str], meta: list[dict[str, Any]], bm: Any) -> None:
+    def _use(self, name: str, generation: int, ids: list[str], columns: ChunkColumns, bm: Any) -> None:
         self.generation = generation
         self._ids = ids
-        self._meta = meta
+        self._columns = columns
+        self._metas = None
         self._bm25 = bm
         self._by_filter = {}
         self._catalogue = None
@@ -127,7 +131,7 @@ class BM25Index:
         items = sorted(items, key=lambda it: it[0].id)  # one order, whatever the database's collation
         # an empty token list would break bm25s; such chunks just never match
         docs = [toks or [""] for _, toks in items]
-        self._publish([c.id for c, _ in items], [c.metadata() for c, _ in items],
+        self._publish([c.id for c, _ in items], ChunkColumns.encode([c.metadata() for c, _ in items]),
                       Postings.encode(docs) if items else None, generation)
 
     def patch(self, removed: Iterable[str], added: Sequence[tuple[Chunk, list[str]]], generation: int) -> bool:
@@ -143,20 +147,18 @@ class BM25Index:
             return False
         gone = set(removed) | {c.id for c, _ in added}
         keep = np.fromiter((i not in gone for i in self._ids), dtype=bool, count=len(self._ids))
-        kept = keep.tolist()
-        ids = [i for i, k in zip(self._ids, kept, strict=True) if k] + [c.id for c, _ in added]
-        meta = [m for m, k in zip(self._meta, kept, strict=True) if k] + [c.metadata() for c, _ in added]
+        ids = [i for i, k in zip(self._ids, keep.tolist(), strict=True) if k] + [c.id for c, _ in added]
         if not ids:
-            self._publish([], [], None, generation)
+            self._publish([], ChunkColumns.encode([]), None, generation)
             return True
+        columns = self._columns.select(np.flatnonzero(keep)).extend([c.metadata() for c, _ in added])
         patched = postings.patch(keep, [toks or [""] for _, toks in added])
-        order = sorted(range(len(ids)), key=ids.__getitem__)
-        self._publish([ids[i] for i in order], [meta[i] for i in order],
-                      patched.reorder(np.asarray(order, dtype=np.int64)), generation)
+        order = np.asarray(sorted(range(len(ids)), key=ids.__getitem__), dtype=np.int64)
+        self._publish([ids[i] for i in order.tolist()], columns.select(order).compact(), patched.reorder(order),
+                      generation)
         return True
 
-    def _publish(self, ids: list[str], meta: list[dict[str, Any]], postings: Postings | None,
-                 generation: int) -> None:
+    def _publish(self, ids: list[str], columns: ChunkColumns, postings: Postings | None, generation: int) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         # unique per build: a second build of the same generation in this process (a repair) must be
         # loaded too, and loading skips a name it already holds
@@ -166,26 +168,19 @@ class BM25Index:
         d.mkdir()
         bm = None
         if postings is not None:
-            # lazy: bm25s costs 0.11 s at import (see _load)
-            import bm25s
-
-            logging.getLogger("bm25s").setLevel(logging.WARNING)
-            bm = bm25s.BM25()
-            bm.scores = scores(postings)
-            bm.vocab_dict = {tok: i for i, tok in enumerate(postings.vocab)}
-            bm.unique_token_ids_set = set(bm.vocab_dict.values())
-            bm.nonoccurrence_array = None
-            bm.save(str(d / "bm25"))
+            sc = scores(postings)
+            save(d / "bm25", sc, postings.vocab)  # bm25s's files, written without importing it
             postings.save(d / "bm25")
-        (d / "manifest.json").write_text(
-            json.dumps({"generation": generation, "ids": ids, "meta": meta}, ensure_ascii=False), encoding="utf-8")
+            if "bm25s" in sys.modules:  # a process that searches: keep what was built, no reading it back
+                bm = _bm25_object(sc, postings.vocab)
+        columns.save(d, generation, ids)
         tmp = self.folder / f"CURRENT.{os.getpid()}.tmp"
         tmp.write_text(name)
         os.replace(tmp, self.folder / "CURRENT")
         for old in self.folder.iterdir():
             if old.is_dir() and old.name != name:
                 shutil.rmtree(old, ignore_errors=True)
-        self._use(name, generation, ids, meta, bm)  # what was just written, without reading it back
+        self._use(name, generation, ids, columns, bm)  # what was just written, without reading it back
 
     def idf(self, token: str) -> float:
         """BM25 inverse document frequency of ``token`` over the chunks; a token the library never
@@ -209,7 +204,9 @@ class BM25Index:
         """The chunks' metadata in columns, built on first use after each load (0.25 s at 120k chunks)."""
         cat = self._catalogue
         if cat is None:
-            cat = self._catalogue = Catalogue(self._meta)
+            if self._metas is None:
+                self._metas = self._columns.metas()
+            cat = self._catalogue = Catalogue(self._metas)
         return cat
 
     def _filtered(self, filters: Filters) -> tuple[np.ndarray | None, Allowed]:
@@ -230,7 +227,7 @@ class BM25Index:
 
     def allowed(self, filters: Filters) -> Allowed | None:
         """Which records pass ``filters``; None before the first build, when this index cannot tell."""
-        return self._filtered(filters)[1] if self._meta else None
+        return self._filtered(filters)[1] if self._ids else None
 
     def query(self, tokens: Sequence[str], n: int, filters: Filters) -> list[tuple[str, float]]:
         bm = self._matrix()
@@ -248,3 +245,16 @@ class BM25Index:
         top = np.argpartition(-scores, n - 1)[:n]
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(self._ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+
+def _bm25_object(sc: dict[str, Any], vocab: Sequence[str]) -> Any:
+    """The ``bm25s.BM25`` that loading the files ``bm25_build.save`` wrote gives."""
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    bm = bm25s.BM25()
+    bm.scores = sc
+    bm.vocab_dict = {tok: i for i, tok in enumerate(vocab)}
+    bm.unique_token_ids_set = set(bm.vocab_dict.values())
+    bm.nonoccurrence_array = None
+    return bm
