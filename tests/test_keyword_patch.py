@@ -12,7 +12,7 @@ import pytest
 
 from assistant.embeddings import HashEmbedder
 from assistant.index import keyword_manifest
-from assistant.index.bm25_build import Postings, save, scores
+from assistant.index.bm25_build import Postings, _stable_order, save, scores
 from assistant.index.filters import Filters
 from assistant.index.keywords import BM25Index
 from assistant.library import Library
@@ -71,6 +71,14 @@ def test_the_score_arrays_are_scipys_and_bm25s_loads_their_files(tmp_path: Path)
     ref.index(docs, show_progress=False)
     for query in (["w1"], ["打印机", "w7", "w7"], ["发票", "退款", "w50"]):
         assert np.array_equal(got.get_scores(query), ref.get_scores(query)), query
+
+
+def test_the_radix_order_is_numpys_stable_sort() -> None:
+    rng = np.random.default_rng(1)
+    for high in (300, 70_000, 2**31 - 1):  # one pass of 16 bits, two, and the largest token id
+        tokens = rng.integers(0, high, 5000, dtype=np.int32)
+        tokens[::7] = tokens[0]  # ties keep their order
+        assert np.array_equal(_stable_order(tokens), np.argsort(tokens, kind="stable")), high
 
 
 def test_the_chunk_columns_give_back_each_chunks_metadata(tmp_path: Path) -> None:

@@ -126,10 +126,20 @@ def scores(p: Postings) -> dict[str, Any]:
     # compressed by column (token), each column's documents ascending: what scipy's csc_matrix makes of
     # these (row, column) pairs, without importing scipy.sparse (0.2 s) on a write
     index = np.int32 if max(len(data), n_docs, n_vocab) < 2**31 else np.int64
-    order = np.argsort(p.tokens, kind="stable")
+    order = _stable_order(p.tokens)
     indptr = np.zeros(n_vocab + 1, dtype=index)
     np.cumsum(df, out=indptr[1:])
     return {"data": data[order], "indices": docs[order].astype(index), "indptr": indptr, "num_docs": n_docs}
+
+
+def _stable_order(tokens: np.ndarray) -> np.ndarray:
+    """``np.argsort(tokens, kind="stable")`` for non-negative int32 tokens, as one or two passes of
+    numpy's radix sort over 16 bits (a third of the time of its 32-bit merge sort at 4.6M entries)."""
+    order = np.argsort((tokens & 0xFFFF).astype(np.uint16), kind="stable")
+    high = (tokens >> 16).astype(np.uint16)
+    if high.any():
+        order = order[np.argsort(high[order], kind="stable")]
+    return order
 
 
 def save(folder: Path, sc: dict[str, Any], vocab: Sequence[str]) -> None:
