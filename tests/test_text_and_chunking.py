@@ -4,7 +4,8 @@ import os
 import subprocess
 import sys
 
-from assistant.chunking import chunk_id, chunk_record, record_of, split_text
+from assistant import tokens
+from assistant.chunking import chunk_id, chunk_record, record_of, split_text, within
 from assistant.text import keyword_tokens, normalise
 from assistant.tokens import count_tokens
 from assistant.types import Article, Case
@@ -159,3 +160,23 @@ def test_a_list_marker_is_not_the_start_of_an_error_code_or_a_version() -> None:
     not_items = ["13.A2 是进纸延迟", "13.D3 为双面器翻转区卡纸", "13.A2。", "1.2 版本", "10.1.1.1 是网关地址"]
     assert [t for t in items if not LIST_MARK.match(t)] == []
     assert [t for t in not_items if LIST_MARK.match(t)] == []
+
+
+def test_within_a_budget_is_told_by_bytes_or_by_tokens() -> None:
+    """``within`` answers as counting tokens does, at and around each text's byte and token counts."""
+    texts = ["", "a", "打印机无法连接网络", "Printer offline after update 1.2.3", "🙂🙂 emoji ✓", "重启" * 150,
+             "word " * 90, "混合 mixed 文本 text，。！" * 12]
+    for text in texts:
+        n_bytes, n_tokens = len(text.encode("utf-8")), count_tokens(text)
+        for budget in {0, 1, n_tokens - 1, n_tokens, n_tokens + 1, n_bytes - 1, n_bytes, n_bytes + 1}:
+            if budget >= 0:
+                assert within(text, budget) == (n_tokens <= budget), (text, budget)
+
+
+def test_a_case_of_short_sections_is_chunked_without_loading_tiktoken() -> None:
+    short = Case(id="C-1", title="打印机脱机", problem="打印机显示脱机。", diagnosis="驱动过旧。", solution="更新驱动。",
+                 outcome="恢复")
+    tokens.encoding.cache_clear()
+    chunks = chunk_record(short)
+    assert tokens.encoding.cache_info().currsize == 0
+    assert [c.text for c in chunks if c.section == "solution"] == ["更新驱动。"]
