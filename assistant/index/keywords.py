@@ -4,9 +4,9 @@ Chroma, under the same chunk ids.
 bm25s has no incremental update. The index is built from the store's stored tokens when it has
 none to start from; each build keeps its documents as token ids (``bm25_build.Postings``) and its
 chunks' ids and metadata in columns (``keyword_manifest``), and a write's few added and removed
-chunks patch them into the next build, written in bm25s's file format without importing bm25s. Each build is written to a new
-folder and published by replacing one ``CURRENT`` file, so a crash never leaves a half-written index
-in use.
+chunks patch them into the next build, written in bm25s's file format without importing bm25s.
+Each build is written to a new folder and published by replacing one ``CURRENT`` file, so a crash
+never leaves a half-written index in use.
 """
 
 from __future__ import annotations
