@@ -57,6 +57,29 @@ def test_migrations_upgrade_an_existing_database_in_place(backend: str, tmp_path
     store.close()
 
 
+def test_a_store_at_the_head_opens_without_alembic(tmp_path: Path) -> None:
+    """The scripts' head is read as alembic reads it; a database already there is opened without
+    importing alembic, and one behind it is still upgraded."""
+    import subprocess
+    import sys
+
+    from assistant.store.engine import _script_head
+
+    assert _script_head() == _head()
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    Store(url).close()
+    code = ("import sys; from assistant.store import Store; Store(sys.argv[1]).close(); "
+            "print('alembic' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code, url], capture_output=True, text=True,
+                          check=True).stdout.strip() == "False"
+    behind = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade_schema(behind, "0013")
+    upgrade_schema(behind)  # one behind the head: alembic upgrades it
+    with behind.connect() as conn:
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == _head()
+    behind.dispose()
+
+
 def test_migrated_schema_matches_the_table_definitions(db_url: str) -> None:
     store = Store(db_url)
     insp = sa.inspect(store.engine)
