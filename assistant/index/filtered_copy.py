@@ -24,11 +24,16 @@ class FilteredCopy:
     """One collection's ids and unit vectors (float16: half the memory of float32; similarities
     differ from float32's by about 1e-4), searched exactly among the records a filter passes."""
 
+    BLOCK = 10_000
+
     def __init__(self, ids: Sequence[str], vectors: np.ndarray) -> None:
         self.ids = list(ids)
-        m = np.asarray(vectors, dtype=np.float32).reshape(len(self.ids), -1)
-        norms = np.linalg.norm(m, axis=1, keepdims=True)
-        self.vectors = (m / np.where(norms > 0, norms, 1.0)).astype(np.float16)
+        vectors = np.asarray(vectors).reshape(len(self.ids), -1)
+        self.vectors = np.empty(vectors.shape, dtype=np.float16)
+        for i in range(0, len(self.ids), self.BLOCK):  # in blocks: no float32 copy of the whole
+            m = vectors[i : i + self.BLOCK].astype(np.float32)
+            norms = np.linalg.norm(m, axis=1, keepdims=True)
+            self.vectors[i : i + self.BLOCK] = m / np.where(norms > 0, norms, 1.0)
         self.records = [record_of(i) for i in self.ids]
         self._by_filter: OrderedDict[Filters, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._rows = 0
