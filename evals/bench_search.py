@@ -9,7 +9,9 @@ so the vector side is measured at the full chunk count.
 
 The index side is the search without the query embedding (keyword search, vector searches, filters,
 fusion, reading the hits' chunks from the store); at 120,000 chunks and more its targets are printed
-as met or not. Repeated questions go through the query-vector cache (``assistant/query_vectors.py``).
+as met or not. Timing starts once the vector spaces' filtered copies are loaded (a warm worker;
+``filter_copies_s`` says how long that took). Repeated questions go through the query-vector cache
+(``assistant/query_vectors.py``).
 
     python -m evals.bench_search [--sizes 10000 100000] [--queries 200] [--home DIR]
 """

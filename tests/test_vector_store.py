@@ -194,6 +194,8 @@ def test_a_selective_filter_is_searched_exactly_in_the_filtered_copy_and_follows
 
     small = ChromaVectorStore(client, "t", "test-16", "passage", filter_limit=n - 2)  # too large for a copy
     assert not small.wait_for_copy(60)
+    exact = ChromaVectorStore(client, "t", "test-16", "passage", exact_limit=n, filter_limit=1000)
+    assert not exact.wait_for_copy(60)  # the exact copy answers everything
     assert [cid for cid, _ in small.query(q, 8, first, cat.allowed(cat.mask(first)))] == expected(first, 8, gone)
 
 

@@ -232,7 +232,7 @@ class ChromaVectorStore:
     def _load_filtered(self, key: object, done: threading.Event) -> None:
         copy = None
         try:
-            if self.count() <= self.filter_limit:
+            if self.exact_limit < self.count() <= self.filter_limit:  # smaller: the exact copy answers
                 ids, _, vectors = self._pages(["embeddings"], self.filter_limit, np.float16)
                 if len(ids) <= self.filter_limit:
                     copy = FilteredCopy(ids, vectors)
