@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     # a larger space of at most this many chunks keeps a float16 copy in memory (2 bytes a dimension a
     # chunk, and up to twice that for the filters in use) for searches whose filter passes at most
     # half the records: exact, and faster than Chroma's wide HNSW search; 0 = always Chroma
-    filter_copy_limit: int = Field(default=200_000, ge=0)
+    filter_copy_limit: int = Field(default=150_000, ge=0)
     article_chunk_tokens: int = 400
     # documents (PDF, HTML, .docx, .txt): a larger file is rejected; a .docx (a ZIP archive) that
     # unpacks to more is rejected as a likely ZIP bomb
