@@ -188,6 +188,8 @@ def test_a_selective_filter_is_searched_exactly_in_the_filtered_copy_and_follows
     gone = everything - {int(record_of(best)[1:])}
     calls.clear()
     assert [cid for cid, _ in ask(first)] == expected(first, 8, gone) and calls
+    assert not store.wait_for_copy(60)  # loaded moments ago: not again before RELOAD_PAUSE
+    store.RELOAD_PAUSE = 0
     assert store.wait_for_copy(60)
     calls.clear()
     assert [cid for cid, _ in ask(first)] == expected(first, 8, gone) and calls == []

@@ -11,6 +11,7 @@ import math
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -136,6 +137,7 @@ class ChromaVectorStore:
     MAX_OVERFETCH = 1000  # beyond this, Chroma's own filter is cheaper
     PAGE = 1000  # vectors per read when loading the exact copy
     SELECTIVE = 0.5  # a filter passing at most this share of records is searched in the filtered copy
+    RELOAD_PAUSE = 30.0  # seconds between two loads of the filtered copy (a long import writes often)
 
     def __init__(self, client: Any, tenant: str, model_id: str, space: str = "", *, exact_limit: int = 0,
                  filter_limit: int = 0, version: Callable[[], object] | None = None) -> None:
@@ -151,6 +153,7 @@ class ChromaVectorStore:
         self.filter_limit = filter_limit
         self._filtered: tuple[object, FilteredCopy | None] | None = None  # as _exact
         self._loading: tuple[int, threading.Event] | None = None  # (pid, set when loaded) of a running load
+        self._loaded_at = -math.inf  # time.monotonic() when the last load finished
         self._copy_lock = threading.Lock()
         try:
             self.col = client.get_or_create_collection(
@@ -213,7 +216,8 @@ class ChromaVectorStore:
 
     def filtered_copy(self) -> FilteredCopy | None:
         """The copy for selective filters when one is loaded and current, else None; a load is then
-        started in the background (at most one per process at a time)."""
+        started in the background (at most one per process at a time, and ``RELOAD_PAUSE`` after the
+        last one: during an import every write would make the copy stale again)."""
         if self.filter_limit <= 0:
             return None
         key = (self.version(), self._writes)
@@ -222,6 +226,8 @@ class ChromaVectorStore:
             if state is not None and state[0] == key:
                 return state[1]
             if self._loading is not None and self._loading[0] == os.getpid():  # a forked child has no loader
+                return None
+            if time.monotonic() - self._loaded_at < self.RELOAD_PAUSE:
                 return None
             self._loading = (os.getpid(), threading.Event())
             done = self._loading[1]
@@ -241,6 +247,7 @@ class ChromaVectorStore:
         with self._copy_lock:
             self._filtered = (key, copy)
             self._loading = None
+            self._loaded_at = time.monotonic()
         done.set()
 
     def wait_for_copy(self, timeout: float) -> bool:
