@@ -129,8 +129,8 @@ class ChromaVectorStore:
 
     A larger collection of at most ``filter_limit`` vectors keeps a ``FilteredCopy`` for the searches
     whose filter passes at most ``SELECTIVE`` of the records: loaded by a background thread at the
-    first such search, and again after writes (as the exact copy); until it is loaded they go
-    through Chroma."""
+    first such search, and again after writes (the same key as the exact copy's, at most every
+    ``RELOAD_PAUSE`` seconds); while it is missing or stale they go through Chroma."""
 
     BATCH = 1000
     OVERFETCH = 2  # neighbours fetched per wanted one, divided by the share of records a filter passes
