@@ -124,7 +124,8 @@ class Library:
     def _vector_options(self) -> dict[str, Any]:
         # the exact copy is reloaded when the keyword index loads another process's build: both follow
         # the store's generation, and a search refreshes the keyword index first
-        return {"exact_limit": self.settings.exact_search_limit, "version": lambda: self.keywords.generation}
+        return {"exact_limit": self.settings.exact_search_limit, "filter_limit": self.settings.filter_copy_limit,
+                "version": lambda: self.keywords.generation}
 
     @cached_property
     def spaces(self) -> dict[str, VectorSpace]:

@@ -8,9 +8,9 @@ per record with its best section named, and snippets.
 
 from __future__ import annotations
 
+import math
 import os
 import re
-import statistics
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -55,9 +55,12 @@ class ChunkRetriever(Protocol):
 
 def spread_of(scores: Sequence[float], n: int) -> tuple[float, float]:
     """The lowest of ``scores`` and their standard deviation, counting the ``n - len(scores)`` results
-    a retriever asked for ``n`` did not return as no better than its last."""
+    a retriever asked for ``n`` did not return as no better than its last. In floats (``math.fsum``):
+    ``statistics.pstdev``'s exact fractions cost 0.2 ms a call, for the same value to about 1e-15."""
     lo = min(scores)
-    return lo, statistics.pstdev([*scores, *[lo] * max(0, n - len(scores))])
+    xs = [*scores, *[lo] * max(0, n - len(scores))]
+    mean = math.fsum(xs) / len(xs)
+    return lo, math.sqrt(math.fsum((x - mean) ** 2 for x in xs) / len(xs))
 
 
 def per_record(name: str, hits: list[tuple[str, float]], n: int = 0) -> list[Candidate]:

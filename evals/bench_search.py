@@ -9,7 +9,9 @@ so the vector side is measured at the full chunk count.
 
 The index side is the search without the query embedding (keyword search, vector searches, filters,
 fusion, reading the hits' chunks from the store); at 120,000 chunks and more its targets are printed
-as met or not. Repeated questions go through the query-vector cache (``assistant/query_vectors.py``).
+as met or not. Timing starts once the vector spaces' filtered copies are loaded (a warm worker;
+``filter_copies_s`` says how long that took). Repeated questions go through the query-vector cache
+(``assistant/query_vectors.py``).
 
     python -m evals.bench_search [--sizes 10000 100000] [--queries 200] [--home DIR]
 """
@@ -31,6 +33,7 @@ import numpy as np
 
 from assistant.embeddings import HashEmbedder, make_embedder
 from assistant.index.filters import Filters
+from assistant.index.vectors import ChromaVectorStore
 from assistant.library import Library
 from assistant.query_vectors import QueryVectors, flush
 from assistant.retrieval import ChunkRetriever, DenseRetriever, HybridRetriever, KeywordRetriever, Retriever
@@ -148,6 +151,10 @@ def run_size(n_chunks: int, pool: list[str], queries: list[str], models: dict[st
                                       else settings.fusion, weights=settings.fusion_weights),
             "keyword only": keyword,
         }
+        t0 = time.perf_counter()  # a worker's filtered copies load in the background (ChromaVectorStore)
+        out["filter_copies"] = [isinstance(s.vectors, ChromaVectorStore) and s.vectors.wait_for_copy(600)
+                                for s in lib.spaces.values()]
+        out["filter_copies_s"] = round(time.perf_counter() - t0, 1)
         for name, part in configs.items():
             r = Retriever(lib.store, lib.tenant, part)
             r.retrieve(queries[0], 10)  # warm up

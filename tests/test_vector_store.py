@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.chunking import chunk_id, record_of
+from assistant.index.filtered_copy import FilteredCopy
 from assistant.index.filters import Catalogue, Filters
 from assistant.index.vectors import ChromaVectorStore, chroma_client
 from assistant.types import Chunk
@@ -141,3 +142,75 @@ def test_a_small_collection_is_searched_exactly_in_memory_and_follows_every_writ
     got = store.query(q, 5, Filters())
     assert store.exact() is None and calls
     assert [cid for cid, _ in got] == expected(Filters(), 5, everything)
+
+
+def test_a_selective_filter_is_searched_exactly_in_the_filtered_copy_and_follows_writes(tmp_path: Path) -> None:
+    """Above ``exact_limit`` and within ``filter_limit``, a filter passing at most half the records is
+    answered from the float16 copy once it is loaded (no Chroma query), with the exact filtered top-n;
+    until it is loaded, and after a write until it is loaded again, Chroma answers (the same top-n)."""
+    rng = np.random.default_rng(3)
+    n = 400
+    vecs = rng.normal(size=(n, 16)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    chunks = [_chunk(i, f"p{i % 5}") for i in range(n)]
+    client = chroma_client(tmp_path / "chroma")
+    store = ChromaVectorStore(client, "t", "test-16", "passage", exact_limit=100, filter_limit=1000)
+    store.PAGE = 150  # loaded in several reads
+    store.upsert(chunks, vecs)
+    cat = Catalogue([c.metadata() for c in chunks])
+    q = rng.normal(size=16).astype(np.float32)
+    sims = vecs @ (q / np.linalg.norm(q))
+
+    def expected(f: Filters, k: int, present: set[int]) -> list[str]:
+        ok = [i for i in np.argsort(-sims) if i in present and f.matches(chunks[i].metadata())]
+        return [chunks[i].id for i in ok[:k]]
+
+    def ask(f: Filters, k: int = 8) -> list[tuple[str, float]]:
+        return store.query(q, k, f, cat.allowed(cat.mask(f)))
+
+    everything = set(range(n))
+    first = Filters(products=("p1",))
+    assert [cid for cid, _ in ask(first)] == expected(first, 8, everything)  # Chroma, loading starts
+    assert store.wait_for_copy(60)
+    calls = []
+    real_query = store.col.query
+    store.col.query = lambda *a, **kw: calls.append(1) or real_query(*a, **kw)
+    for f in (first, Filters(products=("p2", "p3")), Filters(record_ids=("R3", "R14", "R150")), Filters(products=("none",))):
+        got = ask(f)
+        assert [cid for cid, _ in got] == expected(f, 8, everything), f
+        assert np.allclose([s for _, s in got], [sims[int(record_of(cid)[1:])] for cid, _ in got], atol=2e-3)
+    assert calls == []
+    wide = Filters(products=("p0", "p1", "p2", "p3"))  # passes 80%: Chroma's neighbours, post-filtered
+    assert [cid for cid, _ in ask(wide)] == expected(wide, 8, everything) and calls
+
+    best = expected(first, 1, everything)[0]
+    store.delete([best])  # a write: the copy is stale, Chroma answers until it is loaded again
+    gone = everything - {int(record_of(best)[1:])}
+    calls.clear()
+    assert [cid for cid, _ in ask(first)] == expected(first, 8, gone) and calls
+    assert not store.wait_for_copy(60)  # loaded moments ago: not again before RELOAD_PAUSE
+    store.RELOAD_PAUSE = 0
+    assert store.wait_for_copy(60)
+    calls.clear()
+    assert [cid for cid, _ in ask(first)] == expected(first, 8, gone) and calls == []
+
+    small = ChromaVectorStore(client, "t", "test-16", "passage", filter_limit=n - 2)  # too large for a copy
+    assert not small.wait_for_copy(60)
+    exact = ChromaVectorStore(client, "t", "test-16", "passage", exact_limit=n, filter_limit=1000)
+    assert not exact.wait_for_copy(60)  # the exact copy answers everything
+    assert [cid for cid, _ in small.query(q, 8, first, cat.allowed(cat.mask(first)))] == expected(first, 8, gone)
+
+
+def test_the_filtered_copy_keeps_at_most_its_own_rows_for_all_filters() -> None:
+    """Each filter's rows are gathered once; past as many rows as the copy holds, the least recently
+    used filter's are dropped."""
+    rng = np.random.default_rng(4)
+    chunks = [_chunk(i, f"p{i % 4}") for i in range(100)]
+    copy = FilteredCopy([c.id for c in chunks], rng.normal(size=(100, 8)))
+    cat = Catalogue([c.metadata() for c in chunks])
+    filters = [Filters(products=(f"p{i}", f"p{(i + 1) % 4}")) for i in range(4)]  # 50 rows each
+    for f in filters:
+        rows, matrix = copy.passing(f, cat.allowed(cat.mask(f)))
+        assert len(rows) == 50 and matrix.dtype == np.float32
+        assert {record_of(copy.ids[r]) for r in rows} == {c.record_id for c in chunks if f.matches(c.metadata())}
+    assert list(copy._by_filter) == filters[2:]

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import math
+import os
 import re
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -18,7 +22,10 @@ import numpy as np
 
 from ..errors import BackendError, ConfigError
 from ..types import Chunk
+from .filtered_copy import FilteredCopy
 from .filters import Allowed, Catalogue, Filters
+
+log = logging.getLogger(__name__)
 
 
 class VectorStore(Protocol):
@@ -118,15 +125,22 @@ class ChromaVectorStore:
 
     A collection of at most ``exact_limit`` vectors is queried through an ``ExactCopy`` loaded from
     it, which is reloaded after every write through this store and whenever ``version()`` (the
-    generation of the indexes this process has loaded) moves, i.e. when another process wrote."""
+    generation of the indexes this process has loaded) moves, i.e. when another process wrote.
+
+    A larger collection of at most ``filter_limit`` vectors keeps a ``FilteredCopy`` for the searches
+    whose filter passes at most ``SELECTIVE`` of the records: loaded by a background thread at the
+    first such search, and again after writes (the same key as the exact copy's, at most every
+    ``RELOAD_PAUSE`` seconds); while it is missing or stale they go through Chroma."""
 
     BATCH = 1000
     OVERFETCH = 2  # neighbours fetched per wanted one, divided by the share of records a filter passes
     MAX_OVERFETCH = 1000  # beyond this, Chroma's own filter is cheaper
     PAGE = 1000  # vectors per read when loading the exact copy
+    SELECTIVE = 0.5  # a filter passing at most this share of records is searched in the filtered copy
+    RELOAD_PAUSE = 30.0  # seconds between two loads of the filtered copy (a long import writes often)
 
     def __init__(self, client: Any, tenant: str, model_id: str, space: str = "", *, exact_limit: int = 0,
-                 version: Callable[[], object] | None = None) -> None:
+                 filter_limit: int = 0, version: Callable[[], object] | None = None) -> None:
         self.client = client
         self.model_id = model_id
         self.name = collection_name(tenant, space)
@@ -136,6 +150,11 @@ class ChromaVectorStore:
         self.version = version or (lambda: None)
         self._writes = 0  # counted once each write has finished: a copy loaded during one is not kept
         self._exact: tuple[object, ExactCopy | None] | None = None  # (key, copy or None: too large)
+        self.filter_limit = filter_limit
+        self._filtered: tuple[object, FilteredCopy | None] | None = None  # as _exact
+        self._loading: tuple[int, threading.Event] | None = None  # (pid, set when loaded) of a running load
+        self._loaded_at = -math.inf  # time.monotonic() when the last load finished
+        self._copy_lock = threading.Lock()
         try:
             self.col = client.get_or_create_collection(
                 self.name,
@@ -172,21 +191,71 @@ class ChromaVectorStore:
             return state[1]
         copy = None
         if self.count() <= self.exact_limit:
-            ids: list[str] = []
-            metas: list[dict[str, Any]] = []
-            parts: list[np.ndarray] = []
-            while True:  # in pages: Chroma's reply for 10,000 vectors at once held ~150 MB of RSS
-                with reachable(self.name):
-                    got = self.col.get(include=["embeddings", "metadatas"], limit=self.PAGE, offset=len(ids))
-                if got["ids"]:
-                    ids.extend(got["ids"])
-                    metas.extend(got["metadatas"] or [])
-                    parts.append(np.asarray(got["embeddings"], dtype=np.float32))
-                if len(got["ids"]) < self.PAGE or len(ids) > self.exact_limit:
-                    break
-            copy = ExactCopy(ids, np.concatenate(parts) if parts else np.zeros((0, 1), np.float32), metas)
+            ids, metas, vectors = self._pages(["embeddings", "metadatas"], self.exact_limit)
+            copy = ExactCopy(ids, vectors, metas)
         self._exact = (key, copy)
         return copy
+
+    def _pages(self, include: list[str], limit: int,
+               dtype: type = np.float32) -> tuple[list[str], list[dict[str, Any]], np.ndarray]:
+        """The collection's ids, metadata (when included) and vectors as ``dtype``, read in pages
+        (Chroma's reply for 10,000 vectors at once held ~150 MB of RSS), stopping once more than
+        ``limit`` were read."""
+        ids: list[str] = []
+        metas: list[dict[str, Any]] = []
+        parts: list[np.ndarray] = []
+        while True:
+            with reachable(self.name):
+                got = self.col.get(include=include, limit=self.PAGE, offset=len(ids))
+            if got["ids"]:
+                ids.extend(got["ids"])
+                metas.extend(got.get("metadatas") or [])
+                parts.append(np.asarray(got["embeddings"], dtype=dtype))
+            if len(got["ids"]) < self.PAGE or len(ids) > limit:
+                return ids, metas, np.concatenate(parts) if parts else np.zeros((0, 1), dtype)
+
+    def filtered_copy(self) -> FilteredCopy | None:
+        """The copy for selective filters when one is loaded and current, else None; a load is then
+        started in the background (at most one per process at a time, and ``RELOAD_PAUSE`` after the
+        last one: during an import every write would make the copy stale again)."""
+        if self.filter_limit <= 0:
+            return None
+        key = (self.version(), self._writes)
+        with self._copy_lock:
+            state = self._filtered
+            if state is not None and state[0] == key:
+                return state[1]
+            if self._loading is not None and self._loading[0] == os.getpid():  # a forked child has no loader
+                return None
+            if time.monotonic() - self._loaded_at < self.RELOAD_PAUSE:
+                return None
+            self._loading = (os.getpid(), threading.Event())
+            done = self._loading[1]
+        threading.Thread(target=self._load_filtered, args=(key, done), daemon=True,
+                         name="casepilot-vector-copy").start()
+        return None
+
+    def _load_filtered(self, key: object, done: threading.Event) -> None:
+        copy = None
+        try:
+            if self.exact_limit < self.count() <= self.filter_limit:  # smaller: the exact copy answers
+                ids, _, vectors = self._pages(["embeddings"], self.filter_limit, np.float16)
+                if len(ids) <= self.filter_limit:
+                    copy = FilteredCopy(ids, vectors)
+        except Exception as e:  # a search goes on through Chroma; the next write's key tries again
+            log.warning("cannot load the filtered copy of %s: %s", self.name, e)
+        with self._copy_lock:
+            self._filtered = (key, copy)
+            self._loading = None
+            self._loaded_at = time.monotonic()
+        done.set()
+
+    def wait_for_copy(self, timeout: float) -> bool:
+        """Start loading the filtered copy if it is due and wait for it (the benchmark's warm-up);
+        True when a current copy is ready."""
+        if self.filtered_copy() is None and (loading := self._loading) is not None:
+            loading[1].wait(timeout)
+        return self.filtered_copy() is not None
 
     def ids(self) -> set[str]:
         out: set[str] = set()
@@ -243,8 +312,9 @@ class ChromaVectorStore:
         published"), and returning metadata with the neighbours costs more than finding them. So, given
         ``allowed`` (which records pass, from the keyword index's catalogue), the filter is applied to
         an over-fetched list of neighbour ids: the first ``n`` that pass are exactly the ``n`` best that
-        pass. Chroma's own filter is used only when too few pass (a selective filter), or without
-        ``allowed``."""
+        pass. A filter passing at most ``SELECTIVE`` of the records is searched exactly in the
+        ``FilteredCopy`` once it is loaded. Chroma's own filter is used only when too few pass (a
+        selective filter), or without ``allowed``."""
         exact = self.exact()
         if exact is not None:
             return exact.query(vector, n, filters)
@@ -255,6 +325,9 @@ class ChromaVectorStore:
         if allowed is not None:
             if not allowed.records:
                 return []
+            copy = self.filtered_copy() if allowed.fraction <= self.SELECTIVE else None
+            if copy is not None:
+                return copy.query(vector, n, filters, allowed)
             over = min(math.ceil(n * self.OVERFETCH / allowed.fraction), self.MAX_OVERFETCH)
             hits = self._nearest(vec, over)
             passed = [h for h in hits if allowed.passes(h[0])]
