@@ -21,7 +21,7 @@ _FILLER = re.compile(
 _GREETING = re.compile(r"^(您好|你好|[\u4e00-\u9fff]{1,3}(先生|女士|小姐)?您好)[，,。！!\s]*")
 _CHECK = re.compile(r"[？?]|确认|检查|查看|查询|查到|核实|看一下|看下|是否|是不是|有没有|什么型号"
                     r"|显示|发现|原因|因为|由于|导致|日志|定位|排查|测试|复现|记录")
-_ACTION = re.compile(r"请您?|麻烦您?|建议|需要您?|可以(帮您|为您|先|在|通过|直接|联系|重新)|进入|点击|打开|登录|设置"
+_ACTION = re.compile(r"请您?|麻烦您?|建议|需要您?|[您你]可以|可以(帮您|为您|先|在|通过|直接|联系|重新)|进入|点击|打开|登录|设置"
                      r"|重新|重启|更新|升级|下载|安装|卸载|选择|输入|填写|联系|致电|拨打|提交|申请|下单|退回|补发"
                      r"|已为您|已经为您|已帮您|帮您|为您(办理|申请|关闭|开通|处理)|操作|步骤|-{2,}|—{2,}|→")
 # an agent reporting what the records show ("这边看无法联系您", "订单已显示商品退回"): a finding even when
@@ -33,7 +33,7 @@ FOLLOW_UP = re.compile(r"^那(?!好|行|就|谢|可以|ok|OK)|(?<![申邀])请|�
 # an agent asking what the customer wants ("您是需要发送到邮箱吗?"): neither a finding nor a step
 WANTS = re.compile(r"(需要|要|想)[^，,。]{0,10}[吗么嘛]|是(要|想|需要)")
 # an agent urging a purchase ("建议您优先下单"): a sales push, not a solution
-SALES = re.compile(r"(优先|尽快|放心|赶快|抓紧|早点)(下单|购买|入手|拍下?)")
+SALES = re.compile(r"(优先|尽快|放心|赶快|抓紧|早点|考虑)[^，,。]{0,4}(下单|购买|入手|拍下?)")
 CONFIRM = re.compile(r"好了|可以了|解决了?|成功|正常了|能用了|能打了|收到了|到账了|行了|搞定|OK|ok"
                      r"|谢谢|多谢|感谢|满意|评价\s*[45]\s*星")
 # a list whose lead-in says it lists findings ("可能的原因有：") or asks for facts ("请提供以下信息：")

@@ -97,7 +97,7 @@ def draft_extractive(ticket: dict[str, Any], *, max_per_section: int = 6) -> Dra
                 elif (is_instruction(u) and not u.endswith(("？", "?")) and not asks(u) and i >= first_agent
                       and not (has(REPORT, u) and not has(DIRECTIVE, u))):
                     sec = "solution"
-                elif is_finding(u):
+                elif is_finding(u) or has(REPORT, u):
                     sec = "diagnosis"
                 else:
                     continue
