@@ -21,8 +21,8 @@ _FILLER = re.compile(
 _GREETING = re.compile(r"^(您好|你好|[\u4e00-\u9fff]{1,3}(先生|女士|小姐)?您好)[，,。！!\s]*")
 _CHECK = re.compile(r"[？?]|确认|检查|查看|查询|查到|核实|看一下|看下|是否|是不是|有没有|什么型号"
                     r"|显示|发现|原因|因为|由于|导致|日志|定位|排查|测试|复现|记录")
-_ACTION = re.compile(r"请您?|麻烦您?|建议|需要您?|[您你]可以|可以(帮您|为您|先|在|通过|直接|联系|重新)|进入|点击|打开|登录|设置"
-                     r"|重新|重启|更新|升级|下载|安装|卸载|选择|输入|填写|联系|致电|拨打|提交|申请|下单|退回|补发"
+_ACTION = re.compile(r"请您?|麻烦您?|建议|需要您?|[您你]可以|可以(帮您|为您|先|在|通过|直接|联系|重新)"
+                     r"|进入|点击|打开|登录|设置|重新|重启|更新|升级|下载|安装|卸载|选择|输入|填写|联系|致电|拨打|提交|申请|下单|退回|补发"
                      r"|已为您|已经为您|已帮您|帮您|为您(办理|申请|关闭|开通|处理)|操作|步骤|-{2,}|—{2,}|→")
 # an agent reporting what the records show ("这边看无法联系您", "订单已显示商品退回"): a finding even when
 # it names an action, unless it also tells or offers the customer something (DIRECTIVE)
@@ -165,7 +165,8 @@ def asks(text: str, *, customer: bool = False) -> bool:
     t = normalise(text)
     if not customer and re.search(r"(可以|好|行)吗[?？]?$", t):
         return False
-    return bool(QUESTION.search(t) or (customer and _ASKS.search(t)) or t.startswith("请问") or re.search(r"(?<![那这怎什多])么|嘛|吧$", t)
+    return bool(QUESTION.search(t) or (customer and _ASKS.search(t)) or t.startswith("请问")
+                or re.search(r"(?<![那这怎什多])么|嘛|吧$", t)
                 or (re.search(r"(什么|哪|多少|是否|还是)", t) and re.search(r"[呢吗么][?？]?$", t)))
 
 

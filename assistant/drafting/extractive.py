@@ -11,12 +11,12 @@ from ..types import CASE_SECTIONS
 from .cues import (
     CAUSE_EN,
     CONFIRM,
+    DIRECTIVE,
     FACT,
     FOLLOW_UP,
     LATIN,
     LISTS_FINDINGS,
     LISTS_REQUEST,
-    DIRECTIVE,
     QUESTION,
     REPORT,
     REQUEST,
@@ -90,9 +90,8 @@ def draft_extractive(ticket: dict[str, Any], *, max_per_section: int = 6) -> Dra
                     if not list_role:  # what the agent asks the customer for is not a step
                         continue
                     sec = list_role  # every step of the agent's procedure, whatever its wording
-                elif has(REQUEST, u) and not LATIN.search(u):  # asking for an order or phone number
-                    continue
-                elif has(SALES, u) or (asks(u) and has(WANTS, u)):  # a sales push; asking what is wanted
+                elif ((has(REQUEST, u) and not LATIN.search(u))  # asking for an order or phone number
+                      or has(SALES, u) or (asks(u) and has(WANTS, u))):  # a sales push; asking what is wanted
                     continue
                 elif (is_instruction(u) and not u.endswith(("？", "?")) and not asks(u) and i >= first_agent
                       and not (has(REPORT, u) and not has(DIRECTIVE, u))):
