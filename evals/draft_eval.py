@@ -23,8 +23,10 @@ package folder ``assistant/drafting`` of another commit (``git archive REV assis
 file (``git show REV:assistant/drafting.py > /tmp/before.py``). Against the gold
 annotation it then also prints, per section, this checkout's precision and recall minus that
 version's, with 95% bootstrap intervals over conversations. ``--gold FILE`` scores
-against another annotation in the same format (``evals/datasets/draft_gold_heldout.jsonl``: 40 JDDC
-conversations the drafter's rules were not written on); it may hold JDDC conversations only.
+against another annotation in the same format (``evals/datasets/draft_gold_heldout.jsonl``: 40 more JDDC
+conversations, a tuning set since issue 21's second round; ``draft_gold_heldout2.jsonl``: 40 others, held
+out from it); it may hold JDDC conversations only. Each report prints per-section 95% bootstrap
+intervals over conversations.
 """
 
 from __future__ import annotations
