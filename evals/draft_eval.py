@@ -23,8 +23,10 @@ package folder ``assistant/drafting`` of another commit (``git archive REV assis
 file (``git show REV:assistant/drafting.py > /tmp/before.py``). Against the gold
 annotation it then also prints, per section, this checkout's precision and recall minus that
 version's, with 95% bootstrap intervals over conversations. ``--gold FILE`` scores
-against another annotation in the same format (``evals/datasets/draft_gold_heldout.jsonl``: 40 JDDC
-conversations the drafter's rules were not written on); it may hold JDDC conversations only.
+against another annotation in the same format (``evals/datasets/draft_gold_heldout.jsonl``: 40 more JDDC
+conversations, a tuning set since issue 21's second round; ``draft_gold_heldout2.jsonl``: 40 others, held
+out from it); it may hold JDDC conversations only. Each report prints per-section 95% bootstrap
+intervals over conversations.
 """
 
 from __future__ import annotations
@@ -193,6 +195,15 @@ def paired_ratio_bootstrap(before: Sequence[tuple[int, int]], after: Sequence[tu
     return point, float(lo), float(hi)
 
 
+def ratio_interval(pairs: Sequence[tuple[int, int]], resamples: int = 2000,
+                   seed: int = 0) -> tuple[float, float]:
+    """95% percentile interval of a ratio of sums (``(hits, total)`` per conversation), resampling
+    conversations; nan when nothing was counted."""
+    zero = [(0, max(1, t)) for _, t in pairs]  # a "before" of ratio 0: the change is the ratio itself
+    _, lo, hi = paired_ratio_bootstrap(zero, pairs, resamples, seed)
+    return lo, hi
+
+
 def paired_gold_changes(dev: Path, before: Drafter, after: Drafter = draft_extractive,
                         gold_path: Path = GOLD) -> dict[str, dict[str, dict[str, tuple[float, float, float]]]]:
     """Per annotated set and section, the change (after minus before) of ``precision`` and ``recall``
@@ -228,7 +239,12 @@ def gold_report(dev: Path, drafter: Drafter = draft_extractive,
         rows = [g for g in gold if g["set"] == name]
         drafts = {g["id"]: drafter(tickets[g["id"]]) for g in rows}
         agree = Counter((g["draft"], not drafts[g["id"]].skipped) for g in rows)
+        per = [conversation_counts(g, tickets[g["id"]], drafts[g["id"]]) for g in rows]
+        intervals = {sec: {m: ratio_interval([(c[sec][hit], c[sec][tot]) for c in per])
+                           for m, hit, tot in (("precision", "right", "drafted"), ("recall", "recalled", "gold"))}
+                     for sec in CASE_SECTIONS}
         out[name] = {"conversations": len(rows), "sections": section_scores(rows, tickets, drafts),
+                     "intervals": intervals,
                      "drafted": {"worth a case, drafted": agree[True, True],
                                  "worth a case, skipped": agree[True, False],
                                  "not worth a case, drafted": agree[False, True]}}
@@ -258,6 +274,13 @@ def print_gold_report(report: dict[str, dict[str, Any]]) -> None:
         a = r["drafted"]
         print(f"| {name} ({r['conversations']}) | " + " | ".join(cells) + f" | {a['worth a case, drafted']} / "
               f"{a['worth a case, skipped']} | {a['not worth a case, drafted']} |")
+    print("\n95% bootstrap intervals over conversations (precision / recall):")
+    print("| set | " + " | ".join(CASE_SECTIONS) + " |\n|---|" + "---|" * len(CASE_SECTIONS))
+    for name, r in report.items():
+        cells = [" / ".join(f"[{_num(lo)}, {_num(hi)}]" for lo, hi in (r["intervals"][s]["precision"],
+                                                                        r["intervals"][s]["recall"]))
+                 for s in CASE_SECTIONS]
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 def print_gold_changes(changes: dict[str, dict[str, dict[str, tuple[float, float, float]]]]) -> None:

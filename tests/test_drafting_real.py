@@ -67,6 +67,39 @@ def test_a_customers_question_is_never_the_outcome() -> None:
     assert "重新配对以后好了" in d.section("outcome")
 
 
+def test_promises_and_waiting_are_not_steps_and_a_records_check_is_a_finding() -> None:
+    d = draft_extractive(chat(("customer", "退货的钱一直没退回来"),
+                              ("agent", "我帮您看一下~~#"),
+                              ("agent", "这边看仓库还没有签收退回的包裹"),
+                              ("agent", "会尽快和您联系的哦 审核人员也是需要处理时间的哦"),
+                              ("agent", "建议您把快递单号发给售后专员，签收后当天退款"),
+                              ("customer", "好的，明白了，谢谢")))
+    assert d.section("solution") == "建议您把快递单号发给售后专员，签收后当天退款。"
+    assert "这边看仓库还没有签收退回的包裹" in d.section("diagnosis")
+    assert "看一下" not in kept(d) and "尽快" not in kept(d) and "处理时间" not in kept(d)
+
+
+def test_a_customers_follow_up_without_a_question_mark_and_a_sales_push_are_dropped() -> None:
+    d = draft_extractive(chat(("customer", "这款台灯有几档亮度"),
+                              ("agent", "亲亲，台灯有三档亮度，建议您长按开关无极调光"),
+                              ("customer", "那充电头有没送的啊"),
+                              ("customer", "为啥详情页写的是两档"),
+                              ("agent", "建议您优先下单哦，活动今天结束"),
+                              ("customer", "好的，知道了")))
+    assert "建议您长按开关无极调光" in d.section("solution")
+    assert "优先下单" not in kept(d)
+    assert "充电头" not in d.section("diagnosis") + kept(d) and "两档" not in d.section("diagnosis") + kept(d)
+
+
+def test_an_answer_after_an_offer_of_help_in_the_same_line_is_kept() -> None:
+    d = draft_extractive(chat(("customer", "这两个型号有什么区别"),
+                              ("agent", "您好，很高兴为您服务，请问有什么可以帮您的呢 一个带内存卡一个不带，建议您选带卡的那款"),
+                              ("customer", "好的，谢谢")))
+    assert not d.skipped
+    assert "建议您选带卡的那款" in d.section("solution")
+    assert "帮您的呢" not in d.section("diagnosis") + kept(d)
+
+
 def test_an_english_ticket_is_drafted_like_a_chinese_one() -> None:
     d = draft_extractive(chat(
         ("customer", "Dear Support Team,\n\nI hope this message finds you well. I cannot open a second savings "
@@ -160,6 +193,34 @@ def test_the_held_out_annotation_loads_with_known_labels_and_matches_its_session
     for g in held:
         texts = {m["id"]: m["text"] for m in tickets[g["id"]]["messages"]}
         assert all(texts[sp["m"]][sp["at"]:sp["at"] + len(sp["text"])] == sp["text"] for sp in g["spans"])
+
+
+def test_the_second_held_out_annotation_is_its_own_sessions() -> None:
+    known = {"problem", "diagnosis", "solution", "outcome", "greeting", "filler", "transfer", "waiting",
+             "politeness", "apology", "emoji", "rating", "procedural", "question", "other"}
+    held = load_gold(GOLD.with_name("draft_gold_heldout2.jsonl"))
+    assert len(held) == 40 and {g["set"] for g in held} == {"jddc"}
+    assert all(sp["labels"] and set(sp["labels"]) <= known for g in held for sp in g["spans"])
+    others = {g["id"] for f in ("draft_gold.jsonl", "draft_gold_heldout.jsonl") for g in load_gold(GOLD.with_name(f))}
+    assert not {g["id"] for g in held} & others
+    if not (Path(DEV_DATA) / "jddc").is_dir():
+        pytest.skip(f"{DEV_DATA} not found: spans not checked against the conversations")
+    sessions = jddc_tickets(DEV_DATA)
+    assert [g["id"] for g in held] == [t["id"] for t in sessions[4::7][:40]]  # the 5th, 12th, 19th, … session
+    tickets = {t["id"]: t for t in sessions}
+    for g in held:
+        msgs = tickets[g["id"]]["messages"]
+        texts = {m["id"]: m["text"] for m in msgs}
+        assert all(texts[sp["m"]][sp["at"]:sp["at"] + len(sp["text"])] == sp["text"] for sp in g["spans"])
+        assert {sp["m"] for sp in g["spans"]} == set(texts)  # every message annotated
+
+
+@pytest.mark.skipif(not (Path(DEV_DATA) / "jddc").is_dir(), reason=f"{DEV_DATA} not found")
+def test_drafts_are_precise_on_the_first_held_out_set_now_a_tuning_set() -> None:
+    report = gold_report(DEV_DATA, gold_path=GOLD.with_name("draft_gold_heldout.jsonl"))
+    for sec in (*KEPT, "diagnosis"):
+        p = report["jddc"]["sections"][sec]["precision"]
+        assert p != p or p >= 0.8, (sec, p)
 
 
 def test_paired_ratio_bootstrap_resamples_conversations_and_recomputes_the_ratio_of_sums() -> None:

@@ -11,12 +11,17 @@ from ..types import CASE_SECTIONS
 from .cues import (
     CAUSE_EN,
     CONFIRM,
+    DIRECTIVE,
     FACT,
+    FOLLOW_UP,
     LATIN,
     LISTS_FINDINGS,
     LISTS_REQUEST,
     QUESTION,
+    REPORT,
     REQUEST,
+    SALES,
+    WANTS,
     asks,
     has,
     is_finding,
@@ -57,8 +62,8 @@ def draft_extractive(ticket: dict[str, Any], *, max_per_section: int = 6) -> Dra
             if m["role"] == "customer":
                 if i < first_agent:
                     sec = "diagnosis" if CAUSE_EN.search(u) else "problem"
-                elif asks(u):  # a follow-up question: neither a finding nor an outcome
-                    continue
+                elif asks(u, customer=True) or has(FOLLOW_UP, u):
+                    continue  # a follow-up question, remark or request: neither a finding nor an outcome
                 elif has(CONFIRM, u) and i > first_agent:
                     sec = "outcome"
                 elif i == signed_off:  # the rest of the closing message: a remark, not a finding
@@ -85,11 +90,13 @@ def draft_extractive(ticket: dict[str, Any], *, max_per_section: int = 6) -> Dra
                     if not list_role:  # what the agent asks the customer for is not a step
                         continue
                     sec = list_role  # every step of the agent's procedure, whatever its wording
-                elif has(REQUEST, u) and not LATIN.search(u):  # asking for an order or phone number
+                elif ((has(REQUEST, u) and not LATIN.search(u))  # asking for an order or phone number
+                      or has(SALES, u) or (asks(u) and has(WANTS, u))):  # a sales push; asking what is wanted
                     continue
-                elif is_instruction(u) and not u.endswith(("？", "?")) and not asks(u) and i >= first_agent:
+                elif (is_instruction(u) and not u.endswith(("？", "?")) and not asks(u) and i >= first_agent
+                      and not (has(REPORT, u) and not has(DIRECTIVE, u))):
                     sec = "solution"
-                elif is_finding(u):
+                elif is_finding(u) or has(REPORT, u):
                     sec = "diagnosis"
                 else:
                     continue
