@@ -50,20 +50,33 @@ def cli(home: Path, *args: str, env: dict[str, str] | None = None) -> str:
     return r.stdout
 
 
+def listening(port: int) -> int | None:
+    """How many sockets listen on ``port`` (each worker of ``serve --workers N`` has its own, once it
+    has warmed up), from /proc/net/tcp; None where that is not there."""
+    try:
+        lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    except OSError:
+        return None
+    # local address and port in hex, state 0A: LISTEN
+    return sum(1 for ln in lines if (f := ln.split())[1].endswith(f":{port:04X}") and f[3] == "0A")
+
+
 def serve(home: Path, workers: int, shared: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
     """``casepilot serve`` on ``home`` (and the ``shared`` database and Chroma server), without rate
-    limits, once it answers ``/healthz``."""
+    limits, once it answers ``/healthz`` and every worker listens (else the clients' kept-alive
+    connections would all go to the workers ready first)."""
     port = _free_port()
     env = {**os.environ, **(shared or {}), "CASEPILOT_HOME": str(home), "CASEPILOT_API_RATE_PER_MINUTE": "0"}
     server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port),
                                "--workers", str(workers)], env=env, cwd=ROOT, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
+    for _ in range(1200):
         try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200 and (listening(port) or workers) >= workers:
                 break
         except httpx.HTTPError:
-            time.sleep(0.1)
+            pass
+        time.sleep(0.1)
     return server, url
 
 
