@@ -49,8 +49,7 @@ class AnswerQueue:
         self._pid = -1
         self._closed = False
         self.batches = self.written = self.dropped = 0
-        ref = weakref.ref(self)
-        atexit.register(lambda: (q := ref()) is not None and q.close())
+        atexit.register(_close_at_exit, weakref.ref(self))
 
     @property
     def pending(self) -> int:
@@ -141,6 +140,12 @@ class AnswerQueue:
             except Exception as e:  # kept; tried again
                 log.warning("writing %d logged answers failed (%s); retrying in %.1f s", self.pending, e, self.retry)
                 time.sleep(self.retry)
+
+
+def _close_at_exit(ref: weakref.ref[AnswerQueue]) -> None:
+    q = ref()
+    if q is not None:
+        q.close()
 
 
 def _passing(e: Exception) -> bool:

@@ -144,7 +144,8 @@ class AnswerStore:
                 for same in shapes.values():
                     conn.execute(t.answers.insert(), same)
                 cited = [{"tenant": tenant, "answer_id": a["id"], "record_id": rid, "created_at": a["created_at"],
-                          "helpful": a.get("helpful")} for a in answers for rid in cited_ids(a.get("citations") or "[]")]
+                          "helpful": a.get("helpful")}
+                         for a in answers for rid in cited_ids(a.get("citations") or "[]")]
                 if cited:
                     conn.execute(t.answer_citations.insert(), cited)
                 count_questions(conn, tenant, answers)

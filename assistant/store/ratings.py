@@ -67,11 +67,11 @@ class RatingStore:
         a, rc = t.answers.c, t.records.c
         q = sa.select(a.question).where(a.tenant == tenant, a.id == answer_id)
         with self.engine.connect() as conn:
-            known = conn.execute(q).first() is not None
-        if not known and logged_elsewhere(self.engine, self.answer_queue, tenant, answer_id):
-            known = True
+            logged = conn.execute(q).first() is not None
+        if not logged and not logged_elsewhere(self.engine, self.answer_queue, tenant, answer_id):
+            raise NotFound(f"no answer {answer_id!r} in tenant {tenant!r}")
         with self.engine.begin() as conn:
-            row = conn.execute(q).first() if known else None
+            row = conn.execute(q).first()
             if row is None:
                 raise NotFound(f"no answer {answer_id!r} in tenant {tenant!r}")
             known = conn.execute(sa.select(rc.id).where(rc.tenant == tenant, rc.id == record_id,
