@@ -31,3 +31,6 @@ class ApiSettings(BaseSettings):
     expensive_chars: int = Field(default=500, ge=1)
     warm_up: bool = Field(default=True, description="load the models and the default tenant's indexes before "
                                                     "serving, so that the first request does not wait for them")
+    warm_sentences: int = Field(default=2000, ge=0, description="with warm_up: the most sentences of the default "
+                                "tenant's records a worker embeds before serving, for the extractive engine to "
+                                "quote (none when the tenant has more than half as many records); 0: none")

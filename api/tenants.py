@@ -193,6 +193,7 @@ class Tenants:
         self.metrics = metrics
         settings.home.mkdir(parents=True, exist_ok=True)
         self.store = Store(settings.db_url)
+        self.store.defer_answer_log()  # answers are sent before they are logged (assistant/store/answer_queue.py)
         self.http = HttpStore(self.store)  # the API's own tables: keys, bots, import jobs
         self._tenants: dict[str, Tenant] = {}
         self._lock = threading.Lock()

@@ -108,6 +108,15 @@ class Assistant(Evidence, Verification):
             self._extractive = ExtractiveEngine(self.lib)
         return self._extractive
 
+    def warm(self, limit: int) -> int:
+        """Embed the sentences the extractive engine quotes of a small library's records, ``limit`` at
+        most (``ExtractiveEngine.warm``); how many. None for a library of more than ``limit // 2``
+        records (its sentences are embedded as answers need them), nor for another engine."""
+        if limit <= 0 or not isinstance(self.engine, ExtractiveEngine):
+            return 0
+        records = self.lib.store.searchable_records(self.lib.tenant, limit // 2)
+        return self.engine.warm(records, limit) if records else 0
+
     # ---- before composing: the question, the records, the support --------------------------------
 
     def _begin(self, question: str, ticket: str | None, conversation: Sequence[dict[str, str]] | None,

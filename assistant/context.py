@@ -26,6 +26,14 @@ SECTION_NAMES = {"solution": "解决方案", "diagnosis": "诊断过程", "probl
                  "body": "正文", "answer": "答案"}
 
 
+def record_sections(record: StoredRecord) -> list[tuple[str, str]]:
+    """``(section, text)`` of a record, as the engines that pick sentences read it."""
+    d = record.data
+    if record.kind == "case":
+        return [(s, d.get(s) or "") for s in SENTENCE_ORDER if d.get(s)]
+    return [("answer" if d.get("faq") else "body", d.get("body") or "")]
+
+
 @dataclass
 class ContextRecord:
     """One retrieved record handed to an engine, with the text of its sections."""
@@ -35,10 +43,7 @@ class ContextRecord:
 
     @property
     def sections(self) -> list[tuple[str, str]]:
-        d = self.record.data
-        if self.record.kind == "case":
-            return [(s, d.get(s) or "") for s in SENTENCE_ORDER if d.get(s)]
-        return [("answer" if d.get("faq") else "body", d.get("body") or "")]
+        return record_sections(self.record)
 
     def pieces(self) -> list[tuple[str, str]]:
         """``(section, text)`` in the order a model should read them: a case's solution first; an

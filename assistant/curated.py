@@ -12,6 +12,7 @@ with no measured threshold matches exact wordings only, unless ``CASEPILOT_CURAT
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -78,6 +79,12 @@ class CuratedAnswers:
             s.curated_threshold if s.curated_threshold is not None else THRESHOLDS.get(library.embedder.model_id))
         # the curated questions' vectors, kept here: the shared query cache may have evicted them
         self._curated_vectors: dict[str, np.ndarray] = {}
+        # the active ones with their wording keys, read again after a write through this store, else at
+        # most every ``refresh_seconds``: another process's changes are served within that bound
+        self.refresh_seconds = 1.0
+        self._active: list[tuple[CuratedAnswer, str]] | None = None
+        self._checked = 0.0
+        self._writes = -1
 
     # ---- matching -------------------------------------------------------------------------------
 
@@ -85,15 +92,25 @@ class CuratedAnswers:
         # the cache retrieval uses: a question matched here is embedded once for both
         return self.lib.query_vectors.embed(self.lib.embedder, normalise(question))
 
+    def _current(self) -> list[tuple[CuratedAnswer, str]]:
+        """The active curated answers, each with its question's wording key."""
+        now, writes = time.monotonic(), self.store.curated_writes
+        if self._active is None or writes != self._writes or now - self._checked >= self.refresh_seconds:
+            self._active = [(c, wording_key(c.question) or normalise(c.question))
+                            for c in self.store.curated_answers(self.tenant)]
+            self._checked, self._writes = now, writes
+        return self._active
+
     def match(self, question: str) -> CuratedMatch | None:
-        """The active curated answer ``question`` gets, or None. With none stored, one indexed read and
-        no embedding."""
-        active = self.store.curated_answers(self.tenant)
-        if not active:
+        """The active curated answer ``question`` gets, or None. With none stored, no embedding, and
+        one indexed read a second at most."""
+        current = self._current()
+        if not current:
             return None
+        active = [c for c, _ in current]
         key = wording_key(question) or normalise(question)
-        for c in active:
-            if (wording_key(c.question) or normalise(c.question)) == key:
+        for c, ckey in current:
+            if ckey == key:
                 return CuratedMatch(c, 1.0, True)
         if self.threshold is None:
             return None

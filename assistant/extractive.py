@@ -15,16 +15,17 @@ relevant too rarely to quote (docs/measurements.md).
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import NamedTuple
 
 import numpy as np
 
-from .context import ContextRecord
+from .context import ContextRecord, record_sections
 from .embeddings import Embedder
 from .headings import FENCE, PAGE_MARK, PATH_SEP, heading_of
 from .library import Library
 from .sentences import INJECTION, Piece, Sentence, bigrams
+from .store import StoredRecord
 from .text import LIST_MARK, sentences, short_text_cache
 from .types import PASSAGE_SPACE, QUESTION_SPACE
 
@@ -167,6 +168,23 @@ class ExtractiveEngine:
             if score > best_score:
                 best, best_score = c, score
         return best
+
+    def warm(self, records: Iterable[StoredRecord], limit: int) -> int:
+        """Embed into the passage embedder's cache what ``compose`` embeds of ``records`` (their
+        sentences, list items and headings), ``limit`` texts at most; how many. A server's worker does
+        it before it serves, so that the first questions about a record do not wait for its sentences."""
+        texts: dict[str, None] = {}
+        for rec in records:
+            for section, text in record_sections(rec):
+                for u in units(section, text):
+                    texts[u.text] = None
+                    if u.heading:
+                        texts[u.heading] = None
+        batch = list(texts)[: max(limit, 0)]
+        emb = self._embedder()
+        for i in range(0, len(batch), 256):
+            emb.embed_passages(batch[i : i + 256])
+        return len(batch)
 
     def _article_procedure(self, question: str, qv: np.ndarray, cands: Sequence[tuple[str, Unit]],
                            rel: np.ndarray) -> list[int]:

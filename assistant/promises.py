@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from importlib import resources
@@ -145,6 +145,8 @@ class Policy:
     negation: re.Pattern[str]
     exact: re.Pattern[str] | None
     path: str  # the file it was read from
+    # claims by sentence: answers quote the same library sentences over and over
+    _claims: dict[str, tuple[Claim, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     def _negated(self, s: str, at: int) -> bool:
         """Whether a negation takes back the word at ``at``: within its clause, the four characters
@@ -158,6 +160,14 @@ class Policy:
 
     def claims(self, sentence: str) -> list[Claim]:
         """The commitments ``sentence`` makes, one per category (a question makes none)."""
+        found = self._claims.get(sentence)
+        if found is None:
+            if len(self._claims) >= 8192:
+                self._claims.clear()
+            found = self._claims[sentence] = tuple(self._claims_of(sentence))
+        return list(found)
+
+    def _claims_of(self, sentence: str) -> list[Claim]:
         s = fold(sentence)
         if not s or _QUESTION.search(s):
             return []

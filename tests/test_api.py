@@ -637,3 +637,24 @@ def test_a_worker_warms_up_before_serving_and_a_failed_warm_up_does_not_stop_it(
     broken = settings.model_copy(update={"embedder": "no-such-model"})
     with TestClient(create_app(broken, ApiSettings(rate_per_minute=0))) as c:  # logged, and serving
         assert c.get("/healthz").status_code == 200
+
+
+def test_a_worker_embeds_a_small_librarys_sentences_before_serving(tmp_path: Path) -> None:
+    """Else the first question about each record waits for its sentences (1.5 s under load)."""
+    from fastapi.testclient import TestClient
+
+    from assistant.library import Library
+
+    settings = settings_for(tmp_path / "h")
+    Ingestor(Library(settings)).ingest_paths([write_jsonl(tmp_path / "c.jsonl", [
+        case("C-1"), case("C-2", "账单重复扣费", problem="客户被扣了两次费。", solution="1. 核对流水\n2. 原路退款")])])
+    for limit in (2000, 0):
+        app = create_app(settings, ApiSettings(rate_per_minute=0, warm_sentences=limit))
+        key = create_key(app.state.casepilot.http, "default", "agent")["key"]
+        with TestClient(app) as c:
+            emb = app.state.casepilot.tenants.get("default").assistant.engine._embedder()
+            before = emb.misses
+            r = c.post("/v1/ask", json={"question": "打印机连不上WiFi怎么办"}, headers={"Authorization": f"Bearer {key}"})
+            assert r.status_code == 200 and r.json()["citations"], r.text
+            embedded = emb.misses - before  # the question's vector, and the sentences not embedded before
+            assert embedded <= 1 if limit else embedded > 1, (limit, embedded)

@@ -27,6 +27,7 @@ from api.store import HttpStore
 from api.tenants import Tenants
 from assistant.settings import Settings
 from assistant.store import Store
+from evals.bench_api import listening
 from ingestion.pipeline import Ingestor
 from tests.conftest import case, write_jsonl
 from tests.test_api import free_port
@@ -40,12 +41,13 @@ def serve(home: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
     p = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", str(workers)],
                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+    for _ in range(600):
+        try:  # every worker listens once it has warmed up: until then it takes no connection
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200 and (listening(port) or workers) >= workers:
                 return p, url
         except httpx.HTTPError:
-            time.sleep(0.1)
+            pass
+        time.sleep(0.1)
     p.kill()
     raise RuntimeError(f"casepilot serve did not start: {p.stderr.read().decode() if p.stderr else ''}")
 

@@ -99,7 +99,9 @@ def _worker(host: str, port: int, log_level: str, parent: int) -> None:  # pragm
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != parent:  # it was killed before that took effect
         return
-    sock = _reuseport_socket(host, port)
+    # bound, not listening: uvicorn listens once the app has warmed up, so that the kernel hands this
+    # worker no connection before it can answer (a connection stays with its worker while kept alive)
+    sock = _reuseport_socket(host, port, listen=False)
     config = uvicorn.Config(APP, factory=True, log_level=log_level, timeout_graceful_shutdown=10)
     uvicorn.Server(config).run(sockets=[sock])
 

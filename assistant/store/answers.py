@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from ..errors import InputError, NotFound
 from ..redact import redact
 from . import schema as t
+from .answer_queue import AnswerQueue, Row, logged_elsewhere, settled
 from .desk import cited_ids, count_questions, set_rating
 from .engine import now_iso
 
@@ -107,23 +108,49 @@ class AnswerStore:
     engine: Engine
     rating_writes = 0  # ratings and opens written through this store: the ratings' prior reloads at once
 
+    answer_queue: AnswerQueue | None = None  # answers logged off the caller's path (``defer_answer_log``)
+
+    def defer_answer_log(self, linger: float = 0.05) -> None:
+        """Queue logged answers and write them in batches from a thread of this process
+        (``answer_queue``): the API server's choice, so that an answer is sent without waiting for
+        the database. Reads of the answer log through this store write what is queued first."""
+        if self.answer_queue is None:
+            self.answer_queue = AnswerQueue(self._write_answers, linger=linger)
+
     def log_answer(self, tenant: str, row: dict[str, Any]) -> None:
         self.log_answers(tenant, [row])
 
     def log_answers(self, tenant: str, rows: Sequence[dict[str, Any]]) -> None:
         """Log answers (``citations`` a JSON string; ``helpful``, when given, the answer's rating so far), each
-        with a row per record it cited, and count their questions for the desk, in one transaction."""
+        with a row per record it cited, and count their questions for the desk, in one transaction
+        (queued for one, after ``defer_answer_log``). An answer's time is when it was logged."""
         at = now_iso()
-        answers = [{"tenant": tenant, "created_at": at, **row} for row in rows]
-        cited = [{"tenant": tenant, "answer_id": a["id"], "record_id": rid, "created_at": a["created_at"],
-                  "helpful": a.get("helpful")} for a in answers for rid in cited_ids(a.get("citations") or "[]")]
-        with self.engine.begin() as conn:
-            if answers:
-                conn.execute(t.answers.insert(), answers)
-            if cited:
-                conn.execute(t.answer_citations.insert(), cited)
-            count_questions(conn, tenant, answers)
+        stamped = [{"created_at": at, **row} for row in rows]
+        if self.answer_queue is not None:
+            self.answer_queue.put(tenant, stamped)
+        else:
+            self._write_answers([(tenant, row) for row in stamped])
 
+    def _write_answers(self, batch: Sequence[Row]) -> None:
+        """Logged answers of any tenants, in one transaction."""
+        by_tenant: dict[str, list[dict[str, Any]]] = {}
+        for tenant, row in batch:
+            by_tenant.setdefault(tenant, []).append({**row, "tenant": tenant})
+        with self.engine.begin() as conn:
+            for tenant, answers in by_tenant.items():
+                shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}  # one INSERT per set of columns
+                for a in answers:
+                    shapes.setdefault(tuple(sorted(a)), []).append(a)
+                for same in shapes.values():
+                    conn.execute(t.answers.insert(), same)
+                cited = [{"tenant": tenant, "answer_id": a["id"], "record_id": rid, "created_at": a["created_at"],
+                          "helpful": a.get("helpful")}
+                         for a in answers for rid in cited_ids(a.get("citations") or "[]")]
+                if cited:
+                    conn.execute(t.answer_citations.insert(), cited)
+                count_questions(conn, tenant, answers)
+
+    @settled
     def answers(self, tenant: str, *, abstained: bool | None = None, limit: int = 100,
                 since: str | None = None) -> list[LoggedAnswer]:
         """Recent answers, newest first; ``abstained=True`` gives the questions the library could not
@@ -137,6 +164,7 @@ class AnswerStore:
         with self.engine.connect() as conn:
             return [_answer(r) for r in conn.execute(q)]
 
+    @settled
     def flagged_count(self, tenant: str, since: str | None = None) -> int:
         """How many of the tenant's answers (logged at or after ``since``, an ISO time) were flagged for
         committing to what their sources do not say (``assistant.promises``). One indexed count."""
@@ -147,6 +175,7 @@ class AnswerStore:
         with self.engine.connect() as conn:
             return int(conn.execute(q).scalar_one())
 
+    @settled
     def flagged_answers(self, tenant: str, *, since: str | None = None, limit: int = 100) -> list[LoggedAnswer]:
         """The flagged answers (``flagged_count``), newest first, each with its flags."""
         c = t.answers.c
@@ -157,6 +186,7 @@ class AnswerStore:
         with self.engine.connect() as conn:
             return [_answer(r) for r in conn.execute(q)]
 
+    @settled
     def answer(self, tenant: str, answer_id: str) -> LoggedAnswer | None:
         """One logged answer of the tenant, citations parsed; ``None`` when the tenant has no such answer."""
         c = t.answers.c
@@ -190,6 +220,7 @@ class AnswerStore:
             rows = [Turn(r.role, r.text, r.answer_id, r.created_at) for r in conn.execute(q)]
         return rows[::-1]
 
+    @settled
     def citation_stats(self, tenant: str, record_id: str) -> CitationStats:
         """How often answers cited ``record_id``, and how agents rated those answers (newest rating each)."""
         ac = t.answer_citations.c
@@ -202,6 +233,7 @@ class AnswerStore:
 
     # ---- feedback ------------------------------------------------------------------------------
 
+    @settled
     def add_feedback(self, tenant: str, answer_id: str, helpful: bool, comment: str = "", *,
                      rater: str = "") -> Feedback:
         """Rate a logged answer of this tenant as ``rater`` (every rating is kept; each rater's newest is
@@ -214,10 +246,14 @@ class AnswerStore:
         comment = redact(comment).text  # a rating's comment never needs a customer's personal data
         at = now_iso()
         ac = t.answers.c
-        with self.engine.begin() as conn:
-            known = conn.execute(sa.select(ac.id).where(ac.tenant == tenant, ac.id == answer_id)).first()
-            if known is None:
+        while True:
+            with self.engine.connect() as conn:
+                known = conn.execute(sa.select(ac.id).where(ac.tenant == tenant, ac.id == answer_id)).first()
+            if known is not None:
+                break
+            if not logged_elsewhere(self.engine, self.answer_queue, tenant, answer_id):
                 raise NotFound(f"no answer {answer_id!r} in tenant {tenant!r}")
+        with self.engine.begin() as conn:
             fid = conn.execute(sa.insert(t.feedback).values(tenant=tenant, answer_id=answer_id, helpful=helpful,
                                                             comment=comment, created_at=at,
                                                             rater=rater[:200])).inserted_primary_key
@@ -225,6 +261,7 @@ class AnswerStore:
         self.rating_writes += 1
         return Feedback(fid[0] if fid else None, answer_id, helpful, comment, at, rater[:200])
 
+    @settled
     def feedback(self, tenant: str, *, answer_id: str | None = None, limit: int = 100,
                  since: str | None = None) -> list[RatedAnswer]:
         """Ratings, newest first, each with its answer's question, answer text, citations, engine and

@@ -70,6 +70,7 @@ class CuratedStore:
     """The ``Store``'s curated-answer methods (a mixin: ``Store`` gives the engine)."""
 
     engine: Engine
+    curated_writes = 0  # curated answers added or changed through this store: matching reads them again at once
 
     def curated_answers(self, tenant: str, *, status: str | None = ACTIVE) -> list[CuratedAnswer]:
         """The tenant's curated answers (``status`` None: retired ones too), the most used first."""
@@ -113,6 +114,7 @@ class CuratedStore:
                         answer=answer, reviewer=reviewer, status=ACTIVE, source_answer_id=source_answer_id,
                         created_at=at, updated_at=at, hits=0))
                     conn.execute(sa.insert(t.curated_versions).values(_version_row(tenant, new, "create", "")))
+                self.curated_writes += 1
                 return new
             except (sa.exc.IntegrityError, sa.exc.OperationalError):
                 if attempt == 4:  # another writer took the id between our count and our insert: count again
@@ -162,6 +164,7 @@ class CuratedStore:
             new = self._curated(conn, tenant, curated_id)
             assert new is not None
             conn.execute(sa.insert(t.curated_versions).values(_version_row(tenant, new, action, reason)))
+        self.curated_writes += 1
         return new
 
     def curated_versions(self, tenant: str, curated_id: str) -> list[CuratedVersion]:

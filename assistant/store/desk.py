@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..text import product_key
 from . import schema as t
+from .answer_queue import AnswerQueue, settled
 from .curated import CuratedAnswer
 
 By = Literal["product", "tag"]
@@ -171,7 +172,9 @@ class DeskStore:
     """The ``Store``'s aggregate reads for the desk (a mixin: ``Store`` gives the engine)."""
 
     engine: Engine
+    answer_queue: AnswerQueue | None
 
+    @settled
     def answer_days(self, tenant: str, since: str, until: str) -> list[DayAnswers]:
         """Per UTC day in ``[since, until)``: questions, answered, rated, rated helpful."""
         q = t.question_days.c
@@ -184,6 +187,7 @@ class DeskStore:
         return [DayAnswers(day, n.get("asked", 0), n.get("answered", 0), n.get("rated", 0), n.get("helpful", 0))
                 for day, n in sorted(per.items())]
 
+    @settled
     def question_days(self, tenant: str, since: str, until: str, by: By | None) -> list[DayCount]:
         """Per UTC day in ``[since, until)`` and product (or tag): the questions whose answer cited a
         record of it. ``by=None``: the questions whose answer cited any record with a product."""
@@ -225,6 +229,7 @@ class DeskStore:
             return {x.id: (x.title, x.kind) for x in conn.execute(
                 sa.select(r.id, r.title, r.kind).where(r.tenant == tenant, r.id.in_(list(record_ids))))}
 
+    @settled
     def citation_counts(self, tenant: str, *, since: str | None = None, until: str | None = None,
                         latest: int | None = None) -> tuple[int, list[RecordCount]]:
         """The answers counted (logged in ``[since, until)``, or the ``latest`` newest), and for each live

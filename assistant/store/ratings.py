@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 from ..errors import NotFound
 from . import schema as t
+from .answer_queue import AnswerQueue, logged_elsewhere, settled
 from .engine import now_iso
 
 
@@ -56,14 +57,21 @@ class RatingStore:
 
     engine: Engine
     rating_writes: int
+    answer_queue: AnswerQueue | None
 
+    @settled
     def add_open(self, tenant: str, answer_id: str, record_id: str, *, rater: str = "") -> Open:
         """Record that ``rater`` opened ``record_id`` (a case or article of this tenant; the answer's
         related records are not logged, so any record will do) from a logged answer of this tenant.
         ``NotFound`` for an answer or a record the tenant does not have."""
         a, rc = t.answers.c, t.records.c
+        q = sa.select(a.question).where(a.tenant == tenant, a.id == answer_id)
+        with self.engine.connect() as conn:
+            logged = conn.execute(q).first() is not None
+        if not logged and not logged_elsewhere(self.engine, self.answer_queue, tenant, answer_id):
+            raise NotFound(f"no answer {answer_id!r} in tenant {tenant!r}")
         with self.engine.begin() as conn:
-            row = conn.execute(sa.select(a.question).where(a.tenant == tenant, a.id == answer_id)).first()
+            row = conn.execute(q).first()
             if row is None:
                 raise NotFound(f"no answer {answer_id!r} in tenant {tenant!r}")
             known = conn.execute(sa.select(rc.id).where(rc.tenant == tenant, rc.id == record_id,

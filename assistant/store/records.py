@@ -12,7 +12,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..types import SEARCHABLE_KINDS, Chunk
+from ..types import SEARCHABLE_KINDS, UNINDEXED_STATUSES, Chunk
 from . import schema as t
 from .chunks import ChunkStore, WriteResult
 from .desk import opened_at, record_tags
@@ -127,6 +127,17 @@ class RecordStore(ChunkStore):
         q = sa.select(c.id).where(c.tenant == tenant, c.kind.in_(SEARCHABLE_KINDS), c.deleted == sa.false()).limit(1)
         with self.engine.connect() as conn:
             return conn.execute(q).first() is not None
+
+    def searchable_records(self, tenant: str, limit: int) -> list[StoredRecord] | None:
+        """The tenant's live cases and articles that answers may quote, if there are at most ``limit``
+        of them; else None (one query, reading ``limit + 1`` rows at most)."""
+        c = t.records.c
+        q = (sa.select(t.records).where(c.tenant == tenant, c.kind.in_(SEARCHABLE_KINDS), c.deleted == sa.false(),
+                                        c.status.notin_(("draft", "in_review", "rejected", *UNINDEXED_STATUSES)))
+             .order_by(c.id).limit(limit + 1))
+        with self.engine.connect() as conn:
+            rows = [_row_to_record(r) for r in conn.execute(q)]
+        return rows if len(rows) <= limit else None
 
     def products(self, tenant: str, kinds: Sequence[str] = SEARCHABLE_KINDS) -> set[str]:
         """The product names the tenant's live records of ``kinds`` carry (one query, no record read)."""

@@ -53,6 +53,8 @@ class Store(ImportStore, AnswerStore, RatingStore, DraftStore, TaxonomyStore, Cu
             raise BackendError("database", f"cannot open {url}: {e}") from e
 
     def close(self) -> None:
+        if self.answer_queue is not None:  # answers still queued are written first
+            self.answer_queue.close()
         self.engine.dispose()
 
     @property
