@@ -584,7 +584,8 @@ def test_rate_limit_gives_429_with_retry_after(tmp_path: Path, db_url: str) -> N
         s.database_url = None if db_url.startswith("sqlite") else db_url
         return s
 
-    app = create_app(host("h"), ApiSettings(rate_per_minute=60, rate_burst=3))
+    # one token every 5 s, so that the second app below starts well within a refill on a loaded machine
+    app = create_app(host("h"), ApiSettings(rate_per_minute=12, rate_burst=3))
     key = create_key(app.state.casepilot.http, "A", "agent")["key"]
     other = create_key(app.state.casepilot.http, "A", "agent")["key"]
     with TestClient(app) as c:
@@ -592,12 +593,12 @@ def test_rate_limit_gives_429_with_retry_after(tmp_path: Path, db_url: str) -> N
         assert codes == [200, 200, 200, 429]
         r = c.get("/v1/models", headers={"Authorization": f"Bearer {key}"})
         is_problem(r, 429, "rate_limited")  # type: ignore[arg-type]
-        assert 1 <= int(r.headers["retry-after"]) <= 2
+        assert 1 <= int(r.headers["retry-after"]) <= 5
         assert c.get("/v1/models", headers={"Authorization": f"Bearer {other}"}).status_code == 200  # per key
     # a second app on the same home (another worker process), or on another host sharing PostgreSQL,
     # draws from the same bucket
     app2 = create_app(host("h" if db_url.startswith("sqlite") else "other-host"),
-                      ApiSettings(rate_per_minute=60, rate_burst=3))
+                      ApiSettings(rate_per_minute=12, rate_burst=3))
     with TestClient(app2) as c:
         is_problem(c.get("/v1/models", headers={"Authorization": f"Bearer {key}"}), 429, "rate_limited")  # type: ignore[arg-type]
 
