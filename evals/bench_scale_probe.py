@@ -20,7 +20,6 @@ T_IMPORT = time.time()  # before the imports below: they are part of a worker's 
 import argparse  # noqa: E402
 import json  # noqa: E402
 import random  # noqa: E402
-import resource  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -49,10 +48,11 @@ def open_library(home: Path, *, create: bool = True) -> Library:
                    passage_embedder=HashEmbedder(PASSAGE_DIM), create=create)
 
 
-def rss_mb() -> float:
-    """Resident memory now (Linux)."""
+def rss_mb(field: str = "VmRSS") -> float:
+    """Resident memory now (Linux), or with ``VmHWM`` its peak in this process since it started
+    (``ru_maxrss`` would not do: a child inherits its parent's peak across fork and exec)."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return 0.0
 
@@ -113,7 +113,7 @@ def probe(home: Path, queries: list[str], spawned: float, real_models: bool) -> 
     chunks = len(keywords.ids()) + lib.vectors.count()  # sections and views, and titles
     serving = rss_mb()
     out.update(phases=phases.out, chunks=chunks, rss_serving_mb=round(serving), rss_before_library_mb=round(base),
-               peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+               peak_rss_mb=round(rss_mb("VmHWM")),
                library_bytes_per_chunk=round((serving - base) * 2**20 / max(chunks, 1)))
     lib.close()
     return out
