@@ -127,11 +127,13 @@ HEADER = ("| chunks | build s | disk MB (store / Chroma / keyword) | builder pea
 
 
 def fit(rows: list[dict[str, Any]], key: str, at: int) -> float | None:
-    """``key`` at ``at`` chunks, on the straight line through the two largest sizes measured."""
+    """``key`` at ``at`` chunks, on the straight line through the two largest sizes measured, and never
+    below the largest one's figure (memory and start-up only grow with the library: a falling line is
+    the machine's noise)."""
     if len(rows) < 2 or any(r.get(key) is None for r in rows[-2:]):
         return None
     (x0, y0), (x1, y1) = [(r["chunks"], r[key]) for r in rows[-2:]]
-    return y1 + (y1 - y0) / (x1 - x0) * (at - x1) if x1 != x0 else None
+    return max(y1, y1 + (y1 - y0) / (x1 - x0) * (at - x1)) if x1 != x0 else None
 
 
 def targets(rows: list[dict[str, Any]]) -> list[str]:

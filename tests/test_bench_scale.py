@@ -59,3 +59,5 @@ def test_targets_say_met_or_not_and_whether_measured() -> None:
     assert ": not met (4200 MB, measured at 1,000,000 chunks)" in memory
     assert ": met (3.0 s, measured at 1,000,000 chunks)" in startup
     assert "unknown" in targets([small])[0]
+    noisy = targets([{**small, "startup_s": 9.0}, large])[1]  # a falling line: the larger size's figure
+    assert ": met (4.5 s;" in noisy
