@@ -181,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     queries_file.write_text(json.dumps(pool, ensure_ascii=False), encoding="utf-8")
     args.out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
+    print(HEADER, flush=True)  # each size's line as soon as it is measured: a long run shows its progress
     try:
         for size in sorted(args.sizes):
             print(f"growing to {size} chunks ...", file=sys.stderr, flush=True)
@@ -189,15 +190,15 @@ def main(argv: list[str] | None = None) -> int:
             rows.append({**worker, "build_s": built["build_s"], "disk_mb": disk_mb(home),
                          "builder_peak_rss_mb": built.get("builder_peak_rss_mb")})
             print(json.dumps(rows[-1], ensure_ascii=False), file=sys.stderr, flush=True)
+            print(row(rows[-1], rows[-2] if len(rows) > 1 else None), flush=True)
             (args.out / "scale.json").write_text(json.dumps(rows, indent=2, ensure_ascii=False), encoding="utf-8")
+    except KeyboardInterrupt:  # stopped before the largest size: the targets from the sizes measured
+        print("interrupted; --home DIR continues the library on the next run", file=sys.stderr)
     finally:
         queries_file.unlink(missing_ok=True)
         if args.home is None:
             shutil.rmtree(home, ignore_errors=True)
-    print(HEADER)
-    for i, r in enumerate(rows):
-        print(row(r, rows[i - 1] if i else None))
-    for line in targets(rows):
+    for line in targets(rows) if rows else []:
         print(line)
     return 0
 
