@@ -59,7 +59,8 @@ def disk_mb(home: Path) -> dict[str, float]:
 
 def grow(home: Path, chunks: int, pool: list[str], step: int) -> dict[str, Any]:
     """Import cases into the library at ``home`` until it holds ``chunks`` chunks, ``step`` cases per
-    import; ``built.json`` keeps the count, the import seconds so far and the builder's peak memory."""
+    import; ``built.json`` keeps the count, the import seconds so far, the builder's peak memory, and each
+    import's wall-clock and processor seconds (whether a step costs more as the library grows)."""
     done = home / "built.json"
     built: dict[str, Any] = (json.loads(done.read_text()) if done.exists()
                              else {"chunks": 0, "records": 0, "build_s": 0.0})
@@ -70,14 +71,15 @@ def grow(home: Path, chunks: int, pool: list[str], step: int) -> dict[str, Any]:
         while built["records"] * CHUNKS_PER_CASE < chunks:
             start = built["records"]
             cases = [case(i, pool) for i in range(start, min(start + step, -(-chunks // CHUNKS_PER_CASE)))]
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             summary = Ingestor(lib).ingest_records(cases)
             built["build_s"] = round(built["build_s"] + time.perf_counter() - t0, 1)
             built["records"] += len(cases)
             built["chunks"] += summary.chunks_written
             built["builder_peak_rss_mb"] = max(built.get("builder_peak_rss_mb", 0),
                                                round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
-            built.setdefault("steps", []).append({"chunks": built["chunks"], "s": round(time.perf_counter() - t0, 1)})
+            built.setdefault("steps", []).append({"chunks": built["chunks"], "s": round(time.perf_counter() - t0, 1),
+                                                  "cpu_s": round(time.process_time() - c0, 1)})
             done.write_text(json.dumps(built))
             print(f"  {built['chunks']} chunks, {built['build_s']} s", file=sys.stderr, flush=True)
     finally:

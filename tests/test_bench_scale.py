@@ -16,7 +16,8 @@ def test_a_library_grown_in_steps_holds_every_case_once(tmp_path: Path) -> None:
     home = tmp_path / "lib"
     first = grow(home, 4 * CHUNKS_PER_CASE, POOL, step=3)
     assert (first["records"], first["chunks"]) == (4, 4 * CHUNKS_PER_CASE)
-    assert len(first["steps"]) == 2  # 3 cases, then 1
+    assert [s["chunks"] for s in first["steps"]] == [3 * CHUNKS_PER_CASE, 4 * CHUNKS_PER_CASE]  # 3 cases, then 1
+    assert all(s["cpu_s"] >= 0 for s in first["steps"])
     again = grow(home, 4 * CHUNKS_PER_CASE, POOL, step=3)
     assert again == first  # already that large: nothing imported
     more = grow(home, 7 * CHUNKS_PER_CASE, POOL, step=10)
