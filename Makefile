@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 DEV_DATA ?= ../shared/data/dev
 
-.PHONY: setup demo test test-fast lint bench bench-ingest bench-search bench-answer bench-api bench-fair bench-documents bench-desk eval eval-gate train screenshots clean
+.PHONY: setup demo test test-fast lint bench bench-ingest bench-search bench-scale bench-answer bench-api bench-fair bench-documents bench-desk eval eval-gate train screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,14 +48,19 @@ lint: setup
 ## answer latency over the sample questions, a load test of the HTTP API (20 clients, 60 s; 1 and 2 workers,
 ## and two hosts sharing a PostgreSQL and a Chroma server), whether one tenant's heaviest requests hold up
 ## /healthz and another tenant's answers (docs/fairness.md), documents (a 500-page PDF, a 2,000-page HTML folder),
-## the desk's numbers over 10,000 cases and 100,000 logged answers (SQLite and PostgreSQL; docs/desk.md)
-bench: bench-ingest bench-search bench-answer bench-api bench-fair bench-documents bench-desk
+## the desk's numbers over 10,000 cases and 100,000 logged answers (SQLite and PostgreSQL; docs/desk.md),
+## and one library grown to 1,000,000 chunks, a new worker measured on it at 12k, 120k and 1M (docs/measurements.md)
+bench: bench-ingest bench-search bench-scale bench-answer bench-api bench-fair bench-documents bench-desk
 
 bench-ingest: setup
 	$(PY) -m evals.bench --dev-data $(DEV_DATA)
 
 bench-search: setup
 	$(PY) -m evals.bench_search --dev-data $(DEV_DATA)
+
+## make bench-scale: about an hour on an idle machine; SCALE_HOME=DIR keeps the library and continues it next time
+bench-scale: setup
+	$(PY) -m evals.bench_scale --dev-data $(DEV_DATA) $(if $(SCALE_HOME),--home $(SCALE_HOME))
 
 bench-answer: setup
 	rm -rf bench-out/answers
