@@ -97,20 +97,20 @@ class Indexes:
         for fut, _ in started.values():
             batches.setdefault(id(fut), (fut, []))
         for h, (fut, row) in started.items():
-            part = batches[id(fut)][1]
-            part.extend([""] * (row + 1 - len(part)))
-            part[row] = h
+            rows = batches[id(fut)][1]
+            rows.extend([""] * (row + 1 - len(rows)))
+            rows[row] = h
         for i in range(0, len(todo), self.batch_size):
             part = todo[i : i + self.batch_size]
             fut = self.pool.submit(emb, space.mode == "question", [txt for _, txt in part])
             batches[id(fut)] = (fut, [h for h, _ in part])
         fresh: dict[str, np.ndarray] = {}
-        for fut, part in batches.values():
+        for fut, rows in batches.values():
             m, seconds = fut.result()
-            mine = sum(1 for h in part if h)  # a batch that prefetch started may hold another call's texts
+            mine = sum(1 for h in rows if h)  # a batch that prefetch started may hold another call's texts
             self.embed_seconds += seconds * mine / max(1, len(m))
             self.embedded_texts += mine
-            fresh.update({h: m[j] for j, h in enumerate(part) if h})
+            fresh.update({h: m[j] for j, h in enumerate(rows) if h})
             if progress:
                 progress(mine)
         if fresh:
