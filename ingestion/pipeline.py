@@ -82,6 +82,9 @@ class Ingestor:
         self._memo: RedactionMemo | None = None
         # during ingest_records: the indexes once a batch needed them, with their embedding counters then
         self._idx: tuple[Indexes, float, int] | None = None
+        # during ingest_records: the last written batch's index changes, applied once the next batch is
+        # written (its texts embed in the background meanwhile: Indexes.prefetch)
+        self._unapplied: tuple[list[Chunk], list[str], set[str]] | None = None
         # during ingest_paths: each record's file as stored before this import (set_sources skips the same)
         self._stored_sources: dict[str, str] = {}
 
@@ -166,6 +169,7 @@ class Ingestor:
                 bar.update(len(records[i : i + self.batch_size]))
                 if hasattr(bar, "stats"):  # a bar that shows chunks and the embedding rate
                     bar.stats(summary.chunks_written, *self._embedding_done())
+            self._apply_unapplied()
             if self._idx is not None:
                 self._idx[0].finish()
             if self._memo is not None:
@@ -173,6 +177,9 @@ class Ingestor:
         finally:
             bar.close()
             self._memo = None
+            self._unapplied = None
+            if self._idx is not None:
+                self._idx[0].drop_prefetched()
         for rid in {*summary.added, *summary.updated}:
             add_counts(summary.redacted, counts.get(rid, {}))
         embedded, embed_seconds = self._embedding_done()
@@ -307,7 +314,16 @@ class Ingestor:
         summary.chunks_written += res.chunks_added
         summary.chunks_removed += res.chunks_removed
         if res.new_chunks or res.removed_chunk_ids:
-            self._indexes().apply(res.new_chunks, res.removed_chunk_ids, res.removed_spaces)
+            self._indexes().prefetch(res.new_chunks)
+            self._apply_unapplied()
+            self._unapplied = (res.new_chunks, res.removed_chunk_ids, res.removed_spaces)
+
+    def _apply_unapplied(self) -> None:
+        """Mirror the last written batch into the indexes (in the order the batches were written)."""
+        if self._unapplied is not None:
+            added, removed, spaces = self._unapplied
+            self._unapplied = None
+            self._indexes().apply(added, removed, spaces)
 
     # ---- delete, reindex, taxonomy -------------------------------------------------------------
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -19,6 +18,7 @@ import numpy as np
 from ..embeddings import Embedder
 from ..store import IndexSource
 from ..types import QUESTION_SPACE, Chunk
+from .embedding_pool import Batch, EmbeddingPool
 from .keywords import KeywordIndex
 from .vectors import VectorStore
 
@@ -67,8 +67,11 @@ class Indexes:
         self._spaces = dict(spaces) if isinstance(spaces, Mapping) else spaces
         self.keywords = keywords
         self.batch_size = batch_size
-        self.embed_seconds = 0.0
+        self.embed_seconds = 0.0  # in the models, summed over the pool's threads
         self.embedded_texts = 0
+        self.pool = EmbeddingPool()
+        # what ``prefetch`` started and ``vectors_for`` has not taken: (model id, text hash) -> (batch, row)
+        self._ahead: dict[tuple[str, str], tuple[Batch, int]] = {}
         # keyword chunks written since the last ``finish``, for patching the keyword index
         self._kw_added: set[str] = set()
         self._kw_removed: set[str] = set()
@@ -82,28 +85,64 @@ class Indexes:
     # ---- embeddings, cached by content hash ----------------------------------------------------
 
     def vectors_for(self, space: VectorSpace, chunks: Sequence[Chunk], progress: Progress | None = None) -> np.ndarray:
-        """Vectors of ``chunks`` in ``space``, from the cache where possible; new ones are cached."""
+        """Vectors of ``chunks`` in ``space``: from the cache, from what ``prefetch`` started, or embedded
+        now (in the embedding pool, batches side by side where the model allows); new ones are cached."""
         emb = space.embedder
         hashes = [text_hash(c.index_text, space.mode) for c in chunks]
-        have = self.store.get_vectors(emb.model_id, list(set(hashes)))
-        todo = sorted({h: c.index_text for h, c in zip(hashes, chunks, strict=True) if h not in have}.items())
-        embed = emb.embed_questions if space.mode == "question" else emb.embed_passages
-        fresh: dict[str, np.ndarray] = {}
+        started = {h: self._ahead.pop((emb.model_id, h)) for h in set(hashes) if (emb.model_id, h) in self._ahead}
+        have = self.store.get_vectors(emb.model_id, sorted(set(hashes) - set(started)))
+        todo = sorted({h: c.index_text for h, c in zip(hashes, chunks, strict=True)
+                       if h not in have and h not in started}.items())
+        batches: dict[int, tuple[Batch, list[str]]] = {}  # by id(future): its future and its texts' hashes
+        for fut, _ in started.values():
+            batches.setdefault(id(fut), (fut, []))
+        for h, (fut, row) in started.items():
+            rows = batches[id(fut)][1]
+            rows.extend([""] * (row + 1 - len(rows)))
+            rows[row] = h
         for i in range(0, len(todo), self.batch_size):
             part = todo[i : i + self.batch_size]
-            t0 = time.perf_counter()
-            m = embed([txt for _, txt in part])
-            self.embed_seconds += time.perf_counter() - t0
-            self.embedded_texts += len(part)
-            fresh.update({h: m[j] for j, (h, _) in enumerate(part)})
+            fut = self.pool.submit(emb, space.mode == "question", [txt for _, txt in part])
+            batches[id(fut)] = (fut, [h for h, _ in part])
+        fresh: dict[str, np.ndarray] = {}
+        for fut, rows in batches.values():
+            m, seconds = fut.result()
+            mine = sum(1 for h in rows if h)  # a batch that prefetch started may hold another call's texts
+            self.embed_seconds += seconds * mine / max(1, len(m))
+            self.embedded_texts += mine
+            fresh.update({h: m[j] for j, h in enumerate(rows) if h})
             if progress:
-                progress(len(part))
+                progress(mine)
         if fresh:
             self.store.put_vectors(emb.model_id, fresh)
         have.update(fresh)
         if not chunks:
             return np.zeros((0, emb.dim or 1), dtype=np.float32)
         return np.stack([have[h] for h in hashes])
+
+    def prefetch(self, chunks: Sequence[Chunk]) -> None:
+        """Start embedding ``chunks``' texts that no cache holds, in the embedding pool, so that they are
+        ready when ``apply`` asks for them; the caller prepares its next batch meanwhile."""
+        for name in sorted({c.space for c in chunks if c.space}):
+            space = self.spaces.get(name)
+            if space is None:
+                continue
+            emb = space.embedder
+            texts = {text_hash(c.index_text, space.mode): c.index_text for c in chunks if c.space == name}
+            texts = {h: txt for h, txt in texts.items() if (emb.model_id, h) not in self._ahead}
+            have = self.store.get_vectors(emb.model_id, sorted(texts)) if texts else {}
+            todo = sorted((h, txt) for h, txt in texts.items() if h not in have)
+            for i in range(0, len(todo), self.batch_size):
+                part = todo[i : i + self.batch_size]
+                fut = self.pool.submit(emb, space.mode == "question", [txt for _, txt in part])
+                for row, (h, _) in enumerate(part):
+                    self._ahead[(emb.model_id, h)] = (fut, row)
+
+    def drop_prefetched(self) -> None:
+        """Forget what ``prefetch`` started and no ``apply`` took (an import that failed half-way)."""
+        for fut, _ in self._ahead.values():
+            fut.cancel()
+        self._ahead.clear()
 
     # ---- the incremental path ------------------------------------------------------------------
 

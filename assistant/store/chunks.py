@@ -97,6 +97,14 @@ def _tokens_of(ch: Chunk) -> list[str]:
     return keyword_tokens(ch.index_text, normalised=True)
 
 
+def _joined_tokens(ch: Chunk, done: dict[str, str]) -> str:
+    """``_tokens_of(ch)`` as stored, computed once per distinct index text in ``done``."""
+    got = done.get(ch.index_text)
+    if got is None:
+        got = done[ch.index_text] = " ".join(_tokens_of(ch))
+    return got
+
+
 class ChunkStore:
     """The ``Store``'s chunk, index-state and embedding-cache methods (a mixin: ``Store`` gives the engine)."""
 
@@ -126,11 +134,12 @@ class ChunkStore:
         if stale:
             conn.execute(sa.delete(t.chunks).where(c.tenant == tenant, c.chunk_id.in_(stale)))
         fresh = [ch for cid, ch in want.items() if cid not in have]
+        tokens: dict[str, str] = {}  # by index text: a case's view is often its problem section's text
         if fresh:
             conn.execute(sa.insert(t.chunks), [
                 {"tenant": tenant, "chunk_id": ch.id, "record_id": ch.record_id, "kind": ch.kind,
                  "section": ch.section, "ordinal": ch.ordinal, "title": ch.title, "text": ch.text,
-                 "index_text": ch.index_text, "tokens": " ".join(_tokens_of(ch)) if ch.keyword else "",
+                 "index_text": ch.index_text, "tokens": _joined_tokens(ch, tokens) if ch.keyword else "",
                  "space": ch.space, "keyword": ch.keyword,
                  "status": ch.status, "product": ch.product, "tags": json.dumps(list(ch.tags), ensure_ascii=False),
                  "heading": ch.heading}
