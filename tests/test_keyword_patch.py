@@ -13,7 +13,7 @@ import pytest
 from assistant.embeddings import HashEmbedder
 from assistant.index import keyword_manifest
 from assistant.index.bm25_build import Postings, _stable_order, save, scores
-from assistant.index.filters import Filters
+from assistant.index.filters import Allowed, Catalogue, Filters
 from assistant.index.keywords import BM25Index
 from assistant.library import Library
 from assistant.settings import Settings
@@ -94,6 +94,28 @@ def test_the_chunk_columns_give_back_each_chunks_metadata(tmp_path: Path) -> Non
     picked.save(tmp_path, 3, [f"id{i}" for i in range(picked.size)])
     generation, ids, back = keyword_manifest.load(tmp_path)
     assert (generation, ids, back.metas()) == (3, [f"id{i}" for i in range(picked.size)], picked.metas())
+
+
+def test_the_catalogue_from_columns_filters_as_the_one_from_dicts() -> None:
+    """The keyword index makes its filter catalogue from the build's columns; it must pass and allow
+    what the catalogue made from each chunk's metadata dict does, also when a patch left a record id
+    in a value table that no chunk has any more (uncompacted columns)."""
+    metas = [{"record_id": f"C-{i % 9}", "kind": ("case", "article")[i % 4 == 0], "section": "view",
+              "status": ("approved", "draft", "published")[i % 3], "product": ("P", "Q", "")[i % 5 % 3],
+              **({"tags": [f"t/{i % 4}", "x/y"]} if i % 5 else {})} for i in range(60)]
+    full = keyword_manifest.ChunkColumns.encode(metas)
+    keep = np.asarray([i for i, m in enumerate(metas) if m["record_id"] != "C-4"], dtype=np.int64)
+    for cols in (full, full.select(keep)):  # the second keeps C-4 in its table, on no chunk
+        dicts = Catalogue(cols.metas())
+        columns = Catalogue.from_columns(cols.values, cols.codes, cols.tag_values, cols.tag_indptr, cols.tag_codes)
+        for f in (Filters(), Filters(statuses=()), Filters(products=("P",)), Filters(kinds=("article",)),
+                  Filters(tags=("t/1",)), Filters(tags=("t/1", "x/y"), products=("Q", "")), Filters(tags=("none/",)),
+                  Filters(record_ids=("C-4", "C-2"), statuses=())):
+            mask = dicts.mask(f)
+            assert np.array_equal(columns.mask(f), mask), f
+            assert columns.allowed(mask) == dicts.allowed(mask), f
+    assert Catalogue.from_columns(full.values, full.codes, full.tag_values, full.tag_indptr,
+                                  full.tag_codes).allowed(np.ones(60, dtype=bool)) == Allowed(None, 1.0)
 
 
 def test_a_build_with_the_older_json_manifest_loads_and_patches(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,11 +106,30 @@ class Catalogue:
             values = [m.get(key) for m in metas]
             index = {v: i for i, v in enumerate(dict.fromkeys(values))}
             self._codes[key] = (np.fromiter((index[v] for v in values), dtype=np.int32, count=len(values)), index)
-        self._tags: dict[str, list[int]] = {}
+        tags: dict[str, list[int]] = {}
         for i, m in enumerate(metas):
             for tag in m.get("tags") or ():
-                self._tags.setdefault(tag, []).append(i)
+                tags.setdefault(tag, []).append(i)
+        self._tags: dict[str, Any] = dict(tags)
         self._record_ids = list(self._codes["record_id"][1])
+        self._records = len(self._record_ids)
+
+    @classmethod
+    def from_columns(cls, values: Mapping[str, list[Any]], codes: Mapping[str, np.ndarray], tag_values: list[str],
+                     tag_indptr: np.ndarray, tag_codes: np.ndarray) -> Catalogue:
+        """The same catalogue from metadata already in columns (the keyword build's ``ChunkColumns``),
+        without a dict per chunk: at 600,000 chunks 2.2 s became a few hundredths."""
+        cat = cls.__new__(cls)
+        cat.size = len(tag_indptr) - 1
+        cat._codes = {key: (codes[key], {v: i for i, v in enumerate(values[key])}) for key, _ in cls.COLUMNS}
+        owner = np.repeat(np.arange(cat.size, dtype=np.int64), np.diff(tag_indptr))
+        order = np.argsort(tag_codes, kind="stable")
+        bounds = np.searchsorted(tag_codes[order], np.arange(len(tag_values) + 1))
+        cat._tags = {tag: owner[order[bounds[c]:bounds[c + 1]]] for c, tag in enumerate(tag_values)
+                     if bounds[c + 1] > bounds[c]}
+        cat._record_ids = list(values["record_id"])
+        cat._records = len(np.unique(codes["record_id"]))  # a value table may hold ids no chunk has now
+        return cat
 
     def mask(self, filters: Filters) -> np.ndarray:
         """True for the chunks that pass ``filters``."""
@@ -130,6 +149,6 @@ class Catalogue:
         """The records with a chunk that ``mask`` (``Catalogue.mask`` of a filter) lets through."""
         codes = self._codes["record_id"][0]
         passing = np.unique(codes[mask])
-        if len(passing) == len(self._record_ids):
+        if len(passing) == self._records:
             return Allowed(None, 1.0)
-        return Allowed(frozenset(self._record_ids[i] for i in passing), len(passing) / max(len(self._record_ids), 1))
+        return Allowed(frozenset(self._record_ids[i] for i in passing), len(passing) / max(self._records, 1))
