@@ -109,3 +109,63 @@ def test_a_passing_failure_keeps_the_answers_and_a_refused_row_is_dropped_alone(
     assert len(failures) == 2 and q.dropped == 1 and q.written == 2
     assert store.answer("t", "ok-1") is not None and store.answer("t", "ok-2") is not None and _count(store) == 3
     store.close()
+
+
+def test_a_read_and_close_wait_for_the_batch_being_written() -> None:
+    """While the writer writes a batch, its rows are in neither the queue nor the database: a flush
+    (what every read of the answer log does first) and close must wait for that write, and a batch
+    that then fails for a passing reason is written by close, not stranded."""
+    import threading
+
+    from assistant.store.answer_queue import AnswerQueue
+
+    stored: list[Any] = []
+    started, release = threading.Event(), threading.Event()
+    fail_once = [True]
+
+    def write(batch: Any) -> None:
+        started.set()
+        release.wait(5)
+        if fail_once[0]:
+            fail_once[0] = False
+            raise sa.exc.OperationalError("INSERT", {}, Exception("database is locked"))
+        stored.extend(batch)
+
+    q = AnswerQueue(write, linger=0.0, retry=0.05)
+    q.put("t", [{"id": "a1"}])
+    assert started.wait(5)
+    assert q.pending == 1  # in flight, still counted
+    flushed = threading.Thread(target=q.flush)
+    flushed.start()
+    time.sleep(0.2)
+    assert flushed.is_alive()  # waits for the write instead of returning with nothing stored
+    release.set()  # the write fails (locked); the row goes back; the flush then writes it
+    flushed.join(5)
+    assert [r["id"] for _, r in stored] == ["a1"] and q.pending == 0
+
+    release.clear()
+    started.clear()
+    q.put("t", [{"id": "a2"}])
+    assert started.wait(5)
+    closing = threading.Thread(target=q.close)
+    closing.start()
+    time.sleep(0.2)
+    assert closing.is_alive()
+    release.set()
+    closing.join(5)
+    assert [r["id"] for _, r in stored] == ["a1", "a2"] and q.pending == 0
+
+
+def test_a_full_queue_fails_the_request_instead_of_hanging() -> None:
+    from assistant.store.answer_queue import AnswerLogFull, AnswerQueue
+
+    def write(batch: Any) -> None:
+        raise sa.exc.OperationalError("INSERT", {}, Exception("database or disk is full"))
+
+    q = AnswerQueue(write, linger=0.0, retry=0.05, limit=2, full_wait=0.3)
+    q.put("t", [{"id": "a1"}, {"id": "a2"}])
+    t0 = time.monotonic()
+    with pytest.raises(AnswerLogFull, match="waiting for the database"):
+        q.put("t", [{"id": "a3"}])
+    assert time.monotonic() - t0 < 3
+    assert q.pending == 2  # nothing queued is dropped

@@ -5,11 +5,13 @@ fraction of one each, and the answer is sent without waiting for the database's 
 the server's workers share.
 
 Nothing is lost and nothing is read stale in the process: a read of the answer log through the store
-(``settled``) writes what is queued first; a batch that fails for a passing reason (a locked or
-unreachable database) stays queued and is retried; a row the database refuses on its own is logged
-and dropped, as its request would have failed; the queue holds at most ``limit`` rows, and a log call
-past that waits for the writer; ``close`` (the server's shutdown, or the interpreter's exit) writes
-the rest. Another process sees an answer within ``linger`` seconds and one write.
+(``settled``) writes what is queued first, and waits for a batch being written; a batch that fails
+for a passing reason (a locked or unreachable database) stays queued and is retried; a row the
+database refuses on its own is logged and dropped, as its request would have failed; the queue holds
+at most ``limit`` rows, and a log call past that waits for the writer, at most ``full_wait`` seconds
+before its request fails; ``close`` (the server's shutdown, or the interpreter's exit) waits for the
+batch being written and writes the rest. Another process sees an answer within ``linger`` seconds
+and one write.
 """
 
 from __future__ import annotations
@@ -38,12 +40,14 @@ class AnswerQueue:
     """The queue and its writer thread; ``write`` stores a batch of rows in one transaction."""
 
     def __init__(self, write: Callable[[Sequence[Row]], None], *, linger: float = 0.05, limit: int = 10_000,
-                 retry: float = 0.5) -> None:
+                 retry: float = 0.5, full_wait: float = 10.0) -> None:
         self._write = write
         self.linger = linger
         self.limit = limit
         self.retry = retry
+        self.full_wait = full_wait
         self._rows: list[Row] = []
+        self._inflight = 0  # rows of the batch being written: taken from the queue, not yet stored
         self._cond = threading.Condition()
         self._writing = threading.Lock()  # held while a batch is written: a flush waits for it
         self._pid = -1
@@ -53,7 +57,8 @@ class AnswerQueue:
 
     @property
     def pending(self) -> int:
-        return len(self._rows)
+        """Rows not yet stored: queued, or in the batch being written."""
+        return len(self._rows) + self._inflight
 
     def put(self, tenant: str, rows: Sequence[dict[str, Any]]) -> None:
         """Queue ``rows`` of ``tenant``; waits while the queue is full."""
@@ -61,8 +66,13 @@ class AnswerQueue:
             if self._pid != os.getpid() and not self._closed:  # the first put, or a forked child (no threads)
                 self._pid, self._rows, self._writing = os.getpid(), [], threading.Lock()
                 threading.Thread(target=self._run, daemon=True, name="casepilot-answer-log").start()
+            deadline = time.monotonic() + self.full_wait
             while len(self._rows) >= self.limit and not self._closed:
-                self._cond.wait(1.0)
+                left = deadline - time.monotonic()
+                if left <= 0:  # the database has taken nothing for a while: fail this request, not hang it
+                    raise AnswerLogFull(f"{len(self._rows)} logged answers are waiting for the database, which "
+                                        f"has not stored any for {self.full_wait:.0f} s")
+                self._cond.wait(min(left, 1.0))
             self._rows.extend((tenant, dict(r)) for r in rows)
             closed = self._closed
             self._cond.notify_all()
@@ -70,8 +80,9 @@ class AnswerQueue:
             self.flush()
 
     def flush(self) -> None:
-        """Write what was queued before this call (in this thread, unless the writer has taken it)."""
-        if not self._rows:
+        """Write what was queued before this call (in this thread, unless the writer has taken it), and
+        wait for a batch the writer is writing."""
+        if not self.pending:
             return
         with self._writing:
             self._drain()
@@ -89,6 +100,7 @@ class AnswerQueue:
     def _drain(self) -> None:
         """Write every queued row (the caller holds ``_writing``); a passing failure puts them back."""
         with self._cond:
+            self._inflight = len(self._rows)  # first: a reader never sees the rows in neither place
             batch, self._rows = self._rows, []
         if not batch:
             return
@@ -104,6 +116,7 @@ class AnswerQueue:
             self.written += len(batch)
         finally:
             with self._cond:
+                self._inflight = 0  # stored, refused, or put back in the queue by now
                 self._cond.notify_all()  # a put waiting for room
 
     def _one_by_one(self, batch: list[Row]) -> None:
@@ -140,6 +153,10 @@ class AnswerQueue:
             except Exception as e:  # kept; tried again
                 log.warning("writing %d logged answers failed (%s); retrying in %.1f s", self.pending, e, self.retry)
                 time.sleep(self.retry)
+
+
+class AnswerLogFull(RuntimeError):
+    """The queue is full and the database has stored nothing for ``full_wait`` seconds."""
 
 
 def _close_at_exit(ref: weakref.ref[AnswerQueue]) -> None:
