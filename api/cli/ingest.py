@@ -105,10 +105,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
               f"{d['unchanged']} unchanged, {d['removed']} removed, {len(summary.rejected)} rejected"
               + (f", {len(summary.conflicts)} conflicts" if summary.conflicts else ""))
         if summary.chunks_written or summary.chunks_removed:
-            share = f" ({summary.embed_seconds / summary.seconds:.0%} of the time)" if summary.seconds else ""
+            # the models run in threads beside the import and each other: their seconds add up past the wall clock
+            model = f" ({summary.embed_seconds:.1f} s of model time, beside the import)" if summary.embedded else ""
             print(f"chunks: {summary.chunks_written} written ({d['chunks_per_second']}/s), "
-                  f"{summary.chunks_removed} removed; {summary.embedded} texts embedded in "
-                  f"{summary.embed_seconds:.1f} s{share}")
+                  f"{summary.chunks_removed} removed; {summary.embedded} texts embedded{model}")
         elif summary.records and not (d["added"] or d["updated"] or d["removed"]):
             print("nothing changed")
         elif summary.records:
