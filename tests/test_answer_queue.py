@@ -169,3 +169,4 @@ def test_a_full_queue_fails_the_request_instead_of_hanging() -> None:
         q.put("t", [{"id": "a3"}])
     assert time.monotonic() - t0 < 3
     assert q.pending == 2  # nothing queued is dropped
+    q.close()  # stops the writer's retries (the rows cannot be written: logged at close)
