@@ -17,6 +17,7 @@ from assistant.settings import Settings
 from evals.throwaway import PostgresCluster
 from ingestion.pipeline import Ingestor
 from tests.postgres import start_cluster
+from tests.stub_openai import chat_server
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "ingestion" / "sample_library"
@@ -119,3 +120,14 @@ def answer_lib(tmp_path: Path, library: Library, ingestor: Ingestor) -> Library:
          "messages": [{"id": "m1", "role": "customer", "text": "打印机连不上网"}]},
     ])])
     return library
+
+
+@pytest.fixture
+def llm_lib(answer_lib: Library, monkeypatch: pytest.MonkeyPatch) -> Iterator[Library]:
+    """``answer_lib`` answering through the stub OpenAI server (tests/stub_openai.py) on loopback."""
+    with chat_server() as url:
+        monkeypatch.setenv("OPENAI_BASE_URL", url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        s = answer_lib.settings
+        s.llm, s.llm_timeout, s.llm_max_retries, s.llm_fallback = "openai:stub-model", 5.0, 0, ""
+        yield answer_lib

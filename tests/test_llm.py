@@ -4,7 +4,6 @@ fallback around it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,19 +11,9 @@ import pytest
 from assistant.answering import NOT_FOUND, Assistant
 from assistant.errors import BackendError, ConfigError
 from assistant.library import Library
-from tests.stub_openai import ChatStub, chat_server
+from tests.stub_openai import ChatStub
 
 QUESTION = "打印机连不上WiFi怎么办"
-
-
-@pytest.fixture
-def llm_lib(answer_lib: Library, monkeypatch: pytest.MonkeyPatch) -> Iterator[Library]:
-    with chat_server() as url:
-        monkeypatch.setenv("OPENAI_BASE_URL", url)
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-        s = answer_lib.settings
-        s.llm, s.llm_timeout, s.llm_max_retries, s.llm_fallback = "openai:stub-model", 5.0, 0, ""
-        yield answer_lib
 
 
 def ask(lib: Library, question: str = QUESTION, **kw: object) -> object:

@@ -6,7 +6,6 @@ databases, a draft's promises for its reviewer, and ``casepilot promises`` / ``a
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from assistant.library import Library
 from assistant.promises import POLICY_FILE, default_policy, default_policy_text, flagged_report, load_policy
 from assistant.store import Store
 from tests.cli_run import run_cli
-from tests.stub_openai import ChatStub, chat_server
+from tests.stub_openai import ChatStub
 
 P = default_policy()
 
@@ -88,16 +87,6 @@ def test_the_owner_edits_the_policy_in_the_home(tmp_path: Path) -> None:
 
 
 # ---- answers through a model that promises more than its case ------------------------------------
-
-@pytest.fixture
-def llm_lib(answer_lib: Library, monkeypatch: pytest.MonkeyPatch) -> Iterator[Library]:
-    with chat_server() as url:
-        monkeypatch.setenv("OPENAI_BASE_URL", url)
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-        s = answer_lib.settings
-        s.llm, s.llm_timeout, s.llm_max_retries, s.llm_fallback = "openai:stub-model", 5.0, 0, ""
-        yield answer_lib
-
 
 # C-2 (tests/conftest.py answer_lib): 年付订阅超过30天不支持全额退款 … 提供按月折算的补偿方案
 PROMISING = "raw:年付订阅超过30天不支持全额退款。 [C-2]\n年付订阅超过7天也可以全额退款。 [C-2]"
