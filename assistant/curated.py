@@ -66,6 +66,11 @@ def _text(value: str, what: str, limit: int) -> str:
     return value
 
 
+def _key(question: str) -> str:
+    """A question's wording key: how exact matches are told (one of punctuation alone is its own key)."""
+    return wording_key(question) or normalise(question)
+
+
 class CuratedAnswers:
     """One tenant's curated answers: writing them (every change a version) and finding the one a
     question gets."""
@@ -96,8 +101,7 @@ class CuratedAnswers:
         """The active curated answers, each with its question's wording key."""
         now, writes = time.monotonic(), self.store.curated_writes
         if self._active is None or writes != self._writes or now - self._checked >= self.refresh_seconds:
-            self._active = [(c, wording_key(c.question) or normalise(c.question))
-                            for c in self.store.curated_answers(self.tenant)]
+            self._active = [(c, _key(c.question)) for c in self.store.curated_answers(self.tenant)]
             self._checked, self._writes = now, writes
         return self._active
 
@@ -108,7 +112,7 @@ class CuratedAnswers:
         if not current:
             return None
         active = [c for c, _ in current]
-        key = wording_key(question) or normalise(question)
+        key = _key(question)
         for c, ckey in current:
             if ckey == key:
                 return CuratedMatch(c, 1.0, True)
@@ -137,7 +141,7 @@ class CuratedAnswers:
 
     def _question(self, question: str) -> tuple[str, str]:
         q = _text(question, "question", self.lib.settings.max_question_chars)
-        return q, wording_key(q) or normalise(q)  # a question of punctuation alone is its own key
+        return q, _key(q)
 
     def add(self, question: str, answer: str, reviewer: str, *, source_answer_id: str | None = None) -> CuratedAnswer:
         """Curate ``answer`` for ``question``: later questions that mean the same get it."""
