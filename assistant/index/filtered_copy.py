@@ -20,6 +20,24 @@ from ..chunking import record_of
 from .filters import Allowed, Filters
 
 
+def unit_rows(m: np.ndarray) -> np.ndarray:
+    """``m``'s rows scaled to unit length (a zero row stays zero)."""
+    norms = np.linalg.norm(m, axis=1, keepdims=True)
+    return m / np.where(norms > 0, norms, 1.0)
+
+
+def unit(vector: np.ndarray) -> np.ndarray:
+    """A query vector as float32 of unit length, for cosine similarity with ``unit_rows``."""
+    v = np.asarray(vector, dtype=np.float32).ravel()
+    return v / (float(np.linalg.norm(v)) or 1.0)
+
+
+def best(sims: np.ndarray, k: int) -> np.ndarray:
+    """The positions of the ``k`` largest similarities, largest first (ties in position order)."""
+    top = np.argpartition(-sims, k - 1)[:k] if k < len(sims) else np.arange(len(sims))
+    return top[np.argsort(-sims[top], kind="stable")]
+
+
 class FilteredCopy:
     """One collection's ids and unit vectors (float16: half the memory of float32; similarities
     differ from float32's by about 1e-4), searched exactly among the records a filter passes."""
@@ -31,9 +49,7 @@ class FilteredCopy:
         vectors = np.asarray(vectors).reshape(len(self.ids), -1)
         self.vectors = np.empty(vectors.shape, dtype=np.float16)
         for i in range(0, len(self.ids), self.BLOCK):  # in blocks: no float32 copy of the whole
-            m = vectors[i : i + self.BLOCK].astype(np.float32)
-            norms = np.linalg.norm(m, axis=1, keepdims=True)
-            self.vectors[i : i + self.BLOCK] = m / np.where(norms > 0, norms, 1.0)
+            self.vectors[i : i + self.BLOCK] = unit_rows(vectors[i : i + self.BLOCK].astype(np.float32))
         self.records = [record_of(i) for i in self.ids]
         self._by_filter: OrderedDict[Filters, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._rows = 0
@@ -65,8 +81,5 @@ class FilteredCopy:
         k = min(n, len(rows))
         if k <= 0:
             return []
-        v = np.asarray(vector, dtype=np.float32).ravel()
-        sims = matrix @ (v / (float(np.linalg.norm(v)) or 1.0))
-        top = np.argpartition(-sims, k - 1)[:k] if k < len(sims) else np.arange(len(sims))
-        top = top[np.argsort(-sims[top], kind="stable")]
-        return [(self.ids[rows[i]], float(sims[i])) for i in top]
+        sims = matrix @ unit(vector)
+        return [(self.ids[rows[i]], float(sims[i])) for i in best(sims, k)]

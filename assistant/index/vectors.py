@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import BackendError, ConfigError
 from ..types import Chunk
-from .filtered_copy import FilteredCopy
+from .filtered_copy import FilteredCopy, best, unit, unit_rows
 from .filters import Allowed, Catalogue, Filters
 
 log = logging.getLogger(__name__)
@@ -83,8 +83,7 @@ class ExactCopy:
         self.ids = list(ids)
         m = np.asarray(vectors, dtype=np.float32)
         m = m.reshape(len(self.ids), -1) if self.ids else np.zeros((0, 1), dtype=np.float32)
-        norms = np.linalg.norm(m, axis=1, keepdims=True)
-        self.matrix = m / np.where(norms > 0, norms, 1.0)
+        self.matrix = unit_rows(m)
         self.catalogue = Catalogue(metas)
         self._masks: dict[Filters, np.ndarray | None] = {}
 
@@ -102,9 +101,7 @@ class ExactCopy:
         """The ``n`` chunks most cosine-similar to ``vector`` among those that pass ``filters``."""
         if not self.ids or n <= 0:
             return []
-        v = np.asarray(vector, dtype=np.float32).ravel()
-        v = v / (float(np.linalg.norm(v)) or 1.0)
-        sims = self.matrix @ v
+        sims = self.matrix @ unit(vector)
         mask = self._mask(filters)
         passing = len(self.ids)
         if mask is not None:
@@ -113,9 +110,7 @@ class ExactCopy:
         k = min(n, passing)
         if k <= 0:
             return []
-        top = np.argpartition(-sims, k - 1)[:k] if k < len(sims) else np.arange(len(sims))
-        top = top[np.argsort(-sims[top], kind="stable")]
-        return [(self.ids[i], float(sims[i])) for i in top]
+        return [(self.ids[i], float(sims[i])) for i in best(sims, k)]
 
 
 class ChromaVectorStore:
