@@ -146,7 +146,7 @@ def test_a_small_collection_is_searched_exactly_in_memory_and_follows_every_writ
 
 def test_a_selective_filter_is_searched_exactly_in_the_filtered_copy_and_follows_writes(tmp_path: Path) -> None:
     """Above ``exact_limit`` and within ``filter_limit``, a filter passing at most half the records is
-    answered from the float16 copy once it is loaded (no Chroma query), with the exact filtered top-n;
+    answered from the in-memory copy once it is loaded (no Chroma query), with the exact filtered top-n;
     until it is loaded, and after a write until it is loaded again, Chroma answers (the same top-n)."""
     rng = np.random.default_rng(3)
     n = 400
@@ -178,7 +178,7 @@ def test_a_selective_filter_is_searched_exactly_in_the_filtered_copy_and_follows
     for f in (first, Filters(products=("p2", "p3")), Filters(record_ids=("R3", "R14", "R150")), Filters(products=("none",))):
         got = ask(f)
         assert [cid for cid, _ in got] == expected(f, 8, everything), f
-        assert np.allclose([s for _, s in got], [sims[int(record_of(cid)[1:])] for cid, _ in got], atol=2e-3)
+        assert np.allclose([s for _, s in got], [sims[int(record_of(cid)[1:])] for cid, _ in got], atol=1e-5)
     assert calls == []
     wide = Filters(products=("p0", "p1", "p2", "p3"))  # passes 80%: Chroma's neighbours, post-filtered
     assert [cid for cid, _ in ask(wide)] == expected(wide, 8, everything) and calls

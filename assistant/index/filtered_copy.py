@@ -1,11 +1,13 @@
-"""A vector space's vectors kept in memory (float16) for filtered searches.
+"""A vector space's vectors kept in memory (float32) for filtered searches.
 
 A filter that passes a small share of the records makes Chroma's HNSW search with a wide beam (asked
 for ``n / share`` neighbours, its ``ef`` grows with them: at 100,000 vectors 16 ms at ef=500 against
 1.8 ms at ef=100), while an exact search over the rows that pass is one matrix-vector product over a
 fifth of them (docs/measurements.md, "The index side at 120,000 chunks"). Each filter's passing rows
-are gathered once into a float32 matrix; all filters' matrices together hold at most as many rows as
-the copy, the least recently used dropped first.
+are gathered once into a matrix of their own; all filters' matrices together hold at most as many rows
+as the copy, the least recently used dropped first. The copy is float32, not float16, because a
+filter's first search gathers its rows: converting a fifth of 100,000 float16 rows cost 50-90 ms of
+processor time, copying float32 rows 15 ms (docs/measurements.md, "A filter's first search").
 """
 
 from __future__ import annotations
@@ -39,33 +41,40 @@ def best(sims: np.ndarray, k: int) -> np.ndarray:
 
 
 class FilteredCopy:
-    """One collection's ids and unit vectors (float16: half the memory of float32; similarities
-    differ from float32's by about 1e-4), searched exactly among the records a filter passes."""
+    """One collection's ids and unit vectors, searched exactly among the records a filter passes.
+    Each row knows its record by an integer code, so that a filter's rows are found with one table
+    lookup per row rather than a set lookup of the record's id."""
 
     BLOCK = 10_000
 
     def __init__(self, ids: Sequence[str], vectors: np.ndarray) -> None:
+        """``vectors`` (one row per id) are scaled to unit length in place when they are already a
+        float32 array, so that loading holds one copy of them, not two."""
         self.ids = list(ids)
-        vectors = np.asarray(vectors).reshape(len(self.ids), -1)
-        self.vectors = np.empty(vectors.shape, dtype=np.float16)
-        for i in range(0, len(self.ids), self.BLOCK):  # in blocks: no float32 copy of the whole
-            self.vectors[i : i + self.BLOCK] = unit_rows(vectors[i : i + self.BLOCK].astype(np.float32))
-        self.records = [record_of(i) for i in self.ids]
+        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(self.ids), -1)
+        for i in range(0, len(self.ids), self.BLOCK):  # in blocks: no temporary the size of the whole
+            self.vectors[i : i + self.BLOCK] = unit_rows(self.vectors[i : i + self.BLOCK])
+        self._record_code: dict[str, int] = {}
+        self._codes = np.fromiter((self._record_code.setdefault(record_of(i), len(self._record_code)) for i in self.ids),
+                                  dtype=np.int32, count=len(self.ids))
         self._by_filter: OrderedDict[Filters, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._rows = 0
         self._lock = threading.Lock()  # searches of several threads share this copy
 
     def passing(self, filters: Filters, allowed: Allowed) -> tuple[np.ndarray, np.ndarray]:
-        """The rows of the records ``allowed`` lets through and their float32 vectors, kept per filter."""
+        """The rows of the records ``allowed`` lets through and their vectors, kept per filter."""
         with self._lock:
             got = self._by_filter.get(filters)
             if got is not None:
                 self._by_filter.move_to_end(filters)
                 return got
-        records = allowed.records
-        keep = np.fromiter((records is None or r in records for r in self.records), dtype=bool, count=len(self.records))
-        rows = np.flatnonzero(keep)
-        got = (rows, self.vectors[rows].astype(np.float32))
+        if allowed.records is None:
+            rows = np.arange(len(self.ids))
+        else:
+            passes = np.zeros(len(self._record_code), dtype=bool)
+            passes[[c for r in allowed.records if (c := self._record_code.get(r)) is not None]] = True
+            rows = np.flatnonzero(passes[self._codes])
+        got = (rows, np.take(self.vectors, rows, axis=0))
         with self._lock:
             if filters not in self._by_filter:
                 self._by_filter[filters] = got

@@ -191,9 +191,8 @@ class ChromaVectorStore:
         self._exact = (key, copy)
         return copy
 
-    def _pages(self, include: list[str], limit: int,
-               dtype: type = np.float32) -> tuple[list[str], list[dict[str, Any]], np.ndarray]:
-        """The collection's ids, metadata (when included) and vectors as ``dtype``, read in pages
+    def _pages(self, include: list[str], limit: int) -> tuple[list[str], list[dict[str, Any]], np.ndarray]:
+        """The collection's ids, metadata (when included) and float32 vectors, read in pages
         (Chroma's reply for 10,000 vectors at once held ~150 MB of RSS), stopping once more than
         ``limit`` were read."""
         ids: list[str] = []
@@ -205,9 +204,9 @@ class ChromaVectorStore:
             if got["ids"]:
                 ids.extend(got["ids"])
                 metas.extend(got.get("metadatas") or [])
-                parts.append(np.asarray(got["embeddings"], dtype=dtype))
+                parts.append(np.asarray(got["embeddings"], dtype=np.float32))
             if len(got["ids"]) < self.PAGE or len(ids) > limit:
-                return ids, metas, np.concatenate(parts) if parts else np.zeros((0, 1), dtype)
+                return ids, metas, np.concatenate(parts) if parts else np.zeros((0, 1), np.float32)
 
     def filtered_copy(self) -> FilteredCopy | None:
         """The copy for selective filters when one is loaded and current, else None; a load is then
@@ -234,7 +233,7 @@ class ChromaVectorStore:
         copy = None
         try:
             if self.exact_limit < self.count() <= self.filter_limit:  # smaller: the exact copy answers
-                ids, _, vectors = self._pages(["embeddings"], self.filter_limit, np.float16)
+                ids, _, vectors = self._pages(["embeddings"], self.filter_limit)
                 if len(ids) <= self.filter_limit:
                     copy = FilteredCopy(ids, vectors)
         except Exception as e:  # a search goes on through Chroma; the next write's key tries again
