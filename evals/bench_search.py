@@ -126,12 +126,16 @@ def timings(times: list[float], embed: list[float], filtered: list[bool]) -> dic
     keyword search, vector searches, filters, fusion, the store's chunk reads), all and filtered only."""
     rest = [t - e for t, e in zip(times, embed, strict=True)]
     rest_filtered = [r for r, f in zip(rest, filtered, strict=True) if f]
+    first = [r for i, (r, f) in enumerate(zip(rest, filtered, strict=True)) if f and i < 2 * len(PRODUCTS)]
     return {"p50_ms": round(pct(times, 50), 1), "p95_ms": round(pct(times, 95), 1),
             "p99_ms": round(pct(times, 99), 1), "query_embedding_p50_ms": round(pct(embed, 50), 1),
             "query_embedding_p95_ms": round(pct(embed, 95), 1),
             "without_embedding_p50_ms": round(pct(rest, 50), 1),
             "without_embedding_p95_ms": round(pct(rest, 95), 1),
-            "without_embedding_filtered_p95_ms": round(pct(rest_filtered, 95), 1)}
+            "without_embedding_p99_ms": round(pct(rest, 99), 1),
+            "without_embedding_filtered_p95_ms": round(pct(rest_filtered, 95), 1),
+            # each filter's first search gathers its rows from the filtered copy (FilteredCopy.passing)
+            "without_embedding_first_filtered_max_ms": round(max(first, default=0.0) * 1000, 1)}
 
 
 def run_size(n_chunks: int, pool: list[str], queries: list[str], models: dict[str, Any],
@@ -228,7 +232,8 @@ def targets(row: dict[str, Any]) -> list[str]:
     side, whole, embed = h["without_embedding_p95_ms"], h["p95_ms"], h["query_embedding_p95_ms"]
     return [f"index side p95 <= 10 ms at {row['chunks']} chunks (filtered queries included): "
             f"{verdict(side <= 10)} ({side} ms; p50 {h['without_embedding_p50_ms']} ms, "
-            f"filtered only p95 {h['without_embedding_filtered_p95_ms']} ms)",
+            f"p99 {h['without_embedding_p99_ms']} ms, filtered only p95 {h['without_embedding_filtered_p95_ms']} ms, "
+            f"a filter's first search at most {h['without_embedding_first_filtered_max_ms']} ms)",
             f"whole search p95 <= query embedding p95 + 10 ms: {verdict(whole <= embed + 10)} "
             f"({whole} ms against {embed} + 10 ms)"]
 

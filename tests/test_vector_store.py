@@ -214,3 +214,20 @@ def test_the_filtered_copy_keeps_at_most_its_own_rows_for_all_filters() -> None:
         assert len(rows) == 50 and matrix.dtype == np.float32
         assert {record_of(copy.ids[r]) for r in rows} == {c.record_id for c in chunks if f.matches(c.metadata())}
     assert list(copy._by_filter) == filters[2:]
+
+
+def test_loading_reads_every_page_into_one_array_even_when_writes_add_vectors_meanwhile(tmp_path: Path) -> None:
+    """``_pages`` sizes its array by the collection's count; vectors written after that count was
+    taken (here: a count that says fewer) still arrive, in Chroma's order, each its own row."""
+    rng = np.random.default_rng(5)
+    vecs = rng.normal(size=(35, 8)).astype(np.float32)
+    chunks = [_chunk(i, f"p{i % 3}") for i in range(35)]
+    store = ChromaVectorStore(chroma_client(tmp_path / "chroma"), "t", "test-8", "passage")
+    store.upsert(chunks, vecs)
+    store.PAGE = 10
+    by_id = {c.id: v for c, v in zip(chunks, vecs, strict=True)}
+    for counted in (35, 12, 0):
+        store.count = lambda counted=counted: counted  # type: ignore[method-assign]
+        ids, _, got = store._pages(["embeddings"], 1000)
+        assert sorted(ids) == sorted(by_id) and got.dtype == np.float32
+        assert np.allclose(got, np.stack([by_id[i] for i in ids]), atol=1e-6)  # as Chroma stored them

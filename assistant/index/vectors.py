@@ -194,19 +194,26 @@ class ChromaVectorStore:
     def _pages(self, include: list[str], limit: int) -> tuple[list[str], list[dict[str, Any]], np.ndarray]:
         """The collection's ids, metadata (when included) and float32 vectors, read in pages
         (Chroma's reply for 10,000 vectors at once held ~150 MB of RSS), stopping once more than
-        ``limit`` were read."""
+        ``limit`` were read. The vectors go straight into one array sized by the collection's count
+        (grown if writes added more meanwhile), so that loading holds them once, not twice."""
         ids: list[str] = []
         metas: list[dict[str, Any]] = []
-        parts: list[np.ndarray] = []
+        out = np.zeros((0, 1), np.float32)
+        rows = min(self.count(), limit + self.PAGE)
         while True:
             with reachable(self.name):
                 got = self.col.get(include=include, limit=self.PAGE, offset=len(ids))
             if got["ids"]:
+                page = np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), -1)
+                if len(out) < len(ids) + len(page) or out.shape[1] != page.shape[1]:
+                    grown = np.empty((max(rows, len(ids) + len(page)), page.shape[1]), np.float32)
+                    grown[: len(ids)] = out[: len(ids)]
+                    out = grown
+                out[len(ids) : len(ids) + len(page)] = page
                 ids.extend(got["ids"])
                 metas.extend(got.get("metadatas") or [])
-                parts.append(np.asarray(got["embeddings"], dtype=np.float32))
             if len(got["ids"]) < self.PAGE or len(ids) > limit:
-                return ids, metas, np.concatenate(parts) if parts else np.zeros((0, 1), np.float32)
+                return ids, metas, out[: len(ids)]
 
     def filtered_copy(self) -> FilteredCopy | None:
         """The copy for selective filters when one is loaded and current, else None; a load is then
