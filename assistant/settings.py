@@ -47,8 +47,8 @@ class Settings(BaseSettings):
     # a vector space of at most this many chunks is searched exactly in memory (faster than Chroma's
     # HNSW at that size, see evals.bench_search); larger ones through Chroma; 0 = always Chroma
     exact_search_limit: int = Field(default=10000, ge=0)
-    # a larger space of at most this many chunks keeps a float16 copy in memory (2 bytes a dimension a
-    # chunk, and up to twice that for the filters in use) for searches whose filter passes at most
+    # a larger space of at most this many chunks keeps a float32 copy in memory (4 bytes a dimension a
+    # chunk, and up to as much again for the filters in use) for searches whose filter passes at most
     # half the records: exact, and faster than Chroma's wide HNSW search; 0 = always Chroma
     filter_copy_limit: int = Field(default=150_000, ge=0)
     article_chunk_tokens: int = 400

@@ -55,8 +55,9 @@ class FilteredCopy:
         for i in range(0, len(self.ids), self.BLOCK):  # in blocks: no temporary the size of the whole
             self.vectors[i : i + self.BLOCK] = unit_rows(self.vectors[i : i + self.BLOCK])
         self._record_code: dict[str, int] = {}
-        self._codes = np.fromiter((self._record_code.setdefault(record_of(i), len(self._record_code)) for i in self.ids),
-                                  dtype=np.int32, count=len(self.ids))
+        code = self._record_code
+        self._codes = np.fromiter((code.setdefault(record_of(i), len(code)) for i in self.ids), dtype=np.int32,
+                                  count=len(self.ids))
         self._by_filter: OrderedDict[Filters, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._rows = 0
         self._lock = threading.Lock()  # searches of several threads share this copy
