@@ -110,6 +110,7 @@ def run(clients: int, seconds: float, workers: int, hosts: int = 1) -> dict[str,
         with httpx.Client(base_url=url, headers=headers, timeout=120) as c:  # warm up: models, indexes
             c.post("/v1/ask", json={"question": questions[0]}).raise_for_status()
         latencies: list[float] = []
+        ended: list[float] = []  # when each answer arrived, in seconds since the clients started
         # the question's first time in the run (its embedding not cached yet). With several workers a
         # repeated question may still be new to the worker it reaches, so "repeated" mixes in cold ones
         first: list[bool] = []
@@ -134,15 +135,17 @@ def run(clients: int, seconds: float, workers: int, hosts: int = 1) -> dict[str,
                         err = "" if ok else f"{r.status_code} {r.text[:100]}"
                     except httpx.HTTPError as e:
                         ok, err = False, f"{type(e).__name__}: {e}"
-                    dt = time.perf_counter() - t0
+                    t1 = time.perf_counter()
+                    dt = t1 - t0
                     with lock:
                         if ok:
                             latencies.append(dt)
+                            ended.append(t1 - start)
                             first.append(new)
                         else:
                             errors.append(err)
 
-        t0 = time.perf_counter()
+        t0 = start = time.perf_counter()
         threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
         for t in threads:
             t.start()
@@ -153,6 +156,7 @@ def run(clients: int, seconds: float, workers: int, hosts: int = 1) -> dict[str,
         is_first = np.array(first, dtype=bool)
         cold = lat[is_first] if latencies else lat[:0]
         warm = lat[~is_first] if latencies else lat[:0]
+        cold_ended = np.array(ended)[is_first] if latencies else np.zeros(0)
         return {"clients": clients, "seconds": round(wall, 1), "workers": workers, "hosts": hosts,
                 "requests": len(latencies),
                 "throughput": round(len(latencies) / wall, 2), "p50_ms": round(float(np.percentile(lat, 50)), 1),
@@ -161,6 +165,10 @@ def run(clients: int, seconds: float, workers: int, hosts: int = 1) -> dict[str,
                 "first_asked": int(is_first.sum()),
                 "first_asked_p50_ms": round(float(np.percentile(cold, 50)), 1) if len(cold) else None,
                 "first_asked_p99_ms": round(float(np.percentile(cold, 99)), 1) if len(cold) else None,
+                "first_asked_max_ms": round(float(cold.max()), 1) if len(cold) else None,
+                # when the first-asked answers arrived: all in the run's first seconds is a burst
+                "first_asked_ended_s": [round(float(cold_ended.min()), 2), round(float(cold_ended.max()), 2)]
+                if len(cold) else None,
                 "repeated_p50_ms": round(float(np.percentile(warm, 50)), 1) if len(warm) else None,
                 "repeated_p95_ms": round(float(np.percentile(warm, 95)), 1) if len(warm) else None}
     finally:
@@ -210,8 +218,10 @@ def main() -> None:
     print(f"| {r['clients']} | {r['hosts']} | {r['workers']} | {r['seconds']} | {r['requests']} | "
           f"{r['throughput']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['errors']} | "
           f"{r['first_asked_p50_ms']} / {r['first_asked_p99_ms']} | {r['repeated_p50_ms']} / {r['repeated_p95_ms']} |")
+    span = r["first_asked_ended_s"] or [0, 0]
     print(f"({r['first_asked']} answers were to a question asked the first time in the run: its embeddings are "
-          "computed then, while every client waits; they all come at the start)")
+          f"computed then, while every client waits; they arrived {span[0]}-{span[1]} s after the clients "
+          f"started, the slowest in {r['first_asked_max_ms']} ms)")
     for line in targets(r):
         print(line)
     for e in r["first_errors"]:
