@@ -76,10 +76,10 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
         default tenant's library and indexes, the local embedding models and jieba's dictionary (the
         first /v1/ask after a start took 3.4 s on the sample library), and the sentences of a small
         library's records (``Assistant.warm``: else the first 100 questions wait 1.5 s), and one answer
-        that is not logged (``Assistant.rehearse``: else a worker's first answer costs 0.74 s of
-        processor time, while its other requests wait). A remote (``openai:``) embedder is not called:
-        an endpoint that is down would hold the start for its timeouts and retries. A failure is left
-        to the request that needs the part."""
+        that is not logged (``Assistant.rehearse``: else a worker's first answer costs 0.3 s of
+        processor time, four new questions' worth, while its other requests wait). A remote
+        (``openai:``) embedder is not called: an endpoint that is down would hold the start for its
+        timeouts and retries. A failure is left to the request that needs the part."""
         t0 = time.perf_counter()
         try:
             tenant = tenants.get(settings.tenant)

@@ -118,11 +118,11 @@ class Assistant(Evidence, Verification):
         return self.engine.warm(records, limit) if records else 0
 
     def rehearse(self, question: str = "预热") -> Answer:
-        """Answer ``question``, unlogged, for the caller to drop: a process's first answer loads what every
-        later one uses (the keyword index's scipy, the promise policy's patterns, the models' first
-        calls: 0.74 s of processor time on the sample library), which a server's worker does before it
-        serves. The extractive engine composes from what was found even below the abstention
-        threshold; another engine is not called (it may be a model endpoint)."""
+        """Answer ``question``, unlogged, for the caller to drop: a process's first answer loads what
+        every later one uses (the keyword index's scipy, the promise policy's patterns, the models'
+        first calls: 0.3 s of processor time in a server's worker on the sample library), which a
+        worker does before it serves. The extractive engine composes from what was found even below
+        the abstention threshold; another engine is not called (it may be a model endpoint)."""
         a = self._begin(question, None, None, None)
         verified: Verified = ([], [], 0)
         if a.context and isinstance(self.engine, ExtractiveEngine):

@@ -641,7 +641,7 @@ def test_a_worker_warms_up_before_serving_and_a_failed_warm_up_does_not_stop_it(
 
 
 def test_a_worker_answers_once_before_serving_and_logs_nothing(tmp_path: Path) -> None:
-    """Else a worker's first answer loads what every answer uses (0.74 s of processor time on the
+    """Else a worker's first answer loads what every answer uses (0.3 s of processor time on the
     sample library) while its other requests wait; the rehearsal is nobody's answer."""
     from fastapi.testclient import TestClient
 
