@@ -46,7 +46,8 @@ lint: setup
 
 ## make bench: ingestion throughput (sample library, dev data), search latency at 10k / 100k chunks,
 ## answer latency over the sample questions, a load test of the HTTP API (20 clients, 60 s; 1 and 2 workers,
-## and two hosts sharing a PostgreSQL and a Chroma server), whether one tenant's heaviest requests hold up
+## and two hosts sharing a PostgreSQL and a Chroma server; a worker's processor time per new question),
+## whether one tenant's heaviest requests hold up
 ## /healthz and another tenant's answers (docs/fairness.md), documents (a 500-page PDF, a 2,000-page HTML folder),
 ## the desk's numbers over 10,000 cases and 100,000 logged answers (SQLite and PostgreSQL; docs/desk.md),
 ## and one library grown to 1,000,000 chunks, a new worker measured on it at 12k, 120k and 1M (docs/measurements.md)
@@ -78,6 +79,7 @@ bench-api: setup
 	$(PY) -m evals.bench_api --workers 1
 	$(PY) -m evals.bench_api --workers 2
 	$(PY) -m evals.bench_api --hosts 2
+	$(PY) -m evals.bench_first_asked
 
 bench-fair: setup
 	$(PY) -m evals.bench_fair --heavy-clients 4 --seconds 30

@@ -117,6 +117,18 @@ class Assistant(Evidence, Verification):
         records = self.lib.store.searchable_records(self.lib.tenant, limit // 2)
         return self.engine.warm(records, limit) if records else 0
 
+    def rehearse(self, question: str = "预热") -> Answer:
+        """Answer ``question``, unlogged, for the caller to drop: a process's first answer loads what
+        every later one uses (the keyword index's scipy, the promise policy's patterns, the models'
+        first calls: 0.3 s of processor time in a server's worker on the sample library), which a
+        worker does before it serves. The extractive engine composes from what was found even below
+        the abstention threshold; another engine is not called (it may be a model endpoint)."""
+        a = self._begin(question, None, None, None)
+        verified: Verified = ([], [], 0)
+        if a.context and isinstance(self.engine, ExtractiveEngine):
+            verified = self.verify(self._compose(a), a.context)
+        return self._end(a, verified, log=False)
+
     # ---- before composing: the question, the records, the support --------------------------------
 
     def _begin(self, question: str, ticket: str | None, conversation: Sequence[dict[str, str]] | None,
@@ -174,9 +186,9 @@ class Assistant(Evidence, Verification):
 
     # ---- after composing: the answer, or an abstention ---------------------------------------------
 
-    def _end(self, a: Asking, verified: Verified) -> Answer:
+    def _end(self, a: Asking, verified: Verified, *, log: bool = True) -> Answer:
         """The answer from the verified sentences: an abstention when none is cited, or when a
-        follow-up's answer only repeats the earlier one. Logged."""
+        follow-up's answer only repeats the earlier one. Logged (unless ``log`` is false)."""
         sentences, citations, dropped = verified
         answer, hits = a.answer, a.hits
         answer.unsupported = dropped
@@ -195,7 +207,7 @@ class Assistant(Evidence, Verification):
             answer.answer += " 最接近的记录列在下面，供参考。" if hits else ""
             answer.related = list(hits[:3])
         answer.seconds = time.perf_counter() - a.started
-        if self.log:
+        if self.log and log:
             self.lib.store.log_answer(self.lib.tenant, {
                 "id": answer.id, "ticket_id": a.ticket, "question": a.question, "answer": answer.answer,
                 "citations": json.dumps([asdict(c) for c in answer.citations], ensure_ascii=False),

@@ -2,8 +2,9 @@
 (default models), then N concurrent clients asking the sample questions through ``POST /v1/ask`` for
 D seconds. Prints throughput, p50 / p95 / p99 latency and the error count as a Markdown table, and the
 latency of answers to questions asked the first time in the run (cold embedding caches) apart from
-repeated ones, then issue 26's targets as met or not (p95 <= 200 ms with 20 clients, 60 s and 2 workers;
-no errors; first-asked p99 <= 500 ms).
+repeated ones, when those first-asked answers arrived, the servers' processor time per answer (from
+/proc, sampled while the clients run), then issue 26's targets as met or not (p95 <= 200 ms with 20
+clients, 60 s and 2 workers; no errors; first-asked p99 <= 500 ms).
 
 With ``--hosts 2`` the library lives in a throwaway PostgreSQL and a ``chroma run`` server, and two
 ``casepilot serve`` processes with homes of their own share them (two hosts on one machine); the
@@ -62,6 +63,28 @@ def listening(port: int) -> int | None:
     return sum(1 for ln in lines if (f := ln.split())[1].endswith(f":{port:04X}") and f[3] == "0A")
 
 
+def processor_seconds(pid: int) -> float:
+    """Processor time (user + system) of process ``pid`` and all its descendants still running, from
+    /proc; 0.0 where that is not there."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    children: dict[int, list[int]] = {}
+    stats: dict[int, list[str]] = {}
+    for d in Path("/proc").glob("[0-9]*"):
+        try:
+            f = (d / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        stats[int(d.name)] = f
+        children.setdefault(int(f[1]), []).append(int(d.name))
+    todo, total = [pid], 0.0
+    while todo:
+        p = todo.pop()
+        if p in stats:
+            total += (int(stats[p][11]) + int(stats[p][12])) / tick  # utime, stime
+        todo += children.get(p, [])
+    return total
+
+
 def serve(home: Path, workers: int, shared: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
     """``casepilot serve`` on ``home`` (and the ``shared`` database and Chroma server), without rate
     limits, once it answers ``/healthz`` and every worker listens (else the clients' kept-alive
@@ -110,6 +133,7 @@ def run(clients: int, seconds: float, workers: int, hosts: int = 1) -> dict[str,
         with httpx.Client(base_url=url, headers=headers, timeout=120) as c:  # warm up: models, indexes
             c.post("/v1/ask", json={"question": questions[0]}).raise_for_status()
         latencies: list[float] = []
+        ended: list[float] = []  # when each answer arrived, in seconds since the clients started
         # the question's first time in the run (its embedding not cached yet). With several workers a
         # repeated question may still be new to the worker it reaches, so "repeated" mixes in cold ones
         first: list[bool] = []
@@ -117,6 +141,13 @@ def run(clients: int, seconds: float, workers: int, hosts: int = 1) -> dict[str,
         errors: list[str] = []
         lock = threading.Lock()
         stop = time.perf_counter() + seconds
+        # the servers' processor time, sampled while the clients run: (seconds since start, cpu seconds)
+        cpu: list[tuple[float, float]] = []
+
+        def sample() -> None:
+            while time.perf_counter() < stop + 1:
+                cpu.append((time.perf_counter() - start, sum(processor_seconds(s.pid) for s in servers)))
+                time.sleep(0.25)
 
         def client(n: int) -> None:
             i = n
@@ -134,25 +165,36 @@ def run(clients: int, seconds: float, workers: int, hosts: int = 1) -> dict[str,
                         err = "" if ok else f"{r.status_code} {r.text[:100]}"
                     except httpx.HTTPError as e:
                         ok, err = False, f"{type(e).__name__}: {e}"
-                    dt = time.perf_counter() - t0
+                    t1 = time.perf_counter()
+                    dt = t1 - t0
                     with lock:
                         if ok:
                             latencies.append(dt)
+                            ended.append(t1 - start)
                             first.append(new)
                         else:
                             errors.append(err)
 
-        t0 = time.perf_counter()
+        t0 = start = time.perf_counter()
         threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         wall = time.perf_counter() - t0
+        sampler.join()
         lat = np.array(latencies or [0.0]) * 1000
         is_first = np.array(first, dtype=bool)
         cold = lat[is_first] if latencies else lat[:0]
         warm = lat[~is_first] if latencies else lat[:0]
+        cold_ended = np.array(ended)[is_first] if latencies else np.zeros(0)
+        burst_end = float(cold_ended.max()) if len(cold_ended) else 0.0  # the last first-asked answer
+        in_burst = sum(1 for e in ended if e <= burst_end + 0.25)
+        cpu = cpu or [(0.0, 0.0)]
+        burst_cpu = next((c for at, c in cpu if at >= burst_end), cpu[-1][1]) - cpu[0][1]
+        total_cpu = cpu[-1][1] - cpu[0][1]
         return {"clients": clients, "seconds": round(wall, 1), "workers": workers, "hosts": hosts,
                 "requests": len(latencies),
                 "throughput": round(len(latencies) / wall, 2), "p50_ms": round(float(np.percentile(lat, 50)), 1),
@@ -161,6 +203,13 @@ def run(clients: int, seconds: float, workers: int, hosts: int = 1) -> dict[str,
                 "first_asked": int(is_first.sum()),
                 "first_asked_p50_ms": round(float(np.percentile(cold, 50)), 1) if len(cold) else None,
                 "first_asked_p99_ms": round(float(np.percentile(cold, 99)), 1) if len(cold) else None,
+                "first_asked_max_ms": round(float(cold.max()), 1) if len(cold) else None,
+                # when the first-asked answers arrived: all in the run's first seconds is a burst
+                "first_asked_ended_s": [round(float(cold_ended.min()), 2), round(float(cold_ended.max()), 2)]
+                if len(cold) else None,
+                # the servers' processor time per answer: the whole run, and until the last first-asked answer
+                "cpu_ms_per_answer": round(1000 * total_cpu / max(len(latencies), 1), 1),
+                "cpu_ms_per_answer_burst": round(1000 * burst_cpu / max(in_burst, 1), 1), "answers_in_burst": in_burst,
                 "repeated_p50_ms": round(float(np.percentile(warm, 50)), 1) if len(warm) else None,
                 "repeated_p95_ms": round(float(np.percentile(warm, 95)), 1) if len(warm) else None}
     finally:
@@ -210,8 +259,12 @@ def main() -> None:
     print(f"| {r['clients']} | {r['hosts']} | {r['workers']} | {r['seconds']} | {r['requests']} | "
           f"{r['throughput']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['errors']} | "
           f"{r['first_asked_p50_ms']} / {r['first_asked_p99_ms']} | {r['repeated_p50_ms']} / {r['repeated_p95_ms']} |")
+    span = r["first_asked_ended_s"] or [0, 0]
     print(f"({r['first_asked']} answers were to a question asked the first time in the run: its embeddings are "
-          "computed then, while every client waits; they all come at the start)")
+          f"computed then, while every client waits; they arrived {span[0]}-{span[1]} s after the clients "
+          f"started, the slowest in {r['first_asked_max_ms']} ms)")
+    print(f"(the servers' processor time per answer: {r['cpu_ms_per_answer']} ms over the run, "
+          f"{r['cpu_ms_per_answer_burst']} ms over the {r['answers_in_burst']} answers until the last first-asked one)")
     for line in targets(r):
         print(line)
     for e in r["first_errors"]:

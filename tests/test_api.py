@@ -640,6 +640,24 @@ def test_a_worker_warms_up_before_serving_and_a_failed_warm_up_does_not_stop_it(
         assert c.get("/healthz").status_code == 200
 
 
+def test_a_worker_answers_once_before_serving_and_logs_nothing(tmp_path: Path) -> None:
+    """Else a worker's first answer loads what every answer uses (0.3 s of processor time on the
+    sample library) while its other requests wait; the rehearsal is nobody's answer."""
+    from fastapi.testclient import TestClient
+
+    from assistant.library import Library
+
+    settings = settings_for(tmp_path / "h")
+    Ingestor(Library(settings)).ingest_paths([write_jsonl(tmp_path / "c.jsonl", [case("C-1")])])
+    for warm in (True, False):
+        app = create_app(settings, ApiSettings(rate_per_minute=0, warm_up=warm))
+        with TestClient(app):
+            lib = app.state.casepilot.tenants.get("default").library
+            searched = lib.query_vectors.misses + lib.query_vectors.shared_hits  # the rehearsal's question
+            assert (searched > 0) == warm, (warm, searched)
+            assert lib.store.answers("default") == []
+
+
 def test_a_worker_embeds_a_small_librarys_sentences_before_serving(tmp_path: Path) -> None:
     """Else the first question about each record waits for its sentences (1.5 s under load)."""
     from fastapi.testclient import TestClient

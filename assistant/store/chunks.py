@@ -79,6 +79,8 @@ _CHUNKS_OF = (sa.select(*_CHUNK_COLUMNS)
               .where(t.chunks.c.tenant == _p("tenant"), t.chunks.c.record_id.in_(_p("ids", expanding=True)),
                      t.chunks.c.section == _p("section"))
               .order_by(t.chunks.c.ordinal.desc()))
+_VECTORS = sa.select(t.embeddings.c.text_hash, t.embeddings.c.vector).where(
+    t.embeddings.c.model == _p("model"), t.embeddings.c.text_hash.in_(_p("hashes", expanding=True)))
 _STATES = sa.select(t.index_state.c.key, t.index_state.c.value).where(
     t.index_state.c.tenant == _p("tenant"), t.index_state.c.key.in_(_p("keys", expanding=True)))
 
@@ -219,9 +221,8 @@ class ChunkStore:
         out: dict[str, np.ndarray] = {}
         with self.engine.connect() as conn:
             for i in range(0, len(text_hashes), 500):
-                q = sa.select(t.embeddings.c.text_hash, t.embeddings.c.vector).where(
-                    t.embeddings.c.model == model_id, t.embeddings.c.text_hash.in_(text_hashes[i : i + 500]))
-                out.update({r.text_hash: np.frombuffer(r.vector, dtype=np.float32) for r in conn.execute(q)})
+                rows = conn.execute(_VECTORS, {"model": model_id, "hashes": list(text_hashes[i : i + 500])})
+                out.update({r.text_hash: np.frombuffer(r.vector, dtype=np.float32) for r in rows})
         return out
 
     def put_vectors(self, model_id: str, vectors: dict[str, np.ndarray]) -> None:
