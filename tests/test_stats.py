@@ -49,6 +49,15 @@ def _log(store: Store, tenant: str, aid: str, when: str, cited: list[str]) -> No
                               "abstained": not cited, "support": 0.5, "engine": "extractive", "created_at": when})
 
 
+# (days before TODAY, cited records) of the answers fill logs
+ANSWERS = [
+    (0, ["C-P1", "C-P2"]), (1, ["C-P1"]), (6, ["C-P2", "C-B1"]), (20, ["C-P1", "C-X"]),  # now
+    (0, []), (27, []),  # now, abstained
+    (30, ["C-P1"]), (40, ["C-P1"]), (33, ["C-B1"]), (35, ["C-B2"]), (50, ["C-B1", "C-B2"]),  # before
+    (56, ["C-P1"]),  # before both periods
+]
+
+
 def fill(store: Store, tenant: str = "t") -> None:
     """Printer questions grow (2 before, 4 now), billing ones fall (3 before, 1 now), two abstentions."""
     store.write(tenant, [
@@ -62,12 +71,7 @@ def fill(store: Store, tenant: str = "t") -> None:
         _ticket("T-TZ", "锐印 RP-M227dw", "2026-11-11T23:30:00+00:00"),  # the day before the period
     ], actor="test")
     store.put_draft(tenant, "T-NOW", status="in_review", case_id="C-B1")  # its case's tags are the ticket's
-    for n, (days_ago, cited) in enumerate([
-            (0, ["C-P1", "C-P2"]), (1, ["C-P1"]), (6, ["C-P2", "C-B1"]), (20, ["C-P1", "C-X"]),  # now
-            (0, []), (27, []),  # now, abstained
-            (30, ["C-P1"]), (40, ["C-P1"]), (33, ["C-B1"]), (35, ["C-B2"]), (50, ["C-B1", "C-B2"]),  # before
-            (56, ["C-P1"]),  # before both periods
-    ]):
+    for n, (days_ago, cited) in enumerate(ANSWERS):
         _log(store, tenant, f"{tenant}-a{n}", at(days_ago), cited)
     store.add_feedback(tenant, f"{tenant}-a0", False)
     store.add_feedback(tenant, f"{tenant}-a0", True)  # the newest rating is the one counted
@@ -202,7 +206,9 @@ def test_get_stats_on_a_real_server(server: dict[str, Any]) -> None:
     out = r.json()
     assert out["tenant"] == "t" and out["days"] == 90 and out["until"] == date.today().isoformat()
     assert out == report_dict(desk_report(server["store"], "t", days=90, limit=5))  # the core's report, as JSON
-    assert out["questions"]["count"] == sum(out["questions"]["weekly"]) == 10  # fill's answers up to today
+    today = date.today()  # the server's period ends on the real today, fill's dates around TODAY
+    logged = sum(today - timedelta(days=89) <= TODAY - timedelta(days=d) <= today for d, _ in ANSWERS)
+    assert out["questions"]["count"] == sum(out["questions"]["weekly"]) == logged + 1  # and t-today
     assert sum(w["days"] for w in out["weeks"]) == 90
     assert out["most_cited"][0]["id"] == "C-P1" and len(out["lowest_rated"]) <= 5
     # the same definition as the library's lists: over the same answers, the same records in the same order
