@@ -106,28 +106,37 @@ class Postings:
         moved to its ``place`` (kept documents first, in order; their places must ascend, as they do when
         documents are ordered by id); tokens no document holds any more leave the vocabulary. Equal,
         array for array, to ``encode`` of the resulting documents in place order."""
-        n_kept, n = int(keep.sum()), len(place)
-        new_doc = np.full(self.n_docs, -1, dtype=np.int64)
+        n_kept, n, n_old = int(keep.sum()), len(place), len(self.vocab)
+        new_doc = np.full(self.n_docs, -1, dtype=np.int32)
         new_doc[keep] = place[:n_kept]
-        mask = keep[self.docs]
-        tokens, docs, counts = self.tokens()[mask], new_doc[self.docs[mask]], self.counts[mask]
+        docs, counts, colptr = new_doc[self.docs], self.counts, self.colptr
+        drop = np.flatnonzero(docs < 0)
+        if len(drop):  # each column loses its dropped documents' entries
+            docs, counts = np.delete(docs, drop), np.delete(counts, drop)
+            lost = np.bincount(np.searchsorted(colptr, drop, side="right") - 1, minlength=n_old)
+            colptr = colptr - np.concatenate([[0], np.cumsum(lost)])
         more = Postings.encode(added, self.vocab)
-        more_docs = place[n_kept:][more.docs]
-        more_key = more.tokens() * n + more_docs
-        o = np.argsort(more_key, kind="stable")
-        at = np.searchsorted(tokens * n + docs, more_key[o])  # each added entry's place in token, document order
-        tokens = np.insert(tokens, at, more.tokens()[o])
-        docs = np.insert(docs, at, more_docs[o])
-        counts = np.insert(counts, at, more.counts[o])
+        m_tokens, m_docs = more.tokens(), place[n_kept:][more.docs]
+        o = np.lexsort((m_docs, m_tokens))  # by token, then document
+        m_tokens, m_docs, m_counts = m_tokens[o], m_docs[o], more.counts[o]
+        # each added entry's place: in its token's column, documents ascending; a new token's after all
+        at = np.full(len(m_tokens), len(docs), dtype=np.int64)
+        for i, (t, d) in enumerate(zip(m_tokens.tolist(), m_docs.tolist(), strict=True)):
+            if t < n_old:
+                lo, hi = int(colptr[t]), int(colptr[t + 1])
+                at[i] = lo + int(np.searchsorted(docs[lo:hi], d))
+        docs, counts = np.insert(docs, at, m_docs.astype(np.int32)), np.insert(counts, at, m_counts)
         vocab = more.vocab
-        df = np.bincount(tokens, minlength=len(vocab))
+        df = np.diff(colptr)
+        df = np.concatenate([df, np.zeros(len(vocab) - n_old, dtype=df.dtype)]) + np.bincount(m_tokens,
+                                                                                               minlength=len(vocab))
         used = df > 0
         if not used.all():
             vocab = [tok for tok, u in zip(vocab, used.tolist(), strict=True) if u]
             df = df[used]
         colptr = np.zeros(len(vocab) + 1, dtype=np.int64)
         np.cumsum(df, out=colptr[1:])
-        return Postings(vocab, n, colptr, docs.astype(np.int32), counts)
+        return Postings(vocab, n, colptr, docs, counts)
 
 
 def scores(p: Postings) -> dict[str, Any]:
