@@ -213,6 +213,24 @@ def test_a_patched_build_answers_as_a_rebuilt_one(tmp_path: Path) -> None:
         assert idx.idf("新词") == rebuilt.idf("新词") and idx.idf("w2") == rebuilt.idf("w2")
 
 
+def test_a_patch_that_keeps_every_word_copies_the_vocabulary_and_answers_as_a_rebuild(tmp_path: Path) -> None:
+    import json
+
+    items = [(_chunk(f"C-{i:03d}#problem.0#h"), toks) for i, toks in enumerate(_docs(random.Random(8), 100))]
+    patched = BM25Index(tmp_path / "patched")
+    patched.rebuild(items, generation=1)
+    changed = (_chunk("C-050#problem.0#h2"), ["w1", "w2", "打印机"])  # words every build already holds
+    assert patched.patch([items[50][0].id], [changed], generation=2)
+    rebuilt = BM25Index(tmp_path / "rebuilt")
+    rebuilt.rebuild([it for it in items if it[0].id != items[50][0].id] + [changed], generation=2)
+    vocab = [json.loads((i.folder / i._loaded_from / "bm25" / "vocab.index.json").read_text(encoding="utf-8"))
+             for i in (patched, rebuilt)]
+    assert vocab[0] == vocab[1]
+    fresh = BM25Index(tmp_path / "patched")
+    for query in (["w1"], ["打印机", "w2"], ["w40", "w3"]):
+        assert fresh.query(query, 10, Filters(statuses=())) == rebuilt.query(query, 10, Filters(statuses=()))
+
+
 def test_a_build_without_postings_is_not_patched(tmp_path: Path) -> None:
     idx = BM25Index(tmp_path / "kw")
     assert not idx.patch([], [(_chunk("C-1#problem.0#h"), ["a"])], generation=1)  # nothing built yet

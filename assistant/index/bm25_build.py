@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ class Postings:
     colptr: np.ndarray  # int64, one more than the tokens
     docs: np.ndarray  # int32
     counts: np.ndarray  # int32
+    # a file holding this vocabulary as ``save`` writes it (the build it was loaded from), else None
+    vocab_file: Path | None = None
 
     @property
     def lengths(self) -> np.ndarray:
@@ -99,7 +102,9 @@ class Postings:
             docs = np.repeat(np.arange(len(indptr) - 1, dtype=np.int32), np.diff(indptr))
             return cls._by_token(words, len(indptr) - 1, tokens, docs, saved["counts"])
         docs = np.load(folder / "indices.csc.index.npy").astype(np.int32)
-        return cls(words, int(saved["n_docs"]), colptr, docs, saved["counts"])
+        same = len(vocab) == n_vocab  # the file maps exactly these words to their ids
+        return cls(words, int(saved["n_docs"]), colptr, docs, saved["counts"],
+                   folder / "vocab.index.json" if same else None)
 
     def patch(self, keep: np.ndarray, added: Sequence[Sequence[str]], place: np.ndarray) -> Postings:
         """These postings with only the documents where ``keep`` is true, then ``added``, each document
@@ -136,7 +141,7 @@ class Postings:
             df = df[used]
         colptr = np.zeros(len(vocab) + 1, dtype=np.int64)
         np.cumsum(df, out=colptr[1:])
-        return Postings(vocab, n, colptr, docs, counts)
+        return Postings(vocab, n, colptr, docs, counts, self.vocab_file if vocab == self.vocab else None)
 
 
 def scores(p: Postings) -> dict[str, Any]:
@@ -169,14 +174,20 @@ def _stable_order(tokens: np.ndarray) -> np.ndarray:
     return order
 
 
-def save(folder: Path, sc: dict[str, Any], vocab: Sequence[str]) -> None:
+def save(folder: Path, sc: dict[str, Any], vocab: Sequence[str], vocab_file: Path | None = None) -> None:
     """The files ``bm25s.BM25.save`` writes for an index with these scores and ``vocab`` (token ids in
-    order), so that ``bm25s.BM25.load`` reads them, written without importing bm25s (0.25 s)."""
+    order), so that ``bm25s.BM25.load`` reads them, written without importing bm25s (0.25 s).
+    ``vocab_file``: a file that already holds ``vocab`` so (a patch's that kept every word), copied."""
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("data", "indices", "indptr"):
         np.save(folder / f"{name}.csc.index.npy", sc[name], allow_pickle=False)
-    (folder / "vocab.index.json").write_text(
-        json.dumps({tok: i for i, tok in enumerate(vocab)}, ensure_ascii=False), encoding="utf-8")
+    try:
+        if vocab_file is None:
+            raise FileNotFoundError
+        shutil.copyfile(vocab_file, folder / "vocab.index.json")
+    except OSError:
+        (folder / "vocab.index.json").write_text(
+            json.dumps({tok: i for i, tok in enumerate(vocab)}, ensure_ascii=False), encoding="utf-8")
     params = {"k1": K1, "b": B, "delta": 0.5, "method": "lucene", "idf_method": "lucene", "dtype": "float32",
               "int_dtype": "int32", "num_docs": sc["num_docs"], "version": _bm25s_version(), "backend": "numpy"}
     (folder / "params.index.json").write_text(json.dumps(params, indent=4))

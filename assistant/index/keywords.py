@@ -172,7 +172,7 @@ class BM25Index:
         bm = None
         if postings is not None:
             sc = scores(postings)
-            save(d / "bm25", sc, postings.vocab)  # bm25s's files, written without importing it
+            save(d / "bm25", sc, postings.vocab, postings.vocab_file)  # bm25s's files, without importing it
             postings.save(d / "bm25")
             if "bm25s" in sys.modules:  # a process that searches: keep what was built, no reading it back
                 bm = _bm25_object(sc, postings.vocab)
