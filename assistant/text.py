@@ -13,6 +13,7 @@ import logging
 import marshal
 import os
 import re
+import sys
 import tempfile
 import threading
 import unicodedata
@@ -87,12 +88,24 @@ def short_text_cache(maxsize: int, limit: int = CACHED_CHARS) -> Callable[[_F], 
     return wrap
 
 
+def _import_without_pkg_resources(name: str) -> Any:
+    """Import jieba or zhconv without ``pkg_resources`` (0.1-0.2 s to import, and deprecated): both
+    use it only to open their own data files, and open them by path when it cannot be imported."""
+    with _jieba_lock:
+        if name in sys.modules or "pkg_resources" in sys.modules:
+            return __import__(name)
+        sys.modules["pkg_resources"] = None  # type: ignore[assignment]  # "import pkg_resources" fails
+        try:
+            return __import__(name)
+        finally:
+            del sys.modules["pkg_resources"]
+
+
 @lru_cache(maxsize=1)
 def _jieba() -> Any:
+    # lazy: jieba costs 0.08 s at import and only tokenising needs it
+    jieba = _import_without_pkg_resources("jieba")
     with _jieba_lock:
-        # lazy: jieba costs 0.08 s at import and only tokenising needs it
-        import jieba
-
         jieba.setLogLevel(logging.WARNING)
         if not jieba.dt.initialized:
             _load_jieba_cache(jieba)
@@ -126,8 +139,7 @@ def fold_width(text: str) -> str:
 @lru_cache(maxsize=4096)
 def _to_simplified(text: str) -> str:
     # lazy: zhconv costs 0.07 s at import and only normalising text needs it
-    import zhconv
-
+    zhconv = _import_without_pkg_resources("zhconv")
     return str(zhconv.convert(text, "zh-cn"))
 
 

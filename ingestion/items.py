@@ -17,6 +17,25 @@ class Loaded:
     line: int
     ignored: tuple[str, ...] = ()  # fields of the input that the record does not store
     notes: tuple[str, ...] = ()  # what was changed to make the record valid (a title joined into one line)
+    digest: str = ""  # of its JSON Lines line as read (``loaders.line_digest``), when the reader asked for it
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+
+@dataclass
+class Known:
+    """A JSON Lines record not parsed: its line is byte for byte one that an earlier import read as a
+    valid record with no warnings (``loaders.parse_line`` reads it when it is needed after all)."""
+
+    id: str
+    tags: tuple[str, ...]
+    file: str
+    line: int
+    digest: str
+    raw: bytes
+    kind: str | None
 
 
 @dataclass
@@ -41,5 +60,5 @@ class TaxonomyFile:
     text: str = ""  # the file as read: what the tenant's taxonomy stores, comments and all
 
 
-Item = Loaded | Reject | TaxonomyFile
+Item = Loaded | Known | Reject | TaxonomyFile
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")

@@ -8,9 +8,10 @@ A loader never stops at the first bad record: it yields a ``Loaded`` for every g
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import yaml
@@ -21,7 +22,7 @@ from assistant.taxonomy import TaxonomyError, parse_taxonomy
 from .documents import DocumentOptions, load_documents
 from .encodings import not_utf8
 from .helpdesk import load as load_helpdesk
-from .items import JSONL_SUFFIXES, Item, Loaded, Reject, TaxonomyFile
+from .items import JSONL_SUFFIXES, Item, Known, Loaded, Reject, TaxonomyFile
 
 DOCUMENT_SUFFIXES = (".html", ".htm", ".docx", ".pdf", ".txt")  # ingestion/documents.py
 SUFFIXES = (*JSONL_SUFFIXES, ".csv", ".md", ".markdown", ".yaml", ".yml", *DOCUMENT_SUFFIXES)
@@ -38,32 +39,59 @@ def _decode(raw: bytes, file: str, line: int | None = None) -> str | Reject:
         return Reject(file, line, None, not_utf8(raw, e))
 
 
-def load_jsonl(path: Path, kind: str | None = None) -> Iterator[Item]:
+# what a line's digest maps to in ``load_jsonl``'s ``known``: the record id and its tags
+KnownLines = Mapping[str, tuple[str, tuple[str, ...]]]
+_BOM = b"\xef\xbb\xbf"
+
+
+def line_digest(raw: bytes, n: int, kind: str | None) -> str:
+    """What tells a JSON Lines line apart for the import memo: its bytes without the line end (and
+    without a first line's byte-order mark, which that line alone may carry), and the ``--kind`` given."""
+    if n == 1 and raw.startswith(_BOM):
+        raw = raw[3:]
+    h = hashlib.blake2b(raw.rstrip(b"\r\n"), digest_size=16, person=(kind or "").encode()[:16])
+    return h.hexdigest()
+
+
+def parse_line(raw: bytes, file: str, n: int, kind: str | None, digest: str = "") -> Item | None:
+    """Line ``n`` of a JSON Lines file: its record, why it was rejected, or None when it is blank."""
+    if len(raw) > MAX_LINE_BYTES:
+        return Reject(file, n, None, f"line is {len(raw)} bytes; the limit is {MAX_LINE_BYTES}")
+    text = _decode(raw, file, n)
+    if isinstance(text, Reject):
+        return text
+    if not text.strip():
+        return None
+    try:
+        # without its line end, a cut-off line is an unterminated string, not a control character
+        obj = json.loads(text.rstrip("\r\n"))
+    except json.JSONDecodeError as e:
+        where = f" column {e.colno}" if e.msg.endswith(" at") else f" (column {e.colno})"  # "starting at"
+        return Reject(file, n, None, f"invalid JSON: {e.msg}{where}")
+    try:
+        notes: list[str] = []
+        rec = parse_record(obj, kind, notes)
+        return Loaded(rec, file, n, unknown_fields(obj, rec), tuple(notes), digest)
+    except RecordError as e:
+        return Reject(file, n, e.field, e.message)
+
+
+def load_jsonl(path: Path, kind: str | None = None, known: KnownLines | None = None) -> Iterator[Item]:
+    """With ``known`` (line digest → record id and tags, from an earlier import): each record carries
+    its line's digest, and a line found in ``known`` is yielded as ``Known``, not parsed."""
     file = str(path)
     with path.open("rb") as f:
         for n, raw in enumerate(f, 1):
-            if len(raw) > MAX_LINE_BYTES:
-                yield Reject(file, n, None, f"line is {len(raw)} bytes; the limit is {MAX_LINE_BYTES}")
-                continue
-            text = _decode(raw, file, n)
-            if isinstance(text, Reject):
-                yield text
-                continue
-            if not text.strip():
-                continue
-            try:
-                # without its line end, a cut-off line is an unterminated string, not a control character
-                obj = json.loads(text.rstrip("\r\n"))
-            except json.JSONDecodeError as e:
-                where = f" column {e.colno}" if e.msg.endswith(" at") else f" (column {e.colno})"  # "starting at"
-                yield Reject(file, n, None, f"invalid JSON: {e.msg}{where}")
-                continue
-            try:
-                notes: list[str] = []
-                rec = parse_record(obj, kind, notes)
-                yield Loaded(rec, file, n, unknown_fields(obj, rec), tuple(notes))
-            except RecordError as e:
-                yield Reject(file, n, e.field, e.message)
+            digest = ""
+            if known is not None and len(raw) <= MAX_LINE_BYTES:
+                digest = line_digest(raw, n, kind)
+                hit = known.get(digest)
+                if hit is not None:
+                    yield Known(hit[0], hit[1], file, n, digest, raw, kind)
+                    continue
+            item = parse_line(raw, file, n, kind, digest)
+            if item is not None:
+                yield item
 
 
 def load_faq_csv(path: Path) -> Iterator[Item]:
@@ -224,11 +252,12 @@ def expand(paths: Iterable[str | Path]) -> Iterator[Path | Reject]:
 
 
 def load_paths(paths: Iterable[str | Path], kind: str | None = None, fmt: str | None = None,
-               documents: DocumentOptions | None = None) -> Iterator[Item]:
+               documents: DocumentOptions | None = None, known: KnownLines | None = None) -> Iterator[Item]:
     """Every record, reject and taxonomy in ``paths`` (folders are walked). ``kind`` is a record kind,
     or ``faq`` (CSV or article records) or ``taxonomy``; ``fmt`` a helpdesk format (``ingestion.helpdesk``),
     else a helpdesk export is told by its content. ``documents``: the ``DocumentOptions`` for PDF, HTML,
-    .docx and .txt files (read last, together: a folder's pages share their boilerplate)."""
+    .docx and .txt files (read last, together: a folder's pages share their boilerplate). ``known``:
+    JSON Lines lines read before (``load_jsonl``)."""
     given = [Path(p) for p in paths]
     record_kind = {"faq": "article", "taxonomy": None}.get(kind or "", kind)
     docs: list[Path] = []
@@ -251,7 +280,7 @@ def load_paths(paths: Iterable[str | Path], kind: str | None = None, fmt: str | 
         elif suffix in (".md", ".markdown"):
             yield from load_markdown(p, record_kind)
         elif suffix in JSONL_SUFFIXES:
-            yield from load_jsonl(p, record_kind)
+            yield from load_jsonl(p, record_kind, known)
         elif suffix in DOCUMENT_SUFFIXES:
             docs.append(p)
         elif suffix in (".yaml", ".yml"):

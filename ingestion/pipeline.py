@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +35,11 @@ from assistant.library import Library
 from assistant.records import content_hash, parse_record
 from assistant.redact import Redactor, add_counts
 from assistant.store import RecordWrite
-from assistant.types import Article, Case, Chunk, Record, Ticket
+from assistant.types import Chunk, Record
 
 from .documents import DocumentOptions
-from .loaders import Loaded, Reject, TaxonomyFile, load_paths
-from .redaction_memo import TEXT_FIELDS, RedactionMemo, redactor_key
+from .loaders import Known, Loaded, Reject, TaxonomyFile, load_paths, parse_line
+from .redaction_memo import RedactionMemo, redact_record, redactor_key
 from .report import IngestSummary, ignored_fields
 
 log = logging.getLogger(__name__)
@@ -87,6 +86,8 @@ class Ingestor:
         self._unapplied: tuple[list[Chunk], list[str], set[str]] | None = None
         # during ingest_paths: each record's file as stored before this import (set_sources skips the same)
         self._stored_sources: dict[str, str] = {}
+        # during ingest_paths: the digest of each parsed record's JSON Lines line, for the memo
+        self._digests: dict[str, str] = {}
 
     def chunks_for(self, record: Record) -> list[Chunk]:
         return chunk_record(record, passage_sections=self.passage_sections,
@@ -106,42 +107,48 @@ class Ingestor:
         (PDF, HTML, .docx, .txt) without one in its sidecar (default: the Ingestor's)."""
         t0 = time.perf_counter()
         summary = IngestSummary()
-        loaded: list[Loaded] = []
-        seen: dict[str, Loaded] = {}
-        for item in load_paths(paths, kind, fmt, self.document_options(product)):
+        loaded: list[Loaded | Known] = []
+        seen: dict[str, Loaded | Known] = {}
+        memo = self._open_memo()
+        for item in load_paths(paths, kind, fmt, self.document_options(product),
+                               known=memo.lines() if memo is not None else None):
             if isinstance(item, Reject):
                 summary.rejected.append(item)
             elif isinstance(item, TaxonomyFile):
                 summary.taxonomy = self.install_taxonomy(item, summary.warnings)
             else:
-                prev = seen.get(item.record.id)
+                prev = seen.get(item.id)
                 if prev is not None:
-                    summary.rejected.append(Reject(item.file, item.line, "id", f"{item.record.id!r} is already "
+                    summary.rejected.append(Reject(item.file, item.line, "id", f"{item.id!r} is already "
                                                    f"given at {prev.file}:{prev.line}; ids must be unique"))
                     continue
-                seen[item.record.id] = item
+                seen[item.id] = item
                 loaded.append(item)
         if self.redactor is not None:  # a reject may quote a field's value
             for r in summary.rejected:
                 r.error = self.redactor.redact(r.error).text
-        summary.warnings.extend(ignored_fields(loaded))
-        summary.warnings.extend(f"{x.file}:{x.line}: {x.record.id}: {note}" for x in loaded for note in x.notes)
+        parsed = [x for x in loaded if isinstance(x, Loaded)]
+        summary.warnings.extend(ignored_fields(parsed))
+        summary.warnings.extend(f"{x.file}:{x.line}: {x.record.id}: {note}" for x in parsed for note in x.notes)
         if not loaded and not summary.rejected and summary.taxonomy is None:
             summary.warnings.append("the files hold no records (an empty file, or a folder without "
                                     ".jsonl, .csv or .md files?)")
-        self._sources = {x.record.id: f"{x.file}:{x.line}" for x in loaded}
-        summary.sources = {x.record.id: x.file for x in loaded}
+        self._sources = {x.id: f"{x.file}:{x.line}" for x in loaded}
+        summary.sources = {x.id: x.file for x in loaded}
         self._stored_sources = {}
+        # a line's digest is remembered only when it reads without a warning: a known line gives none
+        self._digests = {x.record.id: x.digest for x in parsed if x.digest and not x.ignored and not x.notes}
         try:
-            self.ingest_records([x.record for x in loaded], summary)
+            self._ingest([x.record if isinstance(x, Loaded) else x for x in loaded], summary, memo)
             if self.record_sources:
                 resolved = {f: str(Path(f).resolve()) for f in {x.file for x in loaded}}
                 stored = self._stored_sources
                 self.lib.store.set_sources(self.lib.tenant, {
-                    x.record.id: resolved[x.file] for x in loaded if stored.get(x.record.id) != resolved[x.file]})
+                    rid: resolved[x.file] for x in loaded if stored.get(rid := x.id) != resolved[x.file]})
         finally:
             self._sources = None
             self._stored_sources = {}
+            self._digests = {}
         summary.seconds = time.perf_counter() - t0
         return summary
 
@@ -150,15 +157,25 @@ class Ingestor:
         the embedding models, the vector spaces and the keyword index are opened only when a batch
         writes chunks (or the indexes lag the store), and a record read as it was last time is not
         redacted again (``RedactionMemo``)."""
+        return self._ingest(records, summary or IngestSummary(), self._open_memo())
+
+    def _open_memo(self) -> RedactionMemo | None:
+        """The tenant's import memo (None when nothing is redacted)."""
+        if self.redactor is None:
+            return None
+        lib = self.lib
+        return RedactionMemo(lib.settings.home / "import-hashes" / f"{collection_name(lib.tenant)}.json",
+                             redactor_key(self.redactor))
+
+    def _ingest(self, records: Sequence[Record | Known], summary: IngestSummary,
+                memo: RedactionMemo | None) -> IngestSummary:
+        """``ingest_records``; a ``Known`` line is parsed only if the store no longer holds its record."""
         t0 = time.perf_counter()
-        summary = summary or IngestSummary()
         counts: dict[str, dict[str, int]] = {}  # per record: only what is stored counts
         self._check_tags(records, summary)  # tags are not redacted: the records as read will do
         lib = self.lib
         self._idx = None
-        if self.redactor is not None:
-            self._memo = RedactionMemo(lib.settings.home / "import-hashes" / f"{collection_name(lib.tenant)}.json",
-                                       redactor_key(self.redactor))
+        self._memo = memo
         if not lib.indexes_in_sync():
             self._indexes().repair()
             summary.repaired = True
@@ -215,35 +232,9 @@ class Ingestor:
         what was replaced is added to ``counts``. A name or address that a cue marks in one field
         (``联系人：王建国``) is redacted in every field of the record; so is a ticket's customer, named
         by the authors of its customer messages, who is also replaced as the author."""
-        rd = self.redactor
-        if rd is None:
-            return record
-        total = counts if counts is not None else {}
-        if isinstance(record, Ticket):
-            customers = {m.author for m in record.messages if m.role == "customer" and m.author}
-            texts = [record.subject, *(m.text for m in record.messages)]
-        else:
-            customers = set()
-            texts = [getattr(record, f) for f in TEXT_FIELDS[record.kind]]
-        cued_names, addresses = rd.cued_values(texts)
-        names = sorted(customers | set(cued_names))
+        return record if self.redactor is None else redact_record(self.redactor, record, counts)
 
-        def red(text: str) -> str:
-            res = rd.redact(text, names=names, addresses=addresses)
-            add_counts(total, res.counts)
-            return res.text
-
-        if isinstance(record, Case):
-            return replace(record, title=red(record.title), problem=red(record.problem),
-                           diagnosis=red(record.diagnosis), solution=red(record.solution), outcome=red(record.outcome))
-        if isinstance(record, Article):
-            return replace(record, title=red(record.title), body=red(record.body))
-        authors = {a: red(a) for a in sorted(customers)}  # counted once per ticket, not once per message
-        messages = [replace(m, text=red(m.text), author=authors.get(m.author, m.author)
-                            if m.role == "customer" else m.author) for m in record.messages]
-        return replace(record, subject=red(record.subject), messages=messages)
-
-    def _check_tags(self, records: Sequence[Record], summary: IngestSummary) -> None:
+    def _check_tags(self, records: Sequence[Record | Known], summary: IngestSummary) -> None:
         """Report tags that the installed taxonomy does not hold (the records still import)."""
         try:
             taxonomy = self.lib.taxonomy
@@ -260,7 +251,8 @@ class Ingestor:
         if summary.unknown_tags:
             log.info("%d tags are not in the taxonomy", len(summary.unknown_tags))
 
-    def _batch(self, batch: Sequence[Record], summary: IngestSummary, counts: dict[str, dict[str, int]]) -> None:
+    def _batch(self, batch: Sequence[Record | Known], summary: IngestSummary,
+               counts: dict[str, dict[str, int]]) -> None:
         """One batch: compared with the store in one query; what changed is redacted (once), chunked
         and written in one transaction, then mirrored into the indexes."""
         lib = self.lib
@@ -271,17 +263,29 @@ class Ingestor:
         hashes: dict[str, str] = {}
         writes = []
         changed = []
-        for r in batch:
-            old = stored.get(r.id)
+        for item in batch:
+            old = stored.get(item.id)
             live = old[0] if old is not None and not old[1] else None  # the stored hash of a live record
+            if isinstance(item, Known):
+                assert memo is not None  # known lines come from the memo
+                if live is not None and memo.line_hash(item.id, item.digest) == live:
+                    summary.unchanged.append(item.id)  # the same line as last time, stored as read then
+                    continue
+                r = self._parse_known(item, summary)
+                if r is None:
+                    continue
+            else:
+                r = item
             read = memo.read_hash(r) if memo is not None else ""
+            digest = self._digests.get(r.id, "")
             if live is not None and memo is not None and memo.redacted_hash(r.id, read) == live:
                 summary.unchanged.append(r.id)  # read as last time, and stored as redacted then
+                memo.remember(r.id, read, live, digest, getattr(r, "tags", ()))
                 continue
             r = self.redact(r, counts.setdefault(r.id, {}))
             hashes[r.id] = content_hash(r)
             if memo is not None:
-                memo.remember(r.id, read, hashes[r.id])
+                memo.remember(r.id, read, hashes[r.id], digest, getattr(r, "tags", ()))
             if live == hashes[r.id]:
                 summary.unchanged.append(r.id)
                 continue
@@ -324,6 +328,19 @@ class Ingestor:
             self._indexes().prefetch(res.new_chunks)
             self._apply_unapplied()
             self._unapplied = (res.new_chunks, res.removed_chunk_ids, res.removed_spaces)
+
+    def _parse_known(self, item: Known, summary: IngestSummary) -> Record | None:
+        """The record of a known line whose stored version changed since (or None, reported, should the
+        line no longer read as one: the parser key makes that impossible, and this safe)."""
+        got = parse_line(item.raw, item.file, item.line, item.kind, item.digest)
+        if isinstance(got, Loaded) and got.record.id == item.id and not got.ignored and not got.notes:
+            self._digests[item.id] = item.digest
+            return got.record
+        reject = got if isinstance(got, Reject) else Reject(item.file, item.line, None, "no longer reads as before")
+        if self.redactor is not None:
+            reject.error = self.redactor.redact(reject.error).text
+        summary.rejected.append(reject)
+        return None
 
     def _apply_unapplied(self) -> None:
         """Mirror the last written batch into the indexes (in the order the batches were written)."""

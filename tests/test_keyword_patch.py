@@ -58,10 +58,9 @@ def test_the_score_arrays_are_scipys_and_bm25s_loads_their_files(tmp_path: Path)
     docs = _docs(random.Random(3), 250)
     p = Postings.encode(docs)
     sc = scores(p)
-    docs_of = np.repeat(np.arange(p.docs, dtype=np.int32), np.diff(p.indptr))
-    values = np.empty(len(p.tokens), dtype=np.float32)
-    values[np.argsort(p.tokens, kind="stable")] = sc["data"]  # back in (document, token) order
-    m = sp.csc_matrix((values, (docs_of, p.tokens)), shape=(p.docs, len(p.vocab)), dtype=np.float32)
+    shuffled = np.random.default_rng(0).permutation(len(sc["data"]))  # scipy puts the entries in its order
+    m = sp.csc_matrix((sc["data"][shuffled], (p.docs[shuffled], p.tokens()[shuffled])), shape=(p.n_docs, len(p.vocab)),
+                      dtype=np.float32)
     for name in ("data", "indices", "indptr"):
         assert sc[name].dtype == getattr(m, name).dtype and np.array_equal(sc[name], getattr(m, name)), name
 
@@ -71,6 +70,55 @@ def test_the_score_arrays_are_scipys_and_bm25s_loads_their_files(tmp_path: Path)
     ref.index(docs, show_progress=False)
     for query in (["w1"], ["打印机", "w7", "w7"], ["发票", "退款", "w50"]):
         assert np.array_equal(got.get_scores(query), ref.get_scores(query)), query
+
+
+def _same(a: Postings, b: Postings) -> bool:
+    return (a.vocab == b.vocab and a.n_docs == b.n_docs and all(
+        x.dtype == y.dtype and np.array_equal(x, y) for x, y in ((a.colptr, b.colptr), (a.docs, b.docs),
+                                                                  (a.counts, b.counts))))
+
+
+def test_patched_postings_equal_the_encoding_of_the_patched_documents() -> None:
+    """Whatever is dropped, added and reordered (ids sorted), a patch gives the arrays that encoding
+    the resulting documents from nothing gives, so the scores are the same to the bit."""
+    rng = random.Random(21)
+    for trial in range(30):
+        docs = _docs(rng, rng.randint(1, 60))
+        ids = sorted(f"d{rng.randrange(10**6):06d}-{i}" for i in range(len(docs)))
+        keep = np.asarray([rng.random() < 0.8 for _ in docs], dtype=bool)
+        added = _docs(rng, rng.randint(0, 5)) + ([["新词", "w1"]] if trial % 3 == 0 else [])
+        new_ids = [f"d{rng.randrange(10**6):06d}-n{i}" for i in range(len(added))]
+        all_ids = [i for i, k in zip(ids, keep.tolist(), strict=True) if k] + new_ids
+        if not all_ids:
+            continue
+        order = np.asarray(sorted(range(len(all_ids)), key=all_ids.__getitem__), dtype=np.int64)
+        place = np.empty_like(order)
+        place[order] = np.arange(len(order))
+        before = Postings.encode(docs)
+        got = before.patch(keep, added, place)
+        final = [d for d, k in zip(docs, keep.tolist(), strict=True) if k] + added
+        # tokens keep their ids when they stay (and new ones follow): the vocabulary in first-seen order
+        # of the old documents, then of the added ones
+        vocab = [t for t in before.vocab if any(t in d for d in final)]
+        vocab += [t for t in dict.fromkeys(t for d in added for t in d) if t not in vocab]
+        want = Postings.encode([final[i] for i in order.tolist()], vocab)
+        assert _same(got, want), trial
+        assert all(np.array_equal(scores(got)[k], scores(want)[k]) for k in ("data", "indices", "indptr"))
+
+
+def test_postings_kept_in_document_order_by_an_older_build_load_by_token(tmp_path: Path) -> None:
+    docs = _docs(random.Random(4), 80)
+    p = Postings.encode(docs)
+    save(tmp_path, scores(p), p.vocab)
+    p.save(tmp_path)
+    assert _same(Postings.load(tmp_path), p)
+    # what builds before 2026-12-08 kept: each document's distinct tokens and counts, in document order
+    sizes = [len(set(d)) for d in docs]
+    tokens = np.concatenate([np.asarray([p.vocab.index(t) for t in dict.fromkeys(d)], dtype=np.int32) for d in docs])
+    counts = np.concatenate([np.asarray([d.count(t) for t in dict.fromkeys(d)], dtype=np.int32) for d in docs])
+    np.savez(tmp_path / "postings.npz", indptr=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+             tokens=tokens, counts=counts)
+    assert _same(Postings.load(tmp_path), p)
 
 
 def test_the_radix_order_is_numpys_stable_sort() -> None:
@@ -163,6 +211,24 @@ def test_a_patched_build_answers_as_a_rebuilt_one(tmp_path: Path) -> None:
             for f in (Filters(statuses=()), Filters(statuses=(), products=("Q",))):
                 assert idx.query(query, 20, f) == rebuilt.query(query, 20, f), (query, f)
         assert idx.idf("新词") == rebuilt.idf("新词") and idx.idf("w2") == rebuilt.idf("w2")
+
+
+def test_a_patch_that_keeps_every_word_copies_the_vocabulary_and_answers_as_a_rebuild(tmp_path: Path) -> None:
+    import json
+
+    items = [(_chunk(f"C-{i:03d}#problem.0#h"), toks) for i, toks in enumerate(_docs(random.Random(8), 100))]
+    patched = BM25Index(tmp_path / "patched")
+    patched.rebuild(items, generation=1)
+    changed = (_chunk("C-050#problem.0#h2"), ["w1", "w2", "打印机"])  # words every build already holds
+    assert patched.patch([items[50][0].id], [changed], generation=2)
+    rebuilt = BM25Index(tmp_path / "rebuilt")
+    rebuilt.rebuild([it for it in items if it[0].id != items[50][0].id] + [changed], generation=2)
+    vocab = [json.loads((i.folder / i._loaded_from / "bm25" / "vocab.index.json").read_text(encoding="utf-8"))
+             for i in (patched, rebuilt)]
+    assert vocab[0] == vocab[1]
+    fresh = BM25Index(tmp_path / "patched")
+    for query in (["w1"], ["打印机", "w2"], ["w40", "w3"]):
+        assert fresh.query(query, 10, Filters(statuses=())) == rebuilt.query(query, 10, Filters(statuses=()))
 
 
 def test_a_build_without_postings_is_not_patched(tmp_path: Path) -> None:

@@ -15,6 +15,8 @@ from assistant.settings import Settings
 from ingestion.pipeline import Ingestor
 from tests.conftest import assert_indexes_match_store, case, write_jsonl
 
+SAMPLE = Path(__file__).resolve().parent.parent / "ingestion" / "sample_library"
+
 
 class NoModel:
     """An embedder that cannot be loaded (an endpoint that is down, say): any use fails the test."""
@@ -133,3 +135,80 @@ def test_the_redaction_key_changes_with_any_module_of_the_redaction_package(monk
     monkeypatch.setattr(Path, "read_bytes", real)
     monkeypatch.setitem(redaction_memo.TEXT_FIELDS, "article", ("title",))
     assert redaction_memo.redactor_key(Redactor()) != before
+
+
+def _parses(monkeypatch) -> list[str]:
+    """The ids of the records parsed from here on (``loaders.parse_record`` counted)."""
+    from ingestion import loaders
+
+    seen: list[str] = []
+    real = loaders.parse_record
+
+    def counted(d: Any, *a: Any, **kw: Any) -> Any:
+        seen.append(d.get("id") if isinstance(d, dict) else repr(d))
+        return real(d, *a, **kw)
+
+    monkeypatch.setattr(loaders, "parse_record", counted)
+    return seen
+
+
+def test_a_line_read_before_byte_for_byte_is_not_parsed_again(tmp_path: Path, library: Library,
+                                                               monkeypatch) -> None:
+    """An unchanged line is known by its bytes: not parsed, counted unchanged; every other line, a
+    malformed one or a changed one or one that repeats an id, is read and reported as before."""
+    rows = [case(f"C-{i}", f"打印机故障{i}") for i in range(10)]
+    p = write_jsonl(tmp_path / "c.jsonl", rows)
+    first = Ingestor(library, record_sources=True).ingest_paths([p])
+    assert len(first.added) == 10
+    parsed = _parses(monkeypatch)
+    again = Ingestor(library, record_sources=True).ingest_paths([p])
+    assert parsed == [] and again.unchanged == [f"C-{i}" for i in range(10)] and not again.rejected
+    assert again.sources == first.sources
+
+    # a changed line, a broken one, an id given twice by a known line, and a line with an ignored field
+    rows[3] = case("C-3", "打印机故障3", outcome="已解决")
+    lines = [json.dumps(r, ensure_ascii=False) for r in rows]
+    lines[5:5] = ['{"kind": "case", "id": "C-BAD", ', lines[0], json.dumps(case("C-X", soluton="拼错"),
+                                                                           ensure_ascii=False)]
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    parsed.clear()
+    mixed = Ingestor(library, record_sources=True).ingest_paths([p])
+    assert parsed == ["C-3", "C-X"]  # the broken line fails as JSON, before any record is parsed
+    assert mixed.updated == ["C-3"] and mixed.added == ["C-X"] and len(mixed.unchanged) == 9
+    assert [(r.line, r.field) for r in mixed.rejected] == [(6, None), (7, "id")]
+    assert "invalid JSON" in mixed.rejected[0].error and "C-0" in mixed.rejected[1].error
+    assert any("soluton" in w for w in mixed.warnings)
+    parsed.clear()
+    same = Ingestor(library, record_sources=True).ingest_paths([p])
+    assert parsed == ["C-X"]  # a line that warns is read each time, so that it warns each time
+    assert [(r.line, r.field) for r in same.rejected] == [(6, None), (7, "id")]
+    assert any("soluton" in w for w in same.warnings) and len(same.unchanged) == 11
+    assert_indexes_match_store(library)
+
+
+def test_a_known_line_whose_record_changed_in_the_store_is_read_again(tmp_path: Path, library: Library,
+                                                                        monkeypatch) -> None:
+    """Known lines still count against the taxonomy; one whose record was deleted is read and added."""
+    p = write_jsonl(tmp_path / "c.jsonl", [case("C-1"), case("C-2", "扫码枪无法识别", tags=["产品线/不存在"])])
+    first = Ingestor(library).ingest_paths([SAMPLE / "taxonomy.yaml", p])
+    assert first.unknown_tags == [("C-2", "产品线/不存在")]
+    library.store.delete(library.tenant, ["C-1"], actor="test")
+    parsed = _parses(monkeypatch)
+    again = Ingestor(library).ingest_paths([p])
+    assert parsed == ["C-1"] and again.added == ["C-1"] and again.unchanged == ["C-2"]
+    assert again.unknown_tags == first.unknown_tags and again.warnings == first.warnings
+    assert_indexes_match_store(library)
+
+
+def test_known_lines_are_forgotten_when_the_parsing_code_changes(tmp_path: Path, library: Library,
+                                                                 monkeypatch) -> None:
+    from ingestion import redaction_memo
+
+    p = write_jsonl(tmp_path / "c.jsonl", [case("C-1"), case("C-2", "扫码枪无法识别")])
+    Ingestor(library).ingest_paths([p])
+    monkeypatch.setattr(redaction_memo, "parser_key", lambda: "other code")
+    parsed = _parses(monkeypatch)
+    again = Ingestor(library).ingest_paths([p])
+    assert sorted(parsed) == ["C-1", "C-2"] and len(again.unchanged) == 2
+    parsed.clear()
+    assert len(Ingestor(library).ingest_paths([p]).unchanged) == 2 and parsed == []  # known again

