@@ -106,8 +106,18 @@ def _is_turns_csv(path: Path) -> bool:
     return set(TURN_COLUMNS) <= columns
 
 
+_VISIBLE = re.compile(rb"\S")
+
+
 def _sniff_json_file(path: Path) -> str | None:
-    text = path.read_bytes().decode("utf-8-sig", errors="replace")
+    raw = path.read_bytes()
+    end = raw.find(b"\n")
+    if end != -1 and _VISIBLE.search(raw, end):  # several lines: a first line that parses decides, as below
+        try:
+            return sniff_document(json.loads(raw[:end].decode("utf-8-sig", errors="replace")))
+        except json.JSONDecodeError:
+            pass  # a pretty-printed document, or a broken first line
+    text = raw.decode("utf-8-sig", errors="replace")
     doc = _whole(text)
     if doc is not None:
         return sniff_document(doc)
