@@ -5,9 +5,10 @@ Chinese customer-service sentences per case: a title and four sections; six chun
 hash embedder's vectors, and imported through the product's own ``Ingestor`` in steps, so the library
 at each size is the one ``casepilot ingest`` would make of those cases. At each size in ``--sizes`` a
 new process opens it as a serving worker would (``evals.bench_scale_probe``): its start-up to the
-first answered search, phase by phase (the keyword index's manifest, score matrix and filter columns,
-Chroma, the first search), its resident memory while serving and per chunk, and search latency with
-and without a filter. Build time, disk and the builder's peak memory are the growing library's.
+first answered search, phase by phase (Chroma's HNSW indexes loading beside the models and the keyword
+index, as ``assistant.warmup`` starts a worker; the phases overlap), its resident memory while serving
+and per chunk, and search latency with and without a filter. Build time, disk and the builder's peak
+memory are the growing library's.
 
     python -m evals.bench_scale [--sizes 12000 120000 1000000] [--home DIR] [--queries 200]
 

@@ -7,8 +7,8 @@ columns) side by side, as ``serve``'s warm-up does, then ``Library.search`` give
 so that start-up and resident memory are a worker's. The phases overlap, so each is reported as the
 span (``from_s``, ``to_s``: seconds since the warm-up began) of the thread that ran it, with that
 thread's processor time; Chroma loads its files in native threads of its own, so only the process's
-processor time (``warm_up_cpu_s``, ``startup_cpu_s``) counts everything. The library's vectors are the hash embedder's
-(the bench builds them so), so the timed searches embed their queries with it: their times are the
+processor time (``warm_up_cpu_s``, ``startup_cpu_s``) counts everything. The library's vectors are
+the hash embedder's (the bench builds them so), so the timed searches embed their queries with it: their times are the
 search without the query embedding, which is what grows with the library.
 
     python -m evals.bench_scale_probe HOME --queries 200 --spawned EPOCH_SECONDS
