@@ -232,7 +232,7 @@ class Tenants:
         return lib
 
     def get(self, tenant: str, *, warm_up: bool = False) -> Tenant:
-        """The tenant's libraries and assistant, opened at first use; with ``warm_up`` (a worker's start)
+        """The tenant's library and assistant, opened at first use; with ``warm_up`` (a worker's start)
         its vector indexes load beside the models and the keyword index (``assistant.warmup``)."""
         t = self._tenants.get(tenant)
         if t is not None:
