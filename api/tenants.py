@@ -32,6 +32,7 @@ from assistant.library import Library
 from assistant.settings import Settings
 from assistant.store import Store
 from assistant.types import SearchHit
+from assistant.warmup import warm
 
 from .store import HttpStore
 
@@ -225,15 +226,22 @@ class Tenants:
                 self._embedders["passage_embedder"] = make_embedder(s.passage_embedder, s.embed_cache_entries)
         return {k: e.scoped(tenant) if isinstance(e, CachingEmbedder) else e for k, e in self._embedders.items()}
 
-    def get(self, tenant: str) -> Tenant:
+    def _open(self, tenant: str) -> InstrumentedLibrary:
+        lib = InstrumentedLibrary(self.settings, tenant, store=self.store, **self._shared_embedders(tenant))
+        lib.metrics = self.metrics
+        return lib
+
+    def get(self, tenant: str, *, warm_up: bool = False) -> Tenant:
+        """The tenant's library and assistant, opened at first use; with ``warm_up`` (a worker's start)
+        its vector indexes load beside the models and the keyword index (``assistant.warmup``)."""
         t = self._tenants.get(tenant)
         if t is not None:
             return t
         with self._lock:
             t = self._tenants.get(tenant)
             if t is None:
-                lib = InstrumentedLibrary(self.settings, tenant, store=self.store, **self._shared_embedders(tenant))
-                lib.metrics = self.metrics
+                lib = warm(self.settings, tenant, lambda: self._open(tenant))[0] if warm_up \
+                    else self._open(tenant)
                 # open everything now, under the lock, rather than racing on first use in two threads
                 _ = lib.retriever, lib.indexes, lib.taxonomy
                 t = Tenant(tenant, lib, self)

