@@ -20,6 +20,7 @@ from api.config import ApiSettings
 from api.fairness import FairShare, ReleasingIterator
 from api.problems import Problem
 from assistant.embeddings import HashEmbedder
+from assistant.errors import InputError
 from assistant.library import Library
 from assistant.tagging import TagSuggester
 from ingestion.pipeline import Ingestor
@@ -128,12 +129,18 @@ def test_short_requests_are_never_held_back(served: dict[str, Any]) -> None:
     assert out[0].status_code == 200 and got[0].status_code == 200
 
 
-def test_the_slot_is_freed_after_an_error_and_after_a_stream(served: dict[str, Any]) -> None:
+def test_the_slot_is_freed_after_an_error_and_after_a_stream(served: dict[str, Any],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     fair: FairShare = served["st"].fair
     with client(served, "A-reviewer") as a:
-        # long enough to be expensive, and nothing to tag: the suggester raises inside the slot
-        r = a.post("/v1/tags/suggest", json={"text": " " * 600})
-        assert r.status_code in (400, 422), r.text
+        assert a.post("/v1/tags/suggest", json={"text": " " * 600}).status_code == 422  # refused before the slot
+
+        def refuse(self: TagSuggester, text: str, k: int | None = None) -> None:
+            raise InputError("refused inside the slot")
+        with monkeypatch.context() as m:  # an expensive request that fails while it holds the slot
+            m.setattr(TagSuggester, "suggest", refuse)
+            r = a.post("/v1/tags/suggest", json={"text": LONG})
+        assert r.status_code == 400 and "refused inside the slot" in r.text, r.text
         assert fair.in_progress("A") == 0
         assert a.post("/v1/tags/suggest", json={"text": LONG}).status_code == 200
         with a.stream("POST", "/v1/ask", json={"question": QUESTION, "stream": True}) as s:

@@ -113,7 +113,7 @@ class StaleOut(BaseModel):
 
 
 class TagsRequest(Request_):
-    text: str = Field(min_length=1, max_length=20_000)
+    text: str = Field(min_length=1, max_length=20_000, pattern=VISIBLE)
     k: int | None = Field(default=None, ge=1, le=50)
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"text": "打印机连不上公司WiFi"}]})
