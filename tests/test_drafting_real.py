@@ -173,7 +173,7 @@ def test_a_url_in_an_agents_message_stays_whole_in_the_draft() -> None:
         {"id": "m1", "role": "customer", "text": "退款申请提交三天了还没到账，在哪里能看到进度？"},
         {"id": "m2", "role": "agent", "text": "请点击 https://help.example.com/refund?lang=zh&step=2 重新提交申请。"},
         {"id": "m3", "role": "customer", "text": "看到了，已经到账了，谢谢。"}]}
-    d = draft_extractive(ticket)
+    d = draft_extractive(ticket, learned=False)  # how the rules cut it (the "?" makes it a question: a finding)
     assert any("https://help.example.com/refund?lang=zh&step=2 重新提交申请" in x.text for x in d.sentences)
 
 
