@@ -103,11 +103,14 @@ eval: setup
 	$(PY) -m evals.verify_calibration --dev-data $(DEV_DATA)
 	$(PY) -m evals.train_abstention --dev-data $(DEV_DATA)
 	$(PY) -m evals.train_ranker --dev-data $(DEV_DATA)
+	$(PY) -m evals.train_drafts --dev-data $(DEV_DATA)
 
-## make train: relearn the shipped models from the dev data (assistant/models/abstention.json, ranker.json)
+## make train: relearn the shipped models from the dev data (assistant/models/abstention.json, ranker.json,
+## draft_sentences.json)
 train: setup
 	$(PY) -m evals.train_abstention --dev-data $(DEV_DATA) --write
 	$(PY) -m evals.train_ranker --dev-data $(DEV_DATA) --write
+	$(PY) -m evals.train_drafts --dev-data $(DEV_DATA) --write
 
 ## make eval-gate: answer the sample questions with the current code (default models, a few minutes)
 ## and fail when a gated metric regressed against the committed baseline

@@ -15,7 +15,7 @@
    sections cover at least half of it.
 
     python -m evals.draft_eval [--dev-data ../shared/data/dev] [--home DIR] [--drafter PATH] [--gold-only]
-                               [--gold FILE]
+                               [--gold FILE] [--rules-only]
 
 ``--drafter PATH`` drafts with another version of the drafter for a before/after comparison: the
 package folder ``assistant/drafting`` of another commit (``git archive REV assistant/drafting | tar -x
@@ -25,7 +25,8 @@ annotation it then also prints, per section, this checkout's precision and recal
 version's, with 95% bootstrap intervals over conversations. ``--gold FILE`` scores
 against another annotation in the same format (``evals/datasets/draft_gold_heldout.jsonl``: 40 more JDDC
 conversations, a tuning set since issue 21's second round; ``draft_gold_heldout2.jsonl``: 40 others, held
-out from it); it may hold JDDC conversations only. Each report prints per-section 95% bootstrap
+out from it); it may hold JDDC conversations only. ``--rules-only`` drafts with this checkout's rules
+without the learned sentence models (``evals.train_drafts``). Each report prints per-section 95% bootstrap
 intervals over conversations.
 """
 
@@ -39,6 +40,7 @@ import sys
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -321,8 +323,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="draft with this version of assistant/drafting (its folder, or an older drafting.py)")
     ap.add_argument("--gold-only", action="store_true", help="only the scores against the gold annotation")
     ap.add_argument("--gold", type=Path, default=GOLD, help="the gold annotation to score against")
+    ap.add_argument("--rules-only", action="store_true",
+                    help="this checkout's drafter without its learned sentence models (models/draft_sentences.json)")
     args = ap.parse_args(argv)
-    drafter = load_drafter(args.drafter)
+    this: Drafter = partial(draft_extractive, learned=False) if args.rules_only else draft_extractive
+    drafter = load_drafter(args.drafter) if args.drafter else this
     has_dev = (args.dev_data / "jddc").exists() and (args.dev_data / "support_tickets").exists()
     sets = {g["set"] for g in load_gold(args.gold)}
     has_gold_dev = ((args.dev_data / "jddc").exists() or "jddc" not in sets) and (
@@ -331,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         print_gold_report(gold_report(args.dev_data, drafter, args.gold))
         print()
         if args.drafter:  # the given drafter is "before", this checkout's is "after"
-            print_gold_changes(paired_gold_changes(args.dev_data, drafter, draft_extractive, args.gold))
+            print_gold_changes(paired_gold_changes(args.dev_data, drafter, this, args.gold))
             print()
     else:
         print(f"no JDDC or support-ticket data under {args.dev_data}; gold scores skipped", file=sys.stderr)

@@ -17,8 +17,13 @@ explicit complaint at the end). With an ``openai:`` model, the versioned ``promp
 for JSON in the case schema with each sentence's message ids; an invalid reply gets one retry, then
 a clear error.
 
+Each sentence the rules place in a section is then checked by that section's small logistic model
+(``sentence_model``, weights in ``models/draft_sentences.json``, trained on annotated real chats by
+``python -m evals.train_drafts``); a sentence it finds unlikely is left out.
+
 The package: ``draft`` (the draft and what it becomes), ``cues`` (what each sentence of a
-conversation is), ``extractive`` (the default drafter), ``model`` (drafting with a chat model).
+conversation is), ``extractive`` (the default drafter), ``sentence_model`` (the learned check),
+``model`` (drafting with a chat model).
 """
 
 from .cues import skip_reason

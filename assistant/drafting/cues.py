@@ -45,7 +45,10 @@ _ASKS = re.compile(r"为啥|为什么|怎样|咋|能否|可否|有没(?!有)|有
 _UNHAPPY = re.compile(r"投诉|不满意|霸王|没用|不行|差评|算了|不解决|评价\s*[12]\s*星|未解决")
 _TRANSFER = re.compile(r"转接|转人工|转给|转交|转派|转单|升级(给|到)(二线|技术|专员|主管)"
                        r"|转到.{0,6}(部门|组|专员)|另行联系|稍后会有专人")
-_PLACEHOLDER_ONLY = re.compile(r"^[\[\]【】\w:：,，x\s]*\[[^\]]*x\][\[\]【】\w:：,，x\s]*$")
+# a redaction placeholder ("[订单x]", "[数字x]"); a sentence of placeholders, Latin letters, digits and
+# punctuation only says nothing, but one with Chinese words around a placeholder does ("预计[数字x]号给您送达")
+_PLACEHOLDER = re.compile(r"\[[^\[\]]*x\]")
+_PLACEHOLDER_REST = re.compile(r"^[\[\]【】A-Za-z0-9_:：,，.;；\-#\s]*$")
 
 # What a reviewer deletes from a case whatever its section, as a short clause of a chat line ("请稍等
 # 马上帮您看看哦", "^_^小妹一定尽心尽力为您处理的哟", "我要转人工"): waiting, assurances and wishes,
@@ -133,10 +136,14 @@ def split_message(text: str, *, agent: bool = False, clean: bool = True) -> list
         s = LIST_MARK.sub("", s).strip()
         if agent:
             s = _ACK.sub("", s).strip()
-        if len(s) < 4 or _FILLER.search(normalise(s)) or _PLACEHOLDER_ONLY.match(s):
+        if len(s) < 4 or _FILLER.search(normalise(s)) or placeholder_only(s):
             continue
         out.append((s, listed))
     return out
+
+
+def placeholder_only(text: str) -> bool:
+    return bool(_PLACEHOLDER.search(text)) and bool(_PLACEHOLDER_REST.match(_PLACEHOLDER.sub("", text)))
 
 
 def _clean(sentence: str, *, agent: bool = False) -> str:

@@ -31,10 +31,14 @@ from .cues import (
     units,
 )
 from .draft import Draft, DraftSentence, severity, ticket_messages
+from .sentence_model import SentenceModels, contexts, features, shipped
 
 
-def draft_extractive(ticket: dict[str, Any], *, max_per_section: int = 6) -> Draft:
-    """Segment a closed ticket's conversation into problem, diagnosis, solution and outcome."""
+def draft_extractive(ticket: dict[str, Any], *, max_per_section: int = 6,
+                     learned: SentenceModels | bool = True) -> Draft:
+    """Segment a closed ticket's conversation into problem, diagnosis, solution and outcome. With
+    ``learned`` (the shipped models, or the ones given) a sentence the rules place in a section is
+    kept only when its section's model finds it likely enough; a step of a list is always kept."""
     msgs = ticket_messages(ticket)
     tid = str(ticket.get("id") or "")
     d = Draft(ticket_id=tid, title="", severity=severity(ticket.get("priority")),
@@ -42,6 +46,31 @@ def draft_extractive(ticket: dict[str, Any], *, max_per_section: int = 6) -> Dra
     d.skipped = skip_reason(ticket, msgs)
     if d.skipped:
         return d
+    sections, in_list = segment(msgs)
+    models = shipped() if learned is True else learned or None
+    if models:
+        ctx = contexts(msgs)
+        where = {m["id"]: i for i, m in enumerate(msgs)}
+        for sec, sents in sections.items():
+            # an English or German sentence is left to the rules: 20 annotated tickets teach a model little
+            keep = [k for k, s in enumerate(sents) if (sec == "solution" and in_list[k] > 0) or LATIN.search(s.text)
+                    or models.keeps(sec, features(s.text, ctx[where[s.sources[0]]]))]
+            sections[sec] = [sents[k] for k in keep]
+            if sec == "solution":
+                in_list = [in_list[k] for k in keep]
+    sections["solution"] = _latest_instructions(sections["solution"], in_list, max_per_section)
+    for s in (s for s in CASE_SECTIONS if s != "solution"):
+        sections[s] = sections[s][:max_per_section]
+    d.sentences = [s for sec in CASE_SECTIONS for s in sections[sec]]
+    d.title = _title(ticket, sections["problem"])
+    if not sections["solution"]:
+        d.skipped = "no solution in the conversation"
+    return d
+
+
+def segment(msgs: Sequence[dict[str, str]]) -> tuple[dict[str, list[DraftSentence]], list[int]]:
+    """The rules' sections of a conversation, before any limit, and for each solution sentence which
+    of the agent's lists it belongs to (-1: none)."""
     first_customer = next((i for i, m in enumerate(msgs) if m["role"] == "customer" and units(m["text"])), 0)
     first_agent = next((i for i, m in enumerate(msgs) if i > first_customer and m["role"] == "agent"
                         and units(m["text"])), len(msgs))
@@ -111,14 +140,7 @@ def draft_extractive(ticket: dict[str, Any], *, max_per_section: int = 6) -> Dra
             asked = any(has(QUESTION, u) or u.endswith(("？", "?")) for u, _ in items)
         elif m["role"] == "customer" and items:
             asked = False  # the first reply answers; later messages are judged on their own
-    sections["solution"] = _latest_instructions(sections["solution"], in_list, max_per_section)
-    for s in (s for s in CASE_SECTIONS if s != "solution"):
-        sections[s] = sections[s][:max_per_section]
-    d.sentences = [s for sec in CASE_SECTIONS for s in sections[sec]]
-    d.title = _title(ticket, sections["problem"])
-    if not sections["solution"]:
-        d.skipped = "no solution in the conversation"
-    return d
+    return sections, in_list
 
 
 def _latest_instructions(sol: list[DraftSentence], in_list: list[int], limit: int) -> list[DraftSentence]:
