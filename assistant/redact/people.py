@@ -24,7 +24,8 @@ _SURNAMES = frozenset(
 # words that end a name found after a cue (the label of the next field, an honorific, a verb)
 _NAME_STOP = re.compile(alt(
     "电话 電話 手机 手機 邮箱 郵箱 地址 身份 联系 聯繫 证件 證件 卡号 单号 先生 女士 小姐 老师 老師",
-    "经理 經理 师傅 師傅 同学 同學 您好 你好 反馈 表示 来电 來電 说 說 的 是 在 要 想 和 跟 从 已"))
+    "经理 經理 师傅 師傅 同学 同學 您好 你好 反馈 表示 来电 來電 说 說 的 是 在 要 想 和 跟 从 已",
+    "我叫 我的名字 本人姓名"))  # a soft cue starts the next name
 _LABEL_NAME = re.compile(alt(
     "真实姓名 客户姓名 客戶姓名 联系人姓名 聯繫人姓名 姓名 联系人 聯繫人 收件人 收货人 收貨人 寄件人",
     "持卡人 开户人 開戶人 开户名 開戶名 户名 戶名 申请人 申請人 报修人 報修人 投诉人 投訴人 下单人") + r"\s*:\s*")
@@ -96,6 +97,8 @@ def find_cued_names(scan: Scan) -> None:
     for cue, strict in ((_LABEL_NAME, False), (_SOFT_NAME, True)):
         for m in cue.finditer(work):
             start = m.end()
+            if not strict and _SOFT_NAME.match(work, start):
+                continue  # 姓名：我叫张三: the soft cue's own match takes the name
             latin = _LATIN_NAME.match(work, start)
             n = latin.end() - start if latin else _cjk_name_length(work, start, strict=strict)
             if n:
