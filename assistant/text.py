@@ -138,9 +138,14 @@ def fold_width(text: str) -> str:
 
 @lru_cache(maxsize=4096)
 def _to_simplified(text: str) -> str:
-    # lazy: zhconv costs 0.07 s at import and only normalising text needs it
-    zhconv = _import_without_pkg_resources("zhconv")
-    return str(zhconv.convert(text, "zh-cn"))
+    return str(_zhconv().convert(text, "zh-cn"))
+
+
+@lru_cache(maxsize=1)
+def _zhconv() -> Any:
+    # lazy: zhconv costs 0.07 s at import and only normalising text needs it; once, since the import
+    # takes the lock jieba's start-up holds
+    return _import_without_pkg_resources("zhconv")
 
 
 def to_simplified(text: str) -> str:

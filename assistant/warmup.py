@@ -7,6 +7,7 @@ start a worker this way (docs/measurements.md, "A million chunks").
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +23,8 @@ from .types import PASSAGE_SPACE, QUESTION_SPACE
 
 T = TypeVar("T")
 L = TypeVar("L", bound=Library)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -57,7 +60,10 @@ def _vectors(settings: Settings, tenant: str, client: Any) -> None:
     """Chroma loads the tenant's vector indexes (``client`` shares its system, and so the loaded
     indexes, with the library's own client)."""
     for space in (QUESTION_SPACE, *([PASSAGE_SPACE] if settings.passage_embedder else [])):
-        preload(client, collection_name(tenant, space))
+        try:
+            preload(client, collection_name(tenant, space))
+        except Exception as e:  # the first search loads it, or says what is wrong
+            log.warning("loading the %s space's vector index failed (%s); the first search loads it", space, e)
 
 
 def _models(open_library: Callable[[], L], also: Sequence[Callable[[], object]]) -> L:

@@ -92,6 +92,8 @@ class Postings:
             else:
                 colptr = np.load(folder / "indptr.csc.index.npy").astype(np.int64)
                 n_vocab = len(colptr) - 1
+                docs = np.load(folder / "indices.csc.index.npy").astype(np.int32)
+                n_docs = int(saved["n_docs"])
         except (FileNotFoundError, KeyError):
             return None
         words = [""] * n_vocab
@@ -101,9 +103,8 @@ class Postings:
         if "tokens" in saved:
             docs = np.repeat(np.arange(len(indptr) - 1, dtype=np.int32), np.diff(indptr))
             return cls._by_token(words, len(indptr) - 1, tokens, docs, saved["counts"])
-        docs = np.load(folder / "indices.csc.index.npy").astype(np.int32)
         same = len(vocab) == n_vocab  # the file maps exactly these words to their ids
-        return cls(words, int(saved["n_docs"]), colptr, docs, saved["counts"],
+        return cls(words, n_docs, colptr, docs, saved["counts"],
                    folder / "vocab.index.json" if same else None)
 
     def patch(self, keep: np.ndarray, added: Sequence[Sequence[str]], place: np.ndarray) -> Postings:

@@ -97,8 +97,9 @@ def find_cued_names(scan: Scan) -> None:
     for cue, strict in ((_LABEL_NAME, False), (_SOFT_NAME, True)):
         for m in cue.finditer(work):
             start = m.end()
-            if not strict and _SOFT_NAME.match(work, start):
-                continue  # 姓名：我叫张三: the soft cue's own match takes the name
+            soft = None if strict else _SOFT_NAME.match(work, start)
+            if soft:  # 姓名：我叫小明: the name after the soft cue, by the label's looser rule
+                start = soft.end()
             latin = _LATIN_NAME.match(work, start)
             n = latin.end() - start if latin else _cjk_name_length(work, start, strict=strict)
             if n:
