@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -122,12 +123,21 @@ def answer_lib(tmp_path: Path, library: Library, ingestor: Ingestor) -> Library:
     return library
 
 
-@pytest.fixture
-def llm_lib(answer_lib: Library, monkeypatch: pytest.MonkeyPatch) -> Iterator[Library]:
-    """``answer_lib`` answering through the stub OpenAI server (tests/stub_openai.py) on loopback."""
+@contextmanager
+def stub_llm(lib: Library, monkeypatch: pytest.MonkeyPatch) -> Iterator[Library]:
+    """``lib`` with its model the stub OpenAI server (tests/stub_openai.py) on loopback, through the
+    real client: no retries, a 5 s timeout."""
     with chat_server() as url:
         monkeypatch.setenv("OPENAI_BASE_URL", url)
         monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-        s = answer_lib.settings
-        s.llm, s.llm_timeout, s.llm_max_retries, s.llm_fallback = "openai:stub-model", 5.0, 0, ""
-        yield answer_lib
+        s = lib.settings
+        s.llm, s.llm_timeout, s.llm_max_retries = "openai:stub-model", 5.0, 0
+        yield lib
+
+
+@pytest.fixture
+def llm_lib(answer_lib: Library, monkeypatch: pytest.MonkeyPatch) -> Iterator[Library]:
+    """``answer_lib`` answering through the stub OpenAI server, with no fallback engine."""
+    answer_lib.settings.llm_fallback = ""
+    with stub_llm(answer_lib, monkeypatch) as lib:
+        yield lib

@@ -18,8 +18,8 @@ from assistant.tagging import TagSuggester, noisy_or, parse_tags
 from assistant.taxonomy import Taxonomy
 from ingestion.pipeline import Ingestor
 from tests.cli_run import Ran, run_cli
-from tests.conftest import SAMPLE, case, write_jsonl
-from tests.stub_openai import ChatStub, chat_server
+from tests.conftest import SAMPLE, case, stub_llm, write_jsonl
+from tests.stub_openai import ChatStub
 
 TAXONOMY = SAMPLE / "taxonomy.yaml"
 
@@ -128,12 +128,8 @@ def test_prompt_renders_the_values_in_a_data_block(tag_lib: Library) -> None:
 
 @pytest.fixture
 def llm_tag_lib(tag_lib: Library, monkeypatch: pytest.MonkeyPatch) -> Iterator[Library]:
-    with chat_server() as url:
-        monkeypatch.setenv("OPENAI_BASE_URL", url)
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-        s = tag_lib.settings
-        s.llm, s.llm_timeout, s.llm_max_retries = "openai:stub-model", 5.0, 0
-        yield tag_lib
+    with stub_llm(tag_lib, monkeypatch) as lib:
+        yield lib
 
 
 TEXT = "客户的打印机连不上WiFi"
